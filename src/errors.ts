@@ -1,0 +1,64 @@
+import { randomBytes } from 'node:crypto';
+
+/**
+ * Base class of every error ward raises on purpose. `code` is stable (for logs, metrics and tests);
+ * `userMessage` is the only text that may reach Slack. Anything that is not a WardError is unexpected and
+ * reaches the user as "internal error (ref …)" with the same ref in the log.
+ */
+export class WardError extends Error {
+  readonly code: string;
+  readonly userMessage: string;
+
+  constructor(code: string, userMessage: string, options?: { cause?: unknown; message?: string }) {
+    super(options?.message ?? userMessage, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.userMessage = userMessage;
+  }
+}
+
+/** Bad input from a person: unknown command, bad argument, missing reason. Answered ephemerally. */
+export class UserInputError extends WardError {
+  constructor(userMessage: string, code = 'ward_user_input') {
+    super(code, userMessage);
+  }
+}
+
+/** The person may not do this (role, self-approval, ineligible approver). Answered ephemerally. */
+export class PermissionDeniedError extends WardError {
+  constructor(userMessage: string, code = 'ward_permission_denied') {
+    super(code, userMessage);
+  }
+}
+
+/** The state store (Redis) cannot be reached: nothing that needs it runs. */
+export class StoreUnavailableError extends WardError {
+  constructor(cause?: unknown) {
+    super(
+      'ward_store_unavailable',
+      'The state store is unavailable right now, so ward cannot safely record or approve anything. Nothing was run. Try again in a moment.',
+      { cause },
+    );
+  }
+}
+
+/** Configuration (env, policy, inventory, rules) is invalid. `problems` lists every problem, never a secret value. */
+export class ConfigError extends WardError {
+  readonly problems: string[];
+
+  constructor(what: string, problems: string[]) {
+    super('ward_config_invalid', `${what} is invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.problems = problems;
+  }
+}
+
+/** A short random reference that ties an "internal error" reply to its log line. */
+export function newErrorRef(): string {
+  return randomBytes(4).toString('hex');
+}
+
+/** What a person sees for an error: the userMessage of a WardError, else a reference into the logs. */
+export function toUserMessage(err: unknown, ref: string): string {
+  if (err instanceof WardError) return err.userMessage;
+  return `Internal error (ref ${ref}). Nothing further was done; the details are in ward's log under that ref.`;
+}

@@ -1,0 +1,57 @@
+/**
+ * How ward runs commands on a server. The only implementation that talks to real hosts is the SSH adapter
+ * (src/adapters/ssh/); the sandbox uses a local executor for read-only commands.
+ *
+ * Commands are argument arrays, never strings built from user text: the adapter quotes every element with
+ * `shellQuote` before it crosses the wire (sshd always hands the command line to the user's shell).
+ */
+export interface HostTarget {
+  /** Inventory name, e.g. `web1`. */
+  name: string;
+  address: string;
+  port: number;
+  user: string;
+  /** Path to the private key ward authenticates with. */
+  keyPath: string;
+  /** Pinned host key fingerprint, `SHA256:<base64 without padding>` as printed by `ssh-keygen -lf`. */
+  hostKey: string;
+  /**
+   * Optional argv whose stdin/stdout carry the SSH connection (OpenSSH's ProxyCommand), with `%h` and `%p`
+   * replaced by address and port. Used for bastions, and by the lab to originate traffic inside a namespace.
+   */
+  proxyCommand?: string[] | undefined;
+}
+
+export interface ExecOptions {
+  /** Bytes written to the command's stdin, then closed. */
+  stdin?: string | Buffer;
+  /** Kill the command (close the channel) after this long. */
+  timeoutMs?: number;
+  /** Keep at most this many bytes of stdout (and of stderr); the rest is dropped and `truncated` is set. */
+  maxOutputBytes?: number;
+}
+
+export interface ExecResult {
+  /** Exit code; null when the command was killed by a signal or timed out. */
+  code: number | null;
+  stdout: Buffer;
+  stderr: Buffer;
+  truncated: boolean;
+  timedOut: boolean;
+  durationMs: number;
+}
+
+/** One open connection to one host. */
+export interface ShellSession {
+  readonly host: HostTarget;
+  exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
+  close(): Promise<void>;
+}
+
+export interface RemoteShell {
+  /**
+   * Connects and verifies the pinned host key. Rejects with a HostKeyMismatchError when the key differs and with
+   * a ConnectError (clear message, never a stack) when the host cannot be reached within the connect timeout.
+   */
+  connect(host: HostTarget, options?: { connectTimeoutMs?: number }): Promise<ShellSession>;
+}

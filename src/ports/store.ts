@@ -1,0 +1,62 @@
+/**
+ * ward's state store. Redis (src/adapters/redis/redis-store.ts) in production; an in-process store
+ * (src/adapters/memory/memory-store.ts) when REDIS_URL is unset. Both pass test/integration/store-contract.test.ts.
+ *
+ * Every operation that decides something (first writer wins, a state transition, a lock) is atomic in the store
+ * itself: callers never read, decide in Node and then write unconditionally.
+ */
+export interface StreamEntry {
+  id: string;
+  fields: Record<string, string>;
+}
+
+export interface Store {
+  get(key: string): Promise<string | null>;
+  /** Sets a value, optionally expiring after ttlMs. */
+  set(key: string, value: string, ttlMs?: number): Promise<void>;
+  /** Sets the value only when the key does not exist. Returns true when this call set it (first writer wins). */
+  setIfAbsent(key: string, value: string, ttlMs?: number): Promise<boolean>;
+  /** Deletes a key; true when it existed. */
+  del(key: string): Promise<boolean>;
+  /**
+   * Atomically replaces the value when it still equals `expected` (null: the key must not exist). `next` null
+   * deletes the key. `ttlMs` sets a new expiry on the written value; without it an existing expiry is kept.
+   * Returns true when the swap happened.
+   */
+  compareAndSet(key: string, expected: string | null, next: string | null, ttlMs?: number): Promise<boolean>;
+  /** Atomically increments an integer counter and returns the new value; ttlMs is set when the key is created. */
+  incr(key: string, ttlMs?: number): Promise<number>;
+  /** Remaining time to live in ms: null when the key has no expiry or does not exist. */
+  ttlMs(key: string): Promise<number | null>;
+  /** Keys starting with `prefix` (a SCAN, not KEYS, in Redis). */
+  keys(prefix: string): Promise<string[]>;
+
+  /** Appends to the tail of a list; returns the new length. */
+  listPush(key: string, value: string): Promise<number>;
+  /** Elements from start to stop inclusive (negative indexes count from the end, as in LRANGE). */
+  listRange(key: string, start: number, stop: number): Promise<string[]>;
+  /** Removes every element equal to value; returns how many were removed. */
+  listRemove(key: string, value: string): Promise<number>;
+
+  /** Appends an entry to a stream (XADD *); returns its id. */
+  streamAppend(key: string, fields: Record<string, string>): Promise<string>;
+  /**
+   * Appends only when `guardKey` still holds `expected` (null: absent), setting it to `next` in the same atomic step.
+   * Returns the new entry id, or null when the guard did not match. Used by the hash-chained audit log.
+   */
+  streamAppendGuarded(
+    key: string,
+    fields: Record<string, string>,
+    guard: { key: string; expected: string | null; next: string },
+  ): Promise<string | null>;
+  /** Entries with ids in [start, end] ('-' and '+' for the ends), at most count. */
+  streamRange(key: string, start?: string, end?: string, count?: number): Promise<StreamEntry[]>;
+  /** Newest entries first, at most count. */
+  streamRevRange(key: string, count: number): Promise<StreamEntry[]>;
+
+  /** Resolves when the store answers; rejects with StoreUnavailableError when it does not. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+  /** 'redis' or 'memory', for the start-up banner and readiness. */
+  readonly kind: 'redis' | 'memory';
+}
