@@ -139,6 +139,8 @@ const DEFAULT_WAIT_MS = 10_000;
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 /** Slack pings Socket Mode clients; Bolt's client then expects pings to keep coming (30 s timeout). */
 const SERVER_PING_INTERVAL_MS = 10_000;
+/** How long close() waits for a Socket Mode client to answer the close frame before cutting the connection. */
+const SOCKET_CLOSE_GRACE_MS = 1_000;
 /** Form values Slack clients JSON-encode; decoded so tests can look inside them. */
 const JSON_FORM_FIELDS = new Set(['blocks', 'attachments', 'files', 'view', 'metadata', 'options']);
 
@@ -325,7 +327,9 @@ class FakeSlackServer extends EventEmitter implements FakeSlack {
       pending.reject(new Error('fake Slack closed before the envelope was acknowledged'));
     }
     this.pendingAcks.clear();
-    for (const ws of this.wss.clients) ws.terminate();
+    // Bolt's SocketModeReceiver.stop() resolves before its close handshake completes; closing politely (and only
+    // then cutting the connection) spares the app a spurious "WebSocket error" after it was stopped.
+    await Promise.all([...this.wss.clients].map((ws) => closeWebSocket(ws, SOCKET_CLOSE_GRACE_MS)));
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const socket of this.sockets) socket.destroy();
@@ -955,6 +959,18 @@ function decodeJsonFields(args: ApiArgs): ApiArgs {
     }
   }
   return args;
+}
+
+function closeWebSocket(ws: WebSocket, graceMs: number): Promise<void> {
+  if (ws.readyState === ws.CLOSED) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => ws.terminate(), graceMs);
+    ws.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    if (ws.readyState === ws.OPEN) ws.close(1001, 'fake Slack is shutting down');
+  });
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
