@@ -37,6 +37,8 @@ export const commandPolicyOverride = z
     breakGlass: z.array(roleName).optional(),
     /** Alert rules may run this command automatically (only sensible for read-only commands such as forensics). */
     auto: z.boolean().optional(),
+    /** Cloud commands: accept an instance id that no inventory host carries (needs `--region` or AWS_REGION). */
+    allowUnlisted: z.boolean().optional(),
   })
   .strict();
 
@@ -62,6 +64,8 @@ export interface CommandPolicy {
   reason: 'required' | 'optional';
   breakGlass: string[];
   auto: boolean;
+  /** Cloud commands may act on instances outside the inventory (off by default). */
+  allowUnlisted: boolean;
 }
 
 /** Pseudo-role every user holds. */

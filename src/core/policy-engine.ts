@@ -16,6 +16,7 @@ const BASE_POLICY: CommandPolicy = {
   reason: 'optional',
   breakGlass: [],
   auto: false,
+  allowUnlisted: false,
 };
 
 /**
@@ -78,6 +79,7 @@ export class PolicyEngine {
       reason: override.reason ?? declared.reason,
       breakGlass: override.breakGlass ?? declared.breakGlass,
       auto: override.auto ?? declared.auto,
+      allowUnlisted: override.allowUnlisted ?? declared.allowUnlisted,
     };
   }
 
