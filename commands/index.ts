@@ -6,8 +6,10 @@ import help from './help.js';
 import hosts from './hosts.js';
 import killProcess from './kill-process.js';
 import lockdown from './lockdown.js';
+import quarantine from './quarantine.js';
 import release from './release.js';
 import status from './status.js';
+import unquarantine from './unquarantine.js';
 
 /** Every chat command, listed explicitly (no folder scanning): the order is the order of `/ward help`. */
 export const commands: AnyCommand[] = [
@@ -20,4 +22,6 @@ export const commands: AnyCommand[] = [
   blockIp,
   killProcess,
   disableUser,
+  quarantine,
+  unquarantine,
 ];
