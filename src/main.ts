@@ -7,6 +7,7 @@ import { StoreAuditLog } from './adapters/audit/store-audit-log.js';
 import { MemoryStore } from './adapters/memory/memory-store.js';
 import { RedisStore } from './adapters/redis/redis-store.js';
 import { SlackChat } from './adapters/slack/slack-chat.js';
+import { type CloudWatcher, startCloudWatcher } from './cloud/watcher.js';
 import { type Config, loadConfig, SECRET_VARS } from './config/env.js';
 import { EMPTY_INVENTORY, type Inventory, inventorySchema, toInventory } from './config/inventory.js';
 import { policyFileSchema } from './config/policy.js';
@@ -117,6 +118,22 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
     routes.setFallback((req, res) => listener(req, res));
   }
 
+  // Tag-driven quarantine (optional): opens requests through services.gate like a person would.
+  let botUser: Promise<string> | undefined;
+  const watcher: CloudWatcher | undefined =
+    config.WARD_AWS_WATCH === '1'
+      ? startCloudWatcher(services, {
+          botUserId: () =>
+            (botUser ??= chat.web.auth.test().then(
+              (r) => r.user_id ?? 'ward',
+              (err: unknown) => {
+                botUser = undefined;
+                throw err;
+              },
+            )),
+        })
+      : undefined;
+
   const { server, port } = await listen(routes, config.PORT, config.WARD_BIND);
   await slack.start();
   chat.web.auth
@@ -145,6 +162,7 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
     server,
     stop() {
       stopping ??= (async () => {
+        await watcher?.stop();
         const left = await work.drain(config.WARD_SHUTDOWN_GRACE_MS);
         if (left > 0) log.warn({ left }, 'shutdown grace period over with work still running');
         await slack.stop().catch(() => {});
