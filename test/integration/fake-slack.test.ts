@@ -282,6 +282,12 @@ describe('fake Slack Socket Mode, driven by a real Bolt app', () => {
     const appClient = new WebClient(APP_TOKEN, { slackApiUrl: fake.apiUrl, logLevel: LogLevel.ERROR });
     const res = await appClient.apps.connections.open();
     expect(res.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/socket\?/);
+
+    const ticketless = new WebSocket(fake.url.replace('http:', 'ws:') + 'socket');
+    const refusal = await new Promise<string>((resolve) =>
+      ticketless.once('error', (err) => resolve(err.message)),
+    );
+    expect(refusal).toMatch(/401/);
   });
 });
 
