@@ -101,7 +101,7 @@ export function summarize(
   return {
     outcome,
     summary:
-      `${what}: stopped at step ${results.indexOf(where) + 1} of ${results.length} ("${title(where.id)}"): ${where.detail ?? where.status}. ` +
+      `${what}: stopped at step ${results.indexOf(where) + 1} of ${results.length} ("${title(where.id)}"): ${(where.detail ?? where.status).replace(/\.$/, '')}. ` +
       `${done} step(s) done, ${notReached} not reached.`,
   };
 }
