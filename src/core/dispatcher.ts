@@ -30,7 +30,11 @@ export function parseCommandText(
     ...COMMON_BOOLEAN_FLAGS,
     ...optionEntries.filter(([, o]) => o.boolean).map(([flag]) => flag),
   ]);
-  const { positionals, flags } = splitFlags(tokens.slice(1), booleanFlags);
+  const valueFlags = new Set([
+    'reason',
+    ...optionEntries.filter(([, o]) => !o.boolean).map(([flag]) => flag),
+  ]);
+  const { positionals, flags } = splitFlags(tokens.slice(1), booleanFlags, valueFlags);
   const usage = `Usage: \`/ward ${command.usage}\``;
 
   const raw: Record<string, unknown> = {};

@@ -83,9 +83,13 @@ export interface ParsedWords {
 
 /**
  * Separates positionals from `--flag value`, `--flag=value` and boolean `--flag`. `booleanFlags` says which flags take
- * no value; `--` ends flag parsing.
+ * no value, `valueFlags` (when given) which take one; `--` ends flag parsing.
  */
-export function splitFlags(tokens: readonly string[], booleanFlags: ReadonlySet<string>): ParsedWords {
+export function splitFlags(
+  tokens: readonly string[],
+  booleanFlags: ReadonlySet<string>,
+  valueFlags?: ReadonlySet<string>,
+): ParsedWords {
   const positionals: string[] = [];
   const flags = new Map<string, string | true>();
   let onlyPositionals = false;
@@ -101,6 +105,12 @@ export function splitFlags(tokens: readonly string[], booleanFlags: ReadonlySet<
     if (!/^[a-z][a-z0-9-]*$/.test(name))
       throw new UserInputError(`\`${truncate(t)}\` is not a valid option name.`);
     if (flags.has(name)) throw new UserInputError(`The option --${name} is given twice.`);
+    // An option the command does not know takes no value here, so that the caller can name it as unknown
+    // instead of complaining that it lacks a value.
+    if (valueFlags !== undefined && !valueFlags.has(name) && !booleanFlags.has(name)) {
+      flags.set(name, eq === -1 ? true : t.slice(eq + 1));
+      continue;
+    }
     if (booleanFlags.has(name)) {
       if (eq !== -1) {
         const v = t.slice(eq + 1).toLowerCase();
