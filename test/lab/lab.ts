@@ -235,7 +235,7 @@ if [ -e /root/.bashrc ]; then mount --bind /run/lab/bashrc /root/.bashrc; fi
 exec "$PYTHON" /run/lab/init.py "/run/lab/$HOST_NAME"
 `;
 
-function sshdConfig(hostName: string): string {
+function sshdConfig(hostName: string, logLevel: string): string {
   return [
     'ListenAddress 0.0.0.0',
     'Port 22',
@@ -253,7 +253,7 @@ function sshdConfig(hostName: string): string {
     // the defaults (10:30:100, 10) drop parallel connections and channels in fan-out tests
     'MaxStartups 100:30:200',
     'MaxSessions 20',
-    'LogLevel VERBOSE',
+    `LogLevel ${logLevel}`,
     '',
   ].join('\n');
 }
@@ -264,7 +264,12 @@ interface HostState extends LabHost {
 }
 
 /** Brings up a lab: mgmt (198.51.100.1), attacker (.66) and targets .11, .12, … (web1, web2, … by default). */
-export async function labUp(opts: { hosts: number | string[]; id?: string }): Promise<Lab> {
+export async function labUp(opts: {
+  hosts: number | string[];
+  id?: string;
+  /** sshd LogLevel (default VERBOSE; DEBUG2 shows channel requests when debugging the adapter). */
+  sshdLogLevel?: 'QUIET' | 'INFO' | 'VERBOSE' | 'DEBUG1' | 'DEBUG2' | 'DEBUG3';
+}): Promise<Lab> {
   const bin = requireTools();
   const names =
     typeof opts.hosts === 'number' ? Array.from({ length: opts.hosts }, (_, i) => `web${i + 1}`) : opts.hosts;
@@ -476,7 +481,7 @@ export async function labUp(opts: { hosts: number | string[]; id?: string }): Pr
       keygen(wardKeyPath, `ward-lab-${id}`),
       ...hosts.map(async (h) => {
         await mkdir(join(dir, h.name, 'log'), { recursive: true });
-        await writeFile(join(dir, h.name, 'sshd_config'), sshdConfig(h.name));
+        await writeFile(join(dir, h.name, 'sshd_config'), sshdConfig(h.name, opts.sshdLogLevel ?? 'VERBOSE'));
         await keygen(join(dir, h.name, 'ssh_host_ed25519_key'), `lab-${h.name}-hostkey`);
         h.hostKeyFingerprint = fingerprintOfPub(
           readFileSync(join(dir, h.name, 'ssh_host_ed25519_key.pub'), 'utf8'),

@@ -12,6 +12,7 @@ const HOSTILE = [
   "'; echo pwned; '",
   'line1\nline2',
   '\\',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal ${…} is the hostile input under test
   '$HOME ${PATH} ~ * ? [a] | & > < !',
   '',
   ' leading and trailing ',
