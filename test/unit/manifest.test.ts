@@ -8,12 +8,15 @@ interface Manifest {
   settings: { socket_mode_enabled: boolean; interactivity: { is_enabled: boolean; request_url?: string } };
 }
 
-const read = (name: string) => parse(readFileSync(new URL(`../../slack/${name}`, import.meta.url), 'utf8')) as Manifest;
+const read = (name: string) =>
+  parse(readFileSync(new URL(`../../slack/${name}`, import.meta.url), 'utf8')) as Manifest;
 
 describe('Slack app manifests', () => {
   it('HTTP mode: /ward, interactivity and events all point at /slack/events', () => {
     const m = read('manifest.yaml');
-    expect(m.features.slash_commands).toEqual([expect.objectContaining({ command: '/ward', url: expect.stringMatching(/\/slack\/events$/) })]);
+    expect(m.features.slash_commands).toEqual([
+      expect.objectContaining({ command: '/ward', url: expect.stringMatching(/\/slack\/events$/) }),
+    ]);
     expect(m.settings.interactivity.request_url).toMatch(/\/slack\/events$/);
     expect(m.settings.socket_mode_enabled).toBe(false);
   });
@@ -29,6 +32,7 @@ describe('Slack app manifests', () => {
 
   it('asks for the scopes ward uses', () => {
     const scopes = read('manifest.yaml').oauth_config.scopes.bot;
-    for (const s of ['commands', 'chat:write', 'files:write', 'im:write', 'usergroups:read']) expect(scopes).toContain(s);
+    for (const s of ['commands', 'chat:write', 'files:write', 'im:write', 'usergroups:read'])
+      expect(scopes).toContain(s);
   });
 });
