@@ -25,7 +25,7 @@ export function tokenize(input: string): string[] {
   }
   const control = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.exec(input);
   if (control) {
-    const code = control[0].charCodeAt(0).toString(16).padStart(4, '0');
+    const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
     throw new UserInputError(
       `The command contains a control character (U+${code}) at position ${control.index + 1}; remove it and try again. Nothing was run.`,
     );

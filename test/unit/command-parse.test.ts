@@ -57,7 +57,9 @@ describe('parseCommandText', () => {
     expect(() => parseCommandText(services, 'lockdown web1 --force')).toThrow(
       /Unknown option `--force` for `lockdown`\. Options: --reason, --dry-run/,
     );
-    expect(() => parseCommandText(services, 'lockdown web1 web2')).toThrow(/Unexpected argument `web2`/);
+    expect(() => parseCommandText(services, 'lockdown web1 web2')).toThrow(
+      /Unexpected argument `web2` \(quote values/,
+    );
   });
 
   it('does not take --dry-run on a command that changes nothing', () => {
