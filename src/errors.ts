@@ -10,7 +10,10 @@ export class WardError extends Error {
   readonly userMessage: string;
 
   constructor(code: string, userMessage: string, options?: { cause?: unknown; message?: string }) {
-    super(options?.message ?? userMessage, options?.cause === undefined ? undefined : { cause: options.cause });
+    super(
+      options?.message ?? userMessage,
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.name = new.target.name;
     this.code = code;
     this.userMessage = userMessage;
@@ -61,4 +64,14 @@ export function newErrorRef(): string {
 export function toUserMessage(err: unknown, ref: string): string {
   if (err instanceof WardError) return err.userMessage;
   return `Internal error (ref ${ref}). Nothing further was done; the details are in ward's log under that ref.`;
+}
+
+/** A declared command whose action this build of ward does not implement yet. Says so honestly. */
+export class NotAvailableError extends WardError {
+  constructor(command: string) {
+    super(
+      'ward_not_available',
+      `\`${command}\` is declared but not available in this build of ward yet. Nothing was run.`,
+    );
+  }
 }

@@ -1,0 +1,25 @@
+import { z } from 'zod';
+import { hostSelectorArg, isCidr } from '../src/config/inventory.js';
+import { defineCommand } from '../src/core/command.js';
+import { NotAvailableError } from '../src/errors.js';
+
+/** `/ward block-ip <host|tag:…> <ip|cidr>`: add an address to ward's nftables block set. */
+export default defineCommand({
+  name: 'block-ip',
+  summary: "Block an IP address or CIDR on hosts (ward's nftables set)",
+  usage: 'block-ip <host|tag:selector> <ip|cidr> --reason "…" [--dry-run]',
+  examples: ['block-ip web1 203.0.113.7 --reason "scanner"', 'block-ip tag:web 203.0.113.0/24'],
+  kind: 'change',
+  args: z.object({
+    target: hostSelectorArg,
+    address: z.string().refine(isCidr, 'must be an IPv4/IPv6 address or CIDR such as 203.0.113.0/24'),
+  }),
+  positionals: ['target', 'address'],
+  policy: { allow: ['responder', 'admin'], approvals: 1, approvers: ['approver', 'admin'], mfa: 'none' },
+  async plan() {
+    throw new NotAvailableError('block-ip');
+  },
+  async execute() {
+    throw new NotAvailableError('block-ip');
+  },
+});

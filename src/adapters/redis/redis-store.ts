@@ -1,0 +1,212 @@
+import { Redis } from 'ioredis';
+import { StoreUnavailableError } from '../../errors.js';
+import type { Store, StreamEntry } from '../../ports/store.js';
+
+// Atomic compare-and-set: the value is compared and replaced inside Redis, so two replicas (or two clicks)
+// can never both win. ARGV[1] is '1' when a value is expected, ARGV[3] '1' when a next value is written.
+const CAS = `
+local cur = redis.call('GET', KEYS[1])
+if ARGV[1] == '1' then
+  if cur ~= ARGV[2] then return 0 end
+else
+  if cur then return 0 end
+end
+if ARGV[3] == '1' then
+  if ARGV[5] ~= '' then
+    redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[5])
+  else
+    redis.call('SET', KEYS[1], ARGV[4], 'KEEPTTL')
+  end
+else
+  redis.call('DEL', KEYS[1])
+end
+return 1
+`;
+
+// Appends to a stream only while the guard key holds the expected value (the audit chain's head hash), moving the
+// head in the same step: entries can never be appended out of chain order, even from two processes.
+const GUARDED_XADD = `
+local cur = redis.call('GET', KEYS[2])
+if ARGV[1] == '1' then
+  if cur ~= ARGV[2] then return false end
+else
+  if cur then return false end
+end
+redis.call('SET', KEYS[2], ARGV[3])
+return redis.call('XADD', KEYS[1], '*', unpack(ARGV, 4))
+`;
+
+const INCR_TTL = `
+local n = redis.call('INCR', KEYS[1])
+if n == 1 and ARGV[1] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n
+`;
+
+/** Store on Redis (ioredis). Connection errors become StoreUnavailableError; ioredis reconnects by itself. */
+export class RedisStore implements Store {
+  readonly kind = 'redis' as const;
+  readonly client: Redis;
+
+  constructor(url: string) {
+    this.client = new Redis(url, {
+      lazyConnect: true,
+      // Fail fast while Redis is down instead of queueing commands that would run much later, out of context.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectTimeout: 2000,
+      retryStrategy: (times) => Math.min(100 * times, 2000),
+    });
+    // Errors are reported through the failing commands; without a listener ioredis would log each one.
+    this.client.on('error', () => {});
+  }
+
+  /** Connects; rejects with StoreUnavailableError when Redis cannot be reached. */
+  async connect(): Promise<void> {
+    try {
+      await this.client.connect();
+    } catch (err) {
+      throw new StoreUnavailableError(err);
+    }
+  }
+
+  private async run<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (/WRONGTYPE|ERR|NOSCRIPT/.test(message) && !/Connection|connect|writeable|closed/i.test(message)) {
+        throw err;
+      }
+      throw new StoreUnavailableError(err);
+    }
+  }
+
+  get(key: string) {
+    return this.run(() => this.client.get(key));
+  }
+
+  async set(key: string, value: string, ttlMs?: number) {
+    await this.run(() =>
+      ttlMs === undefined
+        ? this.client.set(key, value)
+        : this.client.set(key, value, 'PX', Math.max(1, ttlMs)),
+    );
+  }
+
+  async setIfAbsent(key: string, value: string, ttlMs?: number) {
+    const r = await this.run(() =>
+      ttlMs === undefined
+        ? this.client.set(key, value, 'NX')
+        : this.client.set(key, value, 'PX', Math.max(1, ttlMs), 'NX'),
+    );
+    return r === 'OK';
+  }
+
+  async del(key: string) {
+    return (await this.run(() => this.client.del(key))) > 0;
+  }
+
+  async compareAndSet(key: string, expected: string | null, next: string | null, ttlMs?: number) {
+    const r = await this.run(() =>
+      this.client.eval(
+        CAS,
+        1,
+        key,
+        expected === null ? '0' : '1',
+        expected ?? '',
+        next === null ? '0' : '1',
+        next ?? '',
+        ttlMs === undefined ? '' : String(Math.max(1, ttlMs)),
+      ),
+    );
+    return r === 1;
+  }
+
+  async incr(key: string, ttlMs?: number) {
+    return Number(
+      await this.run(() => this.client.eval(INCR_TTL, 1, key, ttlMs === undefined ? '' : String(ttlMs))),
+    );
+  }
+
+  async ttlMs(key: string) {
+    const r = await this.run(() => this.client.pttl(key));
+    return r < 0 ? null : r;
+  }
+
+  async keys(prefix: string) {
+    const found: string[] = [];
+    const pattern = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
+    let cursor = '0';
+    do {
+      const [next, batch] = await this.run(() => this.client.scan(cursor, 'MATCH', pattern, 'COUNT', 500));
+      cursor = next;
+      found.push(...batch);
+    } while (cursor !== '0');
+    return [...new Set(found)];
+  }
+
+  listPush(key: string, value: string) {
+    return this.run(() => this.client.rpush(key, value));
+  }
+
+  listRange(key: string, start: number, stop: number) {
+    return this.run(() => this.client.lrange(key, start, stop));
+  }
+
+  listRemove(key: string, value: string) {
+    return this.run(() => this.client.lrem(key, 0, value));
+  }
+
+  async streamAppend(key: string, fields: Record<string, string>) {
+    const id = await this.run(() => this.client.xadd(key, '*', ...Object.entries(fields).flat()));
+    return id as string;
+  }
+
+  async streamAppendGuarded(
+    key: string,
+    fields: Record<string, string>,
+    guard: { key: string; expected: string | null; next: string },
+  ) {
+    const r = await this.run(() =>
+      this.client.eval(
+        GUARDED_XADD,
+        2,
+        key,
+        guard.key,
+        guard.expected === null ? '0' : '1',
+        guard.expected ?? '',
+        guard.next,
+        ...Object.entries(fields).flat(),
+      ),
+    );
+    return r === null ? null : String(r);
+  }
+
+  async streamRange(key: string, start = '-', end = '+', count?: number) {
+    const r = await this.run(() =>
+      count === undefined
+        ? this.client.xrange(key, start, end)
+        : this.client.xrange(key, start, end, 'COUNT', count),
+    );
+    return r.map(toEntry);
+  }
+
+  async streamRevRange(key: string, count: number) {
+    const r = await this.run(() => this.client.xrevrange(key, '+', '-', 'COUNT', count));
+    return r.map(toEntry);
+  }
+
+  async ping() {
+    await this.run(() => this.client.ping());
+  }
+
+  async close() {
+    this.client.disconnect();
+  }
+}
+
+function toEntry([id, flat]: [string, string[]]): StreamEntry {
+  const fields: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
+  return { id, fields };
+}

@@ -1,0 +1,122 @@
+import { LogLevel, WebClient } from '@slack/web-api';
+import type { Logger } from 'pino';
+import type { ChatClient, ChatMessage } from '../../ports/chat.js';
+
+/**
+ * ChatClient on @slack/web-api. The WebClient queues calls, waits out 429 Retry-After and retries 5xx with
+ * backoff (its default retry policy), so a rate limit delays a message instead of losing it.
+ */
+export class SlackChat implements ChatClient {
+  readonly web: WebClient;
+
+  constructor(token: string, options: { slackApiUrl?: string | undefined; logger?: Logger } = {}) {
+    const log = options.logger?.child({ component: 'slack-web-api' });
+    this.web = new WebClient(token, {
+      ...(options.slackApiUrl ? { slackApiUrl: options.slackApiUrl } : {}),
+      ...(log
+        ? {
+            logger: {
+              debug: () => {},
+              info: (...m: unknown[]) => log.info(m.map(String).join(' ')),
+              warn: (...m: unknown[]) => log.warn(m.map(String).join(' ')),
+              error: (...m: unknown[]) => log.error(m.map(String).join(' ')),
+              setLevel: () => {},
+              getLevel: () => LogLevel.INFO,
+              setName: () => {},
+            },
+          }
+        : {}),
+    });
+  }
+
+  async postMessage(channel: string, message: ChatMessage, options: { threadTs?: string } = {}) {
+    const r = await this.web.chat.postMessage({
+      channel,
+      text: message.text,
+      ...(message.blocks ? { blocks: message.blocks as never } : {}),
+      ...(options.threadTs ? { thread_ts: options.threadTs } : {}),
+      unfurl_links: false,
+      unfurl_media: false,
+    });
+    return { channel: r.channel ?? channel, ts: r.ts ?? '' };
+  }
+
+  async update(channel: string, ts: string, message: ChatMessage) {
+    await this.web.chat.update({
+      channel,
+      ts,
+      text: message.text,
+      ...(message.blocks ? { blocks: message.blocks as never } : {}),
+    });
+  }
+
+  async postEphemeral(
+    channel: string,
+    user: string,
+    message: ChatMessage,
+    options: { threadTs?: string } = {},
+  ) {
+    await this.web.chat.postEphemeral({
+      channel,
+      user,
+      text: message.text,
+      ...(message.blocks ? { blocks: message.blocks as never } : {}),
+      ...(options.threadTs ? { thread_ts: options.threadTs } : {}),
+    });
+  }
+
+  async respond(
+    responseUrl: string,
+    message: ChatMessage & { responseType?: 'ephemeral' | 'in_channel'; replaceOriginal?: boolean },
+  ) {
+    const res = await fetch(responseUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        text: message.text,
+        ...(message.blocks ? { blocks: message.blocks } : {}),
+        response_type: message.responseType ?? 'ephemeral',
+        ...(message.replaceOriginal !== undefined ? { replace_original: message.replaceOriginal } : {}),
+      }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (!res.ok) throw new Error(`response_url answered HTTP ${res.status}`);
+  }
+
+  async openView(triggerId: string, view: Record<string, unknown>) {
+    const r = await this.web.views.open({ trigger_id: triggerId, view: view as never });
+    return r.view?.id ?? '';
+  }
+
+  async openDm(user: string) {
+    const r = await this.web.conversations.open({ users: user });
+    const id = r.channel?.id;
+    if (!id) throw new Error('conversations.open returned no channel');
+    return id;
+  }
+
+  async usergroupMembers(usergroup: string) {
+    const r = await this.web.usergroups.users.list({ usergroup });
+    return r.users ?? [];
+  }
+
+  async uploadFile(options: {
+    channel: string;
+    threadTs?: string | undefined;
+    filename: string;
+    title?: string;
+    content: Buffer | string;
+    initialComment?: string;
+  }) {
+    const content = typeof options.content === 'string' ? Buffer.from(options.content) : options.content;
+    const r = (await this.web.filesUploadV2({
+      channel_id: options.channel,
+      ...(options.threadTs ? { thread_ts: options.threadTs } : {}),
+      filename: options.filename,
+      title: options.title ?? options.filename,
+      file: content,
+      ...(options.initialComment ? { initial_comment: options.initialComment } : {}),
+    } as never)) as { files?: Array<{ files?: Array<{ id?: string }> }> };
+    return { fileId: r.files?.[0]?.files?.[0]?.id ?? '' };
+  }
+}

@@ -1,0 +1,163 @@
+import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+
+/**
+ * Every environment variable ward reads, in one schema. `secret: true` in the description table below means the
+ * value is never printed, not even in an error. Nothing outside this file reads process.env.
+ * test/unit/env-example.test.ts keeps .env.example in step with ENV_VARS.
+ */
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const optionalUrl = (what: string) =>
+  optionalString.refine((v) => v === undefined || isUrl(v), `must be a URL (${what})`);
+
+function isUrl(value: string): boolean {
+  try {
+    new URL(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const port = z.coerce
+  .number({ error: 'must be a port number from 0 to 65535 (0 picks a free one)' })
+  .int('must be a whole number')
+  .min(0, 'must be from 0 to 65535')
+  .max(65535, 'must be from 0 to 65535');
+
+export const envSchema = z.object({
+  SLACK_BOT_TOKEN: z
+    .string({ error: 'is required: the Bot User OAuth Token (xoxb-…) from OAuth & Permissions' })
+    .startsWith(
+      'xoxb-',
+      'must be a bot token starting with xoxb- (OAuth & Permissions → Bot User OAuth Token)',
+    ),
+  SLACK_SIGNING_SECRET: z
+    .string({ error: 'is required: Basic Information → App Credentials → Signing Secret' })
+    .min(8, 'looks too short: copy Basic Information → App Credentials → Signing Secret'),
+  PORT: port.default(3000),
+  WARD_BIND: z.string().default('0.0.0.0'),
+  SLACK_API_URL: optionalUrl('Slack Web API base, e.g. https://slack.com/api/'),
+  SLACK_APP_TOKEN: optionalString.refine(
+    (v) => v === undefined || v.startsWith('xapp-'),
+    'must be an app-level token starting with xapp- (Basic Information → App-Level Tokens, scope connections:write)',
+  ),
+  REDIS_URL: optionalString.refine(
+    (v) => v === undefined || /^rediss?:\/\//.test(v) || v.startsWith('/'),
+    'must be redis://host:port[/db], rediss://… or a unix socket path',
+  ),
+  WARD_POLICY: optionalString,
+  WARD_INVENTORY: optionalString,
+  WARD_RULES: optionalString,
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  WARD_ENCRYPTION_KEY: optionalString.refine(
+    (v) => v === undefined || /^[0-9a-fA-F]{64}$/.test(v) || Buffer.from(v, 'base64').length === 32,
+    'must be 32 bytes as 64 hex characters or base64 (generate one with: openssl rand -hex 32)',
+  ),
+  WARD_MFA_PROVIDER: z.enum(['totp', 'duo']).default('totp'),
+  DUO_API_HOST: optionalString,
+  DUO_IKEY: optionalString,
+  DUO_SKEY: optionalString,
+  DUO_API_URL: optionalUrl('override of https://<DUO_API_HOST>, for a test server'),
+
+  WARD_EVIDENCE_DIR: z.string().default('./evidence'),
+  WARD_ADMIN_EMAILS: optionalString,
+  MAILGUN_API_KEY: optionalString,
+  MAILGUN_DOMAIN: optionalString,
+  MAILGUN_URL: optionalUrl('https://api.eu.mailgun.net for the EU region'),
+  MAILGUN_FROM: optionalString,
+  WARD_SSH_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(10),
+  WARD_SSH_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  WARD_SSH_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
+  WARD_LOCKDOWN_CONFIRM_SECONDS: z.coerce.number().int().min(5).max(3600).default(60),
+
+  WARD_ALERT_TOKEN_ALERTMANAGER: optionalString,
+  WARD_ALERT_TOKEN_GRAFANA: optionalString,
+  WARD_ALERT_TOKEN_FALCO: optionalString,
+  WARD_ALERT_TOKEN_GENERIC: optionalString,
+  WARD_ALERT_HMAC_SECRET_GENERIC: optionalString,
+  WARD_ALERT_SNS_TOPICS: optionalString,
+  WARD_ALERT_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
+
+  WARD_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
+
+  AWS_ENDPOINT_URL: optionalUrl('an EC2-compatible endpoint'),
+  WARD_AWS_WATCH: z.enum(['0', '1']).default('0'),
+  WARD_AWS_WATCH_INTERVAL_SECONDS: z.coerce.number().int().min(10).default(60),
+  WARD_AWS_WATCH_CHANNEL: optionalString,
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+/** Names of variables whose values are secrets: never logged, never echoed in an error. */
+export const SECRET_VARS: ReadonlySet<string> = new Set([
+  'SLACK_BOT_TOKEN',
+  'SLACK_SIGNING_SECRET',
+  'SLACK_APP_TOKEN',
+  'REDIS_URL',
+  'WARD_ENCRYPTION_KEY',
+  'DUO_IKEY',
+  'DUO_SKEY',
+  'MAILGUN_API_KEY',
+  'WARD_ALERT_TOKEN_ALERTMANAGER',
+  'WARD_ALERT_TOKEN_GRAFANA',
+  'WARD_ALERT_TOKEN_FALCO',
+  'WARD_ALERT_TOKEN_GENERIC',
+  'WARD_ALERT_HMAC_SECRET_GENERIC',
+]);
+
+/** Every variable the schema knows, for the .env.example check. */
+export const ENV_VARS: readonly string[] = Object.keys(envSchema.shape);
+
+export type Config = Readonly<
+  Env & {
+    /** Socket Mode when an app-level token is set, else the HTTP receiver. */
+    socketMode: boolean;
+    adminEmails: string[];
+  }
+>;
+
+/**
+ * Parses the environment once. Throws a ConfigError listing every problem by variable name, never by value.
+ * Tests pass their own env object.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const relevant: Record<string, string> = {};
+  for (const name of ENV_VARS) {
+    const value = env[name];
+    if (value !== undefined) relevant[name] = value;
+  }
+  const parsed = envSchema.safeParse(relevant);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = issue.path.join('.') || '(environment)';
+      const message =
+        issue.code === 'invalid_type' && relevant[name] === undefined ? issue.message : issue.message;
+      return `${name}: ${message}`;
+    });
+    throw new ConfigError('ward configuration (environment)', problems);
+  }
+  const data = parsed.data;
+  const extra: string[] = [];
+  if (data.SLACK_API_URL !== undefined && !data.SLACK_API_URL.endsWith('/')) {
+    extra.push('SLACK_API_URL: must end with a slash, e.g. https://slack.com/api/');
+  }
+  const duoSet = [data.DUO_API_HOST, data.DUO_IKEY, data.DUO_SKEY].filter((v) => v !== undefined).length;
+  if (data.WARD_MFA_PROVIDER === 'duo' && duoSet !== 3) {
+    extra.push('DUO_API_HOST, DUO_IKEY, DUO_SKEY: all three are required when WARD_MFA_PROVIDER=duo');
+  }
+  const mailgunSet = [data.MAILGUN_API_KEY, data.MAILGUN_DOMAIN].filter((v) => v !== undefined).length;
+  if (mailgunSet === 1) extra.push('MAILGUN_API_KEY, MAILGUN_DOMAIN: set both, or neither to disable email');
+  if (extra.length > 0) throw new ConfigError('ward configuration (environment)', extra);
+
+  const adminEmails = (data.WARD_ADMIN_EMAILS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  return Object.freeze({ ...data, socketMode: data.SLACK_APP_TOKEN !== undefined, adminEmails });
+}

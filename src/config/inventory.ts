@@ -1,0 +1,137 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { UserInputError } from '../errors.js';
+import type { HostTarget } from '../ports/remote-shell.js';
+
+/** Host names as ward accepts them anywhere (command arguments, inventory keys): no shell metacharacters. */
+export const HOST_NAME_PATTERN = /^[a-z0-9](?:[a-z0-9.-]{0,61}[a-z0-9])?$/;
+export const TAG_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
+/** `SHA256:` + unpadded base64 of 32 bytes, as `ssh-keygen -lf` prints it. */
+export const HOST_KEY_PATTERN = /^SHA256:[A-Za-z0-9+/]{43}$/;
+
+const hostName = z
+  .string()
+  .regex(HOST_NAME_PATTERN, 'host names are lowercase letters, digits, dots and dashes (e.g. web1)');
+const address = z
+  .string()
+  .refine(
+    (v) => isIP(v) !== 0 || /^[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?$/i.test(v),
+    'must be an IP address or a DNS name',
+  );
+const cidr = z.string().refine(isCidr, 'must be an IPv4 or IPv6 address with an optional /prefix');
+
+export function isCidr(value: string): boolean {
+  const [ip, prefix, ...rest] = value.split('/');
+  if (rest.length > 0 || ip === undefined) return false;
+  const family = isIP(ip);
+  if (family === 0) return false;
+  if (prefix === undefined) return true;
+  if (!/^\d{1,3}$/.test(prefix)) return false;
+  return Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+const connection = {
+  user: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]{0,31}$/)
+    .optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+  key: z.string().min(1).optional(),
+  /** argv of a ProxyCommand (OpenSSH style, %h and %p replaced), for bastions. */
+  proxyCommand: z.array(z.string()).min(1).optional(),
+};
+
+const cloud = z
+  .object({
+    provider: z.literal('aws'),
+    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as eu-west-1'),
+    instanceId: z
+      .string()
+      .regex(/^i-[0-9a-f]{8,17}$/, 'must be an EC2 instance id such as i-0abc12345def67890'),
+  })
+  .strict();
+
+export const inventoryHost = z
+  .object({
+    address,
+    hostKey: z
+      .string()
+      .regex(HOST_KEY_PATTERN, 'must be a pinned fingerprint "SHA256:…" as printed by ssh-keygen -lf'),
+    tags: z.array(z.string().regex(TAG_PATTERN)).default([]),
+    ...connection,
+    cloud: cloud.optional(),
+  })
+  .strict();
+
+export const inventorySchema = z
+  .object({
+    management: z.object({ cidrs: z.array(cidr).min(1, 'list at least one management CIDR') }).strict(),
+    defaults: z.object(connection).strict().default({}),
+    hosts: z.record(hostName, inventoryHost).default({}),
+  })
+  .strict();
+
+export type InventoryFile = z.infer<typeof inventorySchema>;
+
+export interface InventoryHost extends HostTarget {
+  tags: string[];
+  cloud?: { provider: 'aws'; region: string; instanceId: string } | undefined;
+}
+
+export interface Inventory {
+  managementCidrs: string[];
+  hosts: ReadonlyMap<string, InventoryHost>;
+}
+
+export const EMPTY_INVENTORY: Inventory = { managementCidrs: [], hosts: new Map() };
+
+export function toInventory(file: InventoryFile): Inventory {
+  const hosts = new Map<string, InventoryHost>();
+  for (const [name, h] of Object.entries(file.hosts)) {
+    hosts.set(name, {
+      name,
+      address: h.address,
+      port: h.port ?? file.defaults.port ?? 22,
+      user: h.user ?? file.defaults.user ?? 'root',
+      keyPath: h.key ?? file.defaults.key ?? '/etc/ward/id_ed25519',
+      hostKey: h.hostKey,
+      proxyCommand: h.proxyCommand ?? file.defaults.proxyCommand,
+      tags: h.tags,
+      cloud: h.cloud,
+    });
+  }
+  return { managementCidrs: file.management.cidrs, hosts };
+}
+
+/** A command argument naming hosts: a host name or `tag:<tag>`. Validated before anything else sees it. */
+export const hostSelectorArg = z
+  .string()
+  .refine(
+    (v) => HOST_NAME_PATTERN.test(v) || (v.startsWith('tag:') && TAG_PATTERN.test(v.slice(4))),
+    'must be a host name from the inventory (e.g. web1) or a selector such as tag:web',
+  );
+
+/** A command argument naming exactly one host. */
+export const hostNameArg = z
+  .string()
+  .regex(HOST_NAME_PATTERN, 'must be a host name from the inventory (e.g. web1), not a selector');
+
+/** Resolves a host name or tag selector against the inventory; unknown names are a clear user error. */
+export function resolveHosts(inventory: Inventory, selector: string): InventoryHost[] {
+  if (selector.startsWith('tag:')) {
+    const tag = selector.slice(4);
+    const found = [...inventory.hosts.values()].filter((h) => h.tags.includes(tag));
+    if (found.length === 0) throw new UserInputError(`No host in the inventory has the tag \`${tag}\`.`);
+    return found.sort((a, b) => a.name.localeCompare(b.name));
+  }
+  const host = inventory.hosts.get(selector);
+  if (!host) {
+    const known = [...inventory.hosts.keys()].sort();
+    throw new UserInputError(
+      known.length === 0
+        ? `Unknown host \`${selector}\`: the inventory is empty (set WARD_INVENTORY).`
+        : `Unknown host \`${selector}\`. Known hosts: ${known.slice(0, 20).join(', ')}${known.length > 20 ? ', …' : ''}.`,
+    );
+  }
+  return [host];
+}

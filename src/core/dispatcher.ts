@@ -1,0 +1,183 @@
+import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
+import { PermissionDeniedError, StoreUnavailableError, UserInputError, WardError } from '../errors.js';
+import { renderPlanPreview } from '../render/plan.js';
+import type { AnyCommand, CommandContext, CommonFlags, Invocation, Replier } from './command.js';
+import type { Services } from './services.js';
+import { splitFlags, tokenize, truncate } from './tokenize.js';
+
+const COMMON_BOOLEAN_FLAGS = ['dry-run', 'break-glass'];
+const MAX_REASON = 500;
+
+/** How long ward remembers a trigger id, to drop Slack's retries (at once, after 1 min, after 5 min). */
+const DEDUPE_TTL_MS = 60 * 60_000;
+
+/**
+ * Parses the text of `/ward …` into a command and validated arguments. Throws UserInputError with the exact
+ * problem and the usage line.
+ */
+export function parseCommandText(
+  services: Pick<Services, 'commands'>,
+  text: string,
+): { command: AnyCommand; args: Record<string, unknown>; flags: CommonFlags } {
+  const tokens = tokenize(text);
+  const name = tokens[0] ?? 'help';
+  const command = services.commands.get(name);
+  const optionEntries = Object.entries(command.options ?? {}) as Array<
+    [string, { key: string; boolean?: boolean }]
+  >;
+  const booleanFlags = new Set([
+    ...COMMON_BOOLEAN_FLAGS,
+    ...optionEntries.filter(([, o]) => o.boolean).map(([flag]) => flag),
+  ]);
+  const { positionals, flags } = splitFlags(tokens.slice(1), booleanFlags);
+  const usage = `Usage: \`/ward ${command.usage}\``;
+
+  const raw: Record<string, unknown> = {};
+  if (positionals.length > command.positionals.length) {
+    const extra = positionals[command.positionals.length]!;
+    throw new UserInputError(
+      `Unexpected argument \`${truncate(extra)}\` for \`${command.name}\` (quote values that contain spaces). ${usage}`,
+    );
+  }
+  command.positionals.forEach((key: string, i: number) => {
+    if (positionals[i] !== undefined) raw[key] = positionals[i];
+  });
+
+  const common: CommonFlags = { dryRun: false, breakGlass: false };
+  for (const [flag, value] of flags) {
+    if (flag === 'reason') {
+      if (value === true || value.trim() === '') throw new UserInputError(`--reason needs text. ${usage}`);
+      if (value.length > MAX_REASON) {
+        throw new UserInputError(`--reason is ${value.length} characters long; keep it under ${MAX_REASON}.`);
+      }
+      common.reason = value.trim();
+    } else if (flag === 'dry-run') {
+      if (command.kind !== 'change')
+        throw new UserInputError(`\`${command.name}\` changes nothing, so --dry-run does not apply.`);
+      common.dryRun = true;
+    } else if (flag === 'break-glass') {
+      common.breakGlass = true;
+    } else {
+      const option = optionEntries.find(([f]) => f === flag)?.[1];
+      if (!option) {
+        const known = [
+          'reason',
+          ...(command.kind === 'change' ? ['dry-run'] : []),
+          ...optionEntries.map(([f]) => f),
+        ];
+        throw new UserInputError(
+          `Unknown option \`--${truncate(flag, 30)}\` for \`${command.name}\`. Options: ${known.map((k) => `--${k}`).join(', ')}. ${usage}`,
+        );
+      }
+      raw[option.key] = value;
+    }
+  }
+
+  const parsed = command.args.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue: z.core.$ZodIssue) => {
+      const field = issue.path.join('.') || 'arguments';
+      const missing = issue.code === 'invalid_type' && raw[field] === undefined;
+      return `\`${field}\`: ${missing ? 'is required' : issue.message}`;
+    });
+    throw new UserInputError(`${problems.join('; ')}. ${usage}`);
+  }
+  return { command, args: parsed.data as Record<string, unknown>, flags: common };
+}
+
+/**
+ * Handles one `/ward …` invocation after it has been acknowledged: dedupe, parse, authorize, then either run a
+ * `read` command or build the plan of a `change` command and hand it to the gate. Every error becomes an
+ * ephemeral answer; nothing escapes to crash the process.
+ */
+export async function dispatchCommand(
+  services: Services,
+  invocation: Invocation,
+  reply: Replier,
+): Promise<void> {
+  const log = services.log.child({ requestId: invocation.requestId, user: invocation.user });
+  let commandName = 'unknown';
+  try {
+    if (invocation.triggerId !== undefined) {
+      let first = true;
+      try {
+        first = await services.store.setIfAbsent(
+          `ward:seen:trigger:${invocation.triggerId}`,
+          '1',
+          DEDUPE_TTL_MS,
+        );
+      } catch (err) {
+        if (!(err instanceof StoreUnavailableError)) throw err;
+        // Without the store a retry cannot be recognised; change commands will refuse anyway, since the gate needs it.
+        log.warn('store unavailable: cannot deduplicate this invocation');
+      }
+      if (!first) {
+        log.info('duplicate delivery of a slash command (Slack retry): ignored');
+        return;
+      }
+    }
+    const { command, args, flags } = parseCommandText(services, invocation.text);
+    commandName = command.name;
+    const policy = await services.policy.authorize(invocation.user, command);
+    const ctx: CommandContext<unknown> = { args, flags, invocation, reply, services };
+    if (flags.breakGlass && policy.enforcement !== 'soft') {
+      throw new UserInputError(
+        `--break-glass only applies to commands whose policy enforcement is \`soft\`; \`${command.name}\` is \`${policy.enforcement}\`.`,
+      );
+    }
+    if (policy.reason === 'required' && flags.reason === undefined) {
+      throw new UserInputError(
+        `\`${command.name}\` needs a reason: add --reason "why you are doing this". Usage: \`/ward ${command.usage}\``,
+      );
+    }
+    log.info({ command: command.name }, 'command accepted');
+    if (command.kind === 'read') {
+      await command.run!(ctx);
+      return;
+    }
+    const plan = await command.plan!(ctx);
+    if (flags.dryRun) {
+      await services.audit.record({
+        type: 'command.dry_run',
+        actor: invocation.user,
+        command: command.name,
+        hosts: plan.hosts.map((h) => h.name),
+      });
+      await reply.ephemeral(renderPlanPreview(plan, { dryRun: true, reason: flags.reason }));
+      return;
+    }
+    await services.gate.submit({ command, ctx, plan, policy });
+  } catch (err) {
+    await answerError(services, log, reply, err, { command: commandName, user: invocation.user });
+  }
+}
+
+/** Sends a failure to the person, ephemerally; logs unexpected errors with a reference. */
+export async function answerError(
+  services: Pick<Services, 'audit'>,
+  log: Services['log'],
+  reply: Pick<Replier, 'ephemeral'>,
+  err: unknown,
+  about: { command: string; user: string },
+): Promise<void> {
+  let text: string;
+  if (err instanceof WardError) {
+    text = err.userMessage;
+    log.info({ code: err.code, command: about.command }, 'command refused');
+    if (err instanceof PermissionDeniedError) {
+      await services.audit
+        .record({ type: 'command.refused', actor: about.user, command: about.command, outcome: err.code })
+        .catch(() => {});
+    }
+  } else {
+    const ref = randomUUID().slice(0, 8);
+    log.error({ err, ref, command: about.command }, 'command failed unexpectedly');
+    text = `Internal error (ref ${ref}). Nothing further was done; the details are in ward's log under that ref.`;
+  }
+  try {
+    await reply.ephemeral({ text: `:warning: ${text}` });
+  } catch (replyErr) {
+    log.error({ err: replyErr }, 'could not deliver an error reply');
+  }
+}

@@ -1,0 +1,15 @@
+import type { CommandPolicy } from '../config/policy.js';
+import type { AnyCommand, CommandContext, Plan } from './command.js';
+
+/**
+ * What happens to a `change` command once its plan is built and the requester is allowed to ask for it:
+ * approvals, a second factor, then exactly one execution.
+ */
+export interface ChangeGate {
+  submit(request: {
+    command: AnyCommand;
+    ctx: CommandContext<unknown>;
+    plan: Plan;
+    policy: CommandPolicy;
+  }): Promise<void>;
+}

@@ -1,0 +1,30 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/env.js';
+import type { Inventory } from '../config/inventory.js';
+import type { AuditLog } from '../ports/audit.js';
+import type { ChatClient } from '../ports/chat.js';
+import type { Clock } from '../ports/clock.js';
+import type { RemoteShell } from '../ports/remote-shell.js';
+import type { Store } from '../ports/store.js';
+import type { ChangeGate } from './gate.js';
+import type { InteractionRouter } from './interactions.js';
+import type { PolicyEngine } from './policy-engine.js';
+import type { CommandRegistry } from './registry.js';
+
+/** Everything a command, a listener or a gate may use; built once in src/main.ts (the composition root). */
+export interface Services {
+  config: Config;
+  log: Logger;
+  store: Store;
+  chat: ChatClient;
+  clock: Clock;
+  audit: AuditLog;
+  policy: PolicyEngine;
+  commands: CommandRegistry;
+  /** The current inventory (reloadable). */
+  inventory(): Inventory;
+  shell: RemoteShell;
+  interactions: InteractionRouter;
+  /** Where `change` commands go once their plan is built: approvals, MFA, then execution. */
+  gate: ChangeGate;
+}

@@ -1,0 +1,83 @@
+import { type Logger, pino } from 'pino';
+
+/** Patterns of secrets that must never reach a log line or Slack, whatever field they hide in. */
+const SECRET_PATTERNS: RegExp[] = [
+  /xox[abposr]-[A-Za-z0-9-]{6,}/g, // Slack tokens
+  /xapp-[A-Za-z0-9-]{6,}/g,
+  /(Bearer\s+)[A-Za-z0-9._~+/=-]{6,}/gi,
+  /(v0=)[0-9a-f]{64}/g, // Slack request signatures
+  /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
+  /otpauth:\/\/[^\s"']+/g, // TOTP provisioning URIs carry the secret
+  /(key-)[0-9a-f]{32}/g, // Mailgun private keys
+];
+
+/** Replaces every known secret value and secret-looking token in a text. */
+export function redactText(text: string, knownSecrets: readonly string[] = []): string {
+  let out = text;
+  for (const s of knownSecrets) if (s.length >= 6) out = out.split(s).join('[redacted]');
+  for (const p of SECRET_PATTERNS) {
+    out = out.replace(p, (_m, prefix?: string) =>
+      typeof prefix === 'string' && prefix.length < 12 ? `${prefix}[redacted]` : '[redacted]',
+    );
+  }
+  return out;
+}
+
+/** Field paths pino blanks out wherever they appear in a logged object. */
+export const REDACT_PATHS = [
+  'token',
+  '*.token',
+  'secret',
+  '*.secret',
+  'password',
+  '*.password',
+  'mfaCode',
+  '*.mfaCode',
+  'totp',
+  '*.totp',
+  'signature',
+  '*.signature',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  '*.headers.authorization',
+  'headers["x-slack-signature"]',
+  '*.headers["x-slack-signature"]',
+  'apiKey',
+  '*.apiKey',
+  'privateKey',
+  '*.privateKey',
+];
+
+export function createLogger(
+  level: string,
+  knownSecrets: readonly string[] = [],
+  destination?: pino.DestinationStream,
+): Logger {
+  return pino(
+    {
+      level,
+      base: { app: 'ward' },
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      formatters: { level: (label) => ({ level: label }) },
+      hooks: {
+        // Free text can carry secrets too (an error message quoting a token): scrub the message itself.
+        logMethod(args, method) {
+          const mapped = args.map((a) => (typeof a === 'string' ? redactText(a, knownSecrets) : a));
+          method.apply(this, mapped as Parameters<typeof method>);
+        },
+      },
+      serializers: {
+        err: (err: unknown) => {
+          const s = pino.stdSerializers.err(err as Error);
+          return {
+            ...s,
+            message: redactText(s.message ?? '', knownSecrets),
+            stack: redactText(s.stack ?? '', knownSecrets),
+          };
+        },
+      },
+    },
+    destination,
+  );
+}

@@ -1,0 +1,192 @@
+import { existsSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { pathToFileURL } from 'node:url';
+import type { Logger } from 'pino';
+import { commands } from '../commands/index.js';
+import { StoreAuditLog } from './adapters/audit/store-audit-log.js';
+import { MemoryStore } from './adapters/memory/memory-store.js';
+import { RedisStore } from './adapters/redis/redis-store.js';
+import { SlackChat } from './adapters/slack/slack-chat.js';
+import { type Config, loadConfig, SECRET_VARS } from './config/env.js';
+import { EMPTY_INVENTORY, type Inventory, inventorySchema, toInventory } from './config/inventory.js';
+import { policyFileSchema } from './config/policy.js';
+import { loadYamlFile } from './config/yaml-file.js';
+import { DirectGate } from './core/direct-gate.js';
+import { InteractionRouter } from './core/interactions.js';
+import { PolicyEngine } from './core/policy-engine.js';
+import { CommandRegistry } from './core/registry.js';
+import type { Services } from './core/services.js';
+import { WorkTracker } from './core/work-tracker.js';
+import { ConfigError, NotAvailableError, WardError } from './errors.js';
+import { HttpRoutes, listen, sendJson } from './http/server.js';
+import { createLogger } from './log.js';
+import type { Clock } from './ports/clock.js';
+import { systemClock } from './ports/clock.js';
+import type { Store } from './ports/store.js';
+import { createSlackApp } from './slack/app.js';
+
+export interface WardOptions {
+  env?: Record<string, string | undefined>;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export interface WardHandle {
+  url: string;
+  port: number;
+  services: Services;
+  server: Server;
+  /** Graceful stop: no new work, running work finishes within WARD_SHUTDOWN_GRACE_MS, connections close. */
+  stop(): Promise<void>;
+}
+
+function loadInventory(config: Config): Inventory {
+  if (!config.WARD_INVENTORY) return EMPTY_INVENTORY;
+  return toInventory(
+    loadYamlFile(config.WARD_INVENTORY, inventorySchema, 'inventory file', 'WARD_INVENTORY'),
+  );
+}
+
+/** The composition root: config → adapters → commands → listeners → HTTP. */
+export async function startWard(options: WardOptions = {}): Promise<WardHandle> {
+  const config = loadConfig(options.env ?? process.env);
+  const secrets = [...SECRET_VARS]
+    .map((k) => (config as Record<string, unknown>)[k])
+    .filter((v): v is string => typeof v === 'string');
+  const log = options.logger ?? createLogger(config.LOG_LEVEL, secrets);
+  const clock = options.clock ?? systemClock;
+
+  const policyFile = config.WARD_POLICY
+    ? loadYamlFile(config.WARD_POLICY, policyFileSchema, 'policy file', 'WARD_POLICY')
+    : undefined;
+  const inventory = loadInventory(config);
+
+  let store: Store;
+  if (config.REDIS_URL) {
+    const redis = new RedisStore(config.REDIS_URL);
+    await redis.connect();
+    store = redis;
+  } else {
+    store = new MemoryStore(clock);
+    log.warn(
+      'REDIS_URL is not set: using the in-process store. Pending approvals, locks and deduplication are lost on restart, and only one ward replica may run.',
+    );
+  }
+
+  const chat = new SlackChat(config.SLACK_BOT_TOKEN, { slackApiUrl: config.SLACK_API_URL, logger: log });
+  const registry = new CommandRegistry(commands);
+  const work = new WorkTracker();
+  let services!: Services;
+  services = {
+    config,
+    log,
+    store,
+    chat,
+    clock,
+    audit: new StoreAuditLog(store, clock),
+    policy: new PolicyEngine(policyFile, registry, chat, clock),
+    commands: registry,
+    inventory: () => inventory,
+    shell: {
+      connect: async () => {
+        throw new NotAvailableError('ssh');
+      },
+    },
+    interactions: new InteractionRouter(),
+    gate: new DirectGate(() => services),
+  };
+
+  const slack = createSlackApp(config, services, work);
+  const routes = new HttpRoutes();
+  let slackAuth: 'pending' | 'ok' | 'failed' = 'pending';
+  routes.add('GET', '/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));
+  routes.add('GET', '/readyz', async (_req, res) => {
+    const storeOk = await store.ping().then(
+      () => true,
+      () => false,
+    );
+    const ready = storeOk && slackAuth === 'ok' && work.accepting;
+    sendJson(res, ready ? 200 : 503, {
+      store: storeOk ? 'ok' : 'unavailable',
+      slackAuth,
+      accepting: work.accepting,
+    });
+  });
+  if (slack.receiver) {
+    const listener = slack.receiver.requestListener;
+    routes.setFallback((req, res) => listener(req, res));
+  }
+
+  const { server, port } = await listen(routes, config.PORT, config.WARD_BIND);
+  await slack.start();
+  chat.web.auth
+    .test()
+    .then((r) => {
+      slackAuth = 'ok';
+      log.info({ team: r.team, botUser: r.user_id }, 'Slack token verified');
+    })
+    .catch((err) => {
+      slackAuth = 'failed';
+      log.error({ err }, 'Slack rejected the bot token (auth.test failed): check SLACK_BOT_TOKEN');
+    });
+
+  const host = config.WARD_BIND === '0.0.0.0' ? '127.0.0.1' : config.WARD_BIND;
+  const url = `http://${host}:${port}`;
+  log.info(
+    { port, mode: config.socketMode ? 'socket' : 'http', store: store.kind, hosts: inventory.hosts.size },
+    `ward listening on ${url} (${config.socketMode ? 'Socket Mode' : 'HTTP mode, Slack endpoint /slack/events'}; store: ${store.kind})`,
+  );
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    services,
+    server,
+    stop() {
+      stopping ??= (async () => {
+        const left = await work.drain(config.WARD_SHUTDOWN_GRACE_MS);
+        if (left > 0) log.warn({ left }, 'shutdown grace period over with work still running');
+        await slack.stop().catch(() => {});
+        await new Promise<void>((r) => server.close(() => r()));
+        server.closeAllConnections();
+        await store.close();
+        log.info('ward stopped');
+      })();
+      return stopping;
+    },
+  };
+}
+
+async function cli(): Promise<void> {
+  // A .env file in the working directory is read when present; real environment variables win.
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  let ward: WardHandle;
+  try {
+    ward = await startWard();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(
+        `ward cannot start: ${err.userMessage}\nSee .env.example and the README's configuration reference.\n`,
+      );
+    } else if (err instanceof WardError) {
+      process.stderr.write(`ward cannot start: ${err.userMessage}\n`);
+    } else {
+      process.stderr.write(`ward cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
+    }
+    process.exit(1);
+  }
+  const shutdown = (signal: string) => {
+    ward.services.log.info({ signal }, 'shutting down');
+    ward.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  void cli();
+}

@@ -1,0 +1,81 @@
+import type { Block } from '../ports/chat.js';
+
+/**
+ * Escapes text for Slack mrkdwn. Slack only requires &, < and > to be escaped; without it, user text such as
+ * `<!channel>` or `<https://evil|click>` would become a mention or a disguised link.
+ */
+export function esc(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** Inline code that survives backticks in the content. */
+export function code(text: string): string {
+  return `\`${esc(text).replace(/`/g, "'")}\``;
+}
+
+// Slack's limits: section text 3000 chars, header 150, fields 10 × 2000, context elements 10.
+export function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+export function header(text: string): Block {
+  return { type: 'header', text: { type: 'plain_text', text: clip(text, 150), emoji: true } };
+}
+
+export function section(mrkdwn: string): Block {
+  return { type: 'section', text: { type: 'mrkdwn', text: clip(mrkdwn, 3000) } };
+}
+
+export function fields(pairs: Array<[string, string]>): Block {
+  return {
+    type: 'section',
+    fields: pairs.slice(0, 10).map(([k, v]) => ({ type: 'mrkdwn', text: clip(`*${k}*\n${v}`, 2000) })),
+  };
+}
+
+export function context(...mrkdwn: string[]): Block {
+  return {
+    type: 'context',
+    elements: mrkdwn.slice(0, 10).map((t) => ({ type: 'mrkdwn', text: clip(t, 3000) })),
+  };
+}
+
+export function divider(): Block {
+  return { type: 'divider' };
+}
+
+export interface ButtonSpec {
+  text: string;
+  actionId: string;
+  value: string;
+  style?: 'primary' | 'danger';
+  confirm?: { title: string; text: string; confirm: string; deny: string };
+}
+
+export function actions(blockId: string, buttons: ButtonSpec[]): Block {
+  return {
+    type: 'actions',
+    block_id: blockId,
+    elements: buttons.map((b) => ({
+      type: 'button',
+      text: { type: 'plain_text', text: clip(b.text, 75), emoji: true },
+      action_id: b.actionId,
+      value: clip(b.value, 2000),
+      ...(b.style ? { style: b.style } : {}),
+      ...(b.confirm
+        ? {
+            confirm: {
+              title: { type: 'plain_text', text: b.confirm.title },
+              text: { type: 'mrkdwn', text: b.confirm.text },
+              confirm: { type: 'plain_text', text: b.confirm.confirm },
+              deny: { type: 'plain_text', text: b.confirm.deny },
+            },
+          }
+        : {}),
+    })),
+  };
+}
+
+export function mention(user: string): string {
+  return /^[UW][A-Z0-9]+$/.test(user) ? `<@${user}>` : esc(user);
+}

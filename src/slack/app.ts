@@ -1,0 +1,220 @@
+import { randomBytes } from 'node:crypto';
+import { App, HTTPReceiver, LogLevel } from '@slack/bolt';
+import type { Logger } from 'pino';
+import type { Config } from '../config/env.js';
+import type { Invocation, Replier } from '../core/command.js';
+import { answerError, dispatchCommand } from '../core/dispatcher.js';
+import type { Services } from '../core/services.js';
+import type { WorkTracker } from '../core/work-tracker.js';
+import { StoreUnavailableError } from '../errors.js';
+import type { ChatMessage } from '../ports/chat.js';
+
+/** A short id that ties together every log line and audit entry of one Slack request. */
+export function newRequestId(): string {
+  return randomBytes(6).toString('hex');
+}
+
+/** How ward answers the person behind an invocation: response_url when Slack gave one, else the Web API. */
+export function replierFor(services: Pick<Services, 'chat'>, inv: Invocation): Replier {
+  return {
+    async ephemeral(message: ChatMessage) {
+      if (inv.responseUrl) {
+        await services.chat.respond(inv.responseUrl, { ...message, responseType: 'ephemeral' });
+      } else {
+        await services.chat.postEphemeral(
+          inv.channel,
+          inv.user,
+          message,
+          inv.threadTs ? { threadTs: inv.threadTs } : {},
+        );
+      }
+    },
+    async inChannel(message: ChatMessage, options: { threadTs?: string } = {}) {
+      const threadTs = options.threadTs ?? inv.threadTs;
+      return services.chat.postMessage(inv.channel, message, threadTs ? { threadTs } : {});
+    },
+  };
+}
+
+/** Bolt's logger, routed into ward's pino logger. */
+function boltLogger(log: Logger) {
+  const child = log.child({ component: 'bolt' });
+  return {
+    debug: (...m: unknown[]) => child.debug(m.map(String).join(' ')),
+    info: (...m: unknown[]) => child.info(m.map(String).join(' ')),
+    warn: (...m: unknown[]) => child.warn(m.map(String).join(' ')),
+    error: (...m: unknown[]) => child.error(m.map(String).join(' ')),
+    setLevel: () => {},
+    getLevel: () => LogLevel.INFO,
+    setName: () => {},
+  };
+}
+
+export interface SlackApp {
+  app: App;
+  /** HTTP mode: Bolt's request listener for /slack/events (signature verification included). */
+  receiver?: HTTPReceiver;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The Bolt app: one `/ward` command listener, one listener for every button and one for every modal, each acking
+ * at once and continuing the work after the ack, so that Slack's 3-second limit always holds.
+ */
+export function createSlackApp(config: Config, services: Services, work: WorkTracker): SlackApp {
+  const logger = boltLogger(services.log);
+  const clientOptions = config.SLACK_API_URL ? { slackApiUrl: config.SLACK_API_URL } : {};
+  let app: App;
+  let receiver: HTTPReceiver | undefined;
+  if (config.socketMode) {
+    app = new App({
+      token: config.SLACK_BOT_TOKEN,
+      appToken: config.SLACK_APP_TOKEN!,
+      socketMode: true,
+      logger,
+      clientOptions,
+      installerOptions: { clientOptions },
+    });
+  } else {
+    receiver = new HTTPReceiver({
+      signingSecret: config.SLACK_SIGNING_SECRET,
+      endpoints: '/slack/events',
+      logger,
+      processBeforeResponse: false,
+    });
+    app = new App({ token: config.SLACK_BOT_TOKEN, receiver, logger, clientOptions });
+  }
+
+  const refuseWhileStopping = async (respond: (m: ChatMessage) => Promise<unknown>) => {
+    await respond({
+      text: ':hourglass: ward is restarting and takes no new work right now. Try again in a minute.',
+    }).catch(() => {});
+  };
+
+  app.command(/^\/ward/, async ({ command, ack, respond }) => {
+    await ack();
+    const inv: Invocation = {
+      user: command.user_id,
+      channel: command.channel_id,
+      text: command.text ?? '',
+      triggerId: command.trigger_id,
+      responseUrl: command.response_url,
+      requestId: newRequestId(),
+    };
+    if (!work.accepting) {
+      await refuseWhileStopping((m) => respond({ ...m, response_type: 'ephemeral' }));
+      return;
+    }
+    void work.track(dispatchCommand(services, inv, replierFor(services, inv)));
+  });
+
+  app.action(/.*/, async ({ ack, body, action, respond }) => {
+    await ack();
+    if (body.type !== 'block_actions' || !('action_id' in action)) return;
+    const requestId = newRequestId();
+    const log = services.log.child({ requestId, user: body.user.id, actionId: action.action_id });
+    const value = 'value' in action && typeof action.value === 'string' ? action.value : '';
+    const channel = body.channel?.id;
+    const message = body.message as { ts?: string; thread_ts?: string } | undefined;
+    const responseUrl = body.response_url;
+    const reply = replierFor(services, {
+      user: body.user.id,
+      channel: channel ?? '',
+      text: '',
+      requestId,
+      responseUrl,
+      threadTs: message?.thread_ts,
+    });
+    if (!work.accepting) {
+      await refuseWhileStopping((m) => reply.ephemeral(m));
+      return;
+    }
+    const handler = services.interactions.actionHandler(action.action_id);
+    if (!handler) {
+      log.warn('click on an unknown action');
+      await reply
+        .ephemeral({ text: 'That button is no longer handled by this version of ward.' })
+        .catch(() => {});
+      return;
+    }
+    void work.track(
+      (async () => {
+        try {
+          // Slack redelivers the same click (same trigger_id) when the first delivery was not acked in time.
+          const first = await services.store
+            .setIfAbsent(`ward:seen:trigger:${body.trigger_id}`, '1', 60 * 60_000)
+            .catch((err) => {
+              if (err instanceof StoreUnavailableError) return true;
+              throw err;
+            });
+          if (!first) return;
+          await handler({
+            user: body.user.id,
+            actionId: action.action_id,
+            value,
+            channel,
+            messageTs: message?.ts,
+            threadTs: message?.thread_ts,
+            triggerId: body.trigger_id,
+            responseUrl,
+            requestId,
+          });
+        } catch (err) {
+          await answerError(services, log, reply, err, { command: action.action_id, user: body.user.id });
+        }
+      })(),
+    );
+    void respond;
+  });
+
+  app.view(/.*/, async ({ ack, body, view }) => {
+    const requestId = newRequestId();
+    const handler = services.interactions.viewHandler(view.callback_id);
+    if (!handler || !work.accepting) {
+      await ack();
+      return;
+    }
+    const values: Record<string, Record<string, string | undefined>> = {};
+    for (const [blockId, inputs] of Object.entries(view.state.values)) {
+      values[blockId] = {};
+      for (const [actionId, input] of Object.entries(inputs)) {
+        values[blockId][actionId] = (input as { value?: string | null }).value ?? undefined;
+      }
+    }
+    try {
+      const result = await handler({
+        user: body.user.id,
+        callbackId: view.callback_id,
+        privateMetadata: view.private_metadata,
+        values,
+        viewId: view.id,
+        requestId,
+      });
+      await ack(result ? { response_action: 'errors', errors: result.errors } : undefined);
+    } catch (err) {
+      const first = Object.keys(values)[0];
+      services.log.error({ err, requestId }, 'modal submission failed');
+      const text =
+        err && typeof err === 'object' && 'userMessage' in err
+          ? String(err.userMessage)
+          : `Internal error (ref ${requestId}).`;
+      await ack(first ? { response_action: 'errors', errors: { [first]: text.slice(0, 150) } } : undefined);
+    }
+  });
+
+  app.error(async (err) => {
+    services.log.error({ err }, 'unhandled error in a Slack listener');
+  });
+
+  return {
+    app,
+    ...(receiver ? { receiver } : {}),
+    async start() {
+      if (config.socketMode) await app.start();
+    },
+    async stop() {
+      if (config.socketMode) await app.stop();
+    },
+  };
+}
