@@ -1,6 +1,6 @@
-import { isNode, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
-import { ConfigError } from '../errors.js';
+import { slackPrincipal } from '../config/policy.js';
+import { parseDurationMs, parseYaml } from '../config/yaml-file.js';
 import {
   type Alert,
   alertSources,
@@ -103,16 +103,6 @@ export interface MatchedRoute {
 /** Used when the file has no `defaults`. */
 export const builtinRuleDefaults = { dedupeWindowMs: 30 * 60_000, stormPerMinute: 20 } as const;
 
-/** `90s`, `30m`, `2h`, `1d` (or a number of seconds) in milliseconds. */
-function parseDurationMs(value: string): number | undefined {
-  const m = /^(\d+)\s*(ms|s|m|h|d)$/.exec(value.trim());
-  if (!m) return undefined;
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
-    m[2] as 'ms' | 's' | 'm' | 'h' | 'd'
-  ];
-  return Number(m[1]) * unit;
-}
-
 const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const ms = typeof v === 'number' ? v * 1000 : parseDurationMs(v);
   if (ms === undefined || ms <= 0) {
@@ -123,11 +113,6 @@ const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
 });
 
 const storm = z.object({ perMinute: z.number().int().min(1) }).strict();
-
-/** A Slack user (U…/W…) or user group (S…) id. */
-const slackPrincipal = z
-  .string()
-  .regex(/^[UWS][A-Z0-9]{2,}$/, 'must be a Slack user group id (S…) or user id (U…/W…)');
 
 const channelId = z.string().regex(/^[CG][A-Z0-9]{2,}$/, 'must be a Slack channel id (C… or G…)');
 
@@ -304,39 +289,6 @@ function makeRulesFileSchema(knownCommands: readonly string[] | undefined) {
 }
 
 /**
- * Parses YAML against a schema; every problem becomes `line N: path: problem` (all of them at once). A missing
- * key has no position, so the nearest ancestor that has one gives the line.
- */
-function parseYamlWithLines<S extends z.ZodType>(text: string, schema: S, what: string): z.output<S> {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      what,
-      doc.errors.map((e) => {
-        const line = e.linePos?.[0]?.line;
-        return `${line === undefined ? '' : `line ${line}: `}${e.message.split('\n')[0]}`;
-      }),
-    );
-  }
-  const parsed = schema.safeParse(doc.toJS() ?? {});
-  if (parsed.success) return parsed.data;
-  throw new ConfigError(
-    what,
-    parsed.error.issues.map((issue) => {
-      const path = issue.path.map((p) => (typeof p === 'number' ? p : String(p)));
-      let line: number | undefined;
-      for (let depth = path.length; depth >= 0 && line === undefined; depth--) {
-        const node = depth === 0 ? doc.contents : doc.getIn(path.slice(0, depth), true);
-        if (isNode(node) && node.range) line = lineCounter.linePos(node.range[0]).line;
-      }
-      const where = path.length > 0 ? `${path.join('.')}: ` : '';
-      return `${line === undefined ? '' : `line ${line}: `}${where}${issue.message}`;
-    }),
-  );
-}
-
-/**
  * Parses and compiles a rules file (regexes are compiled here, once). Throws ConfigError listing every problem
  * as `line N: rules.0.match.title.regex: rule "x": invalid regex …`. `options.commands`, when given, is the list
  * of command names that exist: a rule suggesting any other is refused at load, not when an alert arrives.
@@ -346,7 +298,7 @@ export function loadRules(
   source: string,
   options: { commands?: readonly string[] } = {},
 ): RuleSet {
-  const file = parseYamlWithLines(yamlText, makeRulesFileSchema(options.commands), `Alert rules (${source})`);
+  const file = parseYaml(yamlText, makeRulesFileSchema(options.commands), `Alert rules (${source})`);
   const defaults = {
     dedupeWindowMs: file.defaults.dedupeWindow ?? builtinRuleDefaults.dedupeWindowMs,
     stormPerMinute: file.defaults.storm?.perMinute ?? builtinRuleDefaults.stormPerMinute,

@@ -243,7 +243,7 @@ describe('bad rules files', () => {
       'line 7: rules.0.match.title: unknown operator icontain (use equals, nequals, contains, icontains, startswith, regex, in, exists, gt, gte, lt, lte)',
       'line 8: rules.0.match.host: expected a value (meaning equals) or operators such as { icontains: ssh }',
       'line 9: rules.0.route.channel: must be a Slack channel id (C… or G…)',
-      'line 9: rules.0.route.mention: must be a Slack user group id (S…) or user id (U…/W…)',
+      'line 9: rules.0.route.mention: must be a Slack user id (U…/W…) or user group id (S…)',
       'line 10: rules.0.suggest.0: must be a command name such as forensics',
       'line 11: rules.0.dedupeWindow: must be a duration such as 90s, 30m or 2h',
       'line 12: rules.1: Unrecognized key: "surprise"',
