@@ -203,6 +203,17 @@ export function createSlackApp(config: Config, services: Services, work: WorkTra
     }
   });
 
+  // ward works through /ward; a mention gets a pointer rather than silence.
+  app.event('app_mention', async ({ event }) => {
+    await services.chat
+      .postMessage(
+        event.channel,
+        { text: 'I work through the `/ward` command: try `/ward help` to see what you may run.' },
+        { threadTs: event.thread_ts ?? event.ts },
+      )
+      .catch((err) => services.log.warn({ err }, 'could not answer a mention'));
+  });
+
   app.error(async (err) => {
     services.log.error({ err }, 'unhandled error in a Slack listener');
   });
