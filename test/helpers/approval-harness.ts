@@ -58,8 +58,8 @@ export interface Shared {
   close(): Promise<void>;
 }
 
-export async function startShared(): Promise<Shared> {
-  const redis = await startRedis();
+export async function startShared(options: { appendonly?: boolean } = {}): Promise<Shared> {
+  const redis = await startRedis(options);
   const slack = await startFakeSlack();
   slack.setUsergroup(APPROVER_GROUP, GROUP_MEMBERS);
   const dir = mkdtempSync(join(tmpdir(), 'ward-approvals-'));

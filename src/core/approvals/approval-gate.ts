@@ -73,6 +73,7 @@ interface Clicker {
 export class ApprovalGate implements ChangeGate {
   readonly requests: RequestStore;
   private timer: NodeJS.Timeout | undefined;
+  private sweeping = false;
   private readonly owner = `${hostname()}:${process.pid}`;
 
   constructor(
@@ -92,7 +93,16 @@ export class ApprovalGate implements ChangeGate {
   start(): void {
     const interval = this.options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
     this.timer = setInterval(() => {
-      this.sweep().catch((err) => this.services().log.warn({ err }, 'approval sweep failed'));
+      // One sweep at a time; a slow one (Slack rate limits) is not stacked on.
+      if (this.sweeping) return;
+      this.sweeping = true;
+      this.background(
+        this.sweep()
+          .catch((err) => this.services().log.warn({ err }, 'approval sweep failed'))
+          .finally(() => {
+            this.sweeping = false;
+          }),
+      );
     }, interval);
     this.timer.unref();
   }
