@@ -1,0 +1,13 @@
+import { spawnSync } from 'node:child_process';
+import { collectCommand, parseCollectOutput } from '../src/actions/collect-script.js';
+import { FORENSIC_SECTIONS, FORENSIC_LIMITS, DEFAULT_HASH_PATHS, analyseArtifacts } from '../src/actions/forensics.js';
+const run = collectCommand('forensics', FORENSIC_SECTIONS, { ...FORENSIC_LIMITS, env: { WARD_PATHS: DEFAULT_HASH_PATHS.join('\n') } });
+const t = Date.now();
+const r = spawnSync('sh', ['-s'], { input: run.command.stdin, maxBuffer: 1e9 });
+console.log('ms', Date.now() - t, 'stderr', r.stderr.toString().slice(0, 500));
+const arts = parseCollectOutput(r.stdout, run.boundary, FORENSIC_SECTIONS, FORENSIC_LIMITS.maxSectionBytes);
+for (const a of arts) console.log(a.name, a.status, a.exitCode, a.durationMs, a.bytes, a.truncated, a.command.slice(0, 50), a.note ?? '');
+const h = analyseArtifacts(arts);
+console.log(JSON.stringify({ ...h, listeners: h.listeners.slice(0, 5) }, null, 1).slice(0, 2000));
+console.log(arts.find(a=>a.name==='path-sha256')!.content.toString());
+console.log(run.command.stdinLabel);
