@@ -30,7 +30,7 @@ export interface RecordedCall {
   status: number;
   /** Set when the fake answered 429 because of rateLimit(). */
   rateLimited?: boolean;
-  /** The `error` of an `ok: false` answer (`ratelimited`, `channel_not_found`, …). */
+  /** The `error` of an `ok: false` answer (`ratelimited`, `channel_not_found`…), or `http_<status>` for failNext. */
   error?: string;
 }
 
@@ -210,6 +210,8 @@ class FakeSlackServer extends EventEmitter implements FakeSlack {
   private socket: WebSocket | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
   private readonly pendingAcks = new Map<string, PendingAck>();
+  /** Tickets handed out by apps.connections.open; a WebSocket URL without a valid one is refused, as by Slack. */
+  private readonly socketTickets = new Set<string>();
 
   constructor(opts: FakeSlackOptions) {
     super();
@@ -309,7 +311,10 @@ class FakeSlackServer extends EventEmitter implements FakeSlack {
   }
 
   messages(channel?: string): FakeMessage[] {
-    return this.state.messages.filter((m) => channel === undefined || m.channel === channel);
+    // Copies: a test holding a message keeps what it saw; the fake's own state changes only through Slack calls.
+    return this.state.messages
+      .filter((m) => channel === undefined || m.channel === channel)
+      .map((m) => ({ ...m }));
   }
 
   files(): FakeFile[] {
@@ -358,7 +363,13 @@ class FakeSlackServer extends EventEmitter implements FakeSlack {
     url: URL,
   ): Promise<void> {
     const args: ApiArgs = Object.fromEntries(url.searchParams);
-    Object.assign(args, await parseBody(req));
+    let bodyError: SlackApiError | undefined;
+    try {
+      Object.assign(args, await parseBody(req));
+    } catch (err) {
+      if (!(err instanceof SlackApiError)) throw err;
+      bodyError = err;
+    }
     const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
     const token = bearer ?? (typeof args['token'] === 'string' ? args['token'] : undefined);
     delete args['token'];
@@ -368,6 +379,7 @@ class FakeSlackServer extends EventEmitter implements FakeSlack {
 
     let body: ApiResult;
     try {
+      if (bodyError) throw bodyError;
       this.authorize(method, token);
       const handler = this.handlers[method];
       if (!handler) throw new SlackApiError('unknown_method');
@@ -427,7 +439,14 @@ class FakeSlackServer extends EventEmitter implements FakeSlack {
   }
 
   private async handleResponseUrl(id: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = await parseBody(req);
+    let body: ApiArgs;
+    try {
+      body = await parseBody(req);
+    } catch (err) {
+      if (!(err instanceof SlackApiError)) throw err;
+      sendJson(res, 400, { ok: false, error: err.error });
+      return;
+    }
     const responseUrl = `${this.url}response/${id}`;
     const call: RecordedCall = {
       method: 'response_url',
@@ -648,9 +667,11 @@ class FakeSlackServer extends EventEmitter implements FakeSlack {
 
       'files.completeUploadExternal': (args) => this.completeUpload(args),
 
-      'apps.connections.open': () => ({
-        url: `ws://127.0.0.1:${this.port}/socket?ticket=${randomUUID()}&app_id=${this.appId}`,
-      }),
+      'apps.connections.open': () => {
+        const ticket = randomUUID();
+        this.socketTickets.add(ticket);
+        return { url: `ws://127.0.0.1:${this.port}/socket?ticket=${ticket}&app_id=${this.appId}` };
+      },
     };
   }
 
@@ -785,8 +806,14 @@ class FakeSlackServer extends EventEmitter implements FakeSlack {
   // ---- Socket Mode ------------------------------------------------------------------------------------------
 
   private upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
-    if (new URL(req.url ?? '/', this.url).pathname !== '/socket') {
+    const url = new URL(req.url ?? '/', this.url);
+    if (url.pathname !== '/socket') {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    const ticket = url.searchParams.get('ticket') ?? '';
+    if (!this.socketTickets.delete(ticket)) {
+      socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n');
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.wss.emit('connection', ws, req));
@@ -929,10 +956,21 @@ async function parseBody(req: IncomingMessage): Promise<ApiArgs> {
   if (raw.length === 0) return {};
   const contentType = (req.headers['content-type'] ?? '').toLowerCase();
   if (contentType.startsWith('application/json')) {
-    const parsed: unknown = JSON.parse(raw.toString('utf8'));
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw.toString('utf8'));
+    } catch {
+      throw new SlackApiError('invalid_json');
+    }
     return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as ApiArgs) : {};
   }
-  if (contentType.startsWith('multipart/form-data')) return decodeJsonFields(await parseMultipart(req, raw));
+  if (contentType.startsWith('multipart/form-data')) {
+    try {
+      return decodeJsonFields(await parseMultipart(req, raw));
+    } catch {
+      throw new SlackApiError('invalid_form_data');
+    }
+  }
   return decodeJsonFields(Object.fromEntries(new URLSearchParams(raw.toString('utf8'))));
 }
 

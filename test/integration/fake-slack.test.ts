@@ -1,10 +1,28 @@
+import { readFileSync } from 'node:fs';
 import { App, LogLevel } from '@slack/bolt';
 import { WebClient, WebClientEvent } from '@slack/web-api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { type FakeSlack, startFakeSlack } from '../../src/fake-slack/fake-slack.js';
+import { freePort } from '../helpers/free-port.js';
+import {
+  postToSlackEndpoint,
+  sendBlockAction,
+  sendSlashCommand,
+  sendViewSubmission,
+  slashCommandBody,
+} from '../helpers/slack-requests.js';
 
 const BOT_TOKEN = 'xoxb-test-token';
 const APP_TOKEN = 'xapp-test-token';
+const SIGNING_SECRET = 'test-signing-secret';
+
+function fixture(name: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+}
 
 let fake: FakeSlack;
 let client: WebClient;
@@ -29,7 +47,11 @@ describe('fake Slack Web API, driven by the real WebClient', () => {
   it('posts, threads and updates messages, decoding blocks sent as form JSON', async () => {
     const blocks = [{ type: 'section', text: { type: 'mrkdwn', text: '*Lockdown* requested' } }];
     const root = await client.chat.postMessage({ channel: 'C1', text: 'Lockdown requested', blocks });
-    const reply = await client.chat.postMessage({ channel: 'C1', thread_ts: root.ts!, text: 'approved by <@U2>' });
+    const reply = await client.chat.postMessage({
+      channel: 'C1',
+      thread_ts: root.ts!,
+      text: 'approved by <@U2>',
+    });
     expect(root.channel).toBe('C1');
     expect(Number(reply.ts)).toBeGreaterThan(Number(root.ts));
 
@@ -78,7 +100,11 @@ describe('fake Slack Web API, driven by the real WebClient', () => {
     await client.views.push({ trigger_id: '1.2.def', view });
     const views = fake.views();
     expect(views).toHaveLength(2);
-    expect(views[0]).toMatchObject({ view_id: viewId, trigger_id: '1.2.abc', view: { private_metadata: 'req-2' } });
+    expect(views[0]).toMatchObject({
+      view_id: viewId,
+      trigger_id: '1.2.abc',
+      view: { private_metadata: 'req-2' },
+    });
   });
 
   it('opens one stable DM channel per user and posts to a user id in that DM', async () => {
@@ -139,7 +165,12 @@ describe('fake Slack Web API, driven by the real WebClient', () => {
     expect(res.ok).toBe(true);
 
     const [file] = fake.files();
-    expect(file).toMatchObject({ name: 'web-1.tar.gz', title: 'web-1 evidence', channel: 'C9', thread_ts: root.ts });
+    expect(file).toMatchObject({
+      name: 'web-1.tar.gz',
+      title: 'web-1 evidence',
+      channel: 'C9',
+      thread_ts: root.ts,
+    });
     expect(file?.bytes.equals(bytes)).toBe(true);
     const message = fake.messages('C9').find((m) => m.files);
     expect(message).toMatchObject({ thread_ts: root.ts, text: 'evidence bundle' });
@@ -245,9 +276,173 @@ describe('fake Slack Socket Mode, driven by a real Bolt app', () => {
   });
 
   it('answers apps.connections.open only for an app-level token', async () => {
-    await expect(client.apps.connections.open()).rejects.toMatchObject({ data: { error: 'not_allowed_token_type' } });
+    await expect(client.apps.connections.open()).rejects.toMatchObject({
+      data: { error: 'not_allowed_token_type' },
+    });
     const appClient = new WebClient(APP_TOKEN, { slackApiUrl: fake.apiUrl, logLevel: LogLevel.ERROR });
     const res = await appClient.apps.connections.open();
     expect(res.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/socket\?/);
+
+    const ticketless = new WebSocket(fake.url.replace('http:', 'ws:') + 'socket');
+    const refusal = await new Promise<string>((resolve) =>
+      ticketless.once('error', (err) => resolve(err.message)),
+    );
+    expect(refusal).toMatch(/401/);
+  });
+});
+
+describe('fake Slack Socket Mode envelopes', () => {
+  it('have the fields of the real envelopes, and hand back what the client acks', async () => {
+    const { url } = await new WebClient(APP_TOKEN, { slackApiUrl: fake.apiUrl }).apps.connections.open();
+    const ws = new WebSocket(url!);
+    const frames: Array<Record<string, unknown>> = [];
+    ws.on('message', (data) => {
+      const frame = JSON.parse(data.toString()) as Record<string, unknown>;
+      frames.push(frame);
+      if (typeof frame['envelope_id'] === 'string') {
+        ws.send(JSON.stringify({ envelope_id: frame['envelope_id'], payload: { echoed: frame['type'] } }));
+      }
+    });
+    try {
+      await fake.socketConnected();
+      const cases = [
+        ['slash_commands', 'slack_socket_mode_slash_commands_envelope.json'],
+        ['interactive', 'slack_socket_mode_interactive_block_actions_envelope.json'],
+        ['events_api', 'slack_socket_mode_events_api_app_mention_envelope.json'],
+      ] as const;
+      for (const [type, file] of cases) {
+        const real = fixture(file);
+        const ack = await fake.sendEnvelope(type, real['payload'] as object);
+        const sent = frames.at(-1)!;
+        expect(Object.keys(sent)).toEqual(expect.arrayContaining(Object.keys(real)));
+        expect(sent).toMatchObject({
+          type: real['type'],
+          accepts_response_payload: real['accepts_response_payload'],
+          payload: real['payload'],
+        });
+        expect(ack).toEqual({ envelope_id: sent['envelope_id'], payload: { echoed: type } });
+      }
+      expect(frames[0]).toMatchObject({ type: 'hello' });
+    } finally {
+      ws.close();
+    }
+  });
+});
+
+describe('signed requests to a real Bolt HTTP endpoint', () => {
+  let app: App;
+  let endpoint: string;
+  const received: Array<{ kind: string; body: Record<string, unknown>; retryNum?: number }> = [];
+
+  beforeEach(async () => {
+    received.length = 0;
+    app = new App({
+      token: BOT_TOKEN,
+      signingSecret: SIGNING_SECRET,
+      logLevel: LogLevel.ERROR,
+      clientOptions: { slackApiUrl: fake.apiUrl },
+    });
+    app.command('/ward', async ({ command, ack, context }) => {
+      received.push({
+        kind: 'command',
+        body: { ...command },
+        ...(context.retryNum !== undefined ? { retryNum: context.retryNum } : {}),
+      });
+      await ack({ response_type: 'ephemeral', text: `ward got: ${command.text}` });
+    });
+    app.action('approval.approve', async ({ body, ack }) => {
+      received.push({ kind: 'action', body: body as unknown as Record<string, unknown> });
+      await ack();
+    });
+    app.view('mfa.code', async ({ body, view, ack }) => {
+      received.push({ kind: 'view', body: body as unknown as Record<string, unknown> });
+      const code = view.state.values['code']?.['code.input']?.value;
+      await ack(
+        code === '123456' ? undefined : { response_action: 'errors', errors: { code: 'wrong code' } },
+      );
+    });
+    const port = await freePort();
+    await app.start({ port, host: '127.0.0.1' });
+    endpoint = `http://127.0.0.1:${port}/slack/events`;
+  });
+
+  afterEach(async () => {
+    await app.stop();
+  });
+
+  it('delivers a signed slash command and returns the ack body', async () => {
+    const res = await sendSlashCommand(endpoint, SIGNING_SECRET, {
+      text: 'lockdown web-1',
+      user_id: 'U42',
+      channel_id: 'C42',
+    });
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({ response_type: 'ephemeral', text: 'ward got: lockdown web-1' });
+    expect(received[0]?.body).toMatchObject({
+      user_id: 'U42',
+      channel_id: 'C42',
+      command: '/ward',
+      team_id: 'T111',
+    });
+  });
+
+  it('gives every request its own trigger_id and passes retry headers through', async () => {
+    await sendSlashCommand(endpoint, SIGNING_SECRET, { text: 'a' });
+    await sendSlashCommand(
+      endpoint,
+      SIGNING_SECRET,
+      { text: 'b' },
+      { retryNum: 1, retryReason: 'http_timeout' },
+    );
+    const [first, second] = received;
+    expect(first?.body['trigger_id']).not.toBe(second?.body['trigger_id']);
+    expect(second?.retryNum).toBe(1);
+  });
+
+  it('is refused without the right signature or with a stale timestamp', async () => {
+    const body = slashCommandBody({ text: 'whoami' });
+    const forged = await postToSlackEndpoint(endpoint, SIGNING_SECRET, body, 'form', { signature: 'v0=00' });
+    const wrongSecret = await postToSlackEndpoint(endpoint, SIGNING_SECRET, body, 'form', {
+      secret: 'guess',
+    });
+    const stale = await postToSlackEndpoint(endpoint, SIGNING_SECRET, body, 'form', {
+      timestamp: Math.floor(Date.now() / 1000) - 10 * 60,
+    });
+    expect([forged.status, wrongSecret.status, stale.status]).toEqual([401, 401, 401]);
+    expect(received).toEqual([]);
+  });
+
+  it('delivers a block action from a message', async () => {
+    const res = await sendBlockAction(endpoint, SIGNING_SECRET, {
+      user_id: 'U7',
+      action_id: 'approval.approve',
+      value: 'req-1',
+      channel_id: 'C1',
+      message_ts: '1700000000.000100',
+      response_url: fake.newResponseUrl({ channel: 'C1', user: 'U7' }),
+    });
+    expect(res.status).toBe(200);
+    expect(received[0]?.body).toMatchObject({
+      type: 'block_actions',
+      user: { id: 'U7' },
+      container: { type: 'message', channel_id: 'C1', message_ts: '1700000000.000100' },
+      actions: [{ action_id: 'approval.approve', value: 'req-1' }],
+    });
+  });
+
+  it('delivers a view submission and returns its response_action', async () => {
+    const submit = (value: string) =>
+      sendViewSubmission(endpoint, SIGNING_SECRET, {
+        user_id: 'U7',
+        callback_id: 'mfa.code',
+        private_metadata: 'req-1',
+        values: { code: { 'code.input': { type: 'plain_text_input', value } } },
+      });
+    const wrong = await submit('000000');
+    const right = await submit('123456');
+    expect(wrong.json).toEqual({ response_action: 'errors', errors: { code: 'wrong code' } });
+    expect(right.status).toBe(200);
+    expect(right.json).toBeUndefined();
+    expect(received[0]?.body).toMatchObject({ view: { callback_id: 'mfa.code', private_metadata: 'req-1' } });
   });
 });
