@@ -44,7 +44,8 @@ export interface SavedEvidence {
 const SAFE_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
 function segment(value: string, what: string): string {
-  if (!SAFE_SEGMENT.test(value) || value.includes('..')) throw new Error(`unsafe ${what} for a path: ${value}`);
+  if (!SAFE_SEGMENT.test(value) || value.includes('..'))
+    throw new Error(`unsafe ${what} for a path: ${value}`);
   return value;
 }
 
@@ -115,6 +116,17 @@ export async function saveEvidence(options: {
   const bundlePath = join(dir, bundleName);
   const bundleSha256 = sha256(bundle);
   await writeFile(bundlePath, bundle, { flag: 'wx', mode: 0o600 });
-  await writeFile(join(dir, 'bundle.sha256'), `${bundleSha256}  ${bundleName}\n`, { flag: 'wx', mode: 0o600 });
-  return { dir, manifest, manifestSha256: sha256(manifestText), bundlePath, bundleName, bundle, bundleSha256 };
+  await writeFile(join(dir, 'bundle.sha256'), `${bundleSha256}  ${bundleName}\n`, {
+    flag: 'wx',
+    mode: 0o600,
+  });
+  return {
+    dir,
+    manifest,
+    manifestSha256: sha256(manifestText),
+    bundlePath,
+    bundleName,
+    bundle,
+    bundleSha256,
+  };
 }

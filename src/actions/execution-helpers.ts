@@ -63,13 +63,20 @@ export async function runOnHosts(
   );
   for (const [i, s] of settled.entries()) {
     if (s.status === 'rejected') {
-      ctx.services.log.warn({ err: s.reason, host: hosts[i]!.name, requestId: ctx.approvalRequestId }, 'host failed');
+      ctx.services.log.warn(
+        { err: s.reason, host: hosts[i]!.name, requestId: ctx.approvalRequestId },
+        'host failed',
+      );
     }
   }
   return buildReport(ctx.plan.command, ctx.plan.steps, outcomes);
 }
 
-export function buildReport(command: string, steps: readonly PlanStep[], outcomes: readonly HostOutcome[]): ExecutionReport {
+export function buildReport(
+  command: string,
+  steps: readonly PlanStep[],
+  outcomes: readonly HostOutcome[],
+): ExecutionReport {
   const byHost = new Map(outcomes.map((o) => [o.host, o]));
   const stepResults: StepResult[] = steps.map((s) => {
     const o = s.host ? byHost.get(s.host) : undefined;

@@ -111,7 +111,10 @@ export const FORENSIC_SECTIONS: readonly SectionSpec[] = [
   {
     name: 'recently-changed-files',
     alternatives: [
-      { when: { tool: 'find' }, code: 'find /etc /tmp /var/tmp /dev/shm -xdev -mmin -1440 -ls 2>/dev/null; true' },
+      {
+        when: { tool: 'find' },
+        code: 'find /etc /tmp /var/tmp /dev/shm -xdev -mmin -1440 -ls 2>/dev/null; true',
+      },
     ],
   },
 ];
@@ -178,7 +181,8 @@ export async function collectForensics(
   );
   if (result.timedOut) {
     for (const a of artifacts) {
-      if (a.status === 'not-received') a.note = `not collected: the whole run hit the ${options.timeoutMs} ms limit`;
+      if (a.status === 'not-received')
+        a.note = `not collected: the whole run hit the ${options.timeoutMs} ms limit`;
     }
   }
   return {

@@ -32,7 +32,11 @@ export interface RemoteJob {
 /** How long a host stays locked if ward dies mid-remediation: long enough for the slowest job, then freed. */
 export function hostLockTtlMs(services: Services): number {
   const c = services.config;
-  return 3 * c.WARD_SSH_COMMAND_TIMEOUT_MS + 2 * c.WARD_SSH_CONNECT_TIMEOUT_MS + c.WARD_LOCKDOWN_CONFIRM_SECONDS * 2000;
+  return (
+    3 * c.WARD_SSH_COMMAND_TIMEOUT_MS +
+    2 * c.WARD_SSH_CONNECT_TIMEOUT_MS +
+    c.WARD_LOCKDOWN_CONFIRM_SECONDS * 2000
+  );
 }
 
 /**
@@ -97,12 +101,18 @@ export async function withHost<T>(
       await session.close().catch(() => {});
     }
   } finally {
-    await lock.release().catch((err) => job.services.log.warn({ err, host: host.name }, 'could not release host lock'));
+    await lock
+      .release()
+      .catch((err) => job.services.log.warn({ err, host: host.name }, 'could not release host lock'));
   }
 }
 
 /** Runs one templated command with ward's command timeout. */
-export function runRemote(session: ShellSession, job: RemoteJob, command: RemoteCommand): Promise<ExecResult> {
+export function runRemote(
+  session: ShellSession,
+  job: RemoteJob,
+  command: RemoteCommand,
+): Promise<ExecResult> {
   return session.exec(command.argv, {
     ...(command.stdin !== undefined ? { stdin: command.stdin } : {}),
     timeoutMs: job.services.config.WARD_SSH_COMMAND_TIMEOUT_MS,
@@ -111,7 +121,11 @@ export function runRemote(session: ShellSession, job: RemoteJob, command: Remote
 }
 
 /** Runs a command that must exit 0; otherwise throws RemoteStepError naming the command and its stderr. */
-export async function mustRun(session: ShellSession, job: RemoteJob, command: RemoteCommand): Promise<ExecResult> {
+export async function mustRun(
+  session: ShellSession,
+  job: RemoteJob,
+  command: RemoteCommand,
+): Promise<ExecResult> {
   const r = await runRemote(session, job, command);
   if (r.code !== 0) throw new RemoteStepError(session.host.name, command, r);
   return r;
@@ -121,5 +135,5 @@ export async function mustRun(session: ShellSession, job: RemoteJob, command: Re
 export function describeError(err: unknown): string {
   if (err instanceof WardError) return err.userMessage;
   if (err instanceof RemoteExecError) return err.userMessage;
-  return 'an unexpected error (see ward\'s log)';
+  return "an unexpected error (see ward's log)";
 }

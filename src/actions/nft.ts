@@ -37,7 +37,9 @@ export function lockdownRuleset(managementCidrs: readonly string[], sshPort: num
 
 export const listRuleset: RemoteCommand = { argv: ['nft', 'list', 'ruleset'] };
 export const listLockdownTable: RemoteCommand = { argv: ['nft', 'list', 'table', 'inet', LOCKDOWN_TABLE] };
-export const deleteLockdownTable: RemoteCommand = { argv: ['nft', 'delete', 'table', 'inet', LOCKDOWN_TABLE] };
+export const deleteLockdownTable: RemoteCommand = {
+  argv: ['nft', 'delete', 'table', 'inet', LOCKDOWN_TABLE],
+};
 
 export function applyLockdown(managementCidrs: readonly string[], sshPort: number): RemoteCommand {
   return { argv: ['nft', '-f', '-'], stdin: lockdownRuleset(managementCidrs, sshPort) };
@@ -64,7 +66,8 @@ export function cancelWatchdog(pgid: string): RemoteCommand {
 }
 
 /** How the plan shows the cancel step, before the watchdog's group id is known. */
-export const CANCEL_WATCHDOG_DISPLAY = 'kill -TERM -- -<watchdog process group id printed by the previous command>';
+export const CANCEL_WATCHDOG_DISPLAY =
+  'kill -TERM -- -<watchdog process group id printed by the previous command>';
 
 // ---- block-ip -------------------------------------------------------------------------------------------------
 

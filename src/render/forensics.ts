@@ -49,14 +49,23 @@ export function renderForensicSummary(input: ForensicSummaryInput): ChatMessage 
       section(
         `*${h.suspiciousProcesses.length > 0 ? ':rotating_light: ' : ''}Suspicious processes (${h.suspiciousProcesses.length})*\n${list(
           h.suspiciousProcesses.map(
-            (p) => `pid ${code(p.pid)} ${code(clip(p.exe, 120))}: ${esc(p.why)}${p.cmdline ? ` (${code(clip(p.cmdline, 80))})` : ''}`,
+            (p) =>
+              `pid ${code(p.pid)} ${code(clip(p.exe, 120))}: ${esc(p.why)}${p.cmdline ? ` (${code(clip(p.cmdline, 80))})` : ''}`,
           ),
           'none found (no executable deleted or running from /tmp, /var/tmp, /dev/shm)',
         )}`,
       ),
-      section(`*Listening (${h.listeners.length})*\n${list(h.listeners.map((l) => code(clip(l, 120))), 'no listener found')}`),
       section(
-        `*Sessions now (${h.sessions.length})*\n${list(h.sessions.map((s) => code(clip(s.trim(), 120))), 'nobody logged in')}`,
+        `*Listening (${h.listeners.length})*\n${list(
+          h.listeners.map((l) => code(clip(l, 120))),
+          'no listener found',
+        )}`,
+      ),
+      section(
+        `*Sessions now (${h.sessions.length})*\n${list(
+          h.sessions.map((s) => code(clip(s.trim(), 120))),
+          'nobody logged in',
+        )}`,
       ),
       ...(h.failures.length > 0
         ? [

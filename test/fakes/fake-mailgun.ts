@@ -65,7 +65,11 @@ export async function startFakeMailgun(opts: { apiKey: string }): Promise<FakeMa
       const mail: FakeMail = {
         domain: decodeURIComponent(match[1]!),
         from: String(form.get('from') ?? ''),
-        to: form.getAll('to').flatMap((t) => String(t).split(',').map((s) => s.trim())),
+        to: form.getAll('to').flatMap((t) =>
+          String(t)
+            .split(',')
+            .map((s) => s.trim()),
+        ),
         subject: String(form.get('subject') ?? ''),
         text: String(form.get('text') ?? ''),
         attachments,
@@ -95,7 +99,13 @@ export async function startFakeMailgun(opts: { apiKey: string }): Promise<FakeMa
       const found = messages.find(p);
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
-        const w = { p, resolve: (m: FakeMail) => (clearTimeout(t), resolve(m)) };
+        const w = {
+          p,
+          resolve: (m: FakeMail) => {
+            clearTimeout(t);
+            resolve(m);
+          },
+        };
         const t = setTimeout(() => {
           waiters.splice(waiters.indexOf(w), 1);
           reject(new Error(`no matching email within ${timeoutMs} ms (got ${messages.length})`));

@@ -1,6 +1,6 @@
 import Mailgun from 'mailgun.js';
 import { WardError } from '../../errors.js';
-import type { MailMessage, Mailer } from '../../ports/mailer.js';
+import type { Mailer, MailMessage } from '../../ports/mailer.js';
 
 /** An email could not be sent. The userMessage names the provider's answer, never the API key. */
 export class MailError extends WardError {
