@@ -5,9 +5,11 @@ import type { Logger } from 'pino';
 import { commands } from '../commands/index.js';
 import { StoreAuditLog } from './adapters/audit/store-audit-log.js';
 import { DuoMfa } from './adapters/duo/duo-mfa.js';
+import { DisabledMailer, MailgunMailer } from './adapters/mailgun/mailgun-mailer.js';
 import { MemoryStore } from './adapters/memory/memory-store.js';
 import { RedisStore } from './adapters/redis/redis-store.js';
 import { SlackChat } from './adapters/slack/slack-chat.js';
+import { NodeSshShell } from './adapters/ssh/node-ssh-shell.js';
 import { TotpMfa } from './adapters/totp/totp-mfa.js';
 import { type Config, loadConfig, SECRET_VARS } from './config/env.js';
 import { EMPTY_INVENTORY, type Inventory, inventorySchema, toInventory } from './config/inventory.js';
@@ -19,7 +21,7 @@ import { PolicyEngine } from './core/policy-engine.js';
 import { CommandRegistry } from './core/registry.js';
 import type { Services } from './core/services.js';
 import { WorkTracker } from './core/work-tracker.js';
-import { ConfigError, NotAvailableError, WardError } from './errors.js';
+import { ConfigError, WardError } from './errors.js';
 import { HttpRoutes, listen, sendJson } from './http/server.js';
 import { createLogger } from './log.js';
 import type { Clock } from './ports/clock.js';
@@ -111,11 +113,16 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
     policy: new PolicyEngine(policyFile, registry, chat, clock),
     commands: registry,
     inventory: () => inventory,
-    shell: {
-      connect: async () => {
-        throw new NotAvailableError('ssh');
-      },
-    },
+    shell: new NodeSshShell({ connectTimeoutMs: config.WARD_SSH_CONNECT_TIMEOUT_MS }),
+    mailer:
+      config.MAILGUN_API_KEY && config.MAILGUN_DOMAIN
+        ? new MailgunMailer({
+            apiKey: config.MAILGUN_API_KEY,
+            domain: config.MAILGUN_DOMAIN,
+            url: config.MAILGUN_URL,
+            from: config.MAILGUN_FROM,
+          })
+        : new DisabledMailer(),
     interactions: new InteractionRouter(),
     gate: approvals,
     mfa,
