@@ -85,7 +85,7 @@ export function writeInventory(path: string, hostKey = HOST_KEY_A): void {
   );
 }
 
-/** A policy file: the roles above, and `block-ip` / `lockdown` policies given by the test. */
+/** A policy file: the roles above, and per-command policies given by the test. */
 export function writePolicy(path: string, commands: Record<string, Record<string, unknown>>): void {
   const lines = [
     'roles:',
@@ -135,6 +135,7 @@ export async function startTestWard(
     PORT: '0',
     WARD_BIND: '127.0.0.1',
     LOG_LEVEL: 'debug',
+    WARD_EVIDENCE_DIR: join(shared.dir, `evidence-${n}`),
     ...extraEnv,
   };
   const logs: string[] = [];

@@ -20,7 +20,7 @@ describe('Redis restart with persistence on', () => {
   let ward: Ward;
   beforeAll(async () => {
     shared = await startShared({ appendonly: true });
-    ward = await startTestWard(shared, { 'block-ip': { approvals: 1, mfa: 'none' } });
+    ward = await startTestWard(shared, { forensics: { approvals: 1, mfa: 'none' } });
   });
   afterAll(async () => {
     await ward?.stop();
@@ -29,13 +29,7 @@ describe('Redis restart with persistence on', () => {
 
   it('a pending request survives Redis being killed and restarted, and then runs once', async () => {
     const channel = newChannel();
-    await slash(
-      shared,
-      ward.url,
-      USERS.requester,
-      channel,
-      'block-ip web1 203.0.113.8 --reason "redis restart"',
-    );
+    await slash(shared, ward.url, USERS.requester, channel, 'forensics web1 --reason "redis restart"');
     const { message, id } = await waitForApproval(shared, channel);
     await shared.redis.kill();
     await shared.redis.start();

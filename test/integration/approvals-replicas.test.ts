@@ -30,7 +30,7 @@ describe('two ward replicas on one Redis', () => {
     shared = await startShared();
     const policy = join(shared.dir, 'policy.yaml');
     const inventory = join(shared.dir, 'inventory.yaml');
-    writePolicy(policy, { 'block-ip': { approvals: 2, mfa: 'none', approvers: ['approver'] } });
+    writePolicy(policy, { forensics: { approvals: 2, mfa: 'none', approvers: ['approver'] } });
     writeInventory(inventory);
     const env = {
       SLACK_BOT_TOKEN: 'xoxb-test-replicas',
@@ -51,7 +51,7 @@ describe('two ward replicas on one Redis', () => {
   it('votes split between the replicas, clicked all at once → exactly one execution', async () => {
     const [a, b] = wards.map((w) => `${w.url}/slack/events`) as [string, string];
     const channel = newChannel();
-    await slash(shared, a, 'U0REQUEST1', channel, 'block-ip web1 203.0.113.9 --reason "replicas"');
+    await slash(shared, a, 'U0REQUEST1', channel, 'forensics web1 --reason "replicas"');
     const { message, id } = await waitForApproval(shared, channel);
     const voters = GROUP_MEMBERS.slice(0, 20);
     await Promise.all(

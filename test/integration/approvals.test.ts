@@ -30,7 +30,7 @@ import {
 import { newTriggerId } from '../helpers/slack-requests.js';
 
 const FINAL_RUN = ['succeeded', 'failed', 'partial'];
-const BLOCK = 'block-ip web1 203.0.113.7 --reason "INC-7: scanner"';
+const REQUEST = 'forensics web1 --reason "INC-7: scanner"';
 
 let shared: Shared;
 let ward: Ward | undefined;
@@ -50,7 +50,7 @@ afterEach(async () => {
 });
 
 async function start(policy: Record<string, unknown>, env: Record<string, string> = {}): Promise<Ward> {
-  ward = await startTestWard(shared, { 'block-ip': policy }, env);
+  ward = await startTestWard(shared, { forensics: policy }, env);
   return ward;
 }
 
@@ -59,7 +59,7 @@ describe('approval flow', () => {
     const w = await start({ approvals: 1, mfa: 'requester', expires: '15m' });
     const totp = await enrollMfa(shared, w, USERS.requester);
     const channel = newChannel();
-    const { triggerId } = await slash(shared, w.url, USERS.requester, channel, BLOCK);
+    const { triggerId } = await slash(shared, w.url, USERS.requester, channel, REQUEST);
 
     // The requester's factor: a modal opened at once with the slash command's trigger_id.
     const view = await waitFor('the MFA modal', () =>
@@ -67,8 +67,8 @@ describe('approval flow', () => {
     );
     expect(JSON.stringify(view.view)).toContain('mfa.verify');
     const { message, id } = await waitForApproval(shared, channel);
-    expect(textOf(message)).toContain('Approval needed: block-ip on web1');
-    expect(textOf(message)).toContain('nft add element inet ward blocked');
+    expect(textOf(message)).toContain('Approval needed: forensics on web1');
+    expect(textOf(message)).toContain('Collect evidence on web1');
     expect(textOf(message)).toContain('INC-7: scanner');
     expect(textOf(message)).toContain('Waiting for <@U0REQUEST1> to confirm with MFA');
 
@@ -99,7 +99,7 @@ describe('approval flow', () => {
   it('refuses self-approval with an ephemeral answer and changes nothing', async () => {
     const w = await start({ approvals: 1, mfa: 'none' });
     const channel = newChannel();
-    await slash(shared, w.url, USERS.requester, channel, BLOCK);
+    await slash(shared, w.url, USERS.requester, channel, REQUEST);
     const { message, id } = await waitForApproval(shared, channel);
     const { responseUrl } = await click(shared, w.url, USERS.requester, message, 'approval.approve', id);
     expect(await waitForResponse(shared, responseUrl)).toContain('cannot approve it');
@@ -114,7 +114,7 @@ describe('approval flow', () => {
   it('refuses an approver who holds no approver role', async () => {
     const w = await start({ approvals: 1, mfa: 'none' });
     const channel = newChannel();
-    await slash(shared, w.url, USERS.requester, channel, BLOCK);
+    await slash(shared, w.url, USERS.requester, channel, REQUEST);
     const { message, id } = await waitForApproval(shared, channel);
     const { responseUrl } = await click(shared, w.url, USERS.outsider, message, 'approval.approve', id);
     expect(await waitForResponse(shared, responseUrl)).toContain('You may not approve');
@@ -125,7 +125,7 @@ describe('approval flow', () => {
   it('an eligible Deny ends the request; later approvals change nothing', async () => {
     const w = await start({ approvals: 2, mfa: 'none' });
     const channel = newChannel();
-    await slash(shared, w.url, USERS.requester, channel, BLOCK);
+    await slash(shared, w.url, USERS.requester, channel, REQUEST);
     const { message, id } = await waitForApproval(shared, channel);
     await click(shared, w.url, USERS.approver1, message, 'approval.deny', id);
     await waitForStatus(shared, id, ['denied']);
@@ -142,7 +142,7 @@ describe('approval flow', () => {
   it('expires with the injectable clock: a late click is refused and the message says expired', async () => {
     const w = await start({ approvals: 1, mfa: 'none', expires: '15m' });
     const channel = newChannel();
-    await slash(shared, w.url, USERS.requester, channel, BLOCK);
+    await slash(shared, w.url, USERS.requester, channel, REQUEST);
     const { message, id } = await waitForApproval(shared, channel);
     w.clock.advance(15 * 60_000 + 1000);
     const { responseUrl } = await click(shared, w.url, USERS.approver1, message, 'approval.approve', id);
@@ -157,7 +157,7 @@ describe('approval flow', () => {
   it('the periodic sweep marks expired requests and redraws their message', async () => {
     const w = await start({ approvals: 1, mfa: 'none', expires: '5m' });
     const channel = newChannel();
-    await slash(shared, w.url, USERS.requester, channel, BLOCK);
+    await slash(shared, w.url, USERS.requester, channel, REQUEST);
     const { id } = await waitForApproval(shared, channel);
     expect(await w.handle.approvals.sweep()).toBe(0);
     w.clock.advance(5 * 60_000);
@@ -169,7 +169,7 @@ describe('approval flow', () => {
   it('50 concurrent Approve clicks from distinct approvers on a 1-approval request → exactly one execution', async () => {
     const w = await start({ approvals: 1, mfa: 'none', approvers: ['approver'] });
     const channel = newChannel();
-    await slash(shared, w.url, USERS.requester, channel, BLOCK);
+    await slash(shared, w.url, USERS.requester, channel, REQUEST);
     const { message, id } = await waitForApproval(shared, channel);
     const clickers = GROUP_MEMBERS.slice(0, 50);
     await Promise.all(clickers.map((u) => click(shared, w.url, u, message, 'approval.approve', id)));
@@ -188,7 +188,7 @@ describe('approval flow', () => {
   it('a Slack retry of the same click (same trigger_id) is counted once', async () => {
     const w = await start({ approvals: 2, mfa: 'none' });
     const channel = newChannel();
-    await slash(shared, w.url, USERS.requester, channel, BLOCK);
+    await slash(shared, w.url, USERS.requester, channel, REQUEST);
     const { message, id } = await waitForApproval(shared, channel);
     const trigger = newTriggerId();
     await click(shared, w.url, USERS.approver1, message, 'approval.approve', id, trigger);
@@ -207,7 +207,7 @@ describe('approval flow', () => {
   it('cancel: only the requester may cancel (button or /ward cancel)', async () => {
     const w = await start({ approvals: 1, mfa: 'none' });
     const channel = newChannel();
-    await slash(shared, w.url, USERS.requester, channel, BLOCK);
+    await slash(shared, w.url, USERS.requester, channel, REQUEST);
     const { message, id } = await waitForApproval(shared, channel);
     const other = await click(shared, w.url, USERS.approver1, message, 'approval.cancel', id);
     expect(await waitForResponse(shared, other.responseUrl)).toContain('Only the requester');
@@ -222,7 +222,7 @@ describe('approval flow', () => {
   it('--dry-run shows the plan and runs nothing', async () => {
     const w = await start({ approvals: 1, mfa: 'none' });
     const channel = newChannel();
-    const { responseUrl } = await slash(shared, w.url, USERS.requester, channel, `${BLOCK} --dry-run`);
+    const { responseUrl } = await slash(shared, w.url, USERS.requester, channel, `${REQUEST} --dry-run`);
     const reply = await waitForResponse(shared, responseUrl);
     expect(reply).toContain('Dry run');
     expect(approvalMessage(shared, channel)).toBeUndefined();
@@ -236,7 +236,7 @@ describe('approval flow', () => {
   it('a plan changed between request and approval (host key edited, inventory reloaded) is refused', async () => {
     const w = await start({ approvals: 1, mfa: 'none' });
     const channel = newChannel();
-    await slash(shared, w.url, USERS.requester, channel, BLOCK);
+    await slash(shared, w.url, USERS.requester, channel, REQUEST);
     const { message, id } = await waitForApproval(shared, channel);
     writeInventory(w.env['WARD_INVENTORY']!, HOST_KEY_B);
     w.handle.reloadInventory();
@@ -258,10 +258,10 @@ describe('approval flow', () => {
   it('a pending request survives a ward restart (state lives in Redis)', async () => {
     const first = await start({ approvals: 1, mfa: 'none' });
     const channel = newChannel();
-    await slash(shared, first.url, USERS.requester, channel, BLOCK);
+    await slash(shared, first.url, USERS.requester, channel, REQUEST);
     const { message, id } = await waitForApproval(shared, channel);
     await first.stop();
-    ward = await startTestWard(shared, { 'block-ip': { approvals: 1, mfa: 'none' } });
+    ward = await startTestWard(shared, { forensics: { approvals: 1, mfa: 'none' } });
     await click(shared, ward.url, USERS.approver1, message, 'approval.approve', id);
     await waitForStatus(shared, id, FINAL_RUN);
     expect(await countAudit(shared, 'execution.started', id)).toBe(1);
@@ -272,7 +272,7 @@ describe('enforcement levels', () => {
   it('advisory: runs at once and posts the policy warning', async () => {
     const w = await start({ approvals: 2, mfa: 'requester', enforcement: 'advisory' });
     const channel = newChannel();
-    await slash(shared, w.url, USERS.requester, channel, BLOCK);
+    await slash(shared, w.url, USERS.requester, channel, REQUEST);
     const warning = await waitFor('the policy warning', () =>
       shared.slack.messages(channel).find((m) => (m.text ?? '').startsWith('Policy warning')),
     );
@@ -291,7 +291,7 @@ describe('enforcement levels', () => {
       w.url,
       USERS.breakGlass,
       channel,
-      'block-ip web1 203.0.113.7 --break-glass --reason "worm spreading now"',
+      'forensics web1 --break-glass --reason "worm spreading now"',
     );
     const announcement = await waitFor('the break-glass announcement', () =>
       shared.slack.messages(channel).find((m) => (m.text ?? '').startsWith('BREAK-GLASS')),
@@ -309,7 +309,7 @@ describe('enforcement levels', () => {
   it('soft: --break-glass by someone without the break-glass role is refused and nothing runs', async () => {
     const w = await start({ approvals: 1, mfa: 'none', enforcement: 'soft', breakGlass: ['breakglass'] });
     const channel = newChannel();
-    const { responseUrl } = await slash(shared, w.url, USERS.requester, channel, `${BLOCK} --break-glass`);
+    const { responseUrl } = await slash(shared, w.url, USERS.requester, channel, `${REQUEST} --break-glass`);
     expect(await waitForResponse(shared, responseUrl)).toContain('break-glass role');
     expect(approvalMessage(shared, channel)).toBeUndefined();
     expect((await auditEvents(shared)).filter((e) => e.type === 'execution.started')).toHaveLength(0);
@@ -318,7 +318,7 @@ describe('enforcement levels', () => {
   it('hard: --break-glass is refused', async () => {
     const w = await start({ approvals: 1, mfa: 'none', enforcement: 'hard', breakGlass: ['breakglass'] });
     const channel = newChannel();
-    const { responseUrl } = await slash(shared, w.url, USERS.breakGlass, channel, `${BLOCK} --break-glass`);
+    const { responseUrl } = await slash(shared, w.url, USERS.breakGlass, channel, `${REQUEST} --break-glass`);
     expect(await waitForResponse(shared, responseUrl)).toContain(
       'only applies to commands whose policy enforcement is `soft`',
     );
@@ -331,13 +331,13 @@ describe('MFA', () => {
     const w = await start({ approvals: 1, mfa: 'requester' });
     const totp = await enrollMfa(shared, w, USERS.requester);
     const channel = newChannel();
-    await slash(shared, w.url, USERS.requester, channel, BLOCK);
+    await slash(shared, w.url, USERS.requester, channel, REQUEST);
     const { id } = await waitForApproval(shared, channel);
     const code = codeAt(totp, w);
     expect(await submitCode(w.url, USERS.requester, id, 'requester', code)).toEqual({});
     // A second request, same code, same 30-second step: refused as a replay.
     const channel2 = newChannel();
-    await slash(shared, w.url, USERS.requester, channel2, BLOCK);
+    await slash(shared, w.url, USERS.requester, channel2, REQUEST);
     const second = await waitForApproval(shared, channel2);
     const replay = await submitCode(w.url, USERS.requester, second.id, 'requester', code);
     expect(replay.errors?.['mfa_code']).toContain('already used');
@@ -352,7 +352,7 @@ describe('MFA', () => {
     const w = await start({ approvals: 1, mfa: 'requester', expires: '1h' });
     const totp = await enrollMfa(shared, w, USERS.requester);
     const channel = newChannel();
-    await slash(shared, w.url, USERS.requester, channel, BLOCK);
+    await slash(shared, w.url, USERS.requester, channel, REQUEST);
     const { id } = await waitForApproval(shared, channel);
     const right = codeAt(totp, w);
     const wrong = right === '000000' ? '111111' : '000000';
@@ -379,7 +379,7 @@ describe('MFA', () => {
     const w = await start({ approvals: 1, mfa: 'approvers' });
     const totp = await enrollMfa(shared, w, USERS.approver1);
     const channel = newChannel();
-    await slash(shared, w.url, USERS.requester, channel, BLOCK);
+    await slash(shared, w.url, USERS.requester, channel, REQUEST);
     const { message, id } = await waitForApproval(shared, channel);
     const trigger = newTriggerId();
     await click(shared, w.url, USERS.approver1, message, 'approval.approve', id, trigger);
@@ -396,7 +396,7 @@ describe('MFA', () => {
   it('a command that needs MFA is refused with a clear message when WARD_ENCRYPTION_KEY is unset', async () => {
     const w = await start({ approvals: 1, mfa: 'requester' }, { WARD_ENCRYPTION_KEY: '' });
     const channel = newChannel();
-    const { responseUrl } = await slash(shared, w.url, USERS.requester, channel, BLOCK);
+    const { responseUrl } = await slash(shared, w.url, USERS.requester, channel, REQUEST);
     expect(await waitForResponse(shared, responseUrl)).toContain('WARD_ENCRYPTION_KEY is not set');
     expect(approvalMessage(shared, channel)).toBeUndefined();
     const enroll = await slash(shared, w.url, USERS.requester, channel, 'mfa enroll');
@@ -429,7 +429,7 @@ describe('MFA', () => {
   it('the requester sees a clear refusal when they have no MFA enrolled', async () => {
     const w = await start({ approvals: 1, mfa: 'requester' });
     const channel = newChannel();
-    const { responseUrl } = await slash(shared, w.url, USERS.requester, channel, BLOCK);
+    const { responseUrl } = await slash(shared, w.url, USERS.requester, channel, REQUEST);
     expect(await waitForResponse(shared, responseUrl)).toContain('/ward mfa enroll');
     expect(approvalMessage(shared, channel)).toBeUndefined();
   });

@@ -105,14 +105,14 @@ describe('ward with WARD_MFA_PROVIDER=duo', () => {
 
   it("the requester's Duo push approved → the request proceeds to approval and runs once", async () => {
     duo.behave(USERS.requester, 'allow');
-    ward = await startTestWard(shared, { 'block-ip': { approvals: 1, mfa: 'requester' } }, duoEnv());
+    ward = await startTestWard(shared, { forensics: { approvals: 1, mfa: 'requester' } }, duoEnv());
     const channel = newChannel();
     const { responseUrl } = await slash(
       shared,
       ward.url,
       USERS.requester,
       channel,
-      'block-ip web1 203.0.113.7 --reason "duo"',
+      'forensics web1 --reason "duo"',
     );
     expect(await waitForResponse(shared, responseUrl)).toContain('Duo push');
     const { message, id } = await waitForApproval(shared, channel);
@@ -128,9 +128,9 @@ describe('ward with WARD_MFA_PROVIDER=duo', () => {
 
   it('a denied Duo push leaves the request waiting and tells the requester', async () => {
     duo.behave('U0BREAKGL1', 'deny');
-    ward = await startTestWard(shared, { 'block-ip': { approvals: 1, mfa: 'requester' } }, duoEnv());
+    ward = await startTestWard(shared, { forensics: { approvals: 1, mfa: 'requester' } }, duoEnv());
     const channel = newChannel();
-    await slash(shared, ward.url, USERS.breakGlass, channel, 'block-ip web1 203.0.113.7 --reason "duo deny"');
+    await slash(shared, ward.url, USERS.breakGlass, channel, 'forensics web1 --reason "duo deny"');
     const { message, id } = await waitForApproval(shared, channel);
     await waitFor(
       'the denied push audited',
