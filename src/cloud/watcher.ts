@@ -35,6 +35,14 @@ export function startCloudWatcher(
       'WARD_AWS_WATCH_CHANNEL: is required when WARD_AWS_WATCH=1 (the channel id where tag-driven quarantine requests open)',
     ]);
   }
+  // The watcher's requests come from ward's bot user, which has no second factor to give: a policy that asks the
+  // requester for one would leave every request it opens stuck. Approvers' MFA still applies.
+  const policy = services.policy.policyFor(services.commands.get('quarantine'));
+  if (policy.mfa === 'requester' || policy.mfa === 'both') {
+    throw new ConfigError('policy file (with WARD_AWS_WATCH=1)', [
+      `commands.quarantine.mfa: is "${policy.mfa}", but requests opened by the tag watcher come from ward's bot, which cannot give a second factor: set mfa: approvers (or none) for quarantine, or turn the watcher off`,
+    ]);
+  }
   const log = services.log.child({ component: 'cloud-watcher' });
   const intervalMs = config.WARD_AWS_WATCH_INTERVAL_SECONDS * 1000;
   let timer: NodeJS.Timeout | undefined;
@@ -155,10 +163,10 @@ async function openRequest(
     await services.audit.record({
       type: 'cloud.watch.opened',
       actor: user,
-      requestId,
       command: command.name,
       hosts: plan.hosts.map((h) => h.name),
-      details: { instanceId: instance.instanceId, region },
+      // The gate's approval.requested entry carries the same id as details.slackRequestId.
+      details: { instanceId: instance.instanceId, region, invocationId: requestId },
     });
     log.info(
       { instanceId: instance.instanceId, region, requestId },

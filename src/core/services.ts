@@ -4,6 +4,8 @@ import type { Inventory } from '../config/inventory.js';
 import type { AuditLog } from '../ports/audit.js';
 import type { ChatClient } from '../ports/chat.js';
 import type { Clock } from '../ports/clock.js';
+import type { Mailer } from '../ports/mailer.js';
+import type { MfaProvider } from '../ports/mfa.js';
 import type { RemoteShell } from '../ports/remote-shell.js';
 import type { Store } from '../ports/store.js';
 import type { ChangeGate } from './gate.js';
@@ -24,7 +26,11 @@ export interface Services {
   /** The current inventory (reloadable). */
   inventory(): Inventory;
   shell: RemoteShell;
+  /** Email to admins (forensic summaries, lockdowns); `enabled` is false when Mailgun is not configured. */
+  mailer: Mailer;
   interactions: InteractionRouter;
   /** Where `change` commands go once their plan is built: approvals, MFA, then execution. */
   gate: ChangeGate;
+  /** The second factor (TOTP or Duo push, WARD_MFA_PROVIDER). */
+  mfa: MfaProvider;
 }

@@ -2,8 +2,9 @@
  * quarantine / unquarantine end to end: ward as a process, signed slash commands on its real HTTP endpoint, the
  * fake Slack, a real redis-server, and the fake EC2 Query API driven by the real AWS SDK (SigV4, XML).
  *
- * Until the approval gate lands, the policy sets approvals: 0 and mfa: none for both commands, so DirectGate runs
- * them at once (a legitimate configuration); the plan, the steps, the summary and the audit are the same.
+ * The policy sets approvals: 0 and mfa: none for both commands (a legitimate configuration), so the approval gate
+ * approves each request as it is made and runs it at once; the plan, the steps, the summary and the audit are
+ * those of an approved request. test/integration/cloud-approvals.test.ts drives one through an approver's click.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -144,7 +145,7 @@ describe('quarantine and unquarantine against the fake EC2 API', () => {
     const tags = env.ec2.instances.get(WEB1)!.tags;
     expect(tags['SecurityStatus']).toBe('IR');
     quarantineRequest = tags['ward:request']!;
-    expect(quarantineRequest).toMatch(/^[0-9a-f]{12}$/);
+    expect(quarantineRequest).toMatch(/^r-[a-z0-9]+$/);
     expect(tags['Name']).toBe('web1');
 
     const snaps = [...env.ec2.snapshots.values()];
@@ -181,6 +182,7 @@ describe('quarantine and unquarantine against the fake EC2 API', () => {
     // The auditor sees the run start, each step with what it changed, and the end.
     const audit = (await auditEntries(env)).filter((e) => e.requestId === quarantineRequest);
     expect(audit.map((e) => e.type)).toEqual([
+      'approval.requested',
       'execution.started',
       'cloud.step',
       'cloud.step',

@@ -93,8 +93,13 @@ describe('tag-driven quarantine (WARD_AWS_WATCH=1)', () => {
 
     const opened = (await auditEntries(env)).find((e) => e.type === 'cloud.watch.opened')!;
     expect(opened.actor).toBe(BOT_USER);
+    const requested = (await auditEntries(env)).find(
+      (e) =>
+        e.type === 'approval.requested' && e.details?.['slackRequestId'] === opened.details?.['invocationId'],
+    );
+    expect(requested).toMatchObject({ actor: BOT_USER, command: 'quarantine' });
     const run = (await auditEntries(env)).find(
-      (e) => e.type === 'execution.finished' && e.requestId === opened.requestId,
+      (e) => e.type === 'execution.finished' && e.requestId === requested?.requestId,
     );
     expect(run).toMatchObject({ outcome: 'succeeded', actor: BOT_USER, command: 'quarantine' });
     const posted = env.slack.callsTo('chat.postMessage').filter((c) => c.args['channel'] === WATCH_CHANNEL);
