@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type Harness, messageText, startHarness, waitUntil } from '../helpers/remediation-harness.js';
+import { type Harness, messageText, startHarness } from '../helpers/remediation-harness.js';
 import { describeLab } from '../lab/lab.js';
 
 describeLab('lockdown and release against real sshd + nftables', () => {
