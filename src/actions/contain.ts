@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { SafeValue } from '../adapters/ssh/shell-quote.js';
 import type { InventoryHost } from '../config/inventory.js';
 import type { PlanStep } from '../core/command.js';
@@ -23,7 +24,7 @@ import { postInThread } from './report.js';
 
 /** Refuses an address that would cut ward's own management access (checked before any plan exists). */
 export function checkBlockable(address: string, managementCidrs: readonly string[]): string {
-  const a = SafeValue.ipOrCidr(address);
+  const a = normaliseAddress(SafeValue.ipOrCidr(address));
   const hit = managementCidrs.find((m) => cidrsOverlap(a, m));
   if (hit) {
     throw new UserInputError(
@@ -31,6 +32,13 @@ export function checkBlockable(address: string, managementCidrs: readonly string
     );
   }
   return a;
+}
+
+/** `203.0.113.7/32` → `203.0.113.7` (nft stores a full-length prefix as the plain address, so look it up as one). */
+function normaliseAddress(value: string): string {
+  const [ip = '', prefix] = value.split('/');
+  if (prefix === undefined) return ip;
+  return Number(prefix) === (isIP(ip) === 6 ? 128 : 32) ? ip : `${ip}/${Number(prefix)}`;
 }
 
 export function blockIpPlanSteps(host: InventoryHost, address: string): PlanStep[] {
