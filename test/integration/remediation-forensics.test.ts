@@ -137,7 +137,9 @@ describeLab('forensics against a real sshd host', () => {
     h.mailgun.failNext(500, 5);
     const before = h.mailgun.failures.length;
     await h.slash('forensics web1');
-    const warning = await h.waitForMessage((m) => m.text?.includes('The email to the admins (2 recipients) failed') === true);
+    const warning = await h.waitForMessage(
+      (m) => m.text?.includes('The email to the admins (2 recipients) failed') === true,
+    );
     expect(warning.text).toContain('Mailgun answered HTTP 500');
     expect(warning.thread_ts).toBeDefined();
     expect(h.mailgun.failures.length).toBeGreaterThan(before);
