@@ -1,11 +1,13 @@
 import type { AnyCommand } from '../src/core/command.js';
 import blockIp from './block-ip.js';
+import cancel from './cancel.js';
 import disableUser from './disable-user.js';
 import forensics from './forensics.js';
 import help from './help.js';
 import hosts from './hosts.js';
 import killProcess from './kill-process.js';
 import lockdown from './lockdown.js';
+import mfa from './mfa.js';
 import release from './release.js';
 import status from './status.js';
 
@@ -14,6 +16,8 @@ export const commands: AnyCommand[] = [
   help,
   hosts,
   status,
+  cancel,
+  mfa,
   forensics,
   lockdown,
   release,

@@ -75,3 +75,10 @@ export class NotAvailableError extends WardError {
     );
   }
 }
+
+/** A second factor is needed but ward's MFA cannot work (no WARD_ENCRYPTION_KEY, Duo unreachable…). */
+export class MfaUnavailableError extends WardError {
+  constructor(userMessage: string, cause?: unknown) {
+    super('ward_mfa_unavailable', userMessage, cause === undefined ? undefined : { cause });
+  }
+}

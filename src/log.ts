@@ -1,3 +1,4 @@
+import { LogLevel, type Logger as SlackLogger } from '@slack/logger';
 import { type Logger, pino } from 'pino';
 
 /** Patterns of secrets that must never reach a log line or Slack, whatever field they hide in. */
@@ -80,4 +81,22 @@ export function createLogger(
     },
     destination,
   );
+}
+
+/**
+ * A logger in the shape @slack/bolt and @slack/web-api expect, writing into ward's pino logger (so their lines are
+ * JSON, redacted and carry ward's fields). Their debug output is dropped: it dumps request details.
+ */
+export function toSlackLogger(log: Logger, component: string): SlackLogger {
+  const child = log.child({ component });
+  const line = (m: unknown[]) => m.map(String).join(' ');
+  return {
+    debug: () => {},
+    info: (...m: unknown[]) => child.info(line(m)),
+    warn: (...m: unknown[]) => child.warn(line(m)),
+    error: (...m: unknown[]) => child.error(line(m)),
+    setLevel: () => {},
+    getLevel: () => LogLevel.INFO,
+    setName: () => {},
+  };
 }

@@ -4,16 +4,18 @@ import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import { commands } from '../commands/index.js';
 import { StoreAuditLog } from './adapters/audit/store-audit-log.js';
+import { DuoMfa } from './adapters/duo/duo-mfa.js';
 import { DisabledMailer, MailgunMailer } from './adapters/mailgun/mailgun-mailer.js';
 import { MemoryStore } from './adapters/memory/memory-store.js';
 import { RedisStore } from './adapters/redis/redis-store.js';
 import { SlackChat } from './adapters/slack/slack-chat.js';
 import { NodeSshShell } from './adapters/ssh/node-ssh-shell.js';
+import { TotpMfa } from './adapters/totp/totp-mfa.js';
 import { type Config, loadConfig, SECRET_VARS } from './config/env.js';
 import { EMPTY_INVENTORY, type Inventory, inventorySchema, toInventory } from './config/inventory.js';
 import { policyFileSchema } from './config/policy.js';
 import { loadYamlFile } from './config/yaml-file.js';
-import { DirectGate } from './core/direct-gate.js';
+import { ApprovalGate } from './core/approvals/approval-gate.js';
 import { InteractionRouter } from './core/interactions.js';
 import { PolicyEngine } from './core/policy-engine.js';
 import { CommandRegistry } from './core/registry.js';
@@ -38,6 +40,13 @@ export interface WardHandle {
   port: number;
   services: Services;
   server: Server;
+  /** The approval flow (its expiry sweep can be run on demand). */
+  approvals: ApprovalGate;
+  /**
+   * Reads WARD_INVENTORY again (SIGHUP does the same). An invalid file throws a ConfigError and the inventory in
+   * use stays as it was.
+   */
+  reloadInventory(): Inventory;
   /** Graceful stop: no new work, running work finishes within WARD_SHUTDOWN_GRACE_MS, connections close. */
   stop(): Promise<void>;
 }
@@ -61,7 +70,7 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
   const policyFile = config.WARD_POLICY
     ? loadYamlFile(config.WARD_POLICY, policyFileSchema, 'policy file', 'WARD_POLICY')
     : undefined;
-  const inventory = loadInventory(config);
+  let inventory = loadInventory(config);
 
   let store: Store;
   if (config.REDIS_URL) {
@@ -79,6 +88,21 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
   const registry = new CommandRegistry(commands);
   const work = new WorkTracker();
   let services!: Services;
+  const mfa =
+    config.WARD_MFA_PROVIDER === 'duo'
+      ? new DuoMfa({
+          apiHost: config.DUO_API_HOST!,
+          ikey: config.DUO_IKEY!,
+          skey: config.DUO_SKEY!,
+          baseUrl: config.DUO_API_URL,
+        })
+      : new TotpMfa(store, clock, config.WARD_ENCRYPTION_KEY);
+  if (mfa.name === 'totp' && config.WARD_ENCRYPTION_KEY === undefined) {
+    log.warn(
+      'WARD_ENCRYPTION_KEY is not set: MFA is disabled, and commands whose policy needs MFA are refused.',
+    );
+  }
+  const approvals = new ApprovalGate(() => services, { mfa, track: (p) => work.track(p) });
   services = {
     config,
     log,
@@ -100,8 +124,11 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
           })
         : new DisabledMailer(),
     interactions: new InteractionRouter(),
-    gate: new DirectGate(() => services),
+    gate: approvals,
+    mfa,
   };
+  approvals.register(services.interactions);
+  approvals.start();
 
   const slack = createSlackApp(config, services, work);
   const routes = new HttpRoutes();
@@ -150,8 +177,15 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
     port,
     services,
     server,
+    approvals,
+    reloadInventory() {
+      inventory = loadInventory(config);
+      log.info({ hosts: inventory.hosts.size }, 'inventory reloaded');
+      return inventory;
+    },
     stop() {
       stopping ??= (async () => {
+        approvals.stop();
         const left = await work.drain(config.WARD_SHUTDOWN_GRACE_MS);
         if (left > 0) log.warn({ left }, 'shutdown grace period over with work still running');
         await slack.stop().catch(() => {});
@@ -192,6 +226,16 @@ async function cli(): Promise<void> {
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGHUP', () => {
+    try {
+      ward.reloadInventory();
+    } catch (err) {
+      ward.services.log.error(
+        { problems: err instanceof ConfigError ? err.problems : String(err) },
+        'inventory reload failed: keeping the inventory in use',
+      );
+    }
+  });
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -1,4 +1,4 @@
-import { PermissionDeniedError } from '../errors.js';
+import { PermissionDeniedError, UserInputError } from '../errors.js';
 import { context, esc, header, section } from '../render/blocks.js';
 import { renderPlanSteps } from '../render/plan.js';
 import { runExecution } from './execution.js';
@@ -11,6 +11,10 @@ import type { Services } from './services.js';
  */
 export class DirectGate implements ChangeGate {
   constructor(private readonly services: () => Services) {}
+
+  async cancel(): Promise<void> {
+    throw new UserInputError('This ward has no approval flow, so there are no pending requests to cancel.');
+  }
 
   async submit({ command, ctx, plan, policy }: Parameters<ChangeGate['submit']>[0]): Promise<void> {
     if (policy.approvals > 0 || policy.mfa !== 'none') {

@@ -12,4 +12,6 @@ export interface ChangeGate {
     plan: Plan;
     policy: CommandPolicy;
   }): Promise<void>;
+  /** `/ward cancel <id>`: only the requester may cancel a pending request. Throws a WardError explaining a refusal. */
+  cancel(requestId: string, user: string): Promise<void>;
 }

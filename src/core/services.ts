@@ -5,6 +5,7 @@ import type { AuditLog } from '../ports/audit.js';
 import type { ChatClient } from '../ports/chat.js';
 import type { Clock } from '../ports/clock.js';
 import type { Mailer } from '../ports/mailer.js';
+import type { MfaProvider } from '../ports/mfa.js';
 import type { RemoteShell } from '../ports/remote-shell.js';
 import type { Store } from '../ports/store.js';
 import type { ChangeGate } from './gate.js';
@@ -30,4 +31,6 @@ export interface Services {
   interactions: InteractionRouter;
   /** Where `change` commands go once their plan is built: approvals, MFA, then execution. */
   gate: ChangeGate;
+  /** The second factor (TOTP or Duo push, WARD_MFA_PROVIDER). */
+  mfa: MfaProvider;
 }

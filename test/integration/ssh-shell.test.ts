@@ -115,6 +115,16 @@ describeLab('NodeSshShell against real sshd in the lab', () => {
     expect((err as ConnectError).userMessage).toMatch(/could not log in to web2 .* refused ward's key/);
   });
 
+  it('reports a proxy command that cannot run as a ConnectError, not a crash', async () => {
+    const err = await shell
+      .connect(target(lab.hosts[0]!, { proxyCommand: ['/nonexistent/ward-proxy', '%h', '%p'] }))
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectError);
+    expect((err as ConnectError).userMessage).toMatch(
+      /proxy command failed: cannot run \/nonexistent\/ward-proxy/,
+    );
+  });
+
   it('gives a ConnectError naming the host when its sshd is down', async () => {
     const web3 = lab.hosts[2]!;
     await lab.stopSshd(web3.name);

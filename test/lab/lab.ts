@@ -8,7 +8,7 @@
  * for the recipe this follows. Namespace names carry a random lab id, so several test files can run labs at once.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   accessSync,
   closeSync,
@@ -194,11 +194,6 @@ async function runOk(argv: string[], opts: RunOptions = {}): Promise<string> {
   const r = await run(argv, opts);
   if (r.code !== 0) throw new Error(`${argv.join(' ')} exited ${r.code}: ${r.stderr.trim()}`);
   return r.stdout;
-}
-
-function fingerprintOfPub(pubLine: string): string {
-  const blob = Buffer.from(pubLine.trim().split(/\s+/)[1] ?? '', 'base64');
-  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -483,9 +478,12 @@ export async function labUp(opts: {
         await mkdir(join(dir, h.name, 'log'), { recursive: true });
         await writeFile(join(dir, h.name, 'sshd_config'), sshdConfig(h.name, opts.sshdLogLevel ?? 'VERBOSE'));
         await keygen(join(dir, h.name, 'ssh_host_ed25519_key'), `lab-${h.name}-hostkey`);
-        h.hostKeyFingerprint = fingerprintOfPub(
-          readFileSync(join(dir, h.name, 'ssh_host_ed25519_key.pub'), 'utf8'),
-        );
+        // ssh-keygen's own output (not our hash of the blob), so the adapter's fingerprinting is checked against it.
+        const listed = await runOk([bin['ssh-keygen'], '-lf', join(dir, h.name, 'ssh_host_ed25519_key.pub')]);
+        const fp = listed.split(/\s+/)[1] ?? '';
+        if (!/^SHA256:[A-Za-z0-9+/]{43}$/.test(fp))
+          throw new Error(`unexpected ssh-keygen -lf output: ${listed}`);
+        h.hostKeyFingerprint = fp;
       }),
     ]);
     await writeFile(join(dir, 'authorized_keys'), readFileSync(`${wardKeyPath}.pub`));

@@ -87,7 +87,11 @@ function startProxy(argv: readonly string[], host: HostTarget): Proxy {
   child.stderr.on('data', (chunk: Buffer) => {
     if (stderr.length < PROXY_STDERR_BYTES) stderr += chunk.toString('utf8');
   });
-  child.stdin.on('error', () => {}); // proxy exited: surfaces as the SSH transport closing
+  // A proxy that cannot start (ENOENT) or exits surfaces as the SSH transport closing; keep why for the message.
+  child.on('error', (err) => {
+    stderr += `cannot run ${cmd}: ${err.message}`;
+  });
+  child.stdin.on('error', () => {});
   const sock = Duplex.from({ readable: child.stdout, writable: child.stdin });
   sock.on('error', () => {});
   return {

@@ -1,0 +1,116 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+
+/**
+ * The one shape every alert source is normalized into. Parsers (alertmanager.ts, grafana.ts, sns.ts, falco.ts,
+ * generic.ts) produce it; the rules engine, dedupe and the Slack renderer only ever see this.
+ */
+export const alertSources = ['alertmanager', 'grafana', 'sns', 'falco', 'generic'] as const;
+export type AlertSource = (typeof alertSources)[number];
+
+export const alertStatuses = ['firing', 'resolved'] as const;
+export type AlertStatus = (typeof alertStatuses)[number];
+
+/** Ordered from least to most severe: rules compare severities by this order (`severity: { gte: warning }`). */
+export const severities = ['info', 'warning', 'error', 'critical'] as const;
+export type Severity = (typeof severities)[number];
+
+export const alertSchema = z.object({
+  source: z.enum(alertSources),
+  /**
+   * What makes two deliveries "the same problem" for dedupe: the source's own fingerprint when it has one
+   * (Alertmanager and Grafana send `fingerprint`), else `stableFingerprint(source, identifying fields)`; each
+   * parser documents its identifying fields.
+   */
+  fingerprint: z.string().min(1),
+  status: z.enum(alertStatuses),
+  severity: z.enum(severities),
+  title: z.string(),
+  summary: z.string(),
+  /**
+   * The raw host hint from the payload (an `instance` label without its port, a hostname, Falco's hostname, an
+   * EC2 instance id). Matching it to the inventory happens later, outside the parsers.
+   */
+  host: z.string().min(1).optional(),
+  labels: z.record(z.string(), z.string()),
+  /** ISO 8601, UTC. */
+  startsAt: z.string(),
+  endsAt: z.string().optional(),
+  /** A link back to the alert in its source (generator URL, console link, …). */
+  link: z.string().optional(),
+  /** The payload this alert came from, kept untouched for the audit log. */
+  raw: z.unknown(),
+});
+
+export type Alert = z.infer<typeof alertSchema>;
+
+/** Position of a severity in `severities` (info 0 … critical 3). */
+export function severityRank(severity: Severity): number {
+  return severities.indexOf(severity);
+}
+
+export function isSeverity(value: string): value is Severity {
+  return (severities as readonly string[]).includes(value);
+}
+
+/**
+ * A stable fingerprint for sources that do not send one: sha256 over the source and the identifying fields,
+ * hex, first 32 characters (128 bits: collisions are not a concern at alert volumes). Field order does not
+ * matter (keys are sorted) and an absent field differs from an empty one, so `{host: undefined}` and
+ * `{host: ''}` do not collide.
+ */
+export function stableFingerprint(source: AlertSource, fields: Record<string, string | undefined>): string {
+  const entries = Object.keys(fields)
+    .sort()
+    .map((k) => [k, fields[k] ?? null]);
+  return createHash('sha256')
+    .update(JSON.stringify([source, entries]))
+    .digest('hex')
+    .slice(0, 32);
+}
+
+/**
+ * Severity from a free-form severity label (Alertmanager's and Grafana's `severity` label, generic alerts):
+ * - critical: critical, crit, fatal, emergency, emerg, alert, page, disaster, p1
+ * - error:    error, err, major, high, p2
+ * - warning:  warning, warn, minor, medium, average, p3
+ * - info:     info, informational, notice, low, debug, none, ok, p4, p5
+ * Matching is case-insensitive. Anything else, or no label, is `fallback` (warning by default: an alert nobody
+ * graded is still worth a look).
+ */
+export function severityFromLabel(value: string | undefined, fallback: Severity = 'warning'): Severity {
+  if (value === undefined) return fallback;
+  const v = value.trim().toLowerCase();
+  if (['critical', 'crit', 'fatal', 'emergency', 'emerg', 'alert', 'page', 'disaster', 'p1'].includes(v)) {
+    return 'critical';
+  }
+  if (['error', 'err', 'major', 'high', 'p2'].includes(v)) return 'error';
+  if (['warning', 'warn', 'minor', 'medium', 'average', 'p3'].includes(v)) return 'warning';
+  if (['info', 'informational', 'notice', 'low', 'debug', 'none', 'ok', 'p4', 'p5'].includes(v))
+    return 'info';
+  return fallback;
+}
+
+/**
+ * A host hint from an `instance`-like value: `10.0.0.5:9100` → `10.0.0.5`, `[2001:db8::1]:9100` → `2001:db8::1`,
+ * `https://web1.example.com/health` → `web1.example.com` (blackbox probes), `web1` → `web1`. Empty → undefined.
+ */
+export function hostFromInstance(instance: string | undefined): string | undefined {
+  if (instance === undefined) return undefined;
+  const value = instance.trim();
+  if (value === '') return undefined;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+    try {
+      const hostname = new URL(value).hostname;
+      return hostname.replace(/^\[(.*)\]$/, '$1') || undefined;
+    } catch {
+      return value;
+    }
+  }
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(value);
+  if (bracketed) return bracketed[1];
+  // Exactly one colon followed by digits is host:port; more colons is a bare IPv6 address, kept whole.
+  const hostPort = /^([^:]+):\d+$/.exec(value);
+  if (hostPort) return hostPort[1];
+  return value;
+}

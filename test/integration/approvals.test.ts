@@ -1,0 +1,436 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  approvalMessage,
+  auditEvents,
+  click,
+  codeAt,
+  countAudit,
+  enrollMfa,
+  GROUP_MEMBERS,
+  HOST_KEY_B,
+  hasButtons,
+  newChannel,
+  responses,
+  runningMessages,
+  type Shared,
+  slash,
+  startShared,
+  startTestWard,
+  storedRequest,
+  submitCode,
+  textOf,
+  USERS,
+  type Ward,
+  waitFor,
+  waitForApproval,
+  waitForResponse,
+  waitForStatus,
+  writeInventory,
+} from '../helpers/approval-harness.js';
+import { newTriggerId } from '../helpers/slack-requests.js';
+
+const FINAL_RUN = ['succeeded', 'failed', 'partial'];
+const REQUEST = 'forensics web1 --reason "INC-7: scanner"';
+
+let shared: Shared;
+let ward: Ward | undefined;
+
+beforeAll(async () => {
+  shared = await startShared();
+});
+afterAll(async () => {
+  await shared?.close();
+});
+beforeEach(async () => {
+  await shared.client.flushall();
+});
+afterEach(async () => {
+  await ward?.stop();
+  ward = undefined;
+});
+
+async function start(policy: Record<string, unknown>, env: Record<string, string> = {}): Promise<Ward> {
+  ward = await startTestWard(shared, { forensics: policy }, env);
+  return ward;
+}
+
+describe('approval flow', () => {
+  it('happy path: request → requester MFA modal → approval → runs exactly once', async () => {
+    const w = await start({ approvals: 1, mfa: 'requester', expires: '15m' });
+    const totp = await enrollMfa(shared, w, USERS.requester);
+    const channel = newChannel();
+    const { triggerId } = await slash(shared, w.url, USERS.requester, channel, REQUEST);
+
+    // The requester's factor: a modal opened at once with the slash command's trigger_id.
+    const view = await waitFor('the MFA modal', () =>
+      shared.slack.views().find((v) => v.trigger_id === triggerId),
+    );
+    expect(JSON.stringify(view.view)).toContain('mfa.verify');
+    const { message, id } = await waitForApproval(shared, channel);
+    expect(textOf(message)).toContain('Approval needed: forensics on web1');
+    expect(textOf(message)).toContain('Collect evidence on web1');
+    expect(textOf(message)).toContain('INC-7: scanner');
+    expect(textOf(message)).toContain('Waiting for <@U0REQUEST1> to confirm with MFA');
+
+    const code = codeAt(totp, w);
+    expect(await submitCode(w.url, USERS.requester, id, 'requester', code)).toEqual({});
+    await waitFor(
+      'the MFA confirmation on the message',
+      () => textOf(approvalMessage(shared, channel)!).includes('confirmed with MFA') || undefined,
+    );
+    expect((await storedRequest(shared, id)).status).toBe('pending');
+
+    await click(shared, w.url, USERS.approver1, message, 'approval.approve', id);
+    await waitForStatus(shared, id, FINAL_RUN);
+    expect(await countAudit(shared, 'execution.started', id)).toBe(1);
+    expect(runningMessages(shared, message)).toHaveLength(1);
+    const final = approvalMessage(shared, channel)!;
+    expect(hasButtons(final)).toBe(false);
+    expect(textOf(final)).toContain('<@U0APPROVE1> approved');
+
+    const mfaAudit = (await auditEvents(shared, id)).filter((e) => e.type === 'mfa.attempt');
+    expect(mfaAudit.map((e) => e.outcome)).toEqual(['success']);
+    // Neither the code nor the TOTP secret reaches the log or the audit trail.
+    expect(w.logs.join('')).not.toContain(code);
+    expect(w.logs.join('')).not.toContain(totp.secret.base32);
+    expect(JSON.stringify(await auditEvents(shared))).not.toContain(code);
+  });
+
+  it('refuses self-approval with an ephemeral answer and changes nothing', async () => {
+    const w = await start({ approvals: 1, mfa: 'none' });
+    const channel = newChannel();
+    await slash(shared, w.url, USERS.requester, channel, REQUEST);
+    const { message, id } = await waitForApproval(shared, channel);
+    const { responseUrl } = await click(shared, w.url, USERS.requester, message, 'approval.approve', id);
+    expect(await waitForResponse(shared, responseUrl)).toContain('cannot approve it');
+    expect((await storedRequest(shared, id)).status).toBe('pending');
+    expect((await auditEvents(shared, id)).find((e) => e.type === 'approval.vote')?.outcome).toBe(
+      'refused:self_approval',
+    );
+    expect(hasButtons(approvalMessage(shared, channel)!)).toBe(true);
+    expect(await countAudit(shared, 'execution.started', id)).toBe(0);
+  });
+
+  it('refuses an approver who holds no approver role', async () => {
+    const w = await start({ approvals: 1, mfa: 'none' });
+    const channel = newChannel();
+    await slash(shared, w.url, USERS.requester, channel, REQUEST);
+    const { message, id } = await waitForApproval(shared, channel);
+    const { responseUrl } = await click(shared, w.url, USERS.outsider, message, 'approval.approve', id);
+    expect(await waitForResponse(shared, responseUrl)).toContain('You may not approve');
+    expect((await storedRequest(shared, id)).status).toBe('pending');
+    expect(await countAudit(shared, 'execution.started', id)).toBe(0);
+  });
+
+  it('an eligible Deny ends the request; later approvals change nothing', async () => {
+    const w = await start({ approvals: 2, mfa: 'none' });
+    const channel = newChannel();
+    await slash(shared, w.url, USERS.requester, channel, REQUEST);
+    const { message, id } = await waitForApproval(shared, channel);
+    await click(shared, w.url, USERS.approver1, message, 'approval.deny', id);
+    await waitForStatus(shared, id, ['denied']);
+    await waitFor(
+      'the denied message',
+      () => textOf(approvalMessage(shared, channel)!).includes('Denied by <@U0APPROVE1>') || undefined,
+    );
+    expect(hasButtons(approvalMessage(shared, channel)!)).toBe(false);
+    const { responseUrl } = await click(shared, w.url, USERS.approver2, message, 'approval.approve', id);
+    expect(await waitForResponse(shared, responseUrl)).toContain('was denied');
+    expect(await countAudit(shared, 'execution.started', id)).toBe(0);
+  });
+
+  it('expires with the injectable clock: a late click is refused and the message says expired', async () => {
+    const w = await start({ approvals: 1, mfa: 'none', expires: '15m' });
+    const channel = newChannel();
+    await slash(shared, w.url, USERS.requester, channel, REQUEST);
+    const { message, id } = await waitForApproval(shared, channel);
+    w.clock.advance(15 * 60_000 + 1000);
+    const { responseUrl } = await click(shared, w.url, USERS.approver1, message, 'approval.approve', id);
+    expect(await waitForResponse(shared, responseUrl)).toContain('has expired');
+    expect((await storedRequest(shared, id)).status).toBe('expired');
+    expect(textOf(approvalMessage(shared, channel)!)).toContain('Expired');
+    expect(hasButtons(approvalMessage(shared, channel)!)).toBe(false);
+    expect(await countAudit(shared, 'approval.expired', id)).toBe(1);
+    expect(await countAudit(shared, 'execution.started', id)).toBe(0);
+  });
+
+  it('the periodic sweep marks expired requests and redraws their message', async () => {
+    const w = await start({ approvals: 1, mfa: 'none', expires: '5m' });
+    const channel = newChannel();
+    await slash(shared, w.url, USERS.requester, channel, REQUEST);
+    const { id } = await waitForApproval(shared, channel);
+    expect(await w.handle.approvals.sweep()).toBe(0);
+    w.clock.advance(5 * 60_000);
+    expect(await w.handle.approvals.sweep()).toBe(1);
+    expect((await storedRequest(shared, id)).status).toBe('expired');
+    expect(textOf(approvalMessage(shared, channel)!)).toContain(':hourglass: Expired');
+  });
+
+  it('50 concurrent Approve clicks from distinct approvers on a 1-approval request → exactly one execution', async () => {
+    const w = await start({ approvals: 1, mfa: 'none', approvers: ['approver'] });
+    const channel = newChannel();
+    await slash(shared, w.url, USERS.requester, channel, REQUEST);
+    const { message, id } = await waitForApproval(shared, channel);
+    const clickers = GROUP_MEMBERS.slice(0, 50);
+    await Promise.all(clickers.map((u) => click(shared, w.url, u, message, 'approval.approve', id)));
+    await waitForStatus(shared, id, FINAL_RUN);
+    // Every click is answered and audited, exactly one of them as the approval that counted.
+    await waitFor('all 50 votes audited', async () =>
+      (await countAudit(shared, 'approval.vote', id)) === 50 ? true : undefined,
+    );
+    const votes = (await auditEvents(shared, id)).filter((e) => e.type === 'approval.vote');
+    expect(votes.filter((v) => v.outcome === 'approved')).toHaveLength(1);
+    expect(await countAudit(shared, 'execution.started', id)).toBe(1);
+    expect(runningMessages(shared, message)).toHaveLength(1);
+    expect((await storedRequest(shared, id)).approvals).toHaveLength(1);
+  });
+
+  it('a Slack retry of the same click (same trigger_id) is counted once', async () => {
+    const w = await start({ approvals: 2, mfa: 'none' });
+    const channel = newChannel();
+    await slash(shared, w.url, USERS.requester, channel, REQUEST);
+    const { message, id } = await waitForApproval(shared, channel);
+    const trigger = newTriggerId();
+    await click(shared, w.url, USERS.approver1, message, 'approval.approve', id, trigger);
+    await click(shared, w.url, USERS.approver1, message, 'approval.approve', id, trigger, 1);
+    await waitFor('the vote', async () =>
+      (await storedRequest(shared, id)).approvals.length === 1 ? true : undefined,
+    );
+    await waitFor(
+      'the message to show 1 of 2',
+      () => textOf(approvalMessage(shared, channel)!).includes('1 of 2') || undefined,
+    );
+    expect(await countAudit(shared, 'approval.vote', id)).toBe(1);
+    expect((await storedRequest(shared, id)).status).toBe('pending');
+  });
+
+  it('cancel: only the requester may cancel (button or /ward cancel)', async () => {
+    const w = await start({ approvals: 1, mfa: 'none' });
+    const channel = newChannel();
+    await slash(shared, w.url, USERS.requester, channel, REQUEST);
+    const { message, id } = await waitForApproval(shared, channel);
+    const other = await click(shared, w.url, USERS.approver1, message, 'approval.cancel', id);
+    expect(await waitForResponse(shared, other.responseUrl)).toContain('Only the requester');
+    expect((await storedRequest(shared, id)).status).toBe('pending');
+    const { responseUrl } = await slash(shared, w.url, USERS.requester, channel, `cancel ${id}`);
+    expect(await waitForResponse(shared, responseUrl)).toContain('cancelled');
+    expect((await storedRequest(shared, id)).status).toBe('cancelled');
+    expect(textOf(approvalMessage(shared, channel)!)).toContain('Cancelled by the requester');
+    expect(await countAudit(shared, 'approval.cancelled', id)).toBe(1);
+  });
+
+  it('--dry-run shows the plan and runs nothing', async () => {
+    const w = await start({ approvals: 1, mfa: 'none' });
+    const channel = newChannel();
+    const { responseUrl } = await slash(shared, w.url, USERS.requester, channel, `${REQUEST} --dry-run`);
+    const reply = await waitForResponse(shared, responseUrl);
+    expect(reply).toContain('Dry run');
+    expect(approvalMessage(shared, channel)).toBeUndefined();
+    const events = await auditEvents(shared);
+    expect(events.filter((e) => e.type === 'command.dry_run')).toHaveLength(1);
+    expect(
+      events.filter((e) => e.type === 'approval.requested' || e.type === 'execution.started'),
+    ).toHaveLength(0);
+  });
+
+  it('a plan changed between request and approval (host key edited, inventory reloaded) is refused', async () => {
+    const w = await start({ approvals: 1, mfa: 'none' });
+    const channel = newChannel();
+    await slash(shared, w.url, USERS.requester, channel, REQUEST);
+    const { message, id } = await waitForApproval(shared, channel);
+    writeInventory(w.env['WARD_INVENTORY']!, HOST_KEY_B);
+    w.handle.reloadInventory();
+    await click(shared, w.url, USERS.approver1, message, 'approval.approve', id);
+    await waitForStatus(shared, id, ['plan_changed']);
+    expect(await countAudit(shared, 'execution.started', id)).toBe(0);
+    expect((await auditEvents(shared, id)).find((e) => e.type === 'execution.refused')?.outcome).toBe(
+      'plan_changed',
+    );
+    await waitFor(
+      'the plan-changed message',
+      () =>
+        textOf(approvalMessage(shared, channel)!).includes('the inventory or a host key changed') ||
+        undefined,
+    );
+    expect(runningMessages(shared, message)).toHaveLength(0);
+  });
+
+  it('a pending request survives a ward restart (state lives in Redis)', async () => {
+    const first = await start({ approvals: 1, mfa: 'none' });
+    const channel = newChannel();
+    await slash(shared, first.url, USERS.requester, channel, REQUEST);
+    const { message, id } = await waitForApproval(shared, channel);
+    await first.stop();
+    ward = await startTestWard(shared, { forensics: { approvals: 1, mfa: 'none' } });
+    await click(shared, ward.url, USERS.approver1, message, 'approval.approve', id);
+    await waitForStatus(shared, id, FINAL_RUN);
+    expect(await countAudit(shared, 'execution.started', id)).toBe(1);
+  });
+});
+
+describe('enforcement levels', () => {
+  it('advisory: runs at once and posts the policy warning', async () => {
+    const w = await start({ approvals: 2, mfa: 'requester', enforcement: 'advisory' });
+    const channel = newChannel();
+    await slash(shared, w.url, USERS.requester, channel, REQUEST);
+    const warning = await waitFor('the policy warning', () =>
+      shared.slack.messages(channel).find((m) => (m.text ?? '').startsWith('Policy warning')),
+    );
+    expect(textOf(warning)).toContain('advisory');
+    const { id } = await waitForApproval(shared, channel);
+    await waitForStatus(shared, id, FINAL_RUN);
+    expect(await countAudit(shared, 'execution.started', id)).toBe(1);
+    expect(await countAudit(shared, 'policy.advisory', id)).toBe(1);
+  });
+
+  it('soft: a break-glass user with a reason overrides, loudly and audited', async () => {
+    const w = await start({ approvals: 2, mfa: 'none', enforcement: 'soft', breakGlass: ['breakglass'] });
+    const channel = newChannel();
+    await slash(
+      shared,
+      w.url,
+      USERS.breakGlass,
+      channel,
+      'forensics web1 --break-glass --reason "worm spreading now"',
+    );
+    const announcement = await waitFor('the break-glass announcement', () =>
+      shared.slack.messages(channel).find((m) => (m.text ?? '').startsWith('BREAK-GLASS')),
+    );
+    expect(textOf(announcement)).toContain('<!here>');
+    expect(textOf(announcement)).toContain('worm spreading now');
+    const { id } = await waitForApproval(shared, channel);
+    await waitForStatus(shared, id, FINAL_RUN);
+    expect(await countAudit(shared, 'execution.started', id)).toBe(1);
+    const override = (await auditEvents(shared, id)).find((e) => e.type === 'policy.override');
+    expect(override?.actor).toBe(USERS.breakGlass);
+    expect(override?.details?.['reason']).toBe('worm spreading now');
+  });
+
+  it('soft: --break-glass by someone without the break-glass role is refused and nothing runs', async () => {
+    const w = await start({ approvals: 1, mfa: 'none', enforcement: 'soft', breakGlass: ['breakglass'] });
+    const channel = newChannel();
+    const { responseUrl } = await slash(shared, w.url, USERS.requester, channel, `${REQUEST} --break-glass`);
+    expect(await waitForResponse(shared, responseUrl)).toContain('break-glass role');
+    expect(approvalMessage(shared, channel)).toBeUndefined();
+    expect((await auditEvents(shared)).filter((e) => e.type === 'execution.started')).toHaveLength(0);
+  });
+
+  it('hard: --break-glass is refused', async () => {
+    const w = await start({ approvals: 1, mfa: 'none', enforcement: 'hard', breakGlass: ['breakglass'] });
+    const channel = newChannel();
+    const { responseUrl } = await slash(shared, w.url, USERS.breakGlass, channel, `${REQUEST} --break-glass`);
+    expect(await waitForResponse(shared, responseUrl)).toContain(
+      'only applies to commands whose policy enforcement is `soft`',
+    );
+    expect(approvalMessage(shared, channel)).toBeUndefined();
+  });
+});
+
+describe('MFA', () => {
+  it('a replayed TOTP code is refused; the next code is accepted', async () => {
+    const w = await start({ approvals: 1, mfa: 'requester' });
+    const totp = await enrollMfa(shared, w, USERS.requester);
+    const channel = newChannel();
+    await slash(shared, w.url, USERS.requester, channel, REQUEST);
+    const { id } = await waitForApproval(shared, channel);
+    const code = codeAt(totp, w);
+    expect(await submitCode(w.url, USERS.requester, id, 'requester', code)).toEqual({});
+    // A second request, same code, same 30-second step: refused as a replay.
+    const channel2 = newChannel();
+    await slash(shared, w.url, USERS.requester, channel2, REQUEST);
+    const second = await waitForApproval(shared, channel2);
+    const replay = await submitCode(w.url, USERS.requester, second.id, 'requester', code);
+    expect(replay.errors?.['mfa_code']).toContain('already used');
+    expect(
+      (await auditEvents(shared, second.id)).filter((e) => e.type === 'mfa.attempt').map((e) => e.outcome),
+    ).toEqual(['replayed']);
+    w.clock.advance(30_000);
+    expect(await submitCode(w.url, USERS.requester, second.id, 'requester', codeAt(totp, w))).toEqual({});
+  });
+
+  it('five wrong codes lock the user for 15 minutes, even against a right code', async () => {
+    const w = await start({ approvals: 1, mfa: 'requester', expires: '1h' });
+    const totp = await enrollMfa(shared, w, USERS.requester);
+    const channel = newChannel();
+    await slash(shared, w.url, USERS.requester, channel, REQUEST);
+    const { id } = await waitForApproval(shared, channel);
+    const right = codeAt(totp, w);
+    const wrong = right === '000000' ? '111111' : '000000';
+    const answers: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      answers.push(
+        (await submitCode(w.url, USERS.requester, id, 'requester', wrong)).errors?.['mfa_code'] ?? '',
+      );
+    }
+    expect(answers[0]).toContain('4 attempts left');
+    expect(answers[4]).toContain('locked');
+    const locked = await submitCode(w.url, USERS.requester, id, 'requester', right);
+    expect(locked.errors?.['mfa_code']).toContain('locked');
+    expect((await storedRequest(shared, id)).status).toBe('pending');
+    const outcomes = (await auditEvents(shared, id))
+      .filter((e) => e.type === 'mfa.attempt')
+      .map((e) => e.outcome);
+    expect(outcomes).toEqual(['invalid', 'invalid', 'invalid', 'invalid', 'locked', 'locked']);
+    w.clock.advance(15 * 60_000);
+    expect(await submitCode(w.url, USERS.requester, id, 'requester', codeAt(totp, w))).toEqual({});
+  });
+
+  it('approver MFA: the vote counts only after a valid code in the modal', async () => {
+    const w = await start({ approvals: 1, mfa: 'approvers' });
+    const totp = await enrollMfa(shared, w, USERS.approver1);
+    const channel = newChannel();
+    await slash(shared, w.url, USERS.requester, channel, REQUEST);
+    const { message, id } = await waitForApproval(shared, channel);
+    const trigger = newTriggerId();
+    await click(shared, w.url, USERS.approver1, message, 'approval.approve', id, trigger);
+    await waitFor('the approver MFA modal', () => shared.slack.views().find((v) => v.trigger_id === trigger));
+    expect((await storedRequest(shared, id)).approvals).toHaveLength(0);
+    const bad = await submitCode(w.url, USERS.approver1, id, 'approver', '12345x');
+    expect(bad.errors?.['mfa_code']).toContain('not valid');
+    expect((await storedRequest(shared, id)).approvals).toHaveLength(0);
+    expect(await submitCode(w.url, USERS.approver1, id, 'approver', codeAt(totp, w))).toEqual({});
+    await waitForStatus(shared, id, FINAL_RUN);
+    expect(await countAudit(shared, 'execution.started', id)).toBe(1);
+  });
+
+  it('a command that needs MFA is refused with a clear message when WARD_ENCRYPTION_KEY is unset', async () => {
+    const w = await start({ approvals: 1, mfa: 'requester' }, { WARD_ENCRYPTION_KEY: '' });
+    const channel = newChannel();
+    const { responseUrl } = await slash(shared, w.url, USERS.requester, channel, REQUEST);
+    expect(await waitForResponse(shared, responseUrl)).toContain('WARD_ENCRYPTION_KEY is not set');
+    expect(approvalMessage(shared, channel)).toBeUndefined();
+    const enroll = await slash(shared, w.url, USERS.requester, channel, 'mfa enroll');
+    expect(await waitForResponse(shared, enroll.responseUrl)).toContain('WARD_ENCRYPTION_KEY is not set');
+  });
+
+  it('enrolment sends the QR code as a PNG in the DM; status and admin reset work', async () => {
+    const w = await start({ approvals: 1, mfa: 'none' });
+    await enrollMfa(shared, w, USERS.approver2);
+    const png = shared.slack.files().find((f) => f.name === 'ward-mfa.png');
+    expect(png?.bytes.subarray(1, 4).toString()).toBe('PNG');
+    const channel = newChannel();
+    const st = await slash(shared, w.url, USERS.approver2, channel, 'mfa status');
+    expect(await waitForResponse(shared, st.responseUrl)).toContain('enrolled');
+    const denied = await slash(
+      shared,
+      w.url,
+      USERS.approver1,
+      channel,
+      `mfa reset <@${USERS.approver2}|bob>`,
+    );
+    expect(await waitForResponse(shared, denied.responseUrl)).toContain('Only an *admin*');
+    const reset = await slash(shared, w.url, USERS.admin, channel, `mfa reset <@${USERS.approver2}|bob>`);
+    expect(await waitForResponse(shared, reset.responseUrl)).toContain('is reset');
+    const after = await slash(shared, w.url, USERS.approver2, channel, 'mfa status');
+    expect(await waitForResponse(shared, after.responseUrl)).toContain('not enrolled');
+    expect(responses(shared, after.responseUrl)).toHaveLength(1);
+  });
+
+  it('the requester sees a clear refusal when they have no MFA enrolled', async () => {
+    const w = await start({ approvals: 1, mfa: 'requester' });
+    const channel = newChannel();
+    const { responseUrl } = await slash(shared, w.url, USERS.requester, channel, REQUEST);
+    expect(await waitForResponse(shared, responseUrl)).toContain('/ward mfa enroll');
+    expect(approvalMessage(shared, channel)).toBeUndefined();
+  });
+});
