@@ -132,4 +132,16 @@ describeLab('forensics against a real sshd host', () => {
     );
     expect(messageText(summary)).toMatch(/open-files: not installed/);
   }, 90_000);
+
+  it('says in the thread when the email to the admins fails', async () => {
+    h.mailgun.failNext(500, 5);
+    const before = h.mailgun.failures.length;
+    await h.slash('forensics web1');
+    const warning = await h.waitForMessage(
+      (m) => m.text?.includes('The email to the admins (2 recipients) failed') === true,
+    );
+    expect(warning.text).toContain('Mailgun answered HTTP 500');
+    expect(warning.thread_ts).toBeDefined();
+    expect(h.mailgun.failures.length).toBeGreaterThan(before);
+  }, 90_000);
 });
