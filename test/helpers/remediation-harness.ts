@@ -96,8 +96,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const yaml = lab.inventoryYaml();
   writeFileSync(inventoryPath, opts.inventory ? opts.inventory(yaml, lab) : yaml);
   const policyPath = join(dir, 'policy.yaml');
-  // Until the approval flow lands, DirectGate runs a change command only when its policy needs no approval
-  // and no MFA: that is what this (legitimate) policy says for the commands under test.
+  // The approval gate runs a change command at once when its policy needs no approval and no MFA: that is what
+  // this (legitimate) policy says for the commands under test; the approval flow has its own tests.
   writeFileSync(
     policyPath,
     [

@@ -1,6 +1,7 @@
 /**
  * Tag-driven quarantine: ward runs with WARD_AWS_WATCH=1 and finds instances tagged SecurityStatus=IR in the fake
- * EC2. The policy says approvals: 0 for quarantine, so each request the watcher opens runs at once (DirectGate).
+ * EC2. The policy says approvals: 0 for quarantine, so each request the watcher opens runs at once
+ * through the approval gate.
  * Passes are awaited through ward's own log line ("cloud watcher pass done"), never by sleeping a fixed time.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

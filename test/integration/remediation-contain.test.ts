@@ -14,7 +14,7 @@ describeLab('block-ip, kill-process and disable-user against real hosts', () => 
   }, 30_000);
 
   const reports = (command: string) => h.slack.messages().filter((m) => m.text?.startsWith(`${command}:`));
-  /** The next final report DirectGate posts in the request's thread (`<command>: ✓ host: …`). */
+  /** The next final report the gate posts in the request's thread (`<command>: ✓ host: …`). */
   const report = (command: string, seen: number) =>
     waitUntil(() => reports(command)[seen], `the ${command} report`, 60_000);
 
