@@ -208,6 +208,8 @@ async function startRelay(): Promise<Ward> {
     pacer: new ChannelPacer({ clock, minIntervalMs: 1 }),
     rules: () => loadRules(rulesYaml, 'test rules'),
     fallbackChannel: 'C0FALLBACK',
+    // The inventory knows web1 only: buttons are offered for inventory hosts.
+    resolveHost: (hint) => (hint === 'web1' ? 'web1' : undefined),
     pollIntervalMs: 50,
   });
   const routes = new HttpRoutes();
