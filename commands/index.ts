@@ -7,6 +7,7 @@ import hosts from './hosts.js';
 import killProcess from './kill-process.js';
 import lockdown from './lockdown.js';
 import release from './release.js';
+import rules from './rules.js';
 import status from './status.js';
 
 /** Every chat command, listed explicitly (no folder scanning): the order is the order of `/ward help`. */
@@ -20,4 +21,5 @@ export const commands: AnyCommand[] = [
   blockIp,
   killProcess,
   disableUser,
+  rules,
 ];

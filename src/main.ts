@@ -7,6 +7,7 @@ import { StoreAuditLog } from './adapters/audit/store-audit-log.js';
 import { MemoryStore } from './adapters/memory/memory-store.js';
 import { RedisStore } from './adapters/redis/redis-store.js';
 import { SlackChat } from './adapters/slack/slack-chat.js';
+import { installAlerts } from './alerts/install.js';
 import { type Config, loadConfig, SECRET_VARS } from './config/env.js';
 import { EMPTY_INVENTORY, type Inventory, inventorySchema, toInventory } from './config/inventory.js';
 import { policyFileSchema } from './config/policy.js';
@@ -112,6 +113,19 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
       accepting: work.accepting,
     });
   });
+  // auth.test runs once; its bot user id is the requester of alert auto-runs.
+  const authTest = chat.web.auth.test();
+  authTest.catch(() => {}); // reported below, once ward listens
+  const alerts = installAlerts({
+    config,
+    services,
+    routes,
+    botUserId: async () => {
+      const id = (await authTest).user_id;
+      if (!id) throw new Error('auth.test returned no user id');
+      return id;
+    },
+  });
   if (slack.receiver) {
     const listener = slack.receiver.requestListener;
     routes.setFallback((req, res) => listener(req, res));
@@ -119,8 +133,8 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
 
   const { server, port } = await listen(routes, config.PORT, config.WARD_BIND);
   await slack.start();
-  chat.web.auth
-    .test()
+  alerts?.start();
+  authTest
     .then((r) => {
       slackAuth = 'ok';
       log.info({ team: r.team, botUser: r.user_id }, 'Slack token verified');
@@ -148,6 +162,7 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
         const left = await work.drain(config.WARD_SHUTDOWN_GRACE_MS);
         if (left > 0) log.warn({ left }, 'shutdown grace period over with work still running');
         await slack.stop().catch(() => {});
+        await alerts?.stop().catch((err) => log.warn({ err }, 'alert relay did not stop cleanly'));
         await new Promise<void>((r) => server.close(() => r()));
         server.closeAllConnections();
         await store.close();
@@ -185,6 +200,12 @@ async function cli(): Promise<void> {
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
+  // SIGHUP rereads WARD_RULES; invalid rules are logged with their line numbers and the rules in use stay.
+  process.on('SIGHUP', () => {
+    void ward.services.alerts?.reloadRules({ trigger: 'SIGHUP' }).catch((err: unknown) => {
+      ward.services.log.error({ err }, 'rules reload failed');
+    });
+  });
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

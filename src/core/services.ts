@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { AlertsControl } from '../alerts/install.js';
 import type { Config } from '../config/env.js';
 import type { Inventory } from '../config/inventory.js';
 import type { AuditLog } from '../ports/audit.js';
@@ -27,4 +28,6 @@ export interface Services {
   interactions: InteractionRouter;
   /** Where `change` commands go once their plan is built: approvals, MFA, then execution. */
   gate: ChangeGate;
+  /** The alert relay's rules, when alerts are enabled (src/alerts/install.ts). */
+  alerts?: AlertsControl | undefined;
 }
