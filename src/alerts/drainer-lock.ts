@@ -16,7 +16,7 @@ export class DrainerLock {
 
   constructor(
     private readonly store: Store,
-    private readonly ttlMs = 30_000,
+    private readonly ttlMs = 10_000,
     private readonly now: () => number = Date.now,
   ) {}
 
