@@ -10,6 +10,7 @@ import lockdown from './lockdown.js';
 import mfa from './mfa.js';
 import quarantine from './quarantine.js';
 import release from './release.js';
+import rules from './rules.js';
 import status from './status.js';
 import unquarantine from './unquarantine.js';
 
@@ -28,4 +29,5 @@ export const commands: AnyCommand[] = [
   disableUser,
   quarantine,
   unquarantine,
+  rules,
 ];

@@ -11,6 +11,7 @@ import { RedisStore } from './adapters/redis/redis-store.js';
 import { SlackChat } from './adapters/slack/slack-chat.js';
 import { NodeSshShell } from './adapters/ssh/node-ssh-shell.js';
 import { TotpMfa } from './adapters/totp/totp-mfa.js';
+import { installAlerts } from './alerts/install.js';
 import { type CloudWatcher, startCloudWatcher } from './cloud/watcher.js';
 import { type Config, loadConfig, SECRET_VARS } from './config/env.js';
 import { EMPTY_INVENTORY, type Inventory, inventorySchema, toInventory } from './config/inventory.js';
@@ -147,34 +148,37 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
       accepting: work.accepting,
     });
   });
+  // ward's own bot user (auth.test, asked once and again only after a failure) is the requester of alert
+  // auto-runs and of the cloud watcher's requests.
+  let botUser: Promise<string> | undefined;
+  const botUserId = (): Promise<string> =>
+    (botUser ??= chat.web.auth.test().then(
+      (r) => {
+        if (!r.user_id) throw new Error('auth.test returned no user id');
+        return r.user_id;
+      },
+      (err: unknown) => {
+        botUser = undefined;
+        throw err;
+      },
+    ));
+  const alerts = installAlerts({ config, services, routes, botUserId });
   if (slack.receiver) {
     const listener = slack.receiver.requestListener;
     routes.setFallback((req, res) => listener(req, res));
   }
 
   // Tag-driven quarantine (optional): opens requests through services.gate like a person would.
-  let botUser: Promise<string> | undefined;
   const watcher: CloudWatcher | undefined =
-    config.WARD_AWS_WATCH === '1'
-      ? startCloudWatcher(services, {
-          botUserId: () =>
-            (botUser ??= chat.web.auth.test().then(
-              (r) => r.user_id ?? 'ward',
-              (err: unknown) => {
-                botUser = undefined;
-                throw err;
-              },
-            )),
-        })
-      : undefined;
+    config.WARD_AWS_WATCH === '1' ? startCloudWatcher(services, { botUserId }) : undefined;
 
   const { server, port } = await listen(routes, config.PORT, config.WARD_BIND);
   await slack.start();
-  chat.web.auth
-    .test()
-    .then((r) => {
+  alerts?.start();
+  botUserId()
+    .then((id) => {
       slackAuth = 'ok';
-      log.info({ team: r.team, botUser: r.user_id }, 'Slack token verified');
+      log.info({ botUser: id }, 'Slack token verified');
     })
     .catch((err) => {
       slackAuth = 'failed';
@@ -207,6 +211,7 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
         const left = await work.drain(config.WARD_SHUTDOWN_GRACE_MS);
         if (left > 0) log.warn({ left }, 'shutdown grace period over with work still running');
         await slack.stop().catch(() => {});
+        await alerts?.stop().catch((err) => log.warn({ err }, 'alert relay did not stop cleanly'));
         await new Promise<void>((r) => server.close(() => r()));
         server.closeAllConnections();
         await store.close();
@@ -244,6 +249,8 @@ async function cli(): Promise<void> {
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
+  // SIGHUP rereads the inventory and the alert rules; an invalid file is logged with its problems and the one in
+  // use stays.
   process.on('SIGHUP', () => {
     try {
       ward.reloadInventory();
@@ -253,6 +260,9 @@ async function cli(): Promise<void> {
         'inventory reload failed: keeping the inventory in use',
       );
     }
+    void ward.services.alerts?.reloadRules({ trigger: 'SIGHUP' }).catch((err: unknown) => {
+      ward.services.log.error({ err }, 'rules reload failed');
+    });
   });
 }
 

@@ -1,19 +1,36 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AuditLog } from '../ports/audit.js';
-import type { ChatClient } from '../ports/chat.js';
+import type { ChatClient, ChatMessage } from '../ports/chat.js';
 import type { Clock } from '../ports/clock.js';
 import type { Store } from '../ports/store.js';
-import type { Alert } from './alert.js';
+import type { Alert, AlertSource } from './alert.js';
+import { DrainerLock } from './drainer-lock.js';
 import type { ChannelPacer } from './pacer.js';
-import { AlertQueue, type QueuedAlert } from './queue.js';
+import { AlertQueue, type QueuedAlert, type QueueEntry } from './queue.js';
 import {
   type AlertMessageState,
   type RollupState,
   renderAlertMessage,
+  renderAlertPlain,
   renderRollup,
-  rollupTitleLimit,
+  rollupEntryLimit,
 } from './render.js';
 import { type MatchedRoute, matchRules, type RuleSet } from './rules.js';
+
+/** What happened to an alert, for the `ward_alerts_total{outcome}` counter. */
+export type AlertOutcome = 'accepted' | 'deduplicated' | 'rolled_up';
+
+/** An auto-run the relay asks for: a rule's `auto` command, on a new alert whose host is in the inventory. */
+export interface AutoRunRequest {
+  command: string;
+  alert: Alert;
+  /** Inventory host name. */
+  host: string;
+  /** The alert's message, where the request's replies are threaded. */
+  channel: string;
+  ts: string;
+}
 
 export interface AlertRelayOptions {
   store: Store;
@@ -24,41 +41,138 @@ export interface AlertRelayOptions {
   audit?: AuditLog;
   /** The current rules (reloadable: read on every alert). */
   rules: () => RuleSet;
-  /** Where an alert that matches no rule goes: an accepted alert is never dropped. */
+  /**
+   * Where an alert that matches no rule goes, and where an alert goes when Slack permanently refuses its own
+   * channel (channel_not_found, not_in_channel, is_archived, invalid_blocks…): an accepted alert is never dropped.
+   */
   fallbackChannel: string;
-  /** Auto-run hook for a rule's `auto` commands on a new alert; wired to the policy-checked request path. */
-  onAuto?: (command: string, alert: Alert, message: { channel: string; ts: string }) => Promise<void>;
-  /** Entries handled per batch. */
-  batchSize?: number;
-  /** How often the worker looks at the queue when nothing woke it (entries from before a restart). */
+  /** The inventory host name for an alert's host hint; undefined when ward does not know the host. */
+  resolveHost?: (hint: string) => string | undefined;
+  /** A rule's `auto` command on a new alert; wired to the policy-checked request path (src/alerts/install.ts). */
+  onAuto?: (request: AutoRunRequest) => Promise<void>;
+  /** Counts outcomes (hook for the ops metrics: `ward_alerts_total{source,outcome}`). */
+  onOutcome?: (source: AlertSource, outcome: AlertOutcome) => void;
+  /** Queue entries in flight at most (their Slack calls are paced and coalesced per message). */
+  maxInFlight?: number;
+  /** How often the worker looks at the queue when nothing woke it (entries from before a restart, retries). */
   pollIntervalMs?: number;
+  /** The drainer lock's lease; another replica takes over this long after this one died. */
+  lockTtlMs?: number;
 }
 
-const msgKey = (channel: string, fingerprint: string) => `ward:alert:msg:${channel}:${fingerprint}`;
+const pointerKey = (channel: string, fingerprint: string) => `ward:alert:msg:${channel}:${fingerprint}`;
+const messageKey = (id: string) => `ward:alert:message:${id}`;
 const stormKey = (rule: string, minute: number) => `ward:alert:storm:${rule}:${minute}`;
-const rollupKey = (rule: string, channel: string, minute: number) =>
+const rollupPartKey = (rule: string, channel: string, minute: number) =>
   `ward:alert:rollup:${rule}:${channel}:${minute}`;
+/** Per queue entry and channel: which Slack message it was applied to (so that a replay does not count it again). */
+const deliveredKey = (entryId: string, channel: string) => `ward:alert:delivered:${entryId}:${channel}`;
+
+const dayMs = 24 * 3_600_000;
+
+/**
+ * Slack errors that retrying cannot fix for this channel or message: the alert goes to the fallback channel with
+ * a note instead of being retried forever. Token problems (invalid_auth, token_revoked) are not here: they affect
+ * every channel, so the alerts stay queued until the token is fixed.
+ */
+const permanentErrors = new Set([
+  'channel_not_found',
+  'not_in_channel',
+  'is_archived',
+  'invalid_blocks',
+  'invalid_blocks_format',
+  'invalid_arguments',
+  'msg_too_long',
+  'no_text',
+  'restricted_action',
+  'restricted_action_read_only_channel',
+  'restricted_action_thread_only_channel',
+  'message_not_found',
+  'cant_update_message',
+  'edit_window_closed',
+  'team_access_not_granted',
+]);
+
+/** The Slack `error` of a platform error that will not go away by retrying, else undefined. */
+export function permanentSlackError(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { code?: unknown; data?: { error?: unknown } };
+  if (e.code !== 'slack_webapi_platform_error') return undefined;
+  const code = typeof e.data?.error === 'string' ? e.data.error : undefined;
+  return code !== undefined && permanentErrors.has(code) ? code : undefined;
+}
+
+/** Fields every Slack message record has: where it lives and whether Slack shows the latest state. */
+interface SyncedRecord {
+  /** The channel the rule routed to. */
+  channel: string;
+  /** Where the message actually is: the fallback channel after a permanent error. */
+  postedChannel?: string;
+  ts?: string;
+  /** Bumped on every change; Slack shows revision `syncedRev`. */
+  rev: number;
+  syncedRev: number;
+  /** Render text only (the fallback channel refused the blocks too). */
+  plain?: boolean;
+  /** Slack refused it everywhere; logged and audited, never retried. */
+  failed?: boolean;
+}
+
+interface MessageRecord extends SyncedRecord {
+  kind: 'message';
+  alert: Omit<Alert, 'raw'>;
+  route: { rule: string; mention?: string | undefined; suggest: string[]; auto: string[] };
+  state: AlertMessageState;
+  /** The rule's auto commands still to start once the message exists. */
+  autoPending: boolean;
+}
+
+interface RollupRecord extends SyncedRecord {
+  kind: 'rollup';
+  rule: string;
+  minuteStart: string;
+  state: RollupState;
+}
+
+type SlackRecord = MessageRecord | RollupRecord;
+
+/** What `ward:alert:msg:<channel>:<fingerprint>` points at while the fingerprint is within its dedupe window. */
+type Pointer = { kind: 'message'; key: string } | { kind: 'rollup'; key: string };
 
 /**
  * Accepted alerts → Slack. `accept` records alerts durably (the webhook answers after it); the worker delivers
- * them: rules pick the channels, one message per fingerprint per channel within the rule's dedupe window (a
- * repeat updates count and last seen, a resolve marks it resolved), storms beyond the rule's per-minute limit are
- * rolled into one summary message updated in place, and every Slack call goes through the per-channel pacer.
- * An entry leaves the queue only once every route delivered it.
+ * them. Rules pick the channels; there is one message per fingerprint per channel within the rule's dedupe
+ * window (a repeat updates count and last seen, a resolve marks it resolved); a storm beyond the rule's
+ * per-minute limit is rolled into summary messages updated in place, every alert listed.
+ *
+ * Delivery works in two steps per route: the alert is *applied* to the Slack message's record in Redis (fast,
+ * ordered per channel), then the message is *synced* to Slack through the per-channel pacer. Syncs of one message
+ * coalesce: however many alerts changed it while it waited for its turn, one chat.update carries them all, so a
+ * storm costs a few calls per message rather than one per alert. An entry leaves the queue only once every route
+ * is synced; a marker per (entry, channel) written with the apply makes a replay (after a crash or a failure on
+ * another route) sync without counting again. The one window left: a crash between the apply and its marker
+ * counts that alert twice (the message still appears once).
  */
 export class AlertRelay {
   readonly queue: AlertQueue;
   private readonly o: AlertRelayOptions;
+  private readonly lock: DrainerLock;
   private running = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
-  private draining: Promise<number> | undefined;
-  /** Per-channel order of dedupe read-modify-write (the pacer orders Slack calls, this orders the state). */
+  /** Queue entries being delivered now, by their stored text. */
+  private readonly inFlight = new Map<string, Promise<boolean>>();
+  /** Entries whose delivery failed: not retried before this time, with a growing delay. */
+  private readonly retryAt = new Map<string, { at: number; delayMs: number }>();
+  /** Per-channel order of record read-modify-write (the pacer orders Slack calls, this orders the state). */
   private readonly channelTails = new Map<string, Promise<unknown>>();
+  /** Pending syncs per record: a sync that has not read its record yet is joined, not repeated. */
+  private readonly syncs = new Map<string, { started: boolean; promise: Promise<void> }>();
 
   constructor(options: AlertRelayOptions) {
     this.o = options;
     this.queue = new AlertQueue(options.store);
+    this.lock = new DrainerLock(options.store, options.lockTtlMs);
   }
 
   /** Records alerts durably; resolves once all are in the store (then the webhook may answer 2xx). */
@@ -66,6 +180,7 @@ export class AlertRelay {
     const now = this.o.clock.now();
     for (const alert of alerts) {
       await this.queue.enqueue(alert, now);
+      this.o.onOutcome?.(alert.source, 'accepted');
     }
     for (const alert of alerts) {
       await this.o.audit
@@ -90,65 +205,112 @@ export class AlertRelay {
     this.running = true;
     this.loop = (async () => {
       while (this.running) {
-        let handled = 0;
+        let started = 0;
         try {
-          handled = await this.drain();
+          if (await this.lock.hold()) started = await this.startEntries();
         } catch (err) {
           this.o.log.error({ err }, 'alert delivery failed; the alerts stay queued and are retried');
         }
         if (!this.running) break;
-        if (handled === 0) {
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, this.o.pollIntervalMs ?? 1000);
-            this.wake = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
-          this.wake = undefined;
-        }
+        if (started === 0) await this.idle();
       }
     })();
   }
 
-  /** Stops the worker after its current batch; what is left stays queued for the next start. */
-  async stop(): Promise<void> {
+  /**
+   * Stops taking entries and waits up to `graceMs` for those in flight; what is left stays queued (and is synced,
+   * not counted again, by the next drainer).
+   */
+  async stop(graceMs = 5_000): Promise<void> {
     this.running = false;
     this.wake?.();
     await this.loop;
-  }
-
-  /** Delivers one batch of queued alerts; returns how many entries left the queue. */
-  drain(): Promise<number> {
-    this.draining ??= this.drainBatch().finally(() => {
-      this.draining = undefined;
-    });
-    return this.draining;
-  }
-
-  private async drainBatch(): Promise<number> {
-    const batch = await this.queue.peek(this.o.batchSize ?? 200);
-    const results = await Promise.all(
-      batch.map(async ({ entry, item }) => {
-        if (item === null) {
-          this.o.log.error({ entry: entry.slice(0, 200) }, 'unreadable entry in the alert queue, removed');
-          await this.queue.ack(entry);
-          return 1;
-        }
-        try {
-          await this.deliver(item);
-          await this.queue.ack(entry);
-          return 1;
-        } catch (err) {
-          this.o.log.error(
-            { err, fingerprint: item.alert.fingerprint, source: item.alert.source },
-            'could not deliver an alert to Slack; it stays queued',
-          );
-          return 0;
-        }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.inFlight.values()]),
+      new Promise((r) => {
+        timer = setTimeout(r, graceMs);
       }),
-    );
-    return results.reduce<number>((a, b) => a + b, 0);
+    ]);
+    clearTimeout(timer);
+    await this.lock.release();
+  }
+
+  /**
+   * Delivers up to `max` queued entries not already in flight and waits for them; returns how many left the
+   * queue. For tests and tools; the worker started by `start()` does the same continuously.
+   */
+  async drain(max = 500): Promise<number> {
+    if (!(await this.lock.hold())) return 0;
+    const entries = await this.freshEntries(max);
+    const results = await Promise.all(entries.map((e) => this.track(e)));
+    return results.filter(Boolean).length;
+  }
+
+  private idle(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, this.o.pollIntervalMs ?? 1000);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = () => {
+        this.wake = undefined;
+        done();
+      };
+    });
+  }
+
+  private async startEntries(): Promise<number> {
+    const room = (this.o.maxInFlight ?? 5000) - this.inFlight.size;
+    if (room <= 0) return 0;
+    const entries = await this.freshEntries(Math.min(room, 1000));
+    for (const e of entries) void this.track(e);
+    return entries.length;
+  }
+
+  /** The oldest queued entries that are neither in flight nor waiting for a retry. */
+  private async freshEntries(max: number): Promise<Array<QueueEntry | { entry: string; item: null }>> {
+    const now = this.o.clock.now();
+    const waiting = [...this.retryAt.values()].filter((r) => r.at > now).length;
+    const all = await this.queue.peek(this.inFlight.size + waiting + max);
+    return all
+      .filter((e) => !this.inFlight.has(e.entry) && (this.retryAt.get(e.entry)?.at ?? 0) <= now)
+      .slice(0, max);
+  }
+
+  private track(e: QueueEntry | { entry: string; item: null }): Promise<boolean> {
+    const existing = this.inFlight.get(e.entry);
+    if (existing) return existing;
+    const p = this.handle(e).finally(() => {
+      this.inFlight.delete(e.entry);
+      this.wake?.();
+    });
+    this.inFlight.set(e.entry, p);
+    return p;
+  }
+
+  /** Delivers one entry to every route and removes it from the queue; false (and a later retry) on failure. */
+  private async handle({ entry, item }: QueueEntry | { entry: string; item: null }): Promise<boolean> {
+    if (item === null) {
+      this.o.log.error({ entry: entry.slice(0, 200) }, 'unreadable entry in the alert queue, removed');
+      await this.queue.ack(entry);
+      return true;
+    }
+    try {
+      await this.deliver(item);
+      await this.queue.ack(entry);
+      this.retryAt.delete(entry);
+      return true;
+    } catch (err) {
+      const delayMs = Math.min((this.retryAt.get(entry)?.delayMs ?? 500) * 2, 60_000);
+      this.retryAt.set(entry, { at: this.o.clock.now() + delayMs, delayMs });
+      this.o.log.error(
+        { err, fingerprint: item.alert.fingerprint, source: item.alert.source, retryInMs: delayMs },
+        'could not deliver an alert to Slack; it stays queued',
+      );
+      return false;
+    }
   }
 
   private routesFor(alert: Alert): MatchedRoute[] {
@@ -169,14 +331,31 @@ export class AlertRelay {
 
   private async deliver(item: QueuedAlert): Promise<void> {
     const deliveries: Promise<void>[] = [];
+    const seen = new Set<string>();
     for (const route of this.routesFor(item.alert)) {
       for (const channel of route.channels) {
-        deliveries.push(this.inChannelOrder(channel, () => this.deliverTo(channel, route, item)));
+        // Two matching rules routing to one channel still make one message there.
+        if (seen.has(channel)) continue;
+        seen.add(channel);
+        deliveries.push(this.deliverTo(channel, route, item));
       }
     }
     const outcomes = await Promise.allSettled(deliveries);
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (failed) throw failed.reason;
+  }
+
+  private async deliverTo(channel: string, route: MatchedRoute, item: QueuedAlert): Promise<void> {
+    const marker = deliveredKey(item.id, channel);
+    let recordKey = await this.o.store.get(marker);
+    if (recordKey === null) {
+      recordKey = await this.inChannelOrder(channel, async () => {
+        const key = await this.apply(channel, route, item.alert);
+        await this.o.store.set(marker, key, dayMs);
+        return key;
+      });
+    }
+    await this.sync(recordKey);
   }
 
   private inChannelOrder<T>(channel: string, fn: () => Promise<T>): Promise<T> {
@@ -190,32 +369,47 @@ export class AlertRelay {
     return mine;
   }
 
-  private async deliverTo(channel: string, route: MatchedRoute, item: QueuedAlert): Promise<void> {
-    const { store, chat, pacer } = this.o;
-    const alert = item.alert;
-    const key = msgKey(channel, alert.fingerprint);
-    const now = new Date(this.o.clock.now()).toISOString();
-    const existingText = await store.get(key);
-    const existing = existingText === null ? null : (JSON.parse(existingText) as StoredMessage);
+  private async getJson<T>(key: string): Promise<T | null> {
+    const text = await this.o.store.get(key);
+    return text === null ? null : (JSON.parse(text) as T);
+  }
 
-    if (existing?.kind === 'rollup') {
-      // Part of a storm summary: count it there.
-      await this.bumpRollup(existing.rollupKey, route.rule, channel, alert, existing.minuteStart);
-      if (alert.status === 'resolved') await store.del(key);
-      return;
+  /** Applies one alert to the record of its Slack message in `channel` (called in channel order). */
+  private async apply(channel: string, route: MatchedRoute, alert: Alert): Promise<string> {
+    const { store } = this.o;
+    const pKey = pointerKey(channel, alert.fingerprint);
+    const now = new Date(this.o.clock.now()).toISOString();
+    const pointer = await this.getJson<Pointer>(pKey);
+
+    if (pointer?.kind === 'rollup') {
+      const rollup = await this.getJson<RollupRecord>(pointer.key);
+      if (rollup !== null) {
+        this.addToRollup(rollup, alert);
+        await store.set(pointer.key, JSON.stringify(rollup), dayMs);
+        if (alert.status === 'resolved') await store.del(pKey);
+        this.o.onOutcome?.(alert.source, 'rolled_up');
+        return pointer.key;
+      }
     }
 
-    if (existing?.kind === 'message' && existing.state.status === 'firing') {
-      const state: AlertMessageState = {
-        ...existing.state,
-        count: existing.state.count + (alert.status === 'firing' ? 1 : 0),
-        lastSeen: now,
-        status: alert.status,
-      };
-      await pacer.run(channel, () => chat.update(channel, state.ts, renderAlertMessage(alert, state, route)));
-      if (alert.status === 'resolved') await store.del(key);
-      else await store.set(key, JSON.stringify({ kind: 'message', state }), route.dedupeWindowMs);
-      return;
+    if (pointer?.kind === 'message') {
+      const record = await this.getJson<MessageRecord>(pointer.key);
+      if (record !== null && record.state.status === 'firing') {
+        const { raw: _raw, ...content } = alert;
+        record.alert = content;
+        record.state = {
+          ...record.state,
+          count: record.state.count + (alert.status === 'firing' ? 1 : 0),
+          lastSeen: now,
+          status: alert.status,
+        };
+        record.rev += 1;
+        await store.set(pointer.key, JSON.stringify(record), route.dedupeWindowMs + dayMs);
+        if (alert.status === 'resolved') await store.del(pKey);
+        else await store.set(pKey, JSON.stringify(pointer), route.dedupeWindowMs);
+        this.o.onOutcome?.(alert.source, 'deduplicated');
+        return pointer.key;
+      }
     }
 
     // A new problem (or a resolve ward never saw firing, which is still posted: nothing accepted is dropped).
@@ -223,75 +417,264 @@ export class AlertRelay {
       const minute = Math.floor(this.o.clock.now() / 60_000);
       const newThisMinute = await store.incr(stormKey(route.rule, minute), 120_000);
       if (newThisMinute > route.stormPerMinute) {
-        const rk = rollupKey(route.rule, channel, minute);
-        const minuteStart = new Date(minute * 60_000).toISOString();
-        await this.bumpRollup(rk, route.rule, channel, alert, minuteStart);
-        const marker: StoredMessage = { kind: 'rollup', rollupKey: rk, minuteStart };
-        await store.set(key, JSON.stringify(marker), route.dedupeWindowMs);
+        const key = await this.rollupFor(route.rule, channel, minute, alert);
+        await store.set(
+          pKey,
+          JSON.stringify({ kind: 'rollup', key } satisfies Pointer),
+          route.dedupeWindowMs,
+        );
+        this.o.onOutcome?.(alert.source, 'rolled_up');
+        return key;
+      }
+    }
+    const key = messageKey(randomUUID());
+    const { raw: _raw, ...content } = alert;
+    const inventoryHost = alert.host === undefined ? undefined : this.o.resolveHost?.(alert.host);
+    const record: MessageRecord = {
+      kind: 'message',
+      channel,
+      rev: 1,
+      syncedRev: 0,
+      alert: content,
+      route: {
+        rule: route.rule,
+        ...(route.mention === undefined ? {} : { mention: route.mention }),
+        suggest: route.suggest,
+        auto: route.auto,
+      },
+      state: {
+        count: 1,
+        firstSeen: now,
+        lastSeen: now,
+        status: alert.status,
+        ...(inventoryHost === undefined ? {} : { inventoryHost }),
+      },
+      autoPending: alert.status === 'firing' && route.auto.length > 0,
+    };
+    await store.set(key, JSON.stringify(record), route.dedupeWindowMs + dayMs);
+    if (alert.status === 'firing') {
+      await store.set(pKey, JSON.stringify({ kind: 'message', key } satisfies Pointer), route.dedupeWindowMs);
+    }
+    return key;
+  }
+
+  /** The storm summary this alert joins: the minute's current part, or a new part when that one is full. */
+  private async rollupFor(rule: string, channel: string, minute: number, alert: Alert): Promise<string> {
+    const { store } = this.o;
+    const partKey = rollupPartKey(rule, channel, minute);
+    let part = Number((await store.get(partKey)) ?? '1');
+    let key = `${partKey}:${part}`;
+    let record = await this.getJson<RollupRecord>(key);
+    if (record !== null && record.state.entries.length >= rollupEntryLimit) {
+      part += 1;
+      key = `${partKey}:${part}`;
+      record = null;
+    }
+    await store.set(partKey, String(part), dayMs);
+    record ??= {
+      kind: 'rollup',
+      channel,
+      rev: 0,
+      syncedRev: 0,
+      rule,
+      minuteStart: new Date(minute * 60_000).toISOString(),
+      state: { count: 0, resolved: 0, entries: [], part },
+    };
+    this.addToRollup(record, alert);
+    await store.set(key, JSON.stringify(record), dayMs);
+    return key;
+  }
+
+  private addToRollup(record: RollupRecord, alert: Alert): void {
+    const firing = alert.status === 'firing';
+    const entry = record.state.entries.find((e) => e.fingerprint === alert.fingerprint);
+    if (entry) {
+      entry.count += firing ? 1 : 0;
+      entry.status = alert.status;
+    } else {
+      record.state.entries.push({
+        fingerprint: alert.fingerprint,
+        title: alert.title,
+        count: firing ? 1 : 0,
+        status: alert.status,
+      });
+    }
+    record.state.count += firing ? 1 : 0;
+    record.state.resolved += firing ? 0 : 1;
+    record.rev += 1;
+  }
+
+  /**
+   * Resolves once Slack shows a revision of the record at least as new as the one present when this was called.
+   * A sync waiting for its turn is joined rather than repeated.
+   */
+  private sync(recordKey: string): Promise<void> {
+    const pending = this.syncs.get(recordKey);
+    if (pending && !pending.started) return pending.promise;
+    const job = { started: false, promise: Promise.resolve() };
+    job.promise = (pending?.promise ?? Promise.resolve())
+      .catch(() => {})
+      .then(() => this.syncNow(recordKey, job))
+      .finally(() => {
+        if (this.syncs.get(recordKey) === job) this.syncs.delete(recordKey);
+      });
+    this.syncs.set(recordKey, job);
+    return job.promise;
+  }
+
+  private async syncNow(recordKey: string, job: { started: boolean }): Promise<void> {
+    // A permanent refusal moves the message to the fallback channel (then to plain text): at most 3 attempts.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const peek = await this.getJson<SlackRecord>(recordKey);
+      if (peek === null || peek.failed || (peek.syncedRev >= peek.rev && peek.ts !== undefined)) {
+        job.started = true;
         return;
       }
-    }
-    const state: Omit<AlertMessageState, 'ts'> = {
-      count: 1,
-      firstSeen: now,
-      lastSeen: now,
-      status: alert.status,
-    };
-    const posted = await pacer.run(channel, () =>
-      chat.postMessage(channel, renderAlertMessage(alert, state, route)),
-    );
-    if (alert.status === 'firing') {
-      await store.set(
-        key,
-        JSON.stringify({ kind: 'message', state: { ...state, ts: posted.ts } }),
-        route.dedupeWindowMs,
-      );
-      for (const command of route.auto) {
-        await this.o
-          .onAuto?.(command, alert, { channel, ts: posted.ts })
-          .catch((err) =>
-            this.o.log.error(
-              { err, command, fingerprint: alert.fingerprint },
-              'auto-run of an alert command failed',
-            ),
-          );
-      }
+      const target = peek.postedChannel ?? peek.channel;
+      const outcome = await this.o.pacer.run(target, async () => {
+        // Everything written before this point is in this call; later writers start a new sync.
+        job.started = true;
+        const record = await this.getJson<SlackRecord>(recordKey);
+        if (record === null || record.failed) return 'done' as const;
+        if (record.syncedRev >= record.rev && record.ts !== undefined) return 'done' as const;
+        const message = this.render(record);
+        try {
+          if (record.ts === undefined) {
+            const posted = await this.o.chat.postMessage(target, message);
+            await this.commit(record.channel, recordKey, (r) => {
+              r.ts = posted.ts;
+              r.syncedRev = Math.max(r.syncedRev, record.rev);
+            });
+            return { posted: { channel: target, ts: posted.ts } };
+          }
+          await this.o.chat.update(target, record.ts, message);
+          await this.commit(record.channel, recordKey, (r) => {
+            r.syncedRev = Math.max(r.syncedRev, record.rev);
+          });
+          return 'done' as const;
+        } catch (err) {
+          const code = permanentSlackError(err);
+          if (code === undefined) throw err;
+          await this.onPermanentError(recordKey, record, target, code);
+          return 'retry' as const;
+        }
+      });
+      if (outcome === 'retry') continue;
+      if (outcome !== 'done') await this.startAuto(recordKey, outcome.posted);
+      return;
     }
   }
 
-  /** Adds an alert to a storm summary, posting the summary the first time. */
-  private async bumpRollup(
-    key: string,
-    rule: string,
-    channel: string,
-    alert: Alert,
-    minuteStart: string,
-  ): Promise<void> {
-    const { store, chat, pacer } = this.o;
-    const text = await store.get(key);
-    const previous: RollupState | null = text === null ? null : (JSON.parse(text) as RollupState);
-    const next: Omit<RollupState, 'ts'> = {
-      count: (previous?.count ?? 0) + (alert.status === 'firing' ? 1 : 0),
-      resolved: (previous?.resolved ?? 0) + (alert.status === 'resolved' ? 1 : 0),
-      titles:
-        previous === null
-          ? [alert.title]
-          : previous.titles.length < rollupTitleLimit && alert.status === 'firing'
-            ? [...previous.titles, alert.title]
-            : previous.titles,
-    };
-    const message = renderRollup(rule, minuteStart, next);
-    let ts: string;
-    if (previous === null) {
-      ts = (await pacer.run(channel, () => chat.postMessage(channel, message))).ts;
-    } else {
-      ts = previous.ts;
-      await pacer.run(channel, () => chat.update(channel, ts, message));
+  private render(record: SlackRecord): ChatMessage {
+    if (record.kind === 'rollup') {
+      const message = renderRollup(record.rule, record.minuteStart, record.state);
+      return record.plain ? { text: message.text } : message;
     }
-    await store.set(key, JSON.stringify({ ...next, ts }), 24 * 3_600_000);
+    const alert = { ...record.alert, raw: null };
+    if (record.plain) return renderAlertPlain(alert, record.state, record.state.note ?? '');
+    return renderAlertMessage(alert, record.state, record.route);
+  }
+
+  /** Read-modify-write of a record in its channel's order. */
+  private commit(channel: string, key: string, change: (r: SlackRecord) => void): Promise<void> {
+    return this.inChannelOrder(channel, async () => {
+      const record = await this.getJson<SlackRecord>(key);
+      if (record === null) return;
+      change(record);
+      const ttl = await this.o.store.ttlMs(key);
+      await this.o.store.set(key, JSON.stringify(record), ttl ?? dayMs);
+    });
+  }
+
+  /** Slack refused the message for good: post it to the fallback channel with a note, else as plain text, else give up. */
+  private async onPermanentError(
+    key: string,
+    record: SlackRecord,
+    target: string,
+    code: string,
+  ): Promise<void> {
+    const fallback = this.o.fallbackChannel;
+    const about =
+      record.kind === 'message'
+        ? { fingerprint: record.alert.fingerprint, source: record.alert.source, title: record.alert.title }
+        : { rule: record.rule, rollup: key };
+    if (target !== fallback) {
+      const note = `Posted here because Slack refused channel ${target} (${code}).`;
+      this.o.log.warn(
+        { ...about, channel: target, code, fallback },
+        'Slack refused an alert channel; using the fallback',
+      );
+      await this.commit(record.channel, key, (r) => {
+        r.postedChannel = fallback;
+        delete r.ts;
+        r.rev += 1;
+        r.state.note = note;
+      });
+      return;
+    }
+    if (!record.plain) {
+      this.o.log.warn(
+        { ...about, channel: target, code },
+        'Slack refused an alert message; sending it as plain text',
+      );
+      await this.commit(record.channel, key, (r) => {
+        r.plain = true;
+        if (r.ts !== undefined && code !== 'invalid_blocks' && code !== 'invalid_blocks_format') delete r.ts;
+        r.rev += 1;
+        r.state.note = `${r.state.note ? `${r.state.note} ` : ''}Shown as text because Slack refused the formatted message (${code}).`;
+      });
+      return;
+    }
+    this.o.log.error(
+      { ...about, channel: target, code },
+      'Slack refused an alert even as text in the fallback channel; giving up on it',
+    );
+    await this.commit(record.channel, key, (r) => {
+      r.failed = true;
+    });
+    await this.o.audit
+      ?.record({ type: 'alert.undeliverable', outcome: code, details: about })
+      .catch(() => {});
+  }
+
+  /** Starts a new message's auto-run commands once, right after its first post. */
+  private async startAuto(key: string, posted: { channel: string; ts: string }): Promise<void> {
+    let record: MessageRecord | null = null;
+    await this.commit(await this.channelOf(key), key, (r) => {
+      if (r.kind === 'message' && r.autoPending) {
+        record = { ...r };
+        r.autoPending = false;
+      }
+    });
+    const found = record as MessageRecord | null;
+    if (found === null || this.o.onAuto === undefined) return;
+    const host = found.state.inventoryHost;
+    if (host === undefined) {
+      this.o.log.info(
+        { fingerprint: found.alert.fingerprint, commands: found.route.auto, host: found.alert.host },
+        'auto-run skipped: the alert host is not in the inventory',
+      );
+      return;
+    }
+    for (const command of found.route.auto) {
+      await this.o
+        .onAuto({
+          command,
+          alert: { ...found.alert, raw: null },
+          host,
+          channel: posted.channel,
+          ts: posted.ts,
+        })
+        .catch((err) =>
+          this.o.log.error(
+            { err, command, fingerprint: found.alert.fingerprint },
+            'auto-run of an alert command failed',
+          ),
+        );
+    }
+  }
+
+  private async channelOf(key: string): Promise<string> {
+    return (await this.getJson<SlackRecord>(key))?.channel ?? this.o.fallbackChannel;
   }
 }
-
-type StoredMessage =
-  | { kind: 'message'; state: AlertMessageState }
-  | { kind: 'rollup'; rollupKey: string; minuteStart: string };

@@ -1,14 +1,17 @@
 import type { ChatMessage } from '../ports/chat.js';
-import { actions, type ButtonSpec, context, esc, fields, header, section } from '../render/blocks.js';
+import { actions, type ButtonSpec, clip, context, esc, fields, header, section } from '../render/blocks.js';
 import type { Alert, Severity } from './alert.js';
 
-/** What ward remembers about one alert's Slack message (stored under `ward:alert:msg:<channel>:<fingerprint>`). */
+/** What an alert's Slack message shows besides the alert itself. */
 export interface AlertMessageState {
-  ts: string;
   count: number;
   firstSeen: string;
   lastSeen: string;
   status: 'firing' | 'resolved';
+  /** The inventory host the alert's host hint matched (by name, address or EC2 instance id), if any. */
+  inventoryHost?: string | undefined;
+  /** A line for the reader, e.g. why the message landed in the fallback channel. */
+  note?: string | undefined;
 }
 
 const severityEmoji: Record<Severity, string> = {
@@ -23,19 +26,42 @@ export function mentionMarkup(principal: string): string {
   return principal.startsWith('S') ? `<!subteam^${principal}>` : `<@${principal}>`;
 }
 
+/** What a suggested-action button carries (`alert.suggest.<command>`); read back by the click handler. */
+export interface SuggestButtonValue {
+  command: string;
+  /** An inventory host name, never the raw hint: buttons exist only for hosts ward knows. */
+  host: string;
+  fingerprint: string;
+  /** The alert title (clipped), for the request's reason. */
+  title: string;
+}
+
+/** Longest title carried in a button value (Slack allows 2000 characters per value). */
+export const buttonTitleMax = 150;
+
+/** How much of a fingerprint a message shows (enough to find it in the logs and the audit). */
+export const shownFingerprintLength = 32;
+
 /**
  * One alert's message. Every payload-supplied string is escaped: an alert title such as `<!channel>` must not
- * become a mention. Suggested commands become buttons (`alert.suggest.<command>`) whose value carries the command
- * and the host hint; the click opens a ward request through the approvals flow, it never runs anything itself.
+ * become a mention. Suggested commands become buttons (`alert.suggest.<command>`) only when the alert's host
+ * matched the inventory; the button value carries the inventory host name. A click opens a ward request through
+ * the normal path (roles, approvals, MFA); the button never runs anything itself.
  */
 export function renderAlertMessage(
   alert: Alert,
-  state: Pick<AlertMessageState, 'count' | 'firstSeen' | 'lastSeen' | 'status'>,
+  state: AlertMessageState,
   route: { rule: string; mention?: string | undefined; suggest: readonly string[] },
 ): ChatMessage {
   const resolved = state.status === 'resolved';
   const icon = resolved ? ':white_check_mark:' : severityEmoji[alert.severity];
   const title = `${resolved ? 'Resolved: ' : ''}${alert.title}`;
+  const hostText =
+    alert.host === undefined
+      ? '(none)'
+      : state.inventoryHost === undefined || state.inventoryHost === alert.host
+        ? esc(alert.host)
+        : `${esc(state.inventoryHost)} (${esc(alert.host)})`;
   const blocks = [
     header(title),
     section(`${icon} ${esc(alert.summary || alert.title)}`),
@@ -43,50 +69,103 @@ export function renderAlertMessage(
       ['Severity', alert.severity],
       ['Status', resolved ? 'resolved' : 'firing'],
       ['Source', alert.source],
-      ['Host', alert.host === undefined ? '(none)' : esc(alert.host)],
+      ['Host', hostText],
       ['Seen', state.count === 1 ? 'once' : `${state.count} times`],
       ['Last seen', state.lastSeen],
     ]),
   ];
-  const buttons: ButtonSpec[] = resolved
-    ? []
-    : route.suggest.map((command) => ({
-        text: alert.host === undefined ? command : `${command} ${alert.host}`,
-        actionId: `alert.suggest.${command}`,
-        value: JSON.stringify({ command, host: alert.host ?? null, fingerprint: alert.fingerprint }),
-      }));
+  const host = state.inventoryHost;
+  const buttons: ButtonSpec[] =
+    resolved || host === undefined
+      ? []
+      : route.suggest.map((command) => ({
+          text: `${command} ${host}`,
+          actionId: `alert.suggest.${command}`,
+          value: JSON.stringify({
+            command,
+            host,
+            fingerprint: alert.fingerprint,
+            title: clip(alert.title, buttonTitleMax),
+          } satisfies SuggestButtonValue),
+        }));
   if (alert.link !== undefined && /^https?:\/\//.test(alert.link)) {
     blocks.push(section(`<${alert.link.replace(/[<>|]/g, encodeURIComponent)}|Open in ${alert.source}>`));
   }
   if (buttons.length > 0) blocks.push(actions(`alert.${alert.fingerprint}`.slice(0, 255), buttons));
+  const notes: string[] = [];
+  if (!resolved && route.suggest.length > 0 && host === undefined) {
+    notes.push(
+      alert.host === undefined
+        ? `Suggested: ${route.suggest.map(esc).join(', ')}. No buttons: the alert names no host.`
+        : `Suggested: ${route.suggest.map(esc).join(', ')}. No buttons: host \`${esc(alert.host)}\` is not in ward's inventory.`,
+    );
+  }
+  if (state.note !== undefined) notes.push(esc(state.note));
   const mention = route.mention !== undefined && !resolved ? `${mentionMarkup(route.mention)} ` : '';
-  blocks.push(context(`${mention}rule ${esc(route.rule)} · first seen ${state.firstSeen}`));
+  blocks.push(
+    context(
+      `${mention}rule ${esc(route.rule)} · first seen ${state.firstSeen} · fingerprint ${esc(alert.fingerprint.slice(0, shownFingerprintLength))}`,
+      ...notes,
+    ),
+  );
   return { text: `${mention}${icon} ${esc(title)}`, blocks };
 }
 
-/** What ward remembers about a storm roll-up message (`ward:alert:rollup:<rule>:<channel>:<minute>`). */
-export interface RollupState {
-  ts: string;
-  count: number;
-  resolved: number;
-  /** The first few titles, for a hint of what the storm is about. */
-  titles: string[];
+/** The text-only form of an alert, for a fallback channel when Slack refused the blocks themselves. */
+export function renderAlertPlain(alert: Alert, state: AlertMessageState, note: string): ChatMessage {
+  const status = state.status === 'resolved' ? 'Resolved: ' : '';
+  return {
+    text: clip(
+      `${severityEmoji[alert.severity]} ${status}${esc(alert.title)} (${alert.source}, ${alert.severity}, host ${esc(alert.host ?? 'none')}, seen ${state.count}×, fingerprint ${esc(alert.fingerprint.slice(0, shownFingerprintLength))})\n${esc(alert.summary)}\n_${esc(note)}_`,
+      3900,
+    ),
+  };
 }
 
-export const rollupTitleLimit = 10;
+/** One alert inside a storm roll-up. */
+export interface RollupEntry {
+  fingerprint: string;
+  title: string;
+  count: number;
+  status: 'firing' | 'resolved';
+}
+
+/** What a storm roll-up message shows. */
+export interface RollupState {
+  /** Firing deliveries rolled into this message (repeats included). */
+  count: number;
+  resolved: number;
+  /** Every distinct alert in this message, in arrival order (at most `rollupEntryLimit`). */
+  entries: RollupEntry[];
+  /** 1 for the first message of a storm minute; a full message continues in the next part. */
+  part: number;
+  note?: string | undefined;
+}
+
+/**
+ * Distinct alerts per roll-up message. Every alert of a storm stays visible (nothing is summarised away as
+ * "and N more"): when a message is full, the storm continues in a new one. 40 lines stay well under Slack's
+ * 3000 characters per section, split over a few sections.
+ */
+export const rollupEntryLimit = 40;
 
 /** The summary a storm is rolled into, updated in place as more alerts arrive. */
-export function renderRollup(rule: string, minuteStart: string, state: Omit<RollupState, 'ts'>): ChatMessage {
-  const text = `:cyclone: Alert storm on rule ${esc(rule)}: ${state.count} more alerts since ${minuteStart}`;
-  const list = state.titles.map((t) => `• ${esc(t)}`).join('\n');
-  const more = state.count > state.titles.length ? `\n… and ${state.count - state.titles.length} more` : '';
+export function renderRollup(rule: string, minuteStart: string, state: RollupState): ChatMessage {
+  const partText = state.part > 1 ? ` (part ${state.part})` : '';
+  const text = `:cyclone: Alert storm on rule ${esc(rule)}${partText}: ${state.count} more alerts (${state.entries.length} distinct) since ${minuteStart}`;
+  const lines = state.entries.map(
+    (e) =>
+      `• ${e.status === 'resolved' ? ':white_check_mark: ' : ''}${esc(clip(e.title, 120))}${e.count > 1 ? ` ×${e.count}` : ''} · \`${esc(e.fingerprint.slice(0, shownFingerprintLength))}\``,
+  );
+  const sections: string[] = [];
+  for (let i = 0; i < lines.length; i += 10) sections.push(lines.slice(i, i + 10).join('\n'));
   return {
     text,
     blocks: [
       section(text),
-      ...(list === '' ? [] : [section(`${list}${more}`)]),
+      ...sections.map((s) => section(s)),
       context(
-        `Rolled up because the rule saw more new alerts than its storm limit in one minute. ${state.resolved} resolved since.`,
+        `Rolled up because the rule saw more new alerts than its storm limit in one minute. ${state.resolved} resolved since.${state.note ? ` ${esc(state.note)}` : ''}`,
       ),
     ],
   };

@@ -82,6 +82,10 @@ export const envSchema = z.object({
   WARD_ALERT_TOKEN_GENERIC: optionalString,
   WARD_ALERT_HMAC_SECRET_GENERIC: optionalString,
   WARD_ALERT_SNS_TOPICS: optionalString,
+  WARD_ALERT_DEFAULT_CHANNEL: optionalString.refine(
+    (v) => v === undefined || /^[CG][A-Z0-9]{2,}$/.test(v),
+    'must be a Slack channel id (C… or G…), not a channel name',
+  ),
   WARD_ALERT_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
 
   WARD_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
@@ -152,6 +156,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     extra.push('DUO_API_HOST, DUO_IKEY, DUO_SKEY: all three are required when WARD_MFA_PROVIDER=duo');
   }
   const mailgunSet = [data.MAILGUN_API_KEY, data.MAILGUN_DOMAIN].filter((v) => v !== undefined).length;
+  if (data.WARD_RULES !== undefined && data.WARD_ALERT_DEFAULT_CHANNEL === undefined) {
+    extra.push(
+      'WARD_ALERT_DEFAULT_CHANNEL: required with WARD_RULES (alerts that match no rule, or whose channel Slack refuses, go there)',
+    );
+  }
   if (mailgunSet === 1) extra.push('MAILGUN_API_KEY, MAILGUN_DOMAIN: set both, or neither to disable email');
   if (extra.length > 0) throw new ConfigError('ward configuration (environment)', extra);
 

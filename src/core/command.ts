@@ -17,6 +17,8 @@ export interface Invocation {
   threadTs?: string | undefined;
   /** Correlates every log line and audit entry of this request. */
   requestId: string;
+  /** The caller already dropped Slack's redeliveries of `triggerId` (a button click): do not drop it again. */
+  deduplicated?: boolean | undefined;
 }
 
 /** Flags every command understands, parsed before the command's own arguments. */

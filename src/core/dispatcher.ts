@@ -107,7 +107,7 @@ export async function dispatchCommand(
   const log = services.log.child({ requestId: invocation.requestId, user: invocation.user });
   let commandName = 'unknown';
   try {
-    if (invocation.triggerId !== undefined) {
+    if (invocation.triggerId !== undefined && invocation.deduplicated !== true) {
       let first = true;
       try {
         first = await services.store.setIfAbsent(

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { AlertsControl } from '../alerts/install.js';
 import type { Config } from '../config/env.js';
 import type { Inventory } from '../config/inventory.js';
 import type { AuditLog } from '../ports/audit.js';
@@ -33,4 +34,6 @@ export interface Services {
   gate: ChangeGate;
   /** The second factor (TOTP or Duo push, WARD_MFA_PROVIDER). */
   mfa: MfaProvider;
+  /** The alert relay's rules, when alerts are enabled (src/alerts/install.ts). */
+  alerts?: AlertsControl | undefined;
 }

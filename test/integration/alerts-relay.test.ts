@@ -58,6 +58,8 @@ let slack: Server;
 let slackUrl: string;
 let slackCalls: SlackCall[] = [];
 let rateLimitNext = 0;
+/** Channels whose next call fails once with a transient Slack error. */
+const failOnceIn = new Set<string>();
 let rateLimited = 0;
 let nextTs = 1;
 
@@ -73,6 +75,18 @@ function startFakeSlack(): Promise<void> {
         req.headers['content-type']?.includes('json') === true
           ? (JSON.parse(body) as Record<string, string>)
           : Object.fromEntries(new URLSearchParams(body));
+      if (failOnceIn.delete(params['channel'] ?? '')) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ ok: false, error: 'internal_error' }));
+        return;
+      }
+      // A channel Slack no longer knows: a permanent error, answered the way Slack does (HTTP 200, ok false).
+      if (params['channel'] === 'C0GONE') {
+        slackCalls.push({ method, channel: 'C0GONE', ts: '', text: params['text'] ?? '', blocks: [] });
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ ok: false, error: 'channel_not_found' }));
+        return;
+      }
       if (rateLimitNext > 0) {
         rateLimitNext--;
         rateLimited++;
@@ -171,6 +185,12 @@ rules:
     match: { labels.team: noisy }
     route: { channel: C0NOISY }
     storm: { perMinute: 3 }
+  - name: gone
+    match: { labels.team: gone }
+    route: { channel: C0GONE }
+  - name: both
+    match: { labels.team: both }
+    route: { channel: [C0ALERTS, C0GONE] }
   - name: everything-else
     match: {}
     route: { channel: C0ALERTS }
@@ -196,7 +216,7 @@ interface Ward {
   close(): Promise<void>;
 }
 
-async function startRelay(): Promise<Ward> {
+async function startRelay(options: { lockTtlMs?: number } = {}): Promise<Ward> {
   const store = new RedisStore(redisUrl);
   await store.connect();
   const chat = new SlackChat('xoxb-test-token', { slackApiUrl: slackUrl });
@@ -208,7 +228,10 @@ async function startRelay(): Promise<Ward> {
     pacer: new ChannelPacer({ clock, minIntervalMs: 1 }),
     rules: () => loadRules(rulesYaml, 'test rules'),
     fallbackChannel: 'C0FALLBACK',
+    // The inventory knows web1 only: buttons are offered for inventory hosts.
+    resolveHost: (hint) => (hint === 'web1' ? 'web1' : undefined),
     pollIntervalMs: 50,
+    ...options,
   });
   const routes = new HttpRoutes();
   const confirmed: string[] = [];
@@ -431,5 +454,67 @@ describe('storms, rate limits and restarts', () => {
     await waitFor('three messages', () => slackCalls.length === 3);
     await waitFor('an empty queue', async () => (await ward.relay.queue.depth()) === 0);
     expect(new Set(slackCalls.map((c) => c.text)).size).toBe(1);
+  });
+});
+
+describe('permanent Slack errors and replicas', () => {
+  it('posts an alert whose channel Slack refuses to the fallback channel with a note, once', async () => {
+    const body = JSON.stringify({ title: 'Channel archived', labels: { team: 'gone' } });
+    expect((await post('/alerts/generic', body, { authorization: 'Bearer generic-token' })).status).toBe(202);
+    await deliverAll();
+    expect(slackCalls.map((c) => [c.method, c.channel])).toEqual([
+      ['chat.postMessage', 'C0GONE'],
+      ['chat.postMessage', 'C0FALLBACK'],
+    ]);
+    expect(JSON.stringify(slackCalls[1]?.blocks)).toContain(
+      'Slack refused channel C0GONE (channel_not_found)',
+    );
+    // A repeat updates the fallback message; the refusing channel is not tried again.
+    expect((await post('/alerts/generic', body, { authorization: 'Bearer generic-token' })).status).toBe(202);
+    await deliverAll();
+    expect(slackCalls.slice(2).map((c) => [c.method, c.channel])).toEqual([['chat.update', 'C0FALLBACK']]);
+  });
+
+  it('a route that fails does not make the route that worked count the alert again', async () => {
+    // C0ALERTS's first attempt fails with an error worth retrying (Slack's internal_error), not a refusal.
+    failOnceIn.add('C0ALERTS');
+    const body = JSON.stringify({ title: 'Two routes', labels: { team: 'both' } });
+    expect((await post('/alerts/generic', body, { authorization: 'Bearer generic-token' })).status).toBe(202);
+    expect(await ward.relay.drain()).toBe(0); // C0ALERTS failed: the entry stays queued
+    expect(await ward.relay.queue.depth()).toBe(1);
+    // The replay, by a restarted ward (this test's clock stands still, so the in-process retry delay never ends).
+    await ward.close();
+    ward = await startRelay();
+    await deliverAll();
+    const fallback = slackCalls.filter((c) => c.channel === 'C0FALLBACK');
+    expect(fallback.map((c) => c.method)).toEqual(['chat.postMessage']);
+    expect(JSON.stringify(fallback[0]?.blocks)).toContain('once');
+    expect(slackCalls.filter((c) => c.channel === 'C0ALERTS').map((c) => c.method)).toEqual([
+      'chat.postMessage',
+    ]);
+  });
+
+  it('two replicas on one Redis deliver each alert once', async () => {
+    const second = await startRelay();
+    try {
+      ward.relay.start();
+      second.relay.start();
+      const alerts = Array.from({ length: 10 }, (_, i) => ({ title: `replica ${i}` }));
+      expect(
+        (await post('/alerts/generic', JSON.stringify({ alerts }), { authorization: 'Bearer generic-token' }))
+          .status,
+      ).toBe(202);
+      await waitFor(
+        'ten messages',
+        () => slackCalls.filter((c) => c.method === 'chat.postMessage').length >= 10,
+      );
+      await waitFor('an empty queue', async () => (await ward.relay.queue.depth()) === 0);
+      await new Promise((r) => setTimeout(r, 200));
+      const posted = slackCalls.filter((c) => c.method === 'chat.postMessage').map((c) => c.text);
+      expect(posted).toHaveLength(10);
+      expect(new Set(posted).size).toBe(10);
+    } finally {
+      await second.close();
+    }
   });
 });

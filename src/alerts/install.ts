@@ -1,0 +1,290 @@
+import { randomBytes } from 'node:crypto';
+import type { Config } from '../config/env.js';
+import { HOST_NAME_PATTERN } from '../config/inventory.js';
+import type { CommandContext, Invocation, Replier } from '../core/command.js';
+import { answerError, dispatchCommand, parseCommandText } from '../core/dispatcher.js';
+import type { Services } from '../core/services.js';
+import { UserInputError } from '../errors.js';
+import type { HttpRoutes } from '../http/server.js';
+import type { ChatMessage } from '../ports/chat.js';
+import { replierFor } from '../slack/app.js';
+import type { AlertSource } from './alert.js';
+import { matchInventoryHost } from './host-match.js';
+import { registerAlertRoutes } from './http.js';
+import { ChannelPacer } from './pacer.js';
+import { type AlertOutcome, AlertRelay, type AutoRunRequest } from './relay.js';
+import type { SuggestButtonValue } from './render.js';
+import { AlertRules, type ReloadResult, summarizeRules } from './rules-holder.js';
+import { fetchSnsCertificate, visitSubscribeUrl } from './sns-fetch.js';
+
+/** What the rest of ward (the `rules` command, SIGHUP) may do with the alert relay. */
+export interface AlertsControl {
+  rules: AlertRules;
+  /** Reloads WARD_RULES, keeping the rules in use when the file is invalid; audited as `config.reload`. */
+  reloadRules(actor: { user?: string; trigger: 'command' | 'SIGHUP' }): Promise<ReloadResult>;
+  /** The rules in use, one line each. */
+  summary(): string[];
+}
+
+export interface InstalledAlerts {
+  relay: AlertRelay;
+  control: AlertsControl;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export interface InstallAlertsOptions {
+  config: Config;
+  services: Services;
+  routes: HttpRoutes;
+  /** ward's own Slack user id (auth.test), the requester of auto-run commands. */
+  botUserId: () => Promise<string>;
+}
+
+/**
+ * Hook for the ops metrics (`ward_alerts_total{source,outcome}` in src/metrics.ts, on the ops branch). Until that
+ * lands this only exists so that the relay's outcomes have one place to be counted.
+ */
+export function countAlertOutcome(_source: AlertSource, _outcome: AlertOutcome): void {}
+
+/**
+ * Wires the alert relay into ward: rules (WARD_RULES, or the built-in rule to WARD_ALERT_DEFAULT_CHANNEL), the
+ * webhook routes, the relay worker, the suggested-action buttons and auto-run. Returns undefined (and logs why)
+ * when alerts are off: neither WARD_RULES nor WARD_ALERT_DEFAULT_CHANNEL is set. Throws ConfigError (ward does not
+ * start) when WARD_RULES is invalid.
+ */
+export function installAlerts(o: InstallAlertsOptions): InstalledAlerts | undefined {
+  const { config, services, routes } = o;
+  const log = services.log.child({ component: 'alerts' });
+  if (config.WARD_ALERT_DEFAULT_CHANNEL === undefined) {
+    // env.ts refuses WARD_RULES without a default channel, so this is "neither is set".
+    const tokens = [
+      config.WARD_ALERT_TOKEN_ALERTMANAGER,
+      config.WARD_ALERT_TOKEN_GRAFANA,
+      config.WARD_ALERT_TOKEN_FALCO,
+      config.WARD_ALERT_TOKEN_GENERIC,
+      config.WARD_ALERT_HMAC_SECRET_GENERIC,
+      config.WARD_ALERT_SNS_TOPICS,
+    ].some((t) => t !== undefined);
+    log[tokens ? 'warn' : 'info'](
+      'alert relay off: set WARD_ALERT_DEFAULT_CHANNEL (and optionally WARD_RULES) to accept alerts on /alerts/*',
+    );
+    return undefined;
+  }
+
+  const rules = new AlertRules(
+    config.WARD_RULES,
+    config.WARD_ALERT_DEFAULT_CHANNEL,
+    services.commands.all().map((c) => c.name),
+  );
+  const relay = new AlertRelay({
+    store: services.store,
+    chat: services.chat,
+    clock: services.clock,
+    pacer: new ChannelPacer({ clock: services.clock }),
+    log,
+    audit: services.audit,
+    rules: () => rules.current(),
+    fallbackChannel: rules.fallbackChannel,
+    resolveHost: (hint) => matchInventoryHost(services.inventory(), hint),
+    onAuto: (request) => autoRun(services, o.botUserId, request),
+    onOutcome: countAlertOutcome,
+  });
+  registerAlertRoutes(routes, {
+    config,
+    relay,
+    log,
+    clock: services.clock,
+    fetchCert: fetchSnsCertificate,
+    confirmSubscription: visitSubscribeUrl,
+  });
+  registerSuggestButtons(services);
+
+  const control: AlertsControl = {
+    rules,
+    summary: () => summarizeRules(rules.current()),
+    async reloadRules(actor) {
+      const result = rules.reload();
+      await services.audit
+        .record({
+          type: 'config.reload',
+          ...(actor.user === undefined ? {} : { actor: actor.user }),
+          outcome: result.ok ? 'reloaded' : 'kept_previous',
+          details: {
+            what: 'alert rules',
+            path: rules.path ?? null,
+            trigger: actor.trigger,
+            rules: (result.ok ? result.ruleSet : result.kept).rules.length,
+            ...(result.ok ? {} : { problems: result.problems }),
+          },
+        })
+        .catch((err) => log.warn({ err }, 'could not audit a rules reload'));
+      if (result.ok)
+        log.info({ rules: result.ruleSet.rules.length, trigger: actor.trigger }, 'alert rules reloaded');
+      else
+        log.warn(
+          { problems: result.problems, trigger: actor.trigger },
+          'alert rules not reloaded; kept the rules in use',
+        );
+      return result;
+    },
+  };
+  services.alerts = control;
+  log.info(
+    { rules: rules.current().rules.length, source: rules.current().source, fallback: rules.fallbackChannel },
+    'alert relay on',
+  );
+  return {
+    relay,
+    control,
+    start: () => relay.start(),
+    stop: () => relay.stop(),
+  };
+}
+
+// ---- suggested-action buttons -----------------------------------------------------------------------------------
+
+/** Characters that could end or escape the quoted reason (`"`, `\`, and the typographic quotes folded to `"`). */
+const unsafeInReason = /["\\\u201c\u201d\u201e\u0000-\u001f\u007f-\u009f]/g;
+
+/** `alert <title> (<fingerprint>)`, safe inside `--reason "…"` whatever the alert said, and under 500 characters. */
+export function alertReason(title: string, fingerprint: string): string {
+  const clean = (s: string, max: number) => {
+    const t = s.replace(unsafeInReason, ' ').replace(/\s+/g, ' ').trim();
+    return t.length <= max ? t : `${t.slice(0, max - 1)}…`;
+  };
+  return `alert ${clean(title, 300)} (${clean(fingerprint, 100)})`;
+}
+
+function parseButtonValue(actionId: string, value: string): SuggestButtonValue {
+  let v: unknown;
+  try {
+    v = JSON.parse(value);
+  } catch {
+    v = undefined;
+  }
+  const b = v as Partial<SuggestButtonValue> | undefined;
+  if (
+    typeof b !== 'object' ||
+    b === null ||
+    typeof b.command !== 'string' ||
+    actionId !== `alert.suggest.${b.command}` ||
+    typeof b.host !== 'string' ||
+    !HOST_NAME_PATTERN.test(b.host) ||
+    typeof b.fingerprint !== 'string' ||
+    b.fingerprint.length === 0 ||
+    typeof b.title !== 'string'
+  ) {
+    throw new UserInputError('That alert button is malformed, so nothing was requested.');
+  }
+  return { command: b.command, host: b.host, fingerprint: b.fingerprint, title: b.title };
+}
+
+/**
+ * A click on a suggested action (`alert.suggest.<command>`) opens a ward request as the person who clicked,
+ * exactly as if they had typed `/ward <command> <host> --reason "alert <title> (<fingerprint>)"`: their roles, the
+ * command's approvals and MFA apply unchanged. Replies thread under the alert message.
+ */
+export function registerSuggestButtons(services: Services): void {
+  services.interactions.onAction('alert.suggest.', async (event) => {
+    const button = parseButtonValue(event.actionId, event.value);
+    const invocation: Invocation = {
+      user: event.user,
+      channel: event.channel ?? '',
+      text: `${button.command} ${button.host} --reason "${alertReason(button.title, button.fingerprint)}"`,
+      triggerId: event.triggerId,
+      responseUrl: event.responseUrl,
+      threadTs: event.messageTs,
+      requestId: event.requestId,
+      // The Slack listener already dropped redeliveries of this click.
+      deduplicated: true,
+    };
+    services.log.info(
+      { requestId: event.requestId, user: event.user, command: button.command, host: button.host },
+      'alert button: opening a request',
+    );
+    await dispatchCommand(services, invocation, replierFor(services, invocation));
+  });
+}
+
+// ---- auto-run ---------------------------------------------------------------------------------------------------
+
+/**
+ * A rule's `auto` command, run as ward itself (the bot user from auth.test) on a new alert whose host is in the
+ * inventory. Auto-run bypasses the role check (no person asked), but never the approval count: the plan goes to
+ * the gate with the command's effective policy, so a command whose policy demands approvals becomes a pending
+ * request instead of running. Only commands whose effective policy says `auto: true` run this way; a command that
+ * needs the requester's second factor is refused (ward has none to give). Replies thread under the alert.
+ */
+export async function autoRun(
+  services: Services,
+  botUserId: () => Promise<string>,
+  request: AutoRunRequest,
+): Promise<void> {
+  const log = services.log.child({ component: 'alerts', command: request.command, host: request.host });
+  const note = (message: ChatMessage) =>
+    services.chat.postMessage(request.channel, message, { threadTs: request.ts }).then(() => undefined);
+  const command = services.commands.find(request.command);
+  if (!command) {
+    log.warn('auto-run: no such command');
+    return;
+  }
+  const policy = services.policy.policyFor(command);
+  const refuse = async (why: string) => {
+    log.info({ why }, 'auto-run refused');
+    await services.audit
+      .record({
+        type: 'alert.auto_run',
+        command: command.name,
+        hosts: [request.host],
+        outcome: 'refused',
+        details: { why },
+      })
+      .catch(() => {});
+    await note({ text: `:information_source: Not run automatically: ${why}` });
+  };
+  if (!policy.auto) {
+    await refuse(`\`${command.name}\` is not marked \`auto: true\` in ward's policy.`);
+    return;
+  }
+  if (policy.mfa === 'requester' || policy.mfa === 'both') {
+    await refuse(`\`${command.name}\` needs the requester's second factor; use the button instead.`);
+    return;
+  }
+  const user = await botUserId();
+  const invocation: Invocation = {
+    user,
+    channel: request.channel,
+    text: `${command.name} ${request.host} --reason "${alertReason(request.alert.title, request.alert.fingerprint)}"`,
+    threadTs: request.ts,
+    requestId: randomBytes(6).toString('hex'),
+  };
+  const reply: Replier = {
+    ephemeral: note,
+    inChannel: (message, options = {}) =>
+      services.chat.postMessage(request.channel, message, { threadTs: options.threadTs ?? request.ts }),
+  };
+  try {
+    const { args, flags } = parseCommandText(services, invocation.text);
+    const ctx: CommandContext<unknown> = { args, flags, invocation, reply, services };
+    await services.audit
+      .record({
+        type: 'alert.auto_run',
+        actor: user,
+        requestId: invocation.requestId,
+        command: command.name,
+        hosts: [request.host],
+        outcome: 'submitted',
+        details: { fingerprint: request.alert.fingerprint, approvals: policy.approvals },
+      })
+      .catch(() => {});
+    if (command.kind === 'read') {
+      await command.run!(ctx);
+      return;
+    }
+    const plan = await command.plan!(ctx);
+    await services.gate.submit({ command, ctx, plan, policy });
+  } catch (err) {
+    await answerError(services, log, reply, err, { command: command.name, user });
+  }
+}
