@@ -3,7 +3,9 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const TSX = `${ROOT}node_modules/.bin/tsx`;
+// `node --import tsx` rather than the tsx CLI: the CLI runs ward in a child process and forwards only SIGINT and
+// SIGTERM, so a SIGKILL (a crash test) or a SIGHUP (a reload test) would hit the wrapper instead of ward.
+const NODE_ARGS = ['--import', 'tsx', `${ROOT}src/main.ts`];
 
 export interface WardProcess {
   url: string;
@@ -40,7 +42,7 @@ export async function startWardProcess(
     LOG_LEVEL: 'debug',
   };
   for (const [k, v] of Object.entries(env)) if (v !== undefined) fullEnv[k] = v;
-  const child = spawn(TSX, [`${ROOT}src/main.ts`], {
+  const child = spawn(process.execPath, NODE_ARGS, {
     cwd: options.cwd ?? ROOT,
     env: fullEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -142,7 +144,7 @@ export async function runWardExpectingFailure(
 ): Promise<{ code: number | null; output: string }> {
   const fullEnv: Record<string, string> = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: '/root' };
   for (const [k, v] of Object.entries(env)) if (v !== undefined) fullEnv[k] = v;
-  const child = spawn(TSX, [`${ROOT}src/main.ts`], {
+  const child = spawn(process.execPath, NODE_ARGS, {
     cwd: ROOT,
     env: fullEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
