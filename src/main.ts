@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import { commands } from '../commands/index.js';
-import { StoreAuditLog } from './adapters/audit/store-audit-log.js';
+import { ChainedAuditLog } from './adapters/audit/chained-audit-log.js';
 import { MemoryStore } from './adapters/memory/memory-store.js';
 import { RedisStore } from './adapters/redis/redis-store.js';
 import { SlackChat } from './adapters/slack/slack-chat.js';
@@ -83,7 +83,7 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
     store,
     chat,
     clock,
-    audit: new StoreAuditLog(store, clock),
+    audit: new ChainedAuditLog(store, clock),
     policy: new PolicyEngine(policyFile, registry, chat, clock),
     commands: registry,
     inventory: () => inventory,
