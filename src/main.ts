@@ -20,6 +20,7 @@ import { WorkTracker } from './core/work-tracker.js';
 import { ConfigError, NotAvailableError, WardError } from './errors.js';
 import { HttpRoutes, listen, sendJson } from './http/server.js';
 import { createLogger } from './log.js';
+import { renderMetrics } from './metrics.js';
 import type { Clock } from './ports/clock.js';
 import { systemClock } from './ports/clock.js';
 import type { Store } from './ports/store.js';
@@ -111,6 +112,11 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
       slackAuth,
       accepting: work.accepting,
     });
+  });
+  routes.add('GET', '/metrics', async (_req, res) => {
+    const { contentType, body } = await renderMetrics();
+    res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+    res.end(body);
   });
   if (slack.receiver) {
     const listener = slack.receiver.requestListener;

@@ -1,5 +1,6 @@
-import { LogLevel, WebClient } from '@slack/web-api';
+import { LogLevel, WebClient, WebClientEvent } from '@slack/web-api';
 import type { Logger } from 'pino';
+import { slackApiCallsTotal, slackHttpRequestsTotal, slackRateLimitedTotal } from '../../metrics.js';
 import type { ChatClient, ChatMessage } from '../../ports/chat.js';
 
 /**
@@ -11,8 +12,9 @@ export class SlackChat implements ChatClient {
 
   constructor(token: string, options: { slackApiUrl?: string | undefined; logger?: Logger } = {}) {
     const log = options.logger?.child({ component: 'slack-web-api' });
-    this.web = new WebClient(token, {
+    this.web = new CountingWebClient(token, {
       ...(options.slackApiUrl ? { slackApiUrl: options.slackApiUrl } : {}),
+      fetch: countingFetch,
       ...(log
         ? {
             logger: {
@@ -26,6 +28,9 @@ export class SlackChat implements ChatClient {
             },
           }
         : {}),
+    });
+    this.web.on(WebClientEvent.RATE_LIMITED, (_retryAfterSeconds: number, request: { url: string }) => {
+      slackRateLimitedTotal.inc({ method: methodOf(request.url) });
     });
   }
 
@@ -80,6 +85,8 @@ export class SlackChat implements ChatClient {
       }),
       signal: AbortSignal.timeout(10_000),
     });
+    slackHttpRequestsTotal.inc({ method: 'response_url', status: String(res.status) });
+    slackApiCallsTotal.inc({ method: 'response_url', outcome: res.ok ? 'ok' : 'error' });
     if (!res.ok) throw new Error(`response_url answered HTTP ${res.status}`);
   }
 
@@ -118,5 +125,38 @@ export class SlackChat implements ChatClient {
       ...(options.initialComment ? { initial_comment: options.initialComment } : {}),
     } as never)) as { files?: Array<{ files?: Array<{ id?: string }> }> };
     return { fileId: r.files?.[0]?.files?.[0]?.id ?? '' };
+  }
+}
+
+/** A Web API method name from a request URL; uploads to Slack's file upload URLs count as `file_upload`. */
+function methodOf(url: string): string {
+  const m = /\/api\/([a-zA-Z]+(?:\.[a-zA-Z]+)+)$/.exec(url);
+  return m ? m[1]! : 'file_upload';
+}
+
+/** Counts every HTTP attempt (the WebClient retries 429 and 5xx through this same function). */
+const countingFetch: typeof fetch = async (input, init) => {
+  const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+  try {
+    const res = await fetch(input, init);
+    slackHttpRequestsTotal.inc({ method: methodOf(url), status: String(res.status) });
+    return res;
+  } catch (err) {
+    slackHttpRequestsTotal.inc({ method: methodOf(url), status: 'network' });
+    throw err;
+  }
+};
+
+/** Counts each Web API call once, with its final outcome after the client's own retries. */
+class CountingWebClient extends WebClient {
+  override async apiCall(method: string, options?: Record<string, unknown>) {
+    try {
+      const result = await super.apiCall(method, options);
+      slackApiCallsTotal.inc({ method, outcome: 'ok' });
+      return result;
+    } catch (err) {
+      slackApiCallsTotal.inc({ method, outcome: 'error' });
+      throw err;
+    }
   }
 }
