@@ -1,0 +1,1060 @@
+/**
+ * A fake Slack that runs in its own HTTP server on 127.0.0.1 and is driven by the real Slack client libraries
+ * (`@slack/web-api`'s WebClient, Bolt, Bolt's Socket Mode client). It keeps a small workspace state (messages,
+ * files, views, user groups) so that what an app did can be asserted the way a person would see it, and it
+ * records every request so that how the app did it can be asserted too.
+ *
+ * Endpoints:
+ *   POST|GET /api/<method>     the Web API (form, JSON or multipart bodies; token in `Authorization: Bearer`)
+ *   POST /upload/<file id>     the `upload_url` handed out by files.getUploadURLExternal
+ *   POST /response/<id>        a `response_url` handed out by newResponseUrl()
+ *   GET  /socket (upgrade)     the Socket Mode WebSocket handed out by apps.connections.open
+ *
+ * Nothing here reaches beyond loopback: even the workspace URL that auth.test reports is this server's own.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { type WebSocket, WebSocketServer } from 'ws';
+
+export interface RecordedCall {
+  /** Web API method (`chat.postMessage`), or `upload_url` / `response_url` for those two kinds of URL. */
+  method: string;
+  /** Request arguments (query, then body), with JSON-encoded form values decoded and the token removed. */
+  args: Record<string, unknown>;
+  token: string | undefined;
+  /** Epoch milliseconds when the request arrived. */
+  at: number;
+  /** HTTP status the fake answered with: 200 for every Web API answer, ok or not, as Slack does. */
+  status: number;
+  /** Set when the fake answered 429 because of rateLimit(). */
+  rateLimited?: boolean;
+  /** The `error` of an `ok: false` answer (`ratelimited`, `channel_not_found`…), or `http_<status>` for failNext. */
+  error?: string;
+}
+
+export interface FakeMessage {
+  channel: string;
+  ts: string;
+  thread_ts?: string;
+  user: string;
+  text?: string;
+  blocks?: unknown[];
+  /** The user who alone sees this message (chat.postEphemeral, or an ephemeral response_url reply). */
+  ephemeralFor?: string;
+  /** Epoch milliseconds of the last chat.update (or replace_original). */
+  updatedAt?: number;
+  files?: FakeFile[];
+}
+
+export interface FakeFile {
+  id: string;
+  name: string;
+  title?: string;
+  bytes: Buffer;
+  channel?: string;
+  thread_ts?: string;
+  initial_comment?: string;
+}
+
+export interface FakeView {
+  view_id: string;
+  trigger_id: string;
+  view: unknown;
+}
+
+/** Where a response_url's replies land (Slack knows this from the interaction that minted the URL). */
+export interface ResponseUrlContext {
+  channel?: string;
+  /** The person who interacted: ephemeral replies are shown to them. */
+  user?: string;
+  /** The message the interaction came from: replace_original / delete_original act on it. */
+  messageTs?: string;
+}
+
+export type EnvelopeType = 'slash_commands' | 'interactive' | 'events_api';
+
+export interface SendEnvelopeOptions {
+  /** Slack's retry counter for redeliveries (0 on the first delivery). */
+  retryAttempt?: number;
+  /** Why Slack redelivered (`timeout`, `http_error`…), sent alongside retryAttempt. */
+  retryReason?: string;
+  /** How long to wait for a connected client and then for its ack. Default 10 s. */
+  timeoutMs?: number;
+}
+
+export interface FakeSlack extends EventEmitter {
+  /** `http://127.0.0.1:PORT/` */
+  readonly url: string;
+  /** `http://127.0.0.1:PORT/api/`: pass as WebClient/Bolt `slackApiUrl`. */
+  readonly apiUrl: string;
+  readonly botUserId: string;
+  readonly botId: string;
+  readonly teamId: string;
+  /** Every request received, in arrival order, including rate-limited and failed ones. */
+  readonly calls: readonly RecordedCall[];
+  callsTo(method: string): RecordedCall[];
+  /** Resolves with the first recorded call (past or future) to `method` that satisfies `predicate`. */
+  waitForCall(
+    method: string,
+    predicate?: (c: RecordedCall) => boolean,
+    timeoutMs?: number,
+  ): Promise<RecordedCall>;
+  /** A fresh response_url; POSTs to it are recorded as calls to `response_url`, args `{ response_url, ...body }`. */
+  newResponseUrl(context?: ResponseUrlContext): string;
+  /** The next `times` calls to `method` answer 429 with `Retry-After: retryAfterSeconds`. */
+  rateLimit(method: string, times: number, retryAfterSeconds: number): void;
+  /** The next `times` (default 1) calls to `method` answer with HTTP `status` (a 5xx, say). */
+  failNext(method: string, status: number, times?: number): void;
+  setUsergroup(id: string, userIds: string[]): void;
+  /** Current messages (posted, then updated or deleted), oldest first; ephemeral ones carry `ephemeralFor`. */
+  messages(channel?: string): FakeMessage[];
+  /** Files whose upload was completed (files.completeUploadExternal). */
+  files(): FakeFile[];
+  /** Views opened or pushed, with their latest content after views.update. */
+  views(): FakeView[];
+  /** Resolves once a Socket Mode client is connected (immediately if one is). */
+  socketConnected(timeoutMs?: number): Promise<void>;
+  /** Delivers an envelope to the connected Socket Mode client and resolves with its ack. */
+  sendEnvelope(
+    type: EnvelopeType,
+    payload: object,
+    options?: SendEnvelopeOptions,
+  ): Promise<{ envelope_id: string; payload?: unknown }>;
+  close(): Promise<void>;
+}
+
+export interface FakeSlackOptions {
+  /** Default: a free port chosen by the OS. */
+  port?: number;
+  /** The bot's user id, reported by auth.test and used as the author of its messages. */
+  botUserId?: string;
+  /** When set, the only bot token accepted; otherwise any `xoxb-` token is. */
+  botToken?: string;
+}
+
+const DEFAULT_WAIT_MS = 10_000;
+/** Far above anything Slack accepts in one request; a guard for the sandbox, not a Slack limit. */
+const MAX_BODY_BYTES = 64 * 1024 * 1024;
+/** Slack pings Socket Mode clients; Bolt's client then expects pings to keep coming (30 s timeout). */
+const SERVER_PING_INTERVAL_MS = 10_000;
+/** How long close() waits for a Socket Mode client to answer the close frame before cutting the connection. */
+const SOCKET_CLOSE_GRACE_MS = 1_000;
+/** Form values Slack clients JSON-encode; decoded so tests can look inside them. */
+const JSON_FORM_FIELDS = new Set(['blocks', 'attachments', 'files', 'view', 'metadata', 'options']);
+
+/** A Web API error answered as `{ ok: false, error }` with HTTP 200, as Slack does. */
+class SlackApiError extends Error {
+  constructor(readonly error: string) {
+    super(error);
+  }
+}
+
+type ApiArgs = Record<string, unknown>;
+type ApiResult = Record<string, unknown>;
+type ApiHandler = (args: ApiArgs) => ApiResult;
+
+interface Fault {
+  status: number;
+  retryAfterSeconds?: number;
+  remaining: number;
+}
+
+interface PendingUpload {
+  id: string;
+  filename: string;
+  length: number;
+  bytes?: Buffer;
+}
+
+interface PendingAck {
+  resolve: (ack: { envelope_id: string; payload?: unknown }) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeSlack> {
+  const fake = new FakeSlackServer(opts);
+  await fake.listen(opts.port ?? 0);
+  return fake;
+}
+
+class FakeSlackServer extends EventEmitter implements FakeSlack {
+  readonly botUserId: string;
+  readonly botId = 'B0FAKEBOT1';
+  readonly teamId = 'T0FAKETEAM';
+  readonly appId = 'A0FAKEAPP1';
+
+  private readonly botToken: string | undefined;
+  private readonly server: Server;
+  private readonly wss = new WebSocketServer({ noServer: true });
+  private readonly sockets = new Set<Socket>();
+  private readonly recorded: RecordedCall[] = [];
+  private readonly faults = new Map<string, Fault[]>();
+  private readonly handlers: Record<string, ApiHandler>;
+
+  private readonly state = {
+    messages: [] as FakeMessage[],
+    usergroups: new Map<string, string[]>(),
+    dmChannels: new Map<string, string>(),
+    uploads: new Map<string, PendingUpload>(),
+    files: [] as FakeFile[],
+    views: new Map<string, FakeView>(),
+    responseUrls: new Map<string, ResponseUrlContext>(),
+  };
+
+  private port = 0;
+  private lastTsMicros = 0;
+  private idCounter = 0;
+  private socket: WebSocket | undefined;
+  private pingTimer: NodeJS.Timeout | undefined;
+  private readonly pendingAcks = new Map<string, PendingAck>();
+  /** Tickets handed out by apps.connections.open; a WebSocket URL without a valid one is refused, as by Slack. */
+  private readonly socketTickets = new Set<string>();
+
+  constructor(opts: FakeSlackOptions) {
+    super();
+    this.botUserId = opts.botUserId ?? 'U0FAKEBOT1';
+    this.botToken = opts.botToken;
+    this.handlers = this.buildHandlers();
+    this.server = createServer((req, res) => {
+      this.route(req, res).catch((err: unknown) => {
+        if (!res.headersSent) sendJson(res, 500, { ok: false, error: 'fatal_error', detail: String(err) });
+        else res.destroy();
+      });
+    });
+    this.server.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    this.server.on('upgrade', (req, socket, head) => this.upgrade(req, socket as Socket, head));
+    this.wss.on('connection', (ws) => this.onSocketModeConnection(ws));
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}/`;
+  }
+
+  get apiUrl(): string {
+    return `${this.url}api/`;
+  }
+
+  get calls(): readonly RecordedCall[] {
+    return this.recorded;
+  }
+
+  listen(port: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, '127.0.0.1', () => {
+        this.server.off('error', reject);
+        this.port = (this.server.address() as AddressInfo).port;
+        resolve();
+      });
+    });
+  }
+
+  // ---- inspection and control -------------------------------------------------------------------------------
+
+  callsTo(method: string): RecordedCall[] {
+    return this.recorded.filter((c) => c.method === method);
+  }
+
+  waitForCall(
+    method: string,
+    predicate: (c: RecordedCall) => boolean = () => true,
+    timeoutMs = DEFAULT_WAIT_MS,
+  ): Promise<RecordedCall> {
+    const matches = (c: RecordedCall): boolean => {
+      if (c.method !== method) return false;
+      try {
+        return predicate(c);
+      } catch {
+        // A predicate that trips over an unexpected shape simply does not match; the timeout message shows it.
+        return false;
+      }
+    };
+    const existing = this.recorded.find(matches);
+    if (existing) return Promise.resolve(existing);
+    return new Promise((resolve, reject) => {
+      const onCall = (c: RecordedCall): void => {
+        if (!matches(c)) return;
+        clearTimeout(timer);
+        this.off('call', onCall);
+        resolve(c);
+      };
+      const timer = setTimeout(() => {
+        this.off('call', onCall);
+        reject(new Error(this.describeMissingCall(method, timeoutMs)));
+      }, timeoutMs);
+      this.on('call', onCall);
+    });
+  }
+
+  newResponseUrl(context: ResponseUrlContext = {}): string {
+    const id = randomBytes(12).toString('hex');
+    this.state.responseUrls.set(id, { ...context });
+    return `${this.url}response/${id}`;
+  }
+
+  rateLimit(method: string, times: number, retryAfterSeconds: number): void {
+    this.addFault(method, { status: 429, retryAfterSeconds, remaining: times });
+  }
+
+  failNext(method: string, status: number, times = 1): void {
+    this.addFault(method, { status, remaining: times });
+  }
+
+  setUsergroup(id: string, userIds: string[]): void {
+    this.state.usergroups.set(id, [...userIds]);
+  }
+
+  messages(channel?: string): FakeMessage[] {
+    // Copies: a test holding a message keeps what it saw; the fake's own state changes only through Slack calls.
+    return this.state.messages
+      .filter((m) => channel === undefined || m.channel === channel)
+      .map((m) => ({ ...m }));
+  }
+
+  files(): FakeFile[] {
+    return [...this.state.files];
+  }
+
+  views(): FakeView[] {
+    return [...this.state.views.values()];
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.pingTimer);
+    for (const pending of this.pendingAcks.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(new Error('fake Slack closed before the envelope was acknowledged'));
+    }
+    this.pendingAcks.clear();
+    // Bolt's SocketModeReceiver.stop() resolves before its close handshake completes; closing politely (and only
+    // then cutting the connection) spares the app a spurious "WebSocket error" after it was stopped.
+    await Promise.all([...this.wss.clients].map((ws) => closeWebSocket(ws, SOCKET_CLOSE_GRACE_MS)));
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
+  }
+
+  // ---- HTTP routing -----------------------------------------------------------------------------------------
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', this.url);
+    const [, kind, id, extra] = url.pathname.split('/');
+    if (kind === 'api' && id && extra === undefined) return this.handleApi(id, req, res, url);
+    if (kind === 'upload' && id && extra === undefined && req.method === 'POST') {
+      return this.handleUpload(id, req, res);
+    }
+    if (kind === 'response' && id && extra === undefined && req.method === 'POST') {
+      return this.handleResponseUrl(id, req, res);
+    }
+    sendJson(res, 404, { ok: false, error: 'not_found' });
+  }
+
+  private async handleApi(
+    method: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+  ): Promise<void> {
+    const args: ApiArgs = Object.fromEntries(url.searchParams);
+    let bodyError: SlackApiError | undefined;
+    try {
+      Object.assign(args, await parseBody(req));
+    } catch (err) {
+      if (!(err instanceof SlackApiError)) throw err;
+      bodyError = err;
+    }
+    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    const token = bearer ?? (typeof args['token'] === 'string' ? args['token'] : undefined);
+    delete args['token'];
+    const call: RecordedCall = { method, args, token, at: Date.now(), status: 200 };
+
+    if (this.answerFault(call, res)) return;
+
+    let body: ApiResult;
+    try {
+      if (bodyError) throw bodyError;
+      this.authorize(method, token);
+      const handler = this.handlers[method];
+      if (!handler) throw new SlackApiError('unknown_method');
+      body = { ok: true, ...handler(args) };
+    } catch (err) {
+      if (!(err instanceof SlackApiError)) throw err;
+      call.error = err.error;
+      body = {
+        ok: false,
+        error: err.error,
+        ...(err.error === 'unknown_method' ? { req_method: method } : {}),
+      };
+    }
+    this.record(call);
+    sendJson(res, 200, body);
+  }
+
+  /** Slack's token rules, reduced to prefixes: bot tokens for the Web API, the app token for Socket Mode only. */
+  private authorize(method: string, token: string | undefined): void {
+    if (token === undefined || token === '') throw new SlackApiError('not_authed');
+    const isBot = token.startsWith('xoxb-');
+    const isApp = token.startsWith('xapp-');
+    if (!isBot && !isApp) throw new SlackApiError('invalid_auth');
+    if (isBot && this.botToken !== undefined && token !== this.botToken)
+      throw new SlackApiError('invalid_auth');
+    if (isApp !== (method === 'apps.connections.open')) throw new SlackApiError('not_allowed_token_type');
+  }
+
+  private async handleUpload(fileId: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const raw = await readBody(req);
+    const call: RecordedCall = {
+      method: 'upload_url',
+      args: { file_id: fileId },
+      token: undefined,
+      at: Date.now(),
+      status: 200,
+    };
+    if (this.answerFault(call, res)) return;
+    const upload = this.state.uploads.get(fileId);
+    if (!upload) {
+      call.status = 404;
+      call.error = 'file_not_found';
+      this.record(call);
+      sendText(res, 404, 'file_not_found');
+      return;
+    }
+    // filesUploadV2 posts multipart with the bytes in field `body`; curl-style clients post the bytes raw.
+    let bytes = raw;
+    if (isMultipart(req)) {
+      const field = (await parseMultipart(req, raw))['body'];
+      bytes = Buffer.isBuffer(field) ? field : Buffer.from(String(field ?? ''));
+    }
+    upload.bytes = bytes;
+    call.args['bytes'] = bytes.length;
+    this.record(call);
+    sendText(res, 200, `OK - ${bytes.length}`);
+  }
+
+  private async handleResponseUrl(id: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let body: ApiArgs;
+    try {
+      body = await parseBody(req);
+    } catch (err) {
+      if (!(err instanceof SlackApiError)) throw err;
+      sendJson(res, 400, { ok: false, error: err.error });
+      return;
+    }
+    const responseUrl = `${this.url}response/${id}`;
+    const call: RecordedCall = {
+      method: 'response_url',
+      args: { ...body, response_url: responseUrl },
+      token: undefined,
+      at: Date.now(),
+      status: 200,
+    };
+    if (this.answerFault(call, res)) return;
+    const context = this.state.responseUrls.get(id);
+    if (!context) {
+      call.status = 404;
+      call.error = 'no_such_url';
+      this.record(call);
+      sendJson(res, 404, { ok: false, error: 'no_such_url' });
+      return;
+    }
+    this.applyResponse(context, body);
+    this.record(call);
+    sendJson(res, 200, { ok: true });
+  }
+
+  /** What Slack does with a response_url body, when it knows where the interaction happened. */
+  private applyResponse(context: ResponseUrlContext, body: ApiArgs): void {
+    const { channel, user, messageTs } = context;
+    if (channel === undefined) return;
+    const original =
+      messageTs === undefined
+        ? undefined
+        : this.state.messages.find((m) => m.channel === channel && m.ts === messageTs);
+    if (body['delete_original'] === true && original) {
+      this.state.messages.splice(this.state.messages.indexOf(original), 1);
+      return;
+    }
+    if (body['replace_original'] === true && original) {
+      applyContent(original, body);
+      original.updatedAt = Date.now();
+      this.emit('message', original);
+      return;
+    }
+    const message: FakeMessage = { channel, ts: this.nextTs(), user: this.botUserId };
+    applyContent(message, body);
+    if (typeof body['thread_ts'] === 'string') message.thread_ts = body['thread_ts'];
+    if (body['response_type'] !== 'in_channel' && user !== undefined) message.ephemeralFor = user;
+    this.addMessage(message);
+  }
+
+  private addFault(method: string, fault: Fault): void {
+    const queue = this.faults.get(method) ?? [];
+    queue.push(fault);
+    this.faults.set(method, queue);
+  }
+
+  /** Answers with an injected 429/5xx if one is queued for this method; records the call either way it answers. */
+  private answerFault(call: RecordedCall, res: ServerResponse): boolean {
+    const queue = this.faults.get(call.method);
+    const fault = queue?.[0];
+    if (!queue || !fault) return false;
+    fault.remaining -= 1;
+    if (fault.remaining <= 0) queue.shift();
+    call.status = fault.status;
+    if (fault.retryAfterSeconds !== undefined) {
+      call.rateLimited = true;
+      call.error = 'ratelimited';
+      this.record(call);
+      res.setHeader('Retry-After', String(fault.retryAfterSeconds));
+      sendJson(res, 429, { ok: false, error: 'ratelimited' });
+    } else {
+      call.error = `http_${fault.status}`;
+      this.record(call);
+      sendText(res, fault.status, 'fake Slack: injected failure');
+    }
+    return true;
+  }
+
+  private record(call: RecordedCall): void {
+    this.recorded.push(call);
+    this.emit('call', call);
+  }
+
+  private describeMissingCall(method: string, timeoutMs: number): string {
+    const counts = new Map<string, number>();
+    for (const c of this.recorded) counts.set(c.method, (counts.get(c.method) ?? 0) + 1);
+    const summary = [...counts].map(([m, n]) => `${m} x${n}`).join(', ') || 'none';
+    const sameMethod = this.callsTo(method)
+      .slice(-5)
+      .map((c) => `\n  ${method} ${truncate(JSON.stringify(c.args), 300)}${c.error ? ` -> ${c.error}` : ''}`)
+      .join('');
+    return `fake Slack: no call to ${method} matched within ${timeoutMs} ms. Recorded calls: ${summary}.${sameMethod}`;
+  }
+
+  // ---- Web API methods --------------------------------------------------------------------------------------
+
+  private buildHandlers(): Record<string, ApiHandler> {
+    return {
+      'auth.test': () => ({
+        url: this.url,
+        team: 'Fake Workspace',
+        user: 'ward',
+        team_id: this.teamId,
+        user_id: this.botUserId,
+        bot_id: this.botId,
+        is_enterprise_install: false,
+      }),
+
+      'chat.postMessage': (args) => {
+        const channel = this.resolveChannel(requireString(args, 'channel', 'channel_not_found'));
+        requireContent(args);
+        const message: FakeMessage = { channel, ts: this.nextTs(), user: this.botUserId };
+        applyContent(message, args);
+        if (typeof args['thread_ts'] === 'string' && args['thread_ts'] !== '')
+          message.thread_ts = args['thread_ts'];
+        this.addMessage(message);
+        return { channel, ts: message.ts, message: this.messageJson(message) };
+      },
+
+      'chat.update': (args) => {
+        const message = this.findMessage(args);
+        if (message.ephemeralFor !== undefined) throw new SlackApiError('cant_update_message');
+        requireContent(args);
+        applyContent(message, args);
+        message.updatedAt = Date.now();
+        this.emit('message', message);
+        return {
+          channel: message.channel,
+          ts: message.ts,
+          text: message.text ?? '',
+          message: this.messageJson(message),
+        };
+      },
+
+      'chat.postEphemeral': (args) => {
+        const channel = this.resolveChannel(requireString(args, 'channel', 'channel_not_found'));
+        const user = requireString(args, 'user', 'user_not_in_channel');
+        requireContent(args);
+        const message: FakeMessage = { channel, ts: this.nextTs(), user: this.botUserId, ephemeralFor: user };
+        applyContent(message, args);
+        if (typeof args['thread_ts'] === 'string' && args['thread_ts'] !== '')
+          message.thread_ts = args['thread_ts'];
+        this.addMessage(message);
+        return { message_ts: message.ts };
+      },
+
+      'chat.delete': (args) => {
+        const message = this.findMessage(args);
+        this.state.messages.splice(this.state.messages.indexOf(message), 1);
+        return { channel: message.channel, ts: message.ts };
+      },
+
+      'views.open': (args) => this.openView(args),
+      'views.push': (args) => this.openView(args),
+
+      'views.update': (args) => {
+        const viewId = typeof args['view_id'] === 'string' ? args['view_id'] : undefined;
+        const externalId = typeof args['external_id'] === 'string' ? args['external_id'] : undefined;
+        const existing = [...this.state.views.values()].find(
+          (v) =>
+            (viewId !== undefined && v.view_id === viewId) ||
+            (externalId !== undefined && (v.view as ApiArgs)['external_id'] === externalId),
+        );
+        if (!existing) throw new SlackApiError('not_found');
+        const view = this.viewJson(requireObject(args, 'view'), existing.view_id);
+        existing.view = view;
+        return { view };
+      },
+
+      'conversations.open': (args) => {
+        const users = requireString(args, 'users', 'users_list_not_supplied')
+          .split(',')
+          .map((u) => u.trim())
+          .filter((u) => u !== '')
+          .sort();
+        if (users.length === 0) throw new SlackApiError('users_list_not_supplied');
+        return { no_op: false, already_open: false, channel: { id: this.dmChannel(users) } };
+      },
+
+      'usergroups.users.list': (args) => {
+        const id = requireString(args, 'usergroup', 'no_such_subteam');
+        const users = this.state.usergroups.get(id);
+        if (!users) throw new SlackApiError('no_such_subteam');
+        return { users: [...users] };
+      },
+
+      'users.info': (args) => {
+        const id = requireString(args, 'user', 'user_not_found');
+        if (!/^[UW][A-Z0-9]+$/.test(id)) throw new SlackApiError('user_not_found');
+        const name = id.toLowerCase();
+        const isBot = id === this.botUserId;
+        return {
+          user: {
+            id,
+            team_id: this.teamId,
+            name,
+            real_name: `User ${id}`,
+            deleted: false,
+            is_bot: isBot,
+            is_admin: false,
+            tz: 'UTC',
+            tz_offset: 0,
+            profile: {
+              real_name: `User ${id}`,
+              display_name: name,
+              email: `${name}@example.com`,
+              ...(isBot ? { bot_id: this.botId } : {}),
+            },
+          },
+        };
+      },
+
+      'files.getUploadURLExternal': (args) => {
+        const filename = requireString(args, 'filename', 'invalid_arguments');
+        const length = Number(args['length']);
+        if (!Number.isInteger(length) || length < 0) throw new SlackApiError('invalid_arguments');
+        const id = this.newId('F');
+        this.state.uploads.set(id, { id, filename, length });
+        return { upload_url: `${this.url}upload/${id}`, file_id: id };
+      },
+
+      'files.completeUploadExternal': (args) => this.completeUpload(args),
+
+      'apps.connections.open': () => {
+        const ticket = randomUUID();
+        this.socketTickets.add(ticket);
+        return { url: `ws://127.0.0.1:${this.port}/socket?ticket=${ticket}&app_id=${this.appId}` };
+      },
+    };
+  }
+
+  private openView(args: ApiArgs): ApiResult {
+    const triggerId = requireString(args, 'trigger_id', 'invalid_trigger_id');
+    const id = this.newId('V');
+    const view = this.viewJson(requireObject(args, 'view'), id);
+    this.state.views.set(id, { view_id: id, trigger_id: triggerId, view });
+    return { view };
+  }
+
+  /** The view as Slack echoes it: the app's fields plus ids, an empty state and a hash. */
+  private viewJson(view: ApiArgs, id: string): ApiArgs {
+    return {
+      id,
+      team_id: this.teamId,
+      type: 'modal',
+      private_metadata: '',
+      callback_id: '',
+      external_id: '',
+      ...view,
+      state: { values: {} },
+      hash: `${Math.floor(Date.now() / 1000)}.${randomBytes(4).toString('hex')}`,
+      previous_view_id: null,
+      root_view_id: id,
+      app_id: this.appId,
+      bot_id: this.botId,
+    };
+  }
+
+  private completeUpload(args: ApiArgs): ApiResult {
+    const requested = args['files'];
+    if (!Array.isArray(requested) || requested.length === 0) throw new SlackApiError('invalid_arguments');
+    const channel =
+      typeof args['channel_id'] === 'string' && args['channel_id'] !== ''
+        ? this.resolveChannel(args['channel_id'])
+        : undefined;
+    const threadTs =
+      typeof args['thread_ts'] === 'string' && args['thread_ts'] !== '' ? args['thread_ts'] : undefined;
+    const comment = typeof args['initial_comment'] === 'string' ? args['initial_comment'] : undefined;
+
+    const completed: FakeFile[] = [];
+    for (const entry of requested as Array<{ id?: unknown; title?: unknown }>) {
+      const upload = typeof entry?.id === 'string' ? this.state.uploads.get(entry.id) : undefined;
+      if (!upload?.bytes) throw new SlackApiError('file_not_found');
+      const file: FakeFile = { id: upload.id, name: upload.filename, bytes: upload.bytes };
+      if (typeof entry.title === 'string') file.title = entry.title;
+      if (channel !== undefined) file.channel = channel;
+      if (threadTs !== undefined) file.thread_ts = threadTs;
+      if (comment !== undefined) file.initial_comment = comment;
+      completed.push(file);
+    }
+    for (const file of completed) this.state.uploads.delete(file.id);
+    this.state.files.push(...completed);
+
+    if (channel !== undefined) {
+      const message: FakeMessage = { channel, ts: this.nextTs(), user: this.botUserId, files: completed };
+      if (comment !== undefined) message.text = comment;
+      if (threadTs !== undefined) message.thread_ts = threadTs;
+      this.addMessage(message);
+    }
+    return {
+      files: completed.map((f) => ({
+        id: f.id,
+        name: f.name,
+        title: f.title ?? f.name,
+        size: f.bytes.length,
+        user: this.botUserId,
+        ...(channel !== undefined ? { channels: [channel] } : {}),
+      })),
+    };
+  }
+
+  // ---- workspace state helpers ------------------------------------------------------------------------------
+
+  private addMessage(message: FakeMessage): void {
+    this.state.messages.push(message);
+    this.emit('message', message);
+  }
+
+  private findMessage(args: ApiArgs): FakeMessage {
+    const channel = this.resolveChannel(requireString(args, 'channel', 'channel_not_found'));
+    const ts = requireString(args, 'ts', 'message_not_found');
+    const message = this.state.messages.find((m) => m.channel === channel && m.ts === ts);
+    if (!message) throw new SlackApiError('message_not_found');
+    return message;
+  }
+
+  private messageJson(message: FakeMessage): ApiArgs {
+    return {
+      type: 'message',
+      user: message.user,
+      bot_id: this.botId,
+      app_id: this.appId,
+      team: this.teamId,
+      ts: message.ts,
+      text: message.text ?? '',
+      ...(message.blocks ? { blocks: message.blocks } : {}),
+      ...(message.thread_ts ? { thread_ts: message.thread_ts } : {}),
+      ...(message.updatedAt ? { edited: { user: message.user, ts: this.nextTs() } } : {}),
+    };
+  }
+
+  /** Posting to a user id posts to the bot's DM with that user, as Slack does. */
+  private resolveChannel(channel: string): string {
+    return /^[UW][A-Z0-9]+$/.test(channel) ? this.dmChannel([channel]) : channel;
+  }
+
+  private dmChannel(sortedUsers: string[]): string {
+    const key = sortedUsers.join(',');
+    let id = this.state.dmChannels.get(key);
+    if (id === undefined) {
+      id = this.newId(sortedUsers.length === 1 ? 'D' : 'G');
+      this.state.dmChannels.set(key, id);
+    }
+    return id;
+  }
+
+  /** Message timestamps: wall-clock microseconds, strictly increasing, formatted as Slack does ("1700000000.000100"). */
+  private nextTs(): string {
+    this.lastTsMicros = Math.max(Date.now() * 1000, this.lastTsMicros + 100);
+    const seconds = Math.floor(this.lastTsMicros / 1_000_000);
+    const micros = this.lastTsMicros % 1_000_000;
+    return `${seconds}.${String(micros).padStart(6, '0')}`;
+  }
+
+  private newId(prefix: string): string {
+    this.idCounter += 1;
+    return `${prefix}0FAKE${String(this.idCounter).padStart(5, '0')}`;
+  }
+
+  // ---- Socket Mode ------------------------------------------------------------------------------------------
+
+  private upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    const url = new URL(req.url ?? '/', this.url);
+    if (url.pathname !== '/socket') {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    const ticket = url.searchParams.get('ticket') ?? '';
+    if (!this.socketTickets.delete(ticket)) {
+      socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.wss.emit('connection', ws, req));
+  }
+
+  private onSocketModeConnection(ws: WebSocket): void {
+    this.socket = ws;
+    ws.on('message', (data, isBinary) => {
+      if (!isBinary) this.onSocketModeMessage(data.toString());
+    });
+    ws.on('close', () => {
+      if (this.socket === ws) this.socket = undefined;
+    });
+    ws.send(
+      JSON.stringify({
+        type: 'hello',
+        num_connections: this.wss.clients.size,
+        debug_info: { host: 'fake-slack', build_number: 1, approximate_connection_time: 18060 },
+        connection_info: { app_id: this.appId },
+      }),
+    );
+    if (!this.pingTimer) {
+      this.pingTimer = setInterval(() => {
+        for (const client of this.wss.clients) client.ping();
+      }, SERVER_PING_INTERVAL_MS);
+      this.pingTimer.unref();
+    }
+    this.emit('socket_connected');
+  }
+
+  private onSocketModeMessage(text: string): void {
+    let message: { envelope_id?: unknown; payload?: unknown };
+    try {
+      message = JSON.parse(text) as typeof message;
+    } catch {
+      return; // Slack ignores frames it cannot parse; so does the fake.
+    }
+    if (typeof message.envelope_id !== 'string') return;
+    const pending = this.pendingAcks.get(message.envelope_id);
+    if (!pending) return;
+    clearTimeout(pending.timer);
+    this.pendingAcks.delete(message.envelope_id);
+    pending.resolve(
+      message.payload === undefined
+        ? { envelope_id: message.envelope_id }
+        : { envelope_id: message.envelope_id, payload: message.payload },
+    );
+  }
+
+  socketConnected(timeoutMs = DEFAULT_WAIT_MS): Promise<void> {
+    if (this.socket?.readyState === 1) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const onConnected = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.off('socket_connected', onConnected);
+        const opened = this.callsTo('apps.connections.open').length;
+        reject(
+          new Error(
+            `fake Slack: no Socket Mode client connected within ${timeoutMs} ms (apps.connections.open was called ${opened} times)`,
+          ),
+        );
+      }, timeoutMs);
+      this.once('socket_connected', onConnected);
+    });
+  }
+
+  async sendEnvelope(
+    type: EnvelopeType,
+    payload: object,
+    options: SendEnvelopeOptions = {},
+  ): Promise<{ envelope_id: string; payload?: unknown }> {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_WAIT_MS;
+    await this.socketConnected(timeoutMs);
+    const ws = this.socket;
+    if (!ws) throw new Error('fake Slack: the Socket Mode client disconnected');
+    const envelopeId = randomUUID();
+    // As in Slack's envelopes: only commands and modal submissions/option requests can carry a response payload.
+    const payloadType = (payload as { type?: unknown }).type;
+    const acceptsResponsePayload =
+      type === 'slash_commands' ||
+      (type === 'interactive' && (payloadType === 'view_submission' || payloadType === 'block_suggestion'));
+    const envelope = {
+      envelope_id: envelopeId,
+      type,
+      accepts_response_payload: acceptsResponsePayload,
+      payload,
+      retry_attempt: options.retryAttempt ?? 0,
+      retry_reason: options.retryReason ?? '',
+    };
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pendingAcks.delete(envelopeId);
+        reject(
+          new Error(
+            `fake Slack: the ${type} envelope ${envelopeId} was not acknowledged within ${timeoutMs} ms`,
+          ),
+        );
+      }, timeoutMs);
+      this.pendingAcks.set(envelopeId, { resolve, reject, timer });
+      ws.send(JSON.stringify(envelope), (err) => {
+        if (!err) return;
+        clearTimeout(timer);
+        this.pendingAcks.delete(envelopeId);
+        reject(err);
+      });
+    });
+  }
+}
+
+// ---- request parsing and answering (module-private) ---------------------------------------------------------
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new Error(`request body over ${MAX_BODY_BYTES} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function isMultipart(req: IncomingMessage): boolean {
+  return (req.headers['content-type'] ?? '').toLowerCase().startsWith('multipart/form-data');
+}
+
+/** Parses a form, JSON or multipart body into arguments the way Slack reads them. */
+async function parseBody(req: IncomingMessage): Promise<ApiArgs> {
+  const raw = await readBody(req);
+  if (raw.length === 0) return {};
+  const contentType = (req.headers['content-type'] ?? '').toLowerCase();
+  if (contentType.startsWith('application/json')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw.toString('utf8'));
+    } catch {
+      throw new SlackApiError('invalid_json');
+    }
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as ApiArgs) : {};
+  }
+  if (contentType.startsWith('multipart/form-data')) {
+    try {
+      return decodeJsonFields(await parseMultipart(req, raw));
+    } catch {
+      throw new SlackApiError('invalid_form_data');
+    }
+  }
+  return decodeJsonFields(Object.fromEntries(new URLSearchParams(raw.toString('utf8'))));
+}
+
+/** Multipart parsing borrowed from the platform's fetch implementation: files become Buffers. */
+async function parseMultipart(req: IncomingMessage, raw: Buffer): Promise<ApiArgs> {
+  const form = await new Response(raw, {
+    headers: { 'content-type': req.headers['content-type'] ?? '' },
+  }).formData();
+  const args: ApiArgs = {};
+  for (const [key, value] of form) {
+    args[key] = typeof value === 'string' ? value : Buffer.from(await value.arrayBuffer());
+  }
+  return args;
+}
+
+/** Slack clients send nested values (blocks, view, files…) as JSON strings inside the form; decode those. */
+function decodeJsonFields(args: ApiArgs): ApiArgs {
+  for (const [key, value] of Object.entries(args)) {
+    if (!JSON_FORM_FIELDS.has(key) || typeof value !== 'string') continue;
+    try {
+      args[key] = JSON.parse(value);
+    } catch {
+      // Left as sent: the handler then answers as Slack would for a malformed value.
+    }
+  }
+  return args;
+}
+
+function closeWebSocket(ws: WebSocket, graceMs: number): Promise<void> {
+  if (ws.readyState === ws.CLOSED) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => ws.terminate(), graceMs);
+    ws.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    if (ws.readyState === ws.OPEN) ws.close(1001, 'fake Slack is shutting down');
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+function sendText(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+function requireString(args: ApiArgs, key: string, error: string): string {
+  const value = args[key];
+  if (typeof value !== 'string' || value === '') throw new SlackApiError(error);
+  return value;
+}
+
+function requireObject(args: ApiArgs, key: string): ApiArgs {
+  const value = args[key];
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new SlackApiError('invalid_arguments');
+  return value as ApiArgs;
+}
+
+/** Slack refuses a message with neither text, blocks nor attachments. */
+function requireContent(args: ApiArgs): void {
+  const has = (key: string): boolean => {
+    const value = args[key];
+    return Array.isArray(value) ? value.length > 0 : typeof value === 'string' && value !== '';
+  };
+  if (!has('text') && !has('blocks') && !has('attachments')) throw new SlackApiError('no_text');
+}
+
+function applyContent(message: FakeMessage, args: ApiArgs): void {
+  if (typeof args['text'] === 'string') message.text = args['text'];
+  if (Array.isArray(args['blocks'])) message.blocks = args['blocks'];
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…`;
+}
