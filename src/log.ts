@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { LogLevel, type Logger as SlackLogger } from '@slack/logger';
 import { type Logger, pino } from 'pino';
 
 /** What every log line written while handling one request carries (its request id), whoever writes it. */
@@ -119,4 +120,22 @@ export function createLogger(
     },
     destination,
   );
+}
+
+/**
+ * A logger in the shape @slack/bolt and @slack/web-api expect, writing into ward's pino logger (so their lines are
+ * JSON, redacted and carry ward's fields). Their debug output is dropped: it dumps request details.
+ */
+export function toSlackLogger(log: Logger, component: string): SlackLogger {
+  const child = log.child({ component });
+  const line = (m: unknown[]) => m.map(String).join(' ');
+  return {
+    debug: () => {},
+    info: (...m: unknown[]) => child.info(line(m)),
+    warn: (...m: unknown[]) => child.warn(line(m)),
+    error: (...m: unknown[]) => child.error(line(m)),
+    setLevel: () => {},
+    getLevel: () => LogLevel.INFO,
+    setName: () => {},
+  };
 }

@@ -31,15 +31,18 @@ export function parseCommandText(
     ...COMMON_BOOLEAN_FLAGS,
     ...optionEntries.filter(([, o]) => o.boolean).map(([flag]) => flag),
   ]);
-  const { positionals, flags } = splitFlags(tokens.slice(1), booleanFlags);
+  const valueFlags = new Set([
+    'reason',
+    ...optionEntries.filter(([, o]) => !o.boolean).map(([flag]) => flag),
+  ]);
+  const { positionals, flags } = splitFlags(tokens.slice(1), booleanFlags, valueFlags);
   const usage = `Usage: \`/ward ${command.usage}\``;
 
   const raw: Record<string, unknown> = {};
+  const problems: string[] = [];
   if (positionals.length > command.positionals.length) {
     const extra = positionals[command.positionals.length]!;
-    throw new UserInputError(
-      `Unexpected argument \`${truncate(extra)}\` for \`${command.name}\` (quote values that contain spaces). ${usage}`,
-    );
+    problems.push(`unexpected argument \`${truncate(extra)}\` (quote values that contain spaces)`);
   }
   command.positionals.forEach((key: string, i: number) => {
     if (positionals[i] !== undefined) raw[key] = positionals[i];
@@ -77,12 +80,17 @@ export function parseCommandText(
 
   const parsed = command.args.safeParse(raw);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue: z.core.$ZodIssue) => {
-      const field = issue.path.join('.') || 'arguments';
-      const missing = issue.code === 'invalid_type' && raw[field] === undefined;
-      return `\`${field}\`: ${missing ? 'is required' : issue.message}`;
-    });
-    throw new UserInputError(`${problems.join('; ')}. ${usage}`);
+    problems.unshift(
+      ...parsed.error.issues.map((issue: z.core.$ZodIssue) => {
+        const field = issue.path.join('.') || 'arguments';
+        const missing = issue.code === 'invalid_type' && raw[field] === undefined;
+        return `\`${field}\`: ${missing ? 'is required' : issue.message}`;
+      }),
+    );
+  }
+  if (problems.length > 0 || !parsed.success) {
+    const text = problems.join('; ');
+    throw new UserInputError(`${text.charAt(0).toUpperCase()}${text.slice(1)}. ${usage}`);
   }
   return { command, args: parsed.data as Record<string, unknown>, flags: common };
 }

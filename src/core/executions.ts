@@ -81,7 +81,10 @@ export class RunningExecution {
           ok = await store.setIfAbsent(leaseKey(requestId), owner, leaseMs);
         }
         if (!ok) {
-          log.error({ requestId }, 'lost the lease of a running execution: stopping it at the next safe point');
+          log.error(
+            { requestId },
+            'lost the lease of a running execution: stopping it at the next safe point',
+          );
           this.lost = true;
           this.abort.abort(new Error('lease lost'));
           this.stopHeartbeat();
@@ -106,7 +109,10 @@ export class RunningExecution {
       } else {
         r.steps.push({ id: stepId, title: stepId, status, detail });
       }
-    }).catch((err) => this.ledger.log.warn({ err, stepId }, 'could not record step progress'));
+    }).then(
+      () => {},
+      (err: unknown) => this.ledger.log.warn({ err, stepId }, 'could not record step progress'),
+    );
   }
 
   /**
@@ -210,9 +216,7 @@ export class ExecutionLedger {
    * Takes the lease and writes the record. Throws ExecutionAlreadyRanError when this request runs or ran already,
    * StoreUnavailableError when the store is down: in both cases nothing may run.
    */
-  async begin(
-    record: Omit<ExecutionRecord, 'state' | 'owner' | 'startedAt'>,
-  ): Promise<RunningExecution> {
+  async begin(record: Omit<ExecutionRecord, 'state' | 'owner' | 'startedAt'>): Promise<RunningExecution> {
     const full: ExecutionRecord = {
       ...record,
       state: 'running',

@@ -25,7 +25,7 @@ export function tokenize(input: string): string[] {
   }
   const control = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.exec(input);
   if (control) {
-    const code = control[0].charCodeAt(0).toString(16).padStart(4, '0');
+    const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
     throw new UserInputError(
       `The command contains a control character (U+${code}) at position ${control.index + 1}; remove it and try again. Nothing was run.`,
     );
@@ -83,9 +83,13 @@ export interface ParsedWords {
 
 /**
  * Separates positionals from `--flag value`, `--flag=value` and boolean `--flag`. `booleanFlags` says which flags take
- * no value; `--` ends flag parsing.
+ * no value, `valueFlags` (when given) which take one; `--` ends flag parsing.
  */
-export function splitFlags(tokens: readonly string[], booleanFlags: ReadonlySet<string>): ParsedWords {
+export function splitFlags(
+  tokens: readonly string[],
+  booleanFlags: ReadonlySet<string>,
+  valueFlags?: ReadonlySet<string>,
+): ParsedWords {
   const positionals: string[] = [];
   const flags = new Map<string, string | true>();
   let onlyPositionals = false;
@@ -101,6 +105,12 @@ export function splitFlags(tokens: readonly string[], booleanFlags: ReadonlySet<
     if (!/^[a-z][a-z0-9-]*$/.test(name))
       throw new UserInputError(`\`${truncate(t)}\` is not a valid option name.`);
     if (flags.has(name)) throw new UserInputError(`The option --${name} is given twice.`);
+    // An option the command does not know takes no value here, so that the caller can name it as unknown
+    // instead of complaining that it lacks a value.
+    if (valueFlags !== undefined && !valueFlags.has(name) && !booleanFlags.has(name)) {
+      flags.set(name, eq === -1 ? true : t.slice(eq + 1));
+      continue;
+    }
     if (booleanFlags.has(name)) {
       if (eq !== -1) {
         const v = t.slice(eq + 1).toLowerCase();

@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { App, HTTPReceiver, LogLevel } from '@slack/bolt';
-import type { Logger } from 'pino';
+import { App, HTTPReceiver } from '@slack/bolt';
 import type { Config } from '../config/env.js';
 import type { Invocation, Replier } from '../core/command.js';
 import { answerError, dispatchCommand } from '../core/dispatcher.js';
 import type { Services } from '../core/services.js';
 import type { WorkTracker } from '../core/work-tracker.js';
 import { StoreUnavailableError } from '../errors.js';
-import { withRequestId } from '../log.js';
+import { toSlackLogger, withRequestId } from '../log.js';
 import type { ChatMessage } from '../ports/chat.js';
 
 /** A short id that ties together every log line and audit entry of one Slack request. */
@@ -37,20 +36,6 @@ export function replierFor(services: Pick<Services, 'chat'>, inv: Invocation): R
   };
 }
 
-/** Bolt's logger, routed into ward's pino logger. */
-function boltLogger(log: Logger) {
-  const child = log.child({ component: 'bolt' });
-  return {
-    debug: (...m: unknown[]) => child.debug(m.map(String).join(' ')),
-    info: (...m: unknown[]) => child.info(m.map(String).join(' ')),
-    warn: (...m: unknown[]) => child.warn(m.map(String).join(' ')),
-    error: (...m: unknown[]) => child.error(m.map(String).join(' ')),
-    setLevel: () => {},
-    getLevel: () => LogLevel.INFO,
-    setName: () => {},
-  };
-}
-
 export interface SlackApp {
   app: App;
   /** HTTP mode: Bolt's request listener for /slack/events (signature verification included). */
@@ -64,7 +49,7 @@ export interface SlackApp {
  * at once and continuing the work after the ack, so that Slack's 3-second limit always holds.
  */
 export function createSlackApp(config: Config, services: Services, work: WorkTracker): SlackApp {
-  const logger = boltLogger(services.log);
+  const logger = toSlackLogger(services.log, 'bolt');
   const clientOptions = config.SLACK_API_URL ? { slackApiUrl: config.SLACK_API_URL } : {};
   let app: App;
   let receiver: HTTPReceiver | undefined;
@@ -206,6 +191,17 @@ export function createSlackApp(config: Config, services: Services, work: WorkTra
           : `Internal error (ref ${requestId}).`;
       await ack(first ? { response_action: 'errors', errors: { [first]: text.slice(0, 150) } } : undefined);
     }
+  });
+
+  // ward works through /ward; a mention gets a pointer rather than silence.
+  app.event('app_mention', async ({ event }) => {
+    await services.chat
+      .postMessage(
+        event.channel,
+        { text: 'I work through the `/ward` command: try `/ward help` to see what you may run.' },
+        { threadTs: event.thread_ts ?? event.ts },
+      )
+      .catch((err) => services.log.warn({ err }, 'could not answer a mention'));
   });
 
   app.error(async (err) => {

@@ -1,5 +1,6 @@
-import { LogLevel, WebClient, WebClientEvent } from '@slack/web-api';
+import { WebClient, WebClientEvent } from '@slack/web-api';
 import type { Logger } from 'pino';
+import { toSlackLogger } from '../../log.js';
 import { slackApiCallsTotal, slackHttpRequestsTotal, slackRateLimitedTotal } from '../../metrics.js';
 import type { ChatClient, ChatMessage } from '../../ports/chat.js';
 
@@ -11,23 +12,10 @@ export class SlackChat implements ChatClient {
   readonly web: WebClient;
 
   constructor(token: string, options: { slackApiUrl?: string | undefined; logger?: Logger } = {}) {
-    const log = options.logger?.child({ component: 'slack-web-api' });
     this.web = new CountingWebClient(token, {
       ...(options.slackApiUrl ? { slackApiUrl: options.slackApiUrl } : {}),
       fetch: countingFetch,
-      ...(log
-        ? {
-            logger: {
-              debug: () => {},
-              info: (...m: unknown[]) => log.info(m.map(String).join(' ')),
-              warn: (...m: unknown[]) => log.warn(m.map(String).join(' ')),
-              error: (...m: unknown[]) => log.error(m.map(String).join(' ')),
-              setLevel: () => {},
-              getLevel: () => LogLevel.INFO,
-              setName: () => {},
-            },
-          }
-        : {}),
+      ...(options.logger ? { logger: toSlackLogger(options.logger, 'slack-web-api') } : {}),
     });
     this.web.on(WebClientEvent.RATE_LIMITED, (_retryAfterSeconds: number, request: { url: string }) => {
       slackRateLimitedTotal.inc({ method: methodOf(request.url) });
