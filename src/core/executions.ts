@@ -162,6 +162,15 @@ export class RunningExecution {
     return ok;
   }
 
+  /** Removes the record and lease of an execution that never started (its start could not be audited). */
+  async withdraw(): Promise<void> {
+    this.stopHeartbeat();
+    this.lost = true;
+    this.ledger.forget(this);
+    await this.ledger.store.compareAndSet(executionKey(this.record.requestId), this.written, null);
+    await this.ledger.store.compareAndSet(leaseKey(this.record.requestId), this.ledger.owner, null);
+  }
+
   /** Declares it interrupted (shutdown grace over): false when another process already did. */
   async interrupt(reason: string): Promise<boolean> {
     this.stopHeartbeat();

@@ -6,6 +6,7 @@ import type { ChatClient } from '../ports/chat.js';
 import type { Clock } from '../ports/clock.js';
 import type { RemoteShell } from '../ports/remote-shell.js';
 import type { Store } from '../ports/store.js';
+import type { ExecutionLedger } from './executions.js';
 import type { ChangeGate } from './gate.js';
 import type { InteractionRouter } from './interactions.js';
 import type { PolicyEngine } from './policy-engine.js';
@@ -25,6 +26,8 @@ export interface Services {
   inventory(): Inventory;
   shell: RemoteShell;
   interactions: InteractionRouter;
+  /** Leases and durable records of running executions (crash recovery, run-once). */
+  executions: ExecutionLedger;
   /** Where `change` commands go once their plan is built: approvals, MFA, then execution. */
   gate: ChangeGate;
 }
