@@ -1,4 +1,5 @@
 import type { AnyCommand } from '../src/core/command.js';
+import audit from './audit.js';
 import blockIp from './block-ip.js';
 import disableUser from './disable-user.js';
 import forensics from './forensics.js';
@@ -20,4 +21,5 @@ export const commands: AnyCommand[] = [
   blockIp,
   killProcess,
   disableUser,
+  audit,
 ];
