@@ -1,9 +1,15 @@
 import { z } from 'zod';
-import { hostSelectorArg } from '../src/config/inventory.js';
+import { jobFrom, planHost, runOnHosts } from '../src/actions/execution-helpers.js';
+import { forensicsPlanCommand } from '../src/actions/forensics.js';
+import { withHost } from '../src/actions/host-session.js';
+import { snapshotHost } from '../src/actions/snapshot.js';
+import { hostSelectorArg, resolveHosts } from '../src/config/inventory.js';
 import { defineCommand } from '../src/core/command.js';
-import { NotAvailableError } from '../src/errors.js';
 
-/** `/ward forensics <host|tag:…>`: collect evidence from hosts without changing them. */
+/**
+ * `/ward forensics <host|tag:…>`: collect evidence from hosts without changing them. Each host's summary goes to
+ * the request's thread with its evidence bundle (uploaded), and to the admins by email.
+ */
 export default defineCommand({
   name: 'forensics',
   summary: 'Collect evidence (users, processes, sockets, files, hashes, logs) from hosts, changing nothing',
@@ -13,10 +19,37 @@ export default defineCommand({
   args: z.object({ target: hostSelectorArg }),
   positionals: ['target'],
   policy: { allow: ['responder', 'approver', 'admin'], approvals: 0, mfa: 'none', auto: true },
-  async plan() {
-    throw new NotAvailableError('forensics');
+  details:
+    'Runs one fixed, read-only script per host over SSH (one channel). Collects: logged-in users, recent logins, processes with executable paths (flagging deleted binaries and those in /tmp, /var/tmp, /dev/shm), listening sockets, established connections, open files, sha256 of listener executables and of the inventory paths, auth and system logs, crontabs, kernel modules, files changed in the last 24 h under /etc, /tmp, /var/tmp. Evidence is kept in WARD_EVIDENCE_DIR/<request>/<host>/forensics/ with manifest.json and a tar.gz bundle.',
+  async plan({ args, services }) {
+    const inventory = services.inventory();
+    const hosts = resolveHosts(inventory, args.target);
+    const line = forensicsPlanCommand(inventory.forensicsHashPaths);
+    return {
+      command: 'forensics',
+      args: { target: args.target },
+      hosts: hosts.map(planHost),
+      steps: hosts.map((h) => ({
+        id: `${h.name}.forensics`,
+        title: `Collect evidence on ${h.name} (${h.address}), read-only`,
+        host: h.name,
+        commands: [line],
+      })),
+    };
   },
-  async execute() {
-    throw new NotAvailableError('forensics');
+  async execute(ctx) {
+    const job = jobFrom(ctx);
+    return runOnHosts(ctx, (host) =>
+      withHost(job, host, async (session) => {
+        const snap = await snapshotHost(job, session, host);
+        const h = snap.result.highlights;
+        const ok = snap.result.artifacts.filter((a) => a.status === 'ok').length;
+        return {
+          host: host.name,
+          ok: true,
+          detail: `${ok}/${snap.result.artifacts.length} artifacts, ${h.suspiciousProcesses.length} suspicious process(es), bundle sha256 ${snap.saved.bundleSha256.slice(0, 16)}…${snap.email === 'failed' ? ' (email to admins failed)' : ''}.`,
+        };
+      }),
+    );
   },
 });

@@ -5,9 +5,11 @@ import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import { commands } from '../commands/index.js';
 import { ChainedAuditLog } from './adapters/audit/chained-audit-log.js';
+import { DisabledMailer, MailgunMailer } from './adapters/mailgun/mailgun-mailer.js';
 import { MemoryStore } from './adapters/memory/memory-store.js';
 import { RedisStore } from './adapters/redis/redis-store.js';
 import { SlackChat } from './adapters/slack/slack-chat.js';
+import { NodeSshShell } from './adapters/ssh/node-ssh-shell.js';
 import { type Config, loadConfig, SECRET_VARS } from './config/env.js';
 import { EMPTY_INVENTORY, type Inventory, inventorySchema, toInventory } from './config/inventory.js';
 import { policyFileSchema } from './config/policy.js';
@@ -20,7 +22,7 @@ import { interruptRunning, RecoveryScanner, registerRecoveryActions } from './co
 import { CommandRegistry } from './core/registry.js';
 import type { Services } from './core/services.js';
 import { WorkTracker } from './core/work-tracker.js';
-import { ConfigError, NotAvailableError, WardError } from './errors.js';
+import { ConfigError, WardError } from './errors.js';
 import { HttpRoutes, listen, sendJson } from './http/server.js';
 import { createLogger } from './log.js';
 import { renderMetrics } from './metrics.js';
@@ -104,11 +106,16 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
     policy: new PolicyEngine(policyFile, registry, chat, clock),
     commands: registry,
     inventory: () => inventory,
-    shell: {
-      connect: async () => {
-        throw new NotAvailableError('ssh');
-      },
-    },
+    shell: new NodeSshShell({ connectTimeoutMs: config.WARD_SSH_CONNECT_TIMEOUT_MS }),
+    mailer:
+      config.MAILGUN_API_KEY && config.MAILGUN_DOMAIN
+        ? new MailgunMailer({
+            apiKey: config.MAILGUN_API_KEY,
+            domain: config.MAILGUN_DOMAIN,
+            url: config.MAILGUN_URL,
+            from: config.MAILGUN_FROM,
+          })
+        : new DisabledMailer(),
     interactions: new InteractionRouter(),
     executions: new ExecutionLedger(store, log, config.WARD_EXECUTION_LEASE_MS, () => clock.now()),
     gate: new DirectGate(() => services),

@@ -3,6 +3,16 @@ import { z } from 'zod';
 import { UserInputError } from '../errors.js';
 import type { HostTarget } from '../ports/remote-shell.js';
 
+/** Executables whose hashes forensics always records: the usual targets of a trojaned binary. */
+export const DEFAULT_HASH_PATHS = [
+  '/usr/sbin/sshd',
+  '/usr/bin/ssh',
+  '/usr/bin/sudo',
+  '/usr/bin/su',
+  '/bin/login',
+  '/usr/bin/passwd',
+] as const;
+
 /** Host names as ward accepts them anywhere (command arguments, inventory keys): no shell metacharacters. */
 export const HOST_NAME_PATTERN = /^[a-z0-9](?:[a-z0-9.-]{0,61}[a-z0-9])?$/;
 export const TAG_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
@@ -63,9 +73,21 @@ export const inventoryHost = z
   })
   .strict();
 
+const absolutePath = z
+  .string()
+  .refine(
+    (v) => v.startsWith('/') && !/[\0\r\n]/.test(v) && !v.split('/').includes('..') && v.length <= 4096,
+    'must be an absolute path without ".." or line breaks',
+  );
+
 export const inventorySchema = z
   .object({
     management: z.object({ cidrs: z.array(cidr).min(1, 'list at least one management CIDR') }).strict(),
+    /** Forensics settings for every host: extra executables whose sha256 is recorded. */
+    forensics: z
+      .object({ hashPaths: z.array(absolutePath).max(200).optional() })
+      .strict()
+      .default({}),
     defaults: z.object(connection).strict().default({}),
     hosts: z.record(hostName, inventoryHost).default({}),
   })
@@ -80,10 +102,16 @@ export interface InventoryHost extends HostTarget {
 
 export interface Inventory {
   managementCidrs: string[];
+  /** Files whose sha256 forensics records on every host (defaults plus the inventory's `forensics.hashPaths`). */
+  forensicsHashPaths: string[];
   hosts: ReadonlyMap<string, InventoryHost>;
 }
 
-export const EMPTY_INVENTORY: Inventory = { managementCidrs: [], hosts: new Map() };
+export const EMPTY_INVENTORY: Inventory = {
+  managementCidrs: [],
+  forensicsHashPaths: [...DEFAULT_HASH_PATHS],
+  hosts: new Map(),
+};
 
 export function toInventory(file: InventoryFile): Inventory {
   const hosts = new Map<string, InventoryHost>();
@@ -100,7 +128,8 @@ export function toInventory(file: InventoryFile): Inventory {
       cloud: h.cloud,
     });
   }
-  return { managementCidrs: file.management.cidrs, hosts };
+  const hashPaths = [...new Set([...DEFAULT_HASH_PATHS, ...(file.forensics.hashPaths ?? [])])];
+  return { managementCidrs: file.management.cidrs, forensicsHashPaths: hashPaths, hosts };
 }
 
 /** A command argument naming hosts: a host name or `tag:<tag>`. Validated before anything else sees it. */

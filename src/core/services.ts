@@ -4,6 +4,7 @@ import type { Inventory } from '../config/inventory.js';
 import type { AuditLog } from '../ports/audit.js';
 import type { ChatClient } from '../ports/chat.js';
 import type { Clock } from '../ports/clock.js';
+import type { Mailer } from '../ports/mailer.js';
 import type { RemoteShell } from '../ports/remote-shell.js';
 import type { Store } from '../ports/store.js';
 import type { ExecutionLedger } from './executions.js';
@@ -25,6 +26,8 @@ export interface Services {
   /** The current inventory (reloadable). */
   inventory(): Inventory;
   shell: RemoteShell;
+  /** Email to admins (forensic summaries, lockdowns); `enabled` is false when Mailgun is not configured. */
+  mailer: Mailer;
   interactions: InteractionRouter;
   /** Leases and durable records of running executions (crash recovery, run-once). */
   executions: ExecutionLedger;

@@ -1,0 +1,238 @@
+import { SafeValue } from '../adapters/ssh/shell-quote.js';
+import type { ShellSession } from '../ports/remote-shell.js';
+import {
+  type Artifact,
+  type CollectOptions,
+  collectCommand,
+  describeScript,
+  parseCollectOutput,
+  type SectionSpec,
+} from './collect-script.js';
+import { displayCommand } from './remote-command.js';
+
+/** Directories an executable should never run from. */
+export const SUSPICIOUS_EXE_DIRS = ['/tmp/', '/var/tmp/', '/dev/shm/'] as const;
+
+// Fixed code only. Hash paths reach the script through $WARD_PATHS (validated absolute paths, one per line).
+export const FORENSIC_SECTIONS: readonly SectionSpec[] = [
+  { name: 'system', alternatives: [{ code: 'uname -a; hostname; uptime; date -u' }] },
+  {
+    name: 'logged-in-users',
+    alternatives: [
+      { when: { tool: 'w' }, code: 'w' },
+      { when: { tool: 'who' }, code: 'who -a' },
+    ],
+  },
+  {
+    name: 'recent-logins',
+    alternatives: [
+      { when: { tool: 'last' }, code: 'last -n 50 -F' },
+      { when: { tool: 'lastlog' }, code: 'lastlog' },
+      { when: { tool: 'journalctl' }, code: 'journalctl --no-pager -n 200 -t sshd -t login' },
+    ],
+  },
+  { name: 'processes', alternatives: [{ when: { tool: 'ps' }, code: 'ps auxww' }] },
+  {
+    name: 'process-executables',
+    alternatives: [
+      {
+        when: { file: '/proc/self/exe' },
+        code: `for d in /proc/[0-9]*; do p=\${d#/proc/}; x=$(readlink "$d/exe" 2>/dev/null) || x='?'; c=$(tr '\\000' ' ' < "$d/cmdline" 2>/dev/null | head -c 300); printf '%s\\t%s\\t%s\\n' "$p" "$x" "$c"; done`,
+      },
+    ],
+  },
+  {
+    name: 'listening-sockets',
+    alternatives: [
+      { when: { tool: 'ss' }, code: 'ss -tulpnH' },
+      { when: { tool: 'netstat' }, code: 'netstat -tulpn' },
+    ],
+  },
+  {
+    name: 'established-connections',
+    alternatives: [
+      { when: { tool: 'ss' }, code: 'ss -tunpH state established' },
+      { when: { tool: 'netstat' }, code: 'netstat -tunp | grep ESTABLISHED' },
+    ],
+  },
+  { name: 'open-files', alternatives: [{ when: { tool: 'lsof' }, code: 'lsof -nP' }] },
+  {
+    name: 'listener-executable-sha256',
+    alternatives: [
+      {
+        when: { tools: ['ss', 'sha256sum'] },
+        code: `for p in $(ss -tulpnH | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -un); do x=$(readlink "/proc/$p/exe" 2>/dev/null) || x='?'; h=$(sha256sum < "/proc/$p/exe" 2>/dev/null | cut -d' ' -f1); printf '%s\\t%s\\t%s\\n' "$p" "$x" "\${h:-unreadable}"; done`,
+      },
+    ],
+  },
+  {
+    name: 'path-sha256',
+    alternatives: [
+      {
+        when: { tool: 'sha256sum' },
+        code: `printf '%s\\n' "$WARD_PATHS" | while IFS= read -r f; do [ -n "$f" ] || continue; if [ -f "$f" ]; then sha256sum -- "$f"; else printf 'absent  %s\\n' "$f"; fi; done`,
+      },
+    ],
+  },
+  {
+    name: 'auth-log',
+    alternatives: [
+      { when: { file: '/var/log/auth.log' }, code: 'tail -n 500 /var/log/auth.log' },
+      { when: { file: '/var/log/secure' }, code: 'tail -n 500 /var/log/secure' },
+      {
+        when: { tool: 'journalctl' },
+        code: 'journalctl --no-pager -n 500 SYSLOG_FACILITY=4 + SYSLOG_FACILITY=10',
+      },
+    ],
+  },
+  {
+    name: 'system-log',
+    alternatives: [
+      { when: { file: '/var/log/syslog' }, code: 'tail -n 500 /var/log/syslog' },
+      { when: { file: '/var/log/messages' }, code: 'tail -n 500 /var/log/messages' },
+      { when: { tool: 'journalctl' }, code: 'journalctl --no-pager -n 500' },
+    ],
+  },
+  {
+    name: 'crontabs',
+    alternatives: [
+      {
+        code: 'for f in /etc/crontab /etc/cron.d/* /var/spool/cron/crontabs/* /var/spool/cron/*; do if [ -f "$f" ]; then echo "== $f"; cat "$f"; fi; done; true',
+      },
+    ],
+  },
+  {
+    name: 'kernel-modules',
+    alternatives: [
+      { when: { tool: 'lsmod' }, code: 'lsmod' },
+      { when: { file: '/proc/modules' }, code: 'cat /proc/modules' },
+    ],
+  },
+  {
+    name: 'recently-changed-files',
+    alternatives: [
+      {
+        when: { tool: 'find' },
+        code: 'find /etc /tmp /var/tmp /dev/shm -xdev -mmin -1440 -ls 2>/dev/null; true',
+      },
+    ],
+  },
+];
+
+export const FORENSIC_LIMITS = { maxSectionBytes: 4 * 1024 * 1024, sectionTimeoutSeconds: 30 } as const;
+
+function hashPathsEnv(paths: readonly string[]): Record<string, string> {
+  return { WARD_PATHS: paths.map((p) => SafeValue.absPath(p)).join('\n') };
+}
+
+/** The plan line for a forensic collection: deterministic, with the script's hash and the hashed paths. */
+export function forensicsPlanCommand(hashPaths: readonly string[]): string {
+  return displayCommand({ argv: ['sh', '-s'], stdin: '', stdinLabel: forensicsLabel(hashPaths) });
+}
+
+function forensicsLabel(hashPaths: readonly string[]): string {
+  return describeScript('forensics', FORENSIC_SECTIONS, `also hashing ${hashPaths.join(' ')}`);
+}
+
+export interface ForensicsResult {
+  host: string;
+  /** Epoch ms when collection started. */
+  startedAt: number;
+  durationMs: number;
+  artifacts: Artifact[];
+  highlights: ForensicHighlights;
+}
+
+export interface SuspiciousProcess {
+  pid: string;
+  exe: string;
+  cmdline: string;
+  why: string;
+}
+
+export interface ForensicHighlights {
+  suspiciousProcesses: SuspiciousProcess[];
+  /** `proto local-address process` of each listener. */
+  listeners: string[];
+  /** Lines of `w`/`who`: who is logged in now. */
+  sessions: string[];
+  /** Artifacts that failed, timed out, were not received or whose tool is missing. */
+  failures: Array<{ name: string; status: string; note?: string | undefined }>;
+}
+
+/** Runs the forensic collection on one connected host (one channel) and parses it into artifacts. */
+export async function collectForensics(
+  session: ShellSession,
+  options: { hashPaths: readonly string[]; timeoutMs: number; now: () => number },
+): Promise<ForensicsResult> {
+  const limits: CollectOptions = { ...FORENSIC_LIMITS, env: hashPathsEnv(options.hashPaths) };
+  const run = collectCommand(FORENSIC_SECTIONS, limits, forensicsLabel(options.hashPaths));
+  const startedAt = options.now();
+  const result = await session.exec(run.command.argv, {
+    stdin: run.command.stdin ?? '',
+    timeoutMs: options.timeoutMs,
+    maxOutputBytes: FORENSIC_SECTIONS.length * (FORENSIC_LIMITS.maxSectionBytes + 4096),
+  });
+  const artifacts = parseCollectOutput(
+    result.stdout,
+    run.boundary,
+    FORENSIC_SECTIONS,
+    FORENSIC_LIMITS.maxSectionBytes,
+  );
+  if (result.timedOut) {
+    for (const a of artifacts) {
+      if (a.status === 'not-received')
+        a.note = `not collected: the whole run hit the ${options.timeoutMs} ms limit`;
+    }
+  }
+  return {
+    host: session.host.name,
+    startedAt,
+    durationMs: result.durationMs,
+    artifacts,
+    highlights: analyseArtifacts(artifacts),
+  };
+}
+
+function text(artifacts: readonly Artifact[], name: string): string {
+  const a = artifacts.find((x) => x.name === name);
+  return a && (a.status === 'ok' || a.status === 'failed') ? a.content.toString('utf8') : '';
+}
+
+/** What a responder should see first: pure, so it is unit-tested on recorded output. */
+export function analyseArtifacts(artifacts: readonly Artifact[]): ForensicHighlights {
+  const suspiciousProcesses: SuspiciousProcess[] = [];
+  for (const line of text(artifacts, 'process-executables').split('\n')) {
+    const [pid, exe, cmdline = ''] = line.split('\t');
+    if (!pid || !exe || exe === '?') continue;
+    const why = exe.endsWith(' (deleted)')
+      ? 'executable deleted from disk'
+      : SUSPICIOUS_EXE_DIRS.some((d) => exe.startsWith(d))
+        ? `runs from ${SUSPICIOUS_EXE_DIRS.find((d) => exe.startsWith(d))}`
+        : undefined;
+    if (why) suspiciousProcesses.push({ pid, exe, cmdline: cmdline.trim(), why });
+  }
+
+  const listeners: string[] = [];
+  for (const line of text(artifacts, 'listening-sockets').split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 5) continue;
+    // ss -tulpnH: Netid State Recv-Q Send-Q Local Peer [Process]; netstat: Proto Recv Send Local Foreign State [PID/Prog]
+    const isSs = f[1] === 'LISTEN' || f[1] === 'UNCONN';
+    const proto = f[0]!;
+    const local = isSs ? f[4]! : f[3]!;
+    const proc = isSs ? (/\("([^"]+)",pid=(\d+)/.exec(line)?.slice(1, 3).join(' pid ') ?? '') : (f[6] ?? '');
+    if (!/^(tcp|udp)/.test(proto)) continue;
+    listeners.push(`${proto} ${local}${proc ? ` ${proc}` : ''}`);
+  }
+
+  const sessions = text(artifacts, 'logged-in-users')
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !/^\s*\d\d:\d\d:\d\d up /.test(l) && !/^USER\s/.test(l));
+
+  const failures = artifacts
+    .filter((a) => a.status !== 'ok')
+    .map((a) => ({ name: a.name, status: a.status, note: a.note }));
+
+  return { suspiciousProcesses, listeners, sessions, failures };
+}
