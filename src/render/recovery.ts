@@ -25,7 +25,12 @@ export function renderInterrupted(record: ExecutionRecord): ChatMessage {
     parts.push(
       `*In progress when it stopped: may have partly run, check by hand*\n${list(unknown, ':grey_question:')}`,
     );
-  if (notDone.length) parts.push(`*Not done*\n${list(notDone, ':white_circle:')}`);
+  if (notDone.length === record.steps.length && notDone.length > 0) {
+    // Nothing was recorded as started: either it died at once, or the command records no progress. Say both.
+    parts.push(
+      `*Not recorded as started* (the command may not record its progress: check these by hand)\n${list(notDone, ':grey_question:')}`,
+    );
+  } else if (notDone.length) parts.push(`*Not done*\n${list(notDone, ':white_circle:')}`);
   if (parts.length === 0) parts.push('_No step had been recorded as started._');
   const title = `${record.command} interrupted`;
   return {
