@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { hostLockKey } from '../actions/host-lock.js';
 import { UserInputError } from '../errors.js';
+import { withRequestId } from '../log.js';
 import { executionsTotal } from '../metrics.js';
 import { renderInterrupted } from '../render/recovery.js';
 import type { Invocation, Replier } from './command.js';
@@ -14,6 +16,7 @@ const NOTICE_TIMEOUT_MS = 5_000;
 /** Tells an execution's thread (and the audit log) that it was interrupted, with what had and had not been done. */
 export async function reportInterrupted(services: Services, record: ExecutionRecord): Promise<void> {
   executionsTotal.inc({ command: record.command, outcome: 'interrupted' });
+  await releaseHostLocks(services, record);
   await services.audit
     .record({
       type: 'execution.interrupted',
@@ -35,6 +38,30 @@ export async function reportInterrupted(services: Services, record: ExecutionRec
     .catch((err) =>
       services.log.error({ err, requestId: record.requestId }, 'could not post an interruption notice'),
     );
+}
+
+/**
+ * Frees the per-host locks an interrupted execution still holds, so that its hosts do not stay busy until the
+ * locks' TTL: its process is dead (lease expired) or is about to exit (shutdown). Only locks naming this request
+ * are released, each by compare-and-set.
+ */
+async function releaseHostLocks(services: Services, record: ExecutionRecord): Promise<void> {
+  for (const host of record.hosts) {
+    const key = hostLockKey(host);
+    try {
+      const value = await services.store.get(key);
+      if (value === null) continue;
+      const holder = JSON.parse(value) as { requestId?: string };
+      if (holder.requestId === record.requestId && (await services.store.compareAndSet(key, value, null))) {
+        services.log.info(
+          { host, requestId: record.requestId },
+          'released the host lock of an interrupted execution',
+        );
+      }
+    } catch (err) {
+      services.log.warn({ err, host }, 'could not release the host lock of an interrupted execution');
+    }
+  }
 }
 
 /**
@@ -82,6 +109,7 @@ export class RecoveryScanner {
         const claimed = await this.services.executions.claimAbandoned(
           'the ward process running it stopped without finishing it (crash or kill)',
         );
+        this.services.log.debug({ claimed: claimed.length }, 'scanned for interrupted executions');
         for (const record of claimed) {
           this.services.log.warn(
             { requestId: record.requestId, command: record.command, owner: record.owner },
@@ -144,7 +172,7 @@ export function registerRecoveryActions(services: Services, replierFor: (inv: In
         { threadTs: record.thread.ts },
       )
       .catch((err) => services.log.warn({ err }, 'could not note the re-run in the thread'));
-    await dispatchCommand(services, inv, replierFor(inv));
+    await withRequestId(inv.requestId, () => dispatchCommand(services, inv, replierFor(inv)));
   });
 }
 

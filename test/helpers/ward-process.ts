@@ -1,9 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const TSX = `${ROOT}node_modules/.bin/tsx`;
+// ward runs as one node process with tsx's loader, not under the `tsx` CLI: that CLI is a parent process that relays
+// signals, so SIGKILL would kill only the relay and leave ward running (a crash test would test nothing).
+const NODE_ARGS = ['--import', pathToFileURL(`${ROOT}node_modules/tsx/dist/loader.mjs`).href, `${ROOT}src/main.ts`];
 
 export interface WardProcess {
   url: string;
@@ -40,7 +42,7 @@ export async function startWardProcess(
     LOG_LEVEL: 'debug',
   };
   for (const [k, v] of Object.entries(env)) if (v !== undefined) fullEnv[k] = v;
-  const child = spawn(TSX, [`${ROOT}src/main.ts`], {
+  const child = spawn(process.execPath, NODE_ARGS, {
     cwd: options.cwd ?? ROOT,
     env: fullEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -142,7 +144,7 @@ export async function runWardExpectingFailure(
 ): Promise<{ code: number | null; output: string }> {
   const fullEnv: Record<string, string> = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: '/root' };
   for (const [k, v] of Object.entries(env)) if (v !== undefined) fullEnv[k] = v;
-  const child = spawn(TSX, [`${ROOT}src/main.ts`], {
+  const child = spawn(process.execPath, NODE_ARGS, {
     cwd: ROOT,
     env: fullEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
