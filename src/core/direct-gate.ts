@@ -19,6 +19,15 @@ export class DirectGate implements ChangeGate {
       );
     }
     const services = this.services();
+    // Recorded before anything is said or done: with the store down this throws and nothing is posted or run.
+    await services.audit.record({
+      type: 'command.requested',
+      actor: ctx.invocation.user,
+      requestId: ctx.invocation.requestId,
+      command: command.name,
+      hosts: plan.hosts.map((h) => h.name),
+      details: { reason: ctx.flags.reason, gate: 'direct' },
+    });
     const posted = await ctx.reply.inChannel({
       text: `${command.name} requested by <@${ctx.invocation.user}>: running`,
       blocks: [
