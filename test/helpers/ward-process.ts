@@ -5,7 +5,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 // ward runs as one node process with tsx's loader, not under the `tsx` CLI: that CLI is a parent process that relays
 // signals, so SIGKILL would kill only the relay and leave ward running (a crash test would test nothing).
-const NODE_ARGS = ['--import', pathToFileURL(`${ROOT}node_modules/tsx/dist/loader.mjs`).href, `${ROOT}src/main.ts`];
+const NODE_ARGS = [
+  '--import',
+  pathToFileURL(`${ROOT}node_modules/tsx/dist/loader.mjs`).href,
+  `${ROOT}src/main.ts`,
+];
 
 export interface WardProcess {
   url: string;
