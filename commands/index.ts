@@ -1,4 +1,5 @@
 import type { AnyCommand } from '../src/core/command.js';
+import audit from './audit.js';
 import blockIp from './block-ip.js';
 import cancel from './cancel.js';
 import disableUser from './disable-user.js';
@@ -30,4 +31,5 @@ export const commands: AnyCommand[] = [
   quarantine,
   unquarantine,
   rules,
+  audit,
 ];

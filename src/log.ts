@@ -1,5 +1,21 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { LogLevel, type Logger as SlackLogger } from '@slack/logger';
 import { type Logger, pino } from 'pino';
+
+/** What every log line written while handling one request carries (its request id), whoever writes it. */
+const requestContext = new AsyncLocalStorage<{ requestId: string }>();
+
+/**
+ * Runs `fn` so that every log line written inside it, by ward, Bolt or the Slack client, down to the last awaited
+ * call, carries `requestId`.
+ */
+export function withRequestId<T>(requestId: string, fn: () => T): T {
+  return requestContext.run({ requestId }, fn);
+}
+
+/** Field names whose values are secrets wherever they appear, at any depth (case-insensitive). */
+const SECRET_KEY =
+  /^(?:.*token|.*secret|password|passphrase|passcode|authorization|proxy-authorization|cookie|set-cookie|.*signature|api[-_]?key|private[-_]?key|mfa[-_]?code|totp(?:[-_]?code)?|otp|one[-_]?time[-_]?code)$/i;
 
 /** Patterns of secrets that must never reach a log line or Slack, whatever field they hide in. */
 const SECRET_PATTERNS: RegExp[] = [
@@ -24,7 +40,26 @@ export function redactText(text: string, knownSecrets: readonly string[] = []): 
   return out;
 }
 
-/** Field paths pino blanks out wherever they appear in a logged object. */
+/**
+ * Copies a logged object with secret-named fields blanked and secret-looking text scrubbed, at any depth. Errors are
+ * left to the `err` serializer (it needs the Error itself).
+ */
+export function redactObject(value: unknown, knownSecrets: readonly string[] = [], depth = 0): unknown {
+  if (typeof value === 'string') return redactText(value, knownSecrets);
+  if (value === null || typeof value !== 'object' || value instanceof Error || depth > 8) return value;
+  if (Array.isArray(value)) return value.map((v) => redactObject(v, knownSecrets, depth + 1));
+  if (Buffer.isBuffer(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    out[k] =
+      SECRET_KEY.test(k) && v !== undefined && v !== null
+        ? '[redacted]'
+        : redactObject(v, knownSecrets, depth + 1);
+  }
+  return out;
+}
+
+/** Field paths pino blanks out wherever they appear in a logged object (fast path; redactObject goes deeper). */
 export const REDACT_PATHS = [
   'token',
   '*.token',
@@ -48,6 +83,10 @@ export const REDACT_PATHS = [
   '*.apiKey',
   'privateKey',
   '*.privateKey',
+  'otp',
+  '*.otp',
+  'passcode',
+  '*.passcode',
 ];
 
 export function createLogger(
@@ -60,7 +99,11 @@ export function createLogger(
       level,
       base: { app: 'ward' },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-      formatters: { level: (label) => ({ level: label }) },
+      formatters: {
+        level: (label) => ({ level: label }),
+        log: (object) => redactObject(object, knownSecrets) as Record<string, unknown>,
+      },
+      mixin: () => requestContext.getStore() ?? {},
       hooks: {
         // Free text can carry secrets too (an error message quoting a token): scrub the message itself.
         logMethod(args, method) {
@@ -70,12 +113,8 @@ export function createLogger(
       },
       serializers: {
         err: (err: unknown) => {
-          const s = pino.stdSerializers.err(err as Error);
-          return {
-            ...s,
-            message: redactText(s.message ?? '', knownSecrets),
-            stack: redactText(s.stack ?? '', knownSecrets),
-          };
+          // Slack's errors carry the request (and its headers) in enumerable fields: scrub them all.
+          return redactObject({ ...pino.stdSerializers.err(err as Error) }, knownSecrets);
         },
       },
     },

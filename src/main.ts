@@ -1,9 +1,10 @@
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import { commands } from '../commands/index.js';
-import { StoreAuditLog } from './adapters/audit/store-audit-log.js';
+import { ChainedAuditLog } from './adapters/audit/chained-audit-log.js';
 import { DuoMfa } from './adapters/duo/duo-mfa.js';
 import { DisabledMailer, MailgunMailer } from './adapters/mailgun/mailgun-mailer.js';
 import { MemoryStore } from './adapters/memory/memory-store.js';
@@ -18,18 +19,21 @@ import { EMPTY_INVENTORY, type Inventory, inventorySchema, toInventory } from '.
 import { policyFileSchema } from './config/policy.js';
 import { loadYamlFile } from './config/yaml-file.js';
 import { ApprovalGate } from './core/approvals/approval-gate.js';
+import { ExecutionLedger } from './core/executions.js';
 import { InteractionRouter } from './core/interactions.js';
 import { PolicyEngine } from './core/policy-engine.js';
+import { interruptRunning, RecoveryScanner, registerRecoveryActions } from './core/recovery.js';
 import { CommandRegistry } from './core/registry.js';
 import type { Services } from './core/services.js';
 import { WorkTracker } from './core/work-tracker.js';
 import { ConfigError, WardError } from './errors.js';
 import { HttpRoutes, listen, sendJson } from './http/server.js';
 import { createLogger } from './log.js';
+import { renderMetrics } from './metrics.js';
 import type { Clock } from './ports/clock.js';
 import { systemClock } from './ports/clock.js';
 import type { Store } from './ports/store.js';
-import { createSlackApp } from './slack/app.js';
+import { createSlackApp, replierFor } from './slack/app.js';
 
 export interface WardOptions {
   env?: Record<string, string | undefined>;
@@ -58,6 +62,19 @@ function loadInventory(config: Config): Inventory {
   return toInventory(
     loadYamlFile(config.WARD_INVENTORY, inventorySchema, 'inventory file', 'WARD_INVENTORY'),
   );
+}
+
+/** sha256 of the policy and inventory files in force, for the audit log. */
+function configFileHashes(config: Config): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, path] of [
+    ['policy', config.WARD_POLICY],
+    ['inventory', config.WARD_INVENTORY],
+    ['rules', config.WARD_RULES],
+  ] as const) {
+    if (path) out[name] = createHash('sha256').update(readFileSync(path)).digest('hex');
+  }
+  return out;
 }
 
 /** The composition root: config → adapters → commands → listeners → HTTP. */
@@ -111,7 +128,7 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
     store,
     chat,
     clock,
-    audit: new StoreAuditLog(store, clock),
+    audit: new ChainedAuditLog(store, clock),
     policy: new PolicyEngine(policyFile, registry, chat, clock),
     commands: registry,
     inventory: () => inventory,
@@ -126,11 +143,14 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
           })
         : new DisabledMailer(),
     interactions: new InteractionRouter(),
+    executions: new ExecutionLedger(store, log, config.WARD_EXECUTION_LEASE_MS, () => clock.now()),
     gate: approvals,
     mfa,
   };
   approvals.register(services.interactions);
   approvals.start();
+  registerRecoveryActions(services, (inv) => replierFor(services, inv));
+  const recovery = new RecoveryScanner(services);
 
   const slack = createSlackApp(config, services, work);
   const routes = new HttpRoutes();
@@ -163,6 +183,11 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
       },
     ));
   const alerts = installAlerts({ config, services, routes, botUserId });
+  routes.add('GET', '/metrics', async (_req, res) => {
+    const { contentType, body } = await renderMetrics();
+    res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
   if (slack.receiver) {
     const listener = slack.receiver.requestListener;
     routes.setFallback((req, res) => listener(req, res));
@@ -191,6 +216,10 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
     { port, mode: config.socketMode ? 'socket' : 'http', store: store.kind, hosts: inventory.hosts.size },
     `ward listening on ${url} (${config.socketMode ? 'Socket Mode' : 'HTTP mode, Slack endpoint /slack/events'}; store: ${store.kind})`,
   );
+  await services.audit
+    .record({ type: 'config.loaded', details: configFileHashes(config) })
+    .catch((err) => log.error({ err }, 'could not audit the configuration in force'));
+  recovery.start();
 
   let stopping: Promise<void> | undefined;
   return {
@@ -210,6 +239,12 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
         approvals.stop();
         const left = await work.drain(config.WARD_SHUTDOWN_GRACE_MS);
         if (left > 0) log.warn({ left }, 'shutdown grace period over with work still running');
+        const interrupted = await interruptRunning(
+          services,
+          `ward was shut down and the executions still running after the ${config.WARD_SHUTDOWN_GRACE_MS / 1000} s grace period were stopped`,
+        );
+        if (interrupted > 0) log.warn({ interrupted }, 'executions interrupted by shutdown');
+        await recovery.stop();
         await slack.stop().catch(() => {});
         await alerts?.stop().catch((err) => log.warn({ err }, 'alert relay did not stop cleanly'));
         await new Promise<void>((r) => server.close(() => r()));

@@ -57,7 +57,30 @@ export async function runOnHosts(
   work: (host: InventoryHost) => Promise<HostOutcome>,
 ): Promise<ExecutionReport> {
   const hosts = hostsForExecution(ctx);
-  const settled = await fanOut(hosts, ctx.services.config.WARD_SSH_CONCURRENCY, work);
+  // Each host's steps are recorded as running, then done, so that a ward process that dies mid-way leaves a record
+  // of what had and had not been done (crash recovery reads it).
+  const mark = async (
+    host: string,
+    status: (stepId: string) => StepResult['status'] | 'running',
+    detail?: string,
+  ): Promise<void> => {
+    for (const s of ctx.plan.steps) if (s.host === host) await ctx.progress?.(s.id, status(s.id), detail);
+  };
+  const settled = await fanOut(hosts, ctx.services.config.WARD_SSH_CONCURRENCY, async (host) => {
+    await mark(host.name, () => 'running');
+    try {
+      const o = await work(host);
+      await mark(
+        host.name,
+        (id) => o.steps?.[id] ?? (o.ok ? 'succeeded' : 'failed'),
+        o.ok ? undefined : o.detail,
+      );
+      return o;
+    } catch (err) {
+      await mark(host.name, () => 'failed', describeError(err));
+      throw err;
+    }
+  });
   const outcomes: HostOutcome[] = settled.map((s, i) =>
     s.status === 'fulfilled' ? s.value : { host: hosts[i]!.name, ok: false, detail: describeError(s.reason) },
   );

@@ -89,6 +89,7 @@ export const envSchema = z.object({
   WARD_ALERT_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
 
   WARD_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
+  WARD_EXECUTION_LEASE_MS: z.coerce.number().int().min(1000).default(15_000),
 
   AWS_ENDPOINT_URL: optionalUrl('an EC2-compatible endpoint'),
   WARD_AWS_WATCH: z.enum(['0', '1']).default('0'),

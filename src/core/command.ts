@@ -87,6 +87,11 @@ export interface ExecutionContext<A> extends CommandContext<A> {
   thread: { channel: string; ts: string };
   /** Set when ward is shutting down: long steps should stop at the next safe point. */
   signal: AbortSignal;
+  /**
+   * Records a step's progress in the durable execution record (`running` before it starts, then its result), so
+   * that if this ward process dies, the next one can say what had and had not been done. Never throws.
+   */
+  progress?: (stepId: string, status: StepResult['status'] | 'running', detail?: string) => Promise<void>;
 }
 
 export type CommandKind = 'read' | 'change';

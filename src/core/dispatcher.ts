@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { PermissionDeniedError, StoreUnavailableError, UserInputError, WardError } from '../errors.js';
+import { commandsTotal } from '../metrics.js';
 import { renderPlanPreview } from '../render/plan.js';
 import type { AnyCommand, CommandContext, CommonFlags, Invocation, Replier } from './command.js';
 import type { Services } from './services.js';
@@ -122,6 +123,7 @@ export async function dispatchCommand(
       }
       if (!first) {
         log.info('duplicate delivery of a slash command (Slack retry): ignored');
+        commandsTotal.inc({ command: 'unknown', outcome: 'duplicate' });
         return;
       }
     }
@@ -142,6 +144,7 @@ export async function dispatchCommand(
     log.info({ command: command.name }, 'command accepted');
     if (command.kind === 'read') {
       await command.run!(ctx);
+      commandsTotal.inc({ command: command.name, outcome: 'ok' });
       return;
     }
     const plan = await command.plan!(ctx);
@@ -153,12 +156,24 @@ export async function dispatchCommand(
         hosts: plan.hosts.map((h) => h.name),
       });
       await reply.ephemeral(renderPlanPreview(plan, { dryRun: true, reason: flags.reason }));
+      commandsTotal.inc({ command: command.name, outcome: 'ok' });
       return;
     }
     await services.gate.submit({ command, ctx, plan, policy });
+    commandsTotal.inc({ command: command.name, outcome: 'ok' });
   } catch (err) {
+    commandsTotal.inc({ command: commandName, outcome: commandOutcome(err) });
     await answerError(services, log, reply, err, { command: commandName, user: invocation.user });
   }
+}
+
+/** The `outcome` label of ward_commands_total for a failed command. */
+function commandOutcome(err: unknown): string {
+  if (err instanceof PermissionDeniedError) return 'refused';
+  if (err instanceof UserInputError) return 'invalid';
+  if (err instanceof StoreUnavailableError) return 'unavailable';
+  if (err instanceof WardError) return 'failed';
+  return 'error';
 }
 
 /** Sends a failure to the person, ephemerally; logs unexpected errors with a reference. */

@@ -1,9 +1,14 @@
+import { executionDurationSeconds, executionsRunning, executionsTotal } from '../metrics.js';
 import type { AnyCommand, CommandContext, ExecutionReport, Plan } from './command.js';
 import type { Services } from './services.js';
 
 /**
  * Runs an approved plan exactly as the command's execute() does it, turning a thrown error into an honest
  * failed report (never a silent one) and auditing the start and the end.
+ *
+ * Before anything runs, the execution takes its lease and durable record (src/core/executions.ts): a request runs
+ * at most once, across replicas, and a ward process that dies mid-way leaves a record the next one reports. If the
+ * store or the audit log cannot be written, nothing runs.
  */
 export async function runExecution(
   services: Services,
@@ -24,7 +29,27 @@ export async function runExecution(
     hosts,
     actor: ctx.invocation.user,
   };
-  await services.audit.record({ ...base, type: 'execution.started' });
+  const execution = await services.executions.begin({
+    requestId: request.approvalRequestId,
+    command: command.name,
+    text: ctx.invocation.text,
+    requester: ctx.invocation.user,
+    thread: request.thread,
+    hosts,
+    steps: plan.steps.map((s) => ({ id: s.id, title: s.title, status: 'pending' })),
+  });
+  try {
+    await services.audit.record({ ...base, type: 'execution.started' });
+  } catch (err) {
+    // Unrecorded, it must not run: give the request back as never started.
+    await execution.withdraw().catch(() => {});
+    throw err;
+  }
+  const signal = request.signal
+    ? AbortSignal.any([request.signal, execution.abort.signal])
+    : execution.abort.signal;
+  const started = performance.now();
+  executionsRunning.inc();
   let report: ExecutionReport;
   try {
     report = await command.execute!({
@@ -32,7 +57,8 @@ export async function runExecution(
       plan,
       approvalRequestId: request.approvalRequestId,
       thread: request.thread,
-      signal: request.signal ?? new AbortController().signal,
+      signal,
+      progress: (stepId, status, detail) => execution.progress(stepId, status, detail),
     });
   } catch (err) {
     const message =
@@ -40,11 +66,33 @@ export async function runExecution(
         ? String(err.userMessage)
         : 'an unexpected error';
     services.log.error({ err, requestId: request.approvalRequestId }, 'execution failed');
+    const done = new Map(execution.record.steps.map((s) => [s.id, s]));
     report = {
       outcome: 'failed',
       summary: `Execution failed: ${message}`,
-      steps: plan.steps.map((s) => ({ id: s.id, status: 'skipped', detail: 'not reached' })),
+      steps: plan.steps.map((s) => {
+        const known = done.get(s.id);
+        if (known?.status === 'succeeded' || known?.status === 'failed')
+          return { id: s.id, status: known.status, detail: known.detail };
+        if (known?.status === 'running')
+          return { id: s.id, status: 'interrupted', detail: 'stopped by the error; may have partly run' };
+        return { id: s.id, status: 'skipped', detail: 'not reached' };
+      }),
     };
+  } finally {
+    executionsRunning.dec();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  if (await execution.finish(report.outcome, report.steps)) {
+    executionsTotal.inc({ command: command.name, outcome: report.outcome });
+    executionDurationSeconds.observe({ command: command.name, outcome: report.outcome }, seconds);
+  } else {
+    // It was declared interrupted meanwhile (shutdown grace over, or this process lost its lease) and the thread was
+    // told so; the audit entry below still records how it really ended.
+    services.log.warn(
+      { requestId: request.approvalRequestId, outcome: report.outcome },
+      'execution ended after it had been reported interrupted',
+    );
   }
   await services.audit.record({
     ...base,

@@ -9,6 +9,7 @@ import type { Mailer } from '../ports/mailer.js';
 import type { MfaProvider } from '../ports/mfa.js';
 import type { RemoteShell } from '../ports/remote-shell.js';
 import type { Store } from '../ports/store.js';
+import type { ExecutionLedger } from './executions.js';
 import type { ChangeGate } from './gate.js';
 import type { InteractionRouter } from './interactions.js';
 import type { PolicyEngine } from './policy-engine.js';
@@ -30,6 +31,8 @@ export interface Services {
   /** Email to admins (forensic summaries, lockdowns); `enabled` is false when Mailgun is not configured. */
   mailer: Mailer;
   interactions: InteractionRouter;
+  /** Leases and durable records of running executions (crash recovery, run-once). */
+  executions: ExecutionLedger;
   /** Where `change` commands go once their plan is built: approvals, MFA, then execution. */
   gate: ChangeGate;
   /** The second factor (TOTP or Duo push, WARD_MFA_PROVIDER). */

@@ -6,7 +6,7 @@ import { answerError, dispatchCommand } from '../core/dispatcher.js';
 import type { Services } from '../core/services.js';
 import type { WorkTracker } from '../core/work-tracker.js';
 import { StoreUnavailableError } from '../errors.js';
-import { toSlackLogger } from '../log.js';
+import { toSlackLogger, withRequestId } from '../log.js';
 import type { ChatMessage } from '../ports/chat.js';
 
 /** A short id that ties together every log line and audit entry of one Slack request. */
@@ -92,7 +92,9 @@ export function createSlackApp(config: Config, services: Services, work: WorkTra
       await refuseWhileStopping((m) => respond({ ...m, response_type: 'ephemeral' }));
       return;
     }
-    void work.track(dispatchCommand(services, inv, replierFor(services, inv)));
+    void work.track(
+      withRequestId(inv.requestId, () => dispatchCommand(services, inv, replierFor(services, inv))),
+    );
   });
 
   app.action(/.*/, async ({ ack, body, action, respond }) => {
@@ -125,7 +127,7 @@ export function createSlackApp(config: Config, services: Services, work: WorkTra
       return;
     }
     void work.track(
-      (async () => {
+      withRequestId(requestId, async () => {
         try {
           // Slack redelivers the same click (same trigger_id) when the first delivery was not acked in time.
           const first = await services.store
@@ -149,7 +151,7 @@ export function createSlackApp(config: Config, services: Services, work: WorkTra
         } catch (err) {
           await answerError(services, log, reply, err, { command: action.action_id, user: body.user.id });
         }
-      })(),
+      }),
     );
     void respond;
   });
@@ -169,14 +171,16 @@ export function createSlackApp(config: Config, services: Services, work: WorkTra
       }
     }
     try {
-      const result = await handler({
-        user: body.user.id,
-        callbackId: view.callback_id,
-        privateMetadata: view.private_metadata,
-        values,
-        viewId: view.id,
-        requestId,
-      });
+      const result = await withRequestId(requestId, () =>
+        handler({
+          user: body.user.id,
+          callbackId: view.callback_id,
+          privateMetadata: view.private_metadata,
+          values,
+          viewId: view.id,
+          requestId,
+        }),
+      );
       await ack(result ? { response_action: 'errors', errors: result.errors } : undefined);
     } catch (err) {
       const first = Object.keys(values)[0];

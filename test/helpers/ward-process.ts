@@ -1,11 +1,15 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-// `node --import tsx` rather than the tsx CLI: the CLI runs ward in a child process and forwards only SIGINT and
-// SIGTERM, so a SIGKILL (a crash test) or a SIGHUP (a reload test) would hit the wrapper instead of ward.
-const NODE_ARGS = ['--import', 'tsx', `${ROOT}src/main.ts`];
+// ward runs as one node process with tsx's loader, not under the `tsx` CLI: that CLI is a parent process that relays
+// signals, so SIGKILL would kill only the relay and leave ward running (a crash test would test nothing).
+const NODE_ARGS = [
+  '--import',
+  pathToFileURL(`${ROOT}node_modules/tsx/dist/loader.mjs`).href,
+  `${ROOT}src/main.ts`,
+];
 
 export interface WardProcess {
   url: string;

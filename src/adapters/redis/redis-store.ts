@@ -54,6 +54,8 @@ export class RedisStore implements Store {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       connectTimeout: 2000,
+      // A Redis that accepts the connection but stops answering (paused, overloaded) must not hang a command.
+      commandTimeout: 5000,
       retryStrategy: (times) => Math.min(100 * times, 2000),
     });
     // Errors are reported through the failing commands; without a listener ioredis would log each one.

@@ -1,6 +1,7 @@
-import { WebClient } from '@slack/web-api';
+import { WebClient, WebClientEvent } from '@slack/web-api';
 import type { Logger } from 'pino';
 import { toSlackLogger } from '../../log.js';
+import { slackApiCallsTotal, slackHttpRequestsTotal, slackRateLimitedTotal } from '../../metrics.js';
 import type { ChatClient, ChatMessage } from '../../ports/chat.js';
 
 /**
@@ -11,9 +12,13 @@ export class SlackChat implements ChatClient {
   readonly web: WebClient;
 
   constructor(token: string, options: { slackApiUrl?: string | undefined; logger?: Logger } = {}) {
-    this.web = new WebClient(token, {
+    this.web = new CountingWebClient(token, {
       ...(options.slackApiUrl ? { slackApiUrl: options.slackApiUrl } : {}),
+      fetch: countingFetch,
       ...(options.logger ? { logger: toSlackLogger(options.logger, 'slack-web-api') } : {}),
+    });
+    this.web.on(WebClientEvent.RATE_LIMITED, (_retryAfterSeconds: number, request: { url: string }) => {
+      slackRateLimitedTotal.inc({ method: methodOf(request.url) });
     });
   }
 
@@ -57,18 +62,49 @@ export class SlackChat implements ChatClient {
     responseUrl: string,
     message: ChatMessage & { responseType?: 'ephemeral' | 'in_channel'; replaceOriginal?: boolean },
   ) {
-    const res = await fetch(responseUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        text: message.text,
-        ...(message.blocks ? { blocks: message.blocks } : {}),
-        response_type: message.responseType ?? 'ephemeral',
-        ...(message.replaceOriginal !== undefined ? { replace_original: message.replaceOriginal } : {}),
-      }),
-      signal: AbortSignal.timeout(10_000),
+    const body = JSON.stringify({
+      text: message.text,
+      ...(message.blocks ? { blocks: message.blocks } : {}),
+      response_type: message.responseType ?? 'ephemeral',
+      ...(message.replaceOriginal !== undefined ? { replace_original: message.replaceOriginal } : {}),
     });
-    if (!res.ok) throw new Error(`response_url answered HTTP ${res.status}`);
+    // The WebClient retries Web API calls; response_url is plain HTTP, so retry 429 (after Retry-After), 5xx and
+    // network errors here, a few times with backoff, rather than lose the answer.
+    for (let attempt = 1; ; attempt++) {
+      let status: number | 'network';
+      let retryAfterMs: number | undefined;
+      try {
+        const res = await fetch(responseUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body,
+          signal: AbortSignal.timeout(10_000),
+        });
+        status = res.status;
+        await res.arrayBuffer().catch(() => {});
+        if (res.status === 429) {
+          slackRateLimitedTotal.inc({ method: 'response_url' });
+          const seconds = Number(res.headers.get('retry-after'));
+          retryAfterMs = Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds, 30) * 1000 : undefined;
+        }
+      } catch (err) {
+        status = 'network';
+        if (attempt >= RESPOND_ATTEMPTS) {
+          slackHttpRequestsTotal.inc({ method: 'response_url', status });
+          slackApiCallsTotal.inc({ method: 'response_url', outcome: 'error' });
+          throw err;
+        }
+      }
+      slackHttpRequestsTotal.inc({ method: 'response_url', status: String(status) });
+      const retryable = status === 'network' || status === 429 || status >= 500;
+      if (!retryable || attempt >= RESPOND_ATTEMPTS) {
+        const ok = typeof status === 'number' && status >= 200 && status < 300;
+        slackApiCallsTotal.inc({ method: 'response_url', outcome: ok ? 'ok' : 'error' });
+        if (!ok) throw new Error(`response_url answered HTTP ${status}`);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, retryAfterMs ?? 500 * 2 ** (attempt - 1)));
+    }
   }
 
   async openView(triggerId: string, view: Record<string, unknown>) {
@@ -106,5 +142,41 @@ export class SlackChat implements ChatClient {
       ...(options.initialComment ? { initial_comment: options.initialComment } : {}),
     } as never)) as { files?: Array<{ files?: Array<{ id?: string }> }> };
     return { fileId: r.files?.[0]?.files?.[0]?.id ?? '' };
+  }
+}
+
+/** Tries at a response_url (429, 5xx and network errors are retried): about 7.5 s of backoff in all. */
+const RESPOND_ATTEMPTS = 5;
+
+/** A Web API method name from a request URL; uploads to Slack's file upload URLs count as `file_upload`. */
+function methodOf(url: string): string {
+  const m = /\/api\/([a-zA-Z]+(?:\.[a-zA-Z]+)+)$/.exec(url);
+  return m ? m[1]! : 'file_upload';
+}
+
+/** Counts every HTTP attempt (the WebClient retries 429 and 5xx through this same function). */
+const countingFetch: typeof fetch = async (input, init) => {
+  const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+  try {
+    const res = await fetch(input, init);
+    slackHttpRequestsTotal.inc({ method: methodOf(url), status: String(res.status) });
+    return res;
+  } catch (err) {
+    slackHttpRequestsTotal.inc({ method: methodOf(url), status: 'network' });
+    throw err;
+  }
+};
+
+/** Counts each Web API call once, with its final outcome after the client's own retries. */
+class CountingWebClient extends WebClient {
+  override async apiCall(method: string, options?: Record<string, unknown>) {
+    try {
+      const result = await super.apiCall(method, options);
+      slackApiCallsTotal.inc({ method, outcome: 'ok' });
+      return result;
+    } catch (err) {
+      slackApiCallsTotal.inc({ method, outcome: 'error' });
+      throw err;
+    }
   }
 }

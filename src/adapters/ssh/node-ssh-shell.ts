@@ -5,6 +5,7 @@ import { Duplex } from 'node:stream';
 import { NodeSSH } from 'node-ssh';
 import type { Client, ClientChannel, ConnectConfig } from 'ssh2';
 import { WardError } from '../../errors.js';
+import { sshConnectionFailuresTotal } from '../../metrics.js';
 import type {
   ExecOptions,
   ExecResult,
@@ -121,6 +122,17 @@ function describeFailure(err: unknown, proxy: Proxy | undefined): { reason: stri
   return { reason: e?.message ?? String(err), auth: false };
 }
 
+/** The `reason` label of ward_ssh_connection_failures_total. */
+function failureKind(err: unknown, mismatch: boolean, auth: boolean): string {
+  const e = err as { level?: string; code?: string } | undefined;
+  if (mismatch) return 'host_key';
+  if (auth) return 'auth';
+  if (e?.level === 'client-timeout') return 'timeout';
+  if (e?.code === 'ECONNREFUSED') return 'refused';
+  if (e?.code === 'EHOSTUNREACH' || e?.code === 'ENETUNREACH') return 'unreachable';
+  return 'other';
+}
+
 /**
  * RemoteShell over SSH (node-ssh 13 / ssh2). Every connection pins the host key (no key, no connection), can be
  * carried by a ProxyCommand, and runs argv commands with each element shell-quoted.
@@ -174,8 +186,9 @@ export class NodeSshShell implements RemoteShell {
     } catch (err) {
       proxy?.kill();
       ssh.dispose();
-      if (mismatch && presented) throw new HostKeyMismatchError(host.name, host.hostKey, presented);
       const { reason, auth } = describeFailure(err, proxy);
+      sshConnectionFailuresTotal.inc({ host: host.name, reason: failureKind(err, mismatch, auth) });
+      if (mismatch && presented) throw new HostKeyMismatchError(host.name, host.hostKey, presented);
       if (auth) {
         throw new ConnectError(
           host.name,

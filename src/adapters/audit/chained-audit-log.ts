@@ -1,0 +1,70 @@
+import { randomInt } from 'node:crypto';
+import {
+  AUDIT_HEAD_KEY,
+  AUDIT_STREAM,
+  formatHead,
+  nextLink,
+  parseEntry,
+  parseHead,
+} from '../../audit/chain.js';
+import { WardError } from '../../errors.js';
+import type { AuditEvent, AuditFilter, AuditLog, AuditRecord } from '../../ports/audit.js';
+import type { Clock } from '../../ports/clock.js';
+import type { Store } from '../../ports/store.js';
+
+/** How many times an append is retried when another writer moved the head in between. */
+const MAX_ATTEMPTS = 50;
+/** How far back `recent()` looks. */
+const RECENT_WINDOW = 5000;
+
+/**
+ * The audit log as a hash-chained Redis stream (see src/audit/chain.ts). Appends are guarded by the head key:
+ * read the head, build the next link, append only if the head is still the one read (atomically, in the store),
+ * else read again. Two replicas therefore never fork the chain.
+ */
+export class ChainedAuditLog implements AuditLog {
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+  ) {}
+
+  async record(event: AuditEvent): Promise<void> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const current = await this.store.get(AUDIT_HEAD_KEY);
+      const head = parseHead(current);
+      const link = nextLink(head, new Date(this.clock.now()).toISOString(), stripUndefined(event));
+      const id = await this.store.streamAppendGuarded(AUDIT_STREAM, link.fields, {
+        key: AUDIT_HEAD_KEY,
+        expected: current,
+        next: formatHead(link.head),
+      });
+      if (id !== null) return;
+      // Another writer appended first: back off a little so that two replicas do not keep colliding.
+      await new Promise((r) => setTimeout(r, randomInt(1, 5 + attempt * 2)));
+    }
+    throw new WardError(
+      'ward_audit_contention',
+      'The audit log is too busy to record this right now, so nothing was done. Try again in a moment.',
+    );
+  }
+
+  async recent(filter: AuditFilter, limit: number): Promise<AuditRecord[]> {
+    const entries = await this.store.streamRevRange(AUDIT_STREAM, RECENT_WINDOW);
+    const out: AuditRecord[] = [];
+    for (const e of entries) {
+      const parsed = parseEntry(e.fields['entry']);
+      if (!parsed) continue;
+      const ev = parsed.event;
+      if (filter.requestId && ev.requestId !== filter.requestId) continue;
+      if (filter.actor && ev.actor !== filter.actor) continue;
+      if (filter.host && !(ev.hosts ?? []).includes(filter.host)) continue;
+      out.push({ ...ev, id: e.id, at: parsed.at, seq: parsed.seq });
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+}
+
+function stripUndefined(event: AuditEvent): AuditEvent {
+  return JSON.parse(JSON.stringify(event)) as AuditEvent;
+}

@@ -1,0 +1,185 @@
+/**
+ * `npm run audit -- verify` and `npm run audit -- export [--since ISO]`: check the audit log's hash chain, or write
+ * it as JSON Lines for a SIEM. Reads only REDIS_URL (from the environment or a .env file in the working directory).
+ *
+ * Exit codes: 0 chain intact / export written; 1 chain broken (the first broken entry is named); 2 nothing could be
+ * checked (no REDIS_URL: the in-process store dies with its process; Redis unreachable; bad usage).
+ */
+import { once } from 'node:events';
+import { createWriteStream, existsSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { RedisStore } from '../adapters/redis/redis-store.js';
+import { AUDIT_HEAD_KEY, AUDIT_STREAM, ChainVerifier, parseEntry, parseHead } from '../audit/chain.js';
+import { envSchema } from '../config/env.js';
+import { ConfigError, StoreUnavailableError } from '../errors.js';
+import type { Store, StreamEntry } from '../ports/store.js';
+
+const BATCH = 1000;
+
+const USAGE = `Usage:
+  npm run audit -- verify                       check the whole hash chain; exit 1 naming the first broken entry
+  npm run audit -- export [--since ISO-8601] [--output FILE]
+                                                write entries as JSON Lines for a SIEM (to FILE, else stdout:
+                                                use \`npm run -s\` so that npm's banner stays out of the file)`;
+
+export interface CliIo {
+  out(text: string): Promise<void>;
+  err(text: string): void;
+}
+
+/** Reads every entry of the audit stream, oldest first, in batches (a stream of any length fits in memory). */
+export async function* walkStream(store: Store, start = '-'): AsyncGenerator<StreamEntry> {
+  let from = start;
+  for (;;) {
+    const batch = await store.streamRange(AUDIT_STREAM, from, '+', BATCH);
+    for (const e of batch) yield e;
+    if (batch.length < BATCH) return;
+    from = nextId(batch[batch.length - 1]!.id);
+  }
+}
+
+/** The smallest stream id after `id` (`ms-seq` → `ms-(seq+1)`). */
+function nextId(id: string): string {
+  const [ms, seq] = id.split('-');
+  return `${ms}-${BigInt(seq ?? '0') + 1n}`;
+}
+
+export async function verifyAuditChain(store: Store, io: CliIo): Promise<number> {
+  // The head is read before the walk: entries appended meanwhile only extend the chain past it.
+  const verifier = new ChainVerifier(parseHead(await store.get(AUDIT_HEAD_KEY)));
+  for await (const e of walkStream(store)) if (!verifier.add(e.id, e.fields)) break;
+  const verdict = verifier.finish();
+  if (verdict.ok) {
+    await io.out(
+      verdict.head
+        ? `audit chain OK: ${verdict.entries} entries, head seq ${verdict.head.seq} hash ${verdict.head.hash}\n`
+        : 'audit chain OK: the log is empty\n',
+    );
+    return 0;
+  }
+  const b = verdict.break;
+  io.err(
+    [
+      `audit chain BROKEN at entry ${b.id}${b.seq !== null ? ` (seq ${b.seq})` : ''}: ${b.problem}`,
+      `  expected: ${b.expected}`,
+      `  found:    ${b.found}`,
+      `Entries before it verified; nothing after it can be trusted until this is explained.`,
+      '',
+    ].join('\n'),
+  );
+  return 1;
+}
+
+export async function exportAudit(store: Store, io: CliIo, sinceMs?: number): Promise<number> {
+  let n = 0;
+  for await (const e of walkStream(store, sinceMs === undefined ? '-' : `${sinceMs}-0`)) {
+    const entry = parseEntry(e.fields['entry']);
+    const line = entry
+      ? {
+          id: e.id,
+          seq: entry.seq,
+          at: entry.at,
+          event: entry.event,
+          prev: entry.prev,
+          hash: e.fields['hash'],
+        }
+      : { id: e.id, unreadable: e.fields };
+    await io.out(`${JSON.stringify(line)}\n`);
+    n++;
+  }
+  io.err(`exported ${n} audit entries\n`);
+  return 0;
+}
+
+export async function runAuditCli(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  io: CliIo,
+): Promise<number> {
+  const [action, ...rest] = argv;
+  let sinceMs: number | undefined;
+  let output: string | undefined;
+  if (action === 'export') {
+    for (let i = 0; i < rest.length; i++) {
+      const arg = rest[i]!;
+      const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? arg.split(/=(.*)/s) : [arg];
+      const value = inline ?? rest[++i];
+      if ((flag !== '--since' && flag !== '--output') || value === undefined) {
+        io.err(`Unknown or incomplete argument ${JSON.stringify(arg)}.\n${USAGE}\n`);
+        return 2;
+      }
+      if (flag === '--output') {
+        output = value;
+        continue;
+      }
+      sinceMs = Date.parse(value);
+      if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(sinceMs)) {
+        io.err(`--since must be an ISO-8601 date or time such as 2025-01-31 or 2025-01-31T12:00:00Z.\n`);
+        return 2;
+      }
+    }
+  } else if (action !== 'verify' || rest.length > 0) {
+    io.err(`${USAGE}\n`);
+    return 2;
+  }
+
+  const parsed = envSchema.pick({ REDIS_URL: true }).safeParse({ REDIS_URL: env['REDIS_URL'] });
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    io.err(`${new ConfigError('ward configuration (environment)', problems).userMessage}\n`);
+    return 2;
+  }
+  if (parsed.data.REDIS_URL === undefined) {
+    io.err(
+      'REDIS_URL is not set, so ward keeps its audit log in the in-process store, which is gone once ward exits: there is nothing to verify or export. Set REDIS_URL (the same as ward uses).\n',
+    );
+    return 2;
+  }
+
+  const store = new RedisStore(parsed.data.REDIS_URL);
+  try {
+    await store.connect();
+    if (action === 'verify') return await verifyAuditChain(store, io);
+    if (output === undefined) return await exportAudit(store, io, sinceMs);
+    const file = createWriteStream(output, { flags: 'wx' });
+    await once(file, 'open');
+    const fileIo: CliIo = {
+      out: (text) => new Promise((resolve, reject) => file.write(text, (e) => (e ? reject(e) : resolve()))),
+      err: io.err,
+    };
+    try {
+      return await exportAudit(store, fileIo, sinceMs);
+    } finally {
+      await new Promise((r) => file.end(r));
+    }
+  } catch (err) {
+    if (err instanceof StoreUnavailableError) {
+      // Never print REDIS_URL itself: it may carry a password.
+      io.err('Cannot reach Redis at REDIS_URL: is it running and reachable from here?\n');
+      return 2;
+    }
+    throw err;
+  } finally {
+    await store.close();
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  const io: CliIo = {
+    out: (text) =>
+      new Promise<void>((resolve, reject) =>
+        process.stdout.write(text, (err) => (err ? reject(err) : resolve())),
+      ),
+    err: (text) => void process.stderr.write(text),
+  };
+  runAuditCli(process.argv.slice(2), process.env, io).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`audit: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 2;
+    },
+  );
+}

@@ -1,0 +1,92 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * ward's Prometheus metrics, served at `GET /metrics`. One registry per process; the metrics are module-level so
+ * that any feature imports and increments them without wiring. Label values must come from bounded sets
+ * (command names, outcomes, Slack method names, inventory host names), never from user text.
+ */
+export const registry = new Registry();
+registry.setDefaultLabels({ app: 'ward' });
+collectDefaultMetrics({ register: registry, prefix: 'ward_process_' });
+
+/** `/ward <command>` invocations. outcome: ok | refused | invalid | unavailable | error | duplicate. */
+export const commandsTotal = new Counter({
+  name: 'ward_commands_total',
+  help: 'Slash commands handled, by command and outcome',
+  labelNames: ['command', 'outcome'] as const,
+  registers: [registry],
+});
+
+/** Decisions on approval requests. outcome: approved | denied | expired | cancelled | overridden. */
+export const approvalsTotal = new Counter({
+  name: 'ward_approvals_total',
+  help: 'Approval requests decided, by command and outcome',
+  labelNames: ['command', 'outcome'] as const,
+  registers: [registry],
+});
+
+/** Executions of approved plans. outcome: succeeded | failed | partial | interrupted. */
+export const executionsTotal = new Counter({
+  name: 'ward_executions_total',
+  help: 'Executions of approved plans, by command and outcome',
+  labelNames: ['command', 'outcome'] as const,
+  registers: [registry],
+});
+
+export const executionDurationSeconds = new Histogram({
+  name: 'ward_execution_duration_seconds',
+  help: 'Execution time of approved plans, by command and outcome',
+  labelNames: ['command', 'outcome'] as const,
+  buckets: [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800],
+  registers: [registry],
+});
+
+export const executionsRunning = new Gauge({
+  name: 'ward_executions_running',
+  help: 'Executions running in this process',
+  registers: [registry],
+});
+
+/** SSH connections that could not be made. reason: timeout | refused | unreachable | host_key | auth | other. */
+export const sshConnectionFailuresTotal = new Counter({
+  name: 'ward_ssh_connection_failures_total',
+  help: 'SSH connections that failed, by inventory host and reason',
+  labelNames: ['host', 'reason'] as const,
+  registers: [registry],
+});
+
+/** Webhook alerts. outcome: accepted | deduplicated | rolled_up | rejected. */
+export const alertsTotal = new Counter({
+  name: 'ward_alerts_total',
+  help: 'Webhook alerts received, by source and outcome',
+  labelNames: ['source', 'outcome'] as const,
+  registers: [registry],
+});
+
+/** Slack Web API calls as ward made them (after the client's retries). outcome: ok | error. */
+export const slackApiCallsTotal = new Counter({
+  name: 'ward_slack_api_calls_total',
+  help: 'Slack Web API calls, by method and outcome (retries included in one call)',
+  labelNames: ['method', 'outcome'] as const,
+  registers: [registry],
+});
+
+/** Every HTTP request to Slack, retries included; status is the HTTP status or `network`. */
+export const slackHttpRequestsTotal = new Counter({
+  name: 'ward_slack_http_requests_total',
+  help: 'HTTP requests sent to Slack (each retry counts), by method and status',
+  labelNames: ['method', 'status'] as const,
+  registers: [registry],
+});
+
+export const slackRateLimitedTotal = new Counter({
+  name: 'ward_slack_rate_limited_total',
+  help: 'Slack answers 429 (rate limited), by method',
+  labelNames: ['method'] as const,
+  registers: [registry],
+});
+
+/** Prometheus text exposition of every metric. */
+export async function renderMetrics(): Promise<{ contentType: string; body: string }> {
+  return { contentType: registry.contentType, body: await registry.metrics() };
+}

@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ChainedAuditLog } from '../../src/adapters/audit/chained-audit-log.js';
+import { RedisStore } from '../../src/adapters/redis/redis-store.js';
+import { systemClock } from '../../src/ports/clock.js';
+import { messageText, type OpsHarness, startOpsHarness, waitUntil } from '../helpers/ops-harness.js';
+
+let h: OpsHarness;
+
+beforeAll(async () => {
+  h = await startOpsHarness();
+});
+
+afterAll(async () => {
+  await h?.stop();
+});
+
+async function auditEntries(requestId?: string) {
+  const store = new RedisStore(h.redis.url);
+  await store.connect();
+  try {
+    return await new ChainedAuditLog(store, systemClock).recent(requestId ? { requestId } : {}, 100);
+  } finally {
+    await store.close();
+  }
+}
+
+describe('shutdown and crash recovery', () => {
+  it('SIGTERM: an execution that ends within the grace period finishes and is reported; ward exits 0', async () => {
+    // The handshake to `stuck` times out after 3 s, well inside a 60 s grace period.
+    const ward = await h.startWard({ WARD_SSH_CONNECT_TIMEOUT_MS: '3000', WARD_SHUTDOWN_GRACE_MS: '60000' });
+    const before = h.stuckConnections();
+    await h.slash(ward, 'forensics stuck --reason "sigterm drains"');
+    const running = await h.waitForMessage((m) => !m.thread_ts && messageText(m).includes('sigterm drains'));
+    // SIGTERM while the SSH handshake is under way.
+    await waitUntil(() => h.stuckConnections() > before || undefined, 'the SSH connection attempt');
+    expect(await ward.stop()).toBe(0);
+    const thread = h.slack.messages().filter((m) => m.thread_ts === running.ts && m.ts !== running.ts);
+    expect(thread.map(messageText).join('\n')).toMatch(/could not connect to stuck/);
+    expect(thread.map(messageText).join('\n')).not.toMatch(/interrupted/);
+  });
+
+  it('SIGTERM: an execution still running when the grace period ends is reported interrupted; ward exits 0', async () => {
+    const ward = await h.startWard({ WARD_SHUTDOWN_GRACE_MS: '1500' });
+    const before = h.stuckConnections();
+    await h.slash(ward, 'forensics stuck --reason "sigterm interrupts"');
+    const running = await h.waitForMessage(
+      (m) =>
+        /forensics requested by/.test(m.text ?? '') &&
+        !m.thread_ts &&
+        messageText(m).includes('sigterm interrupts'),
+    );
+    await waitUntil(() => h.stuckConnections() > before || undefined, 'the SSH connection attempt');
+    expect(await ward.stop()).toBe(0);
+    const notice = h.slack
+      .messages()
+      .find((m) => m.thread_ts === running.ts && /interrupted/.test(m.text ?? ''));
+    expect(notice, 'an interruption notice in the thread').toBeDefined();
+    const text = messageText(notice!);
+    expect(text).toMatch(/grace period/);
+    expect(text).toMatch(/Collect evidence on stuck/);
+    expect(JSON.stringify(notice!.blocks)).toContain('recovery.rerun');
+    const entries = await auditEntries();
+    expect(entries.some((e) => e.type === 'execution.interrupted' && e.command === 'forensics')).toBe(true);
+  });
+
+  it('SIGKILL mid-execution: the next ward reports it interrupted, with what was done, and a re-run button that goes through the gate', async () => {
+    const first = await h.startWard();
+    const before = h.stuckConnections();
+    await h.slash(first, 'forensics stuck --reason "killed mid-way"');
+    const running = await h.waitForMessage((m) => !m.thread_ts && messageText(m).includes('killed mid-way'));
+    // Wait until the SSH connection is being attempted (the step is in progress), then crash.
+    await first.waitForLog((l) => l['msg'] === 'command accepted');
+    const deadline = Date.now() + 20_000;
+    while (h.stuckConnections() === before && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(h.stuckConnections()).toBeGreaterThan(before);
+    await first.kill();
+
+    const second = await h.startWard();
+    const notice = await h.waitForMessage(
+      (m) => m.thread_ts === running.ts && /interrupted/.test(m.text ?? ''),
+    );
+    const text = messageText(notice);
+    expect(text).toMatch(/stopped without finishing/);
+    expect(text).toMatch(/In progress when it stopped/);
+    expect(text).toMatch(/Collect evidence on stuck/);
+    expect(text).toMatch(/Nothing will be re-run automatically/);
+    await second.waitForLog((l) => String(l['msg']).startsWith('found an execution left running'));
+
+    // Nothing re-ran by itself: the only top-level forensics message for this reason is the original one.
+    const topLevel = () =>
+      h.slack.messages().filter((m) => !m.thread_ts && messageText(m).includes('killed mid-way'));
+    expect(topLevel()).toHaveLength(1);
+
+    await h.click(second, notice, 'recovery.rerun', 'U0RESPOND1');
+    const rerun = await h.waitForMessage(
+      (m) => !m.thread_ts && m.ts !== running.ts && messageText(m).includes('killed mid-way'),
+    );
+    expect(rerun.text).toMatch(/forensics requested by <@U0RESPOND1>/);
+    const entries = await auditEntries();
+    expect(entries.some((e) => e.type === 'execution.rerun_requested' && e.actor === 'U0RESPOND1')).toBe(
+      true,
+    );
+    expect(entries.filter((e) => e.type === 'execution.interrupted').length).toBeGreaterThanOrEqual(1);
+  });
+});

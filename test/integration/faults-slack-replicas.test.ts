@@ -1,0 +1,154 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisStore } from '../../src/adapters/redis/redis-store.js';
+import { AUDIT_HEAD_KEY, AUDIT_STREAM, ChainVerifier, parseHead } from '../../src/audit/chain.js';
+import {
+  ADMIN,
+  messageText,
+  type OpsHarness,
+  SECRET,
+  startOpsHarness,
+  TOKEN,
+  waitUntil,
+} from '../helpers/ops-harness.js';
+import { newTriggerId } from '../helpers/slack-requests.js';
+import type { WardProcess } from '../helpers/ward-process.js';
+
+let h: OpsHarness;
+let a: WardProcess;
+let b: WardProcess;
+
+beforeAll(async () => {
+  h = await startOpsHarness();
+  [a, b] = await Promise.all([h.startWard(), h.startWard()]);
+});
+
+afterAll(async () => {
+  await h?.stop();
+});
+
+async function metrics(ward: WardProcess): Promise<string> {
+  const res = await fetch(`${ward.url}/metrics`);
+  expect(res.status).toBe(200);
+  return res.text();
+}
+
+/** A forensics run against `down` (connection refused): posts "running", then the failure in its thread. */
+async function forensicsDown(ward: WardProcess, reason: string) {
+  await h.slash(ward, `forensics down --reason "${reason}"`);
+  const top = await h.waitForMessage((m) => !m.thread_ts && messageText(m).includes(reason));
+  const result = await h.waitForMessage((m) => m.thread_ts === top.ts && /down/.test(m.text ?? ''));
+  return { top, result };
+}
+
+describe('Slack answering 429 and 5xx', () => {
+  it('429 then success: the message still arrives, after Retry-After, and the 429s are counted', async () => {
+    h.slack.rateLimit('chat.postMessage', 2, 1);
+    const { top, result } = await forensicsDown(a, 'rate limited run');
+    expect(top.text).toMatch(/forensics requested by/);
+    expect(result.text).toMatch(/could not connect to down/);
+    const limited = h.slack.callsTo('chat.postMessage').filter((c) => c.rateLimited);
+    expect(limited.length).toBe(2);
+    expect(await metrics(a)).toMatch(
+      /ward_slack_rate_limited_total\{method="chat.postMessage",app="ward"\} 2/,
+    );
+  });
+
+  it('5xx then success: the message still arrives', async () => {
+    h.slack.failNext('chat.postMessage', 503, 2);
+    const { result } = await forensicsDown(a, 'five hundred run');
+    expect(result.text).toMatch(/could not connect to down/);
+    expect(h.slack.callsTo('chat.postMessage').filter((c) => c.status === 503).length).toBe(2);
+    expect(await metrics(a)).toMatch(
+      /ward_slack_http_requests_total\{method="chat.postMessage",status="503",app="ward"\} 2/,
+    );
+  });
+
+  it('an ephemeral answer through response_url survives a 503 and a 429', async () => {
+    h.slack.failNext('response_url', 503, 1);
+    h.slack.rateLimit('response_url', 1, 1);
+    const asked = await h.slash(a, 'audit down', { user: ADMIN });
+    expect(await h.waitForReply(asked.responseUrl)).toMatch(/audit entries for host down/);
+  });
+});
+
+describe('two replicas on one Redis (HTTP mode behind a load balancer)', () => {
+  it('the same slash command delivered to both replicas is handled once', async () => {
+    const triggerId = newTriggerId();
+    const responseUrl = h.slack.newResponseUrl({ channel: 'C0INCIDENT', user: 'U0RESPOND1' });
+    const reason = 'delivered twice';
+    const [ra, rb] = await Promise.all([
+      h.slash(a, `forensics down --reason "${reason}"`, { triggerId, responseUrl }),
+      h.slash(b, `forensics down --reason "${reason}"`, { triggerId, responseUrl }),
+    ]);
+    expect([ra.status, rb.status]).toEqual([200, 200]);
+    const top = await h.waitForMessage((m) => !m.thread_ts && messageText(m).includes(reason));
+    await h.waitForMessage((m) => m.thread_ts === top.ts && /down/.test(m.text ?? ''));
+    // Both have logged how they handled it: one ran it, the other recognised the duplicate.
+    await waitUntil(
+      () => [a, b].some((w) => w.logs.some((l) => /duplicate delivery/.test(String(l['msg'])))) || undefined,
+      'a replica to drop the duplicate',
+    );
+    expect(h.slack.messages().filter((m) => !m.thread_ts && messageText(m).includes(reason))).toHaveLength(1);
+  });
+
+  it('audit entries written by both replicas form one unbroken chain', async () => {
+    await Promise.all([forensicsDown(a, 'chain from a'), forensicsDown(b, 'chain from b')]);
+    const store = new RedisStore(h.redis.url);
+    await store.connect();
+    const verifier = new ChainVerifier(parseHead(await store.get(AUDIT_HEAD_KEY)));
+    for (const e of await store.streamRange(AUDIT_STREAM)) verifier.add(e.id, e.fields);
+    await store.close();
+    const verdict = verifier.finish();
+    expect(verdict.ok).toBe(true);
+    const asked = await h.slash(b, 'audit down', { user: ADMIN });
+    const answer = await h.waitForReply(asked.responseUrl);
+    expect(answer).toMatch(/audit entries for host down/);
+  });
+});
+
+describe('metrics and logs', () => {
+  it('/metrics lists every series operators alert on', async () => {
+    const text = await metrics(a);
+    for (const name of [
+      'ward_commands_total',
+      'ward_approvals_total',
+      'ward_executions_total',
+      'ward_execution_duration_seconds',
+      'ward_ssh_connection_failures_total',
+      'ward_alerts_total',
+      'ward_slack_api_calls_total',
+      'ward_slack_rate_limited_total',
+    ]) {
+      expect(text).toContain(`# TYPE ${name} `);
+    }
+    expect(text).toMatch(/ward_commands_total\{command="forensics",outcome="ok",app="ward"\} [1-9]/);
+    expect(text).toMatch(/ward_executions_total\{command="forensics",outcome="failed",app="ward"\} [1-9]/);
+    expect(text).toMatch(
+      /ward_ssh_connection_failures_total\{host="down",reason="refused",app="ward"\} [1-9]/,
+    );
+    expect(text).toMatch(
+      /ward_slack_api_calls_total\{method="chat.postMessage",outcome="ok",app="ward"\} [1-9]/,
+    );
+  });
+
+  it('every log line of one request carries its request id', async () => {
+    const { top } = await forensicsDown(a, 'traced run');
+    const accepted = a.logs
+      .filter((l) => l['msg'] === 'command accepted' && l['command'] === 'forensics')
+      .at(-1);
+    expect(accepted).toBeDefined();
+    const id = String(accepted!['requestId']);
+    const messages = new Set(a.logs.filter((l) => l['requestId'] === id).map((l) => String(l['msg'])));
+    // From the listener through the remediation code that failed to connect.
+    expect(messages).toContain('command accepted');
+    expect(messages).toContain('host failed');
+    expect(top.ts).toBeTruthy();
+  });
+
+  it('no token or secret ever reaches the output of either replica', () => {
+    for (const w of [a, b]) {
+      expect(w.output()).not.toContain(TOKEN);
+      expect(w.output()).not.toContain(SECRET);
+    }
+  });
+});
