@@ -1,7 +1,8 @@
 import { z } from 'zod';
-import { hostSelectorArg, isCidr } from '../src/config/inventory.js';
+import { blockIpOnHost, blockIpPlanSteps, checkBlockable } from '../src/actions/contain.js';
+import { jobFrom, planHost, runOnHosts } from '../src/actions/execution-helpers.js';
+import { hostSelectorArg, isCidr, resolveHosts } from '../src/config/inventory.js';
 import { defineCommand } from '../src/core/command.js';
-import { NotAvailableError } from '../src/errors.js';
 
 /** `/ward block-ip <host|tag:…> <ip|cidr>`: add an address to ward's nftables block set. */
 export default defineCommand({
@@ -16,10 +17,20 @@ export default defineCommand({
   }),
   positionals: ['target', 'address'],
   policy: { allow: ['responder', 'admin'], approvals: 1, approvers: ['approver', 'admin'], mfa: 'none' },
-  async plan() {
-    throw new NotAvailableError('block-ip');
+  async plan({ args, services }) {
+    const inventory = services.inventory();
+    const hosts = resolveHosts(inventory, args.target);
+    const address = checkBlockable(args.address, inventory.managementCidrs);
+    return {
+      command: 'block-ip',
+      args: { target: args.target, address },
+      hosts: hosts.map(planHost),
+      steps: hosts.flatMap((h) => blockIpPlanSteps(h, address)),
+    };
   },
-  async execute() {
-    throw new NotAvailableError('block-ip');
+  async execute(ctx) {
+    const job = jobFrom(ctx);
+    const address = checkBlockable(ctx.args.address, ctx.services.inventory().managementCidrs);
+    return runOnHosts(ctx, (host) => blockIpOnHost(job, host, address));
   },
 });

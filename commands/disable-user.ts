@@ -1,7 +1,8 @@
 import { z } from 'zod';
-import { hostNameArg } from '../src/config/inventory.js';
+import { checkDisablable, disableUserOnHost, disableUserPlanSteps } from '../src/actions/contain.js';
+import { jobFrom, planHost, runOnHosts } from '../src/actions/execution-helpers.js';
+import { hostNameArg, resolveHosts } from '../src/config/inventory.js';
 import { defineCommand } from '../src/core/command.js';
-import { NotAvailableError } from '../src/errors.js';
 
 /** `/ward disable-user <host> <user>`: lock and expire an account and end its sessions. */
 export default defineCommand({
@@ -18,10 +19,18 @@ export default defineCommand({
   }),
   positionals: ['host', 'user'],
   policy: { allow: ['responder', 'admin'], approvals: 1, approvers: ['approver', 'admin'], mfa: 'requester' },
-  async plan() {
-    throw new NotAvailableError('disable-user');
+  async plan({ args, services }) {
+    const [host] = resolveHosts(services.inventory(), args.host);
+    const user = checkDisablable(args.user, host!);
+    return {
+      command: 'disable-user',
+      args: { host: args.host, user },
+      hosts: [planHost(host!)],
+      steps: disableUserPlanSteps(host!, user),
+    };
   },
-  async execute() {
-    throw new NotAvailableError('disable-user');
+  async execute(ctx) {
+    const job = jobFrom(ctx);
+    return runOnHosts(ctx, (host) => disableUserOnHost(job, host, ctx.args.user));
   },
 });

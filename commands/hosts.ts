@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import { readHostState } from '../src/actions/host-state.js';
 import { TAG_PATTERN } from '../src/config/inventory.js';
 import { EVERYONE } from '../src/config/policy.js';
 import { defineCommand } from '../src/core/command.js';
-import { code, esc, header, section } from '../src/render/blocks.js';
+import { code, esc, header, mention, section } from '../src/render/blocks.js';
 
 /** `/ward hosts [tag]`: the inventory, with each host's state. */
 export default defineCommand({
@@ -27,11 +28,16 @@ export default defineCommand({
       });
       return;
     }
-    const lines = hosts.map(
-      (h) => `• *${esc(h.name)}* ${code(h.address)} ${h.tags.map((t) => code(t)).join(' ')}: normal`,
-    );
+    const states = await Promise.all(hosts.map((h) => readHostState(services.store, h.name)));
+    const lines = hosts.map((h, i) => {
+      const s = states[i];
+      const state = s
+        ? `:lock: *locked down* since ${new Date(s.since).toISOString().replace(/\.\d{3}Z$/, 'Z')} by ${mention(s.by)} (request ${code(s.requestId)})`
+        : 'normal';
+      return `• *${esc(h.name)}* ${code(h.address)} ${h.tags.map((t) => code(t)).join(' ')}: ${state}`;
+    });
     await reply.ephemeral({
-      text: `${hosts.length} host(s): ${hosts.map((h) => h.name).join(', ')}`,
+      text: `${hosts.length} host(s): ${hosts.map((h, i) => `${h.name} (${states[i] ? 'locked down' : 'normal'})`).join(', ')}`,
       blocks: [header(`Hosts${args.tag ? ` tagged ${args.tag}` : ''}`), section(lines.join('\n'))],
     });
   },

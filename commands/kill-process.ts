@@ -1,7 +1,8 @@
 import { z } from 'zod';
-import { hostNameArg } from '../src/config/inventory.js';
+import { killProcessOnHost, killProcessPlanSteps } from '../src/actions/contain.js';
+import { jobFrom, planHost, runOnHosts } from '../src/actions/execution-helpers.js';
+import { hostNameArg, resolveHosts } from '../src/config/inventory.js';
 import { defineCommand } from '../src/core/command.js';
-import { NotAvailableError } from '../src/errors.js';
 
 /** `/ward kill-process <host> <pid>`: record the process as evidence, then kill it. */
 export default defineCommand({
@@ -20,10 +21,17 @@ export default defineCommand({
   }),
   positionals: ['host', 'pid'],
   policy: { allow: ['responder', 'admin'], approvals: 1, approvers: ['approver', 'admin'], mfa: 'requester' },
-  async plan() {
-    throw new NotAvailableError('kill-process');
+  async plan({ args, services }) {
+    const [host] = resolveHosts(services.inventory(), args.host);
+    return {
+      command: 'kill-process',
+      args: { host: args.host, pid: args.pid },
+      hosts: [planHost(host!)],
+      steps: killProcessPlanSteps(host!, String(args.pid)),
+    };
   },
-  async execute() {
-    throw new NotAvailableError('kill-process');
+  async execute(ctx) {
+    const job = jobFrom(ctx);
+    return runOnHosts(ctx, (host) => killProcessOnHost(job, host, ctx.args.pid));
   },
 });

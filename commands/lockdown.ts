@@ -1,9 +1,13 @@
 import { z } from 'zod';
-import { hostNameArg } from '../src/config/inventory.js';
+import { jobFrom, planHost, runOnHosts } from '../src/actions/execution-helpers.js';
+import { lockdownHost, lockdownPlanSteps } from '../src/actions/lockdown.js';
+import { hostNameArg, resolveHosts } from '../src/config/inventory.js';
 import { defineCommand } from '../src/core/command.js';
-import { NotAvailableError } from '../src/errors.js';
 
-/** `/ward lockdown <host>`: evidence first, then drop all inbound traffic except management SSH. */
+/**
+ * `/ward lockdown <host>`: evidence first, then drop all inbound traffic except established flows and SSH from the
+ * management CIDRs, commit-confirmed: the host reverts by itself unless ward gets back in over a new connection.
+ */
 export default defineCommand({
   name: 'lockdown',
   summary: 'Isolate a host with nftables: only management keeps SSH (evidence is collected first)',
@@ -20,10 +24,27 @@ export default defineCommand({
     enforcement: 'hard',
     reason: 'required',
   },
-  async plan() {
-    throw new NotAvailableError('lockdown');
+  details:
+    'Collects forensics, saves `nft list ruleset`, starts a watchdog on the host that deletes the table after WARD_LOCKDOWN_CONFIRM_SECONDS, applies table inet ward_lockdown atomically, opens a NEW SSH connection and only then cancels the watchdog. If ward cannot get back in, the host reverts by itself and ward says so.',
+  async plan({ args, services }) {
+    const inventory = services.inventory();
+    const [host] = resolveHosts(inventory, args.host);
+    return {
+      command: 'lockdown',
+      args: { host: args.host },
+      hosts: [planHost(host!)],
+      steps: lockdownPlanSteps(
+        host!,
+        inventory.managementCidrs,
+        inventory.forensicsHashPaths,
+        services.config.WARD_LOCKDOWN_CONFIRM_SECONDS,
+      ),
+    };
   },
-  async execute() {
-    throw new NotAvailableError('lockdown');
+  async execute(ctx) {
+    const job = jobFrom(ctx);
+    return runOnHosts(ctx, (host) =>
+      lockdownHost(job, host, { reason: ctx.flags.reason, signal: ctx.signal }),
+    );
   },
 });

@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import { hostNameArg } from '../src/config/inventory.js';
+import { jobFrom, planHost, runOnHosts } from '../src/actions/execution-helpers.js';
+import { releaseHost, releasePlanSteps } from '../src/actions/release.js';
+import { hostNameArg, resolveHosts } from '../src/config/inventory.js';
 import { defineCommand } from '../src/core/command.js';
-import { NotAvailableError } from '../src/errors.js';
 
-/** `/ward release <host>`: undo a lockdown, restoring the saved ruleset. */
+/** `/ward release <host>`: undo a lockdown (idempotent: says so when the host was not locked down). */
 export default defineCommand({
   name: 'release',
   summary: "Lift a lockdown: remove ward's nftables table and restore what was saved",
@@ -20,10 +21,17 @@ export default defineCommand({
     enforcement: 'hard',
     reason: 'required',
   },
-  async plan() {
-    throw new NotAvailableError('release');
+  async plan({ args, services }) {
+    const [host] = resolveHosts(services.inventory(), args.host);
+    return {
+      command: 'release',
+      args: { host: args.host },
+      hosts: [planHost(host!)],
+      steps: releasePlanSteps(host!),
+    };
   },
-  async execute() {
-    throw new NotAvailableError('release');
+  async execute(ctx) {
+    const job = jobFrom(ctx);
+    return runOnHosts(ctx, (host) => releaseHost(job, host, { reason: ctx.flags.reason }));
   },
 });

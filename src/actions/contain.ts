@@ -1,0 +1,356 @@
+import { isIP } from 'node:net';
+import { SafeValue } from '../adapters/ssh/shell-quote.js';
+import type { InventoryHost } from '../config/inventory.js';
+import type { PlanStep } from '../core/command.js';
+import { UserInputError } from '../errors.js';
+import { esc } from '../render/blocks.js';
+import type { SectionSpec } from './collect-script.js';
+import { collectCommand, describeScript, parseCollectOutput } from './collect-script.js';
+import { saveEvidence } from './evidence.js';
+import type { HostOutcome } from './execution-helpers.js';
+import { mustRun, type RemoteJob, RemoteStepError, runRemote, withHost } from './host-session.js';
+import {
+  addBlockedElement,
+  BLOCK_TABLE,
+  cidrsOverlap,
+  createBlockTable,
+  getBlockedElement,
+  listBlockTable,
+} from './nft.js';
+import { displayCommand, type RemoteCommand } from './remote-command.js';
+import { postInThread } from './report.js';
+
+// ---- block-ip -------------------------------------------------------------------------------------------------
+
+/** Refuses an address that would cut ward's own management access (checked before any plan exists). */
+export function checkBlockable(address: string, managementCidrs: readonly string[]): string {
+  const a = normaliseAddress(SafeValue.ipOrCidr(address));
+  const hit = managementCidrs.find((m) => cidrsOverlap(a, m));
+  if (hit) {
+    throw new UserInputError(
+      `${a} overlaps the management network ${hit}: blocking it would cut ward (and you) off the hosts. Nothing was run.`,
+    );
+  }
+  return a;
+}
+
+/** `203.0.113.7/32` → `203.0.113.7` (nft stores a full-length prefix as the plain address, so look it up as one). */
+function normaliseAddress(value: string): string {
+  const [ip = '', prefix] = value.split('/');
+  if (prefix === undefined) return ip;
+  return Number(prefix) === (isIP(ip) === 6 ? 128 : 32) ? ip : `${ip}/${Number(prefix)}`;
+}
+
+export function blockIpPlanSteps(host: InventoryHost, address: string): PlanStep[] {
+  return [
+    {
+      id: `${host.name}.ensure-table`,
+      title: `Create ward's block table inet ${BLOCK_TABLE} on ${host.name} (${host.address}) if it is missing`,
+      host: host.name,
+      commands: [displayCommand(listBlockTable), displayCommand(createBlockTable)],
+    },
+    {
+      id: `${host.name}.block`,
+      title: `Drop inbound traffic from ${address} on ${host.name} (skipped if already blocked)`,
+      host: host.name,
+      commands: [displayCommand(getBlockedElement(address)), displayCommand(addBlockedElement(address))],
+    },
+  ];
+}
+
+export async function blockIpOnHost(
+  job: RemoteJob,
+  host: InventoryHost,
+  address: string,
+): Promise<HostOutcome> {
+  return withHost(job, host, async (session) => {
+    const changes: string[] = [];
+    if ((await runRemote(session, job, listBlockTable)).code !== 0) {
+      await mustRun(session, job, createBlockTable);
+      changes.push(`created table inet ${BLOCK_TABLE}`);
+    }
+    if ((await runRemote(session, job, getBlockedElement(address))).code === 0) {
+      return {
+        host: host.name,
+        ok: true,
+        detail: `${address} was already blocked on ${host.name}; ${changes.length > 0 ? changes.join(', ') : 'nothing changed'}.`,
+      };
+    }
+    await mustRun(session, job, addBlockedElement(address));
+    changes.push(`blocked ${address}`);
+    await job.services.audit.record({
+      type: 'host.ip_blocked',
+      actor: job.user,
+      requestId: job.requestId,
+      hosts: [host.name],
+      details: { address },
+    });
+    return { host: host.name, ok: true, detail: `${host.name}: ${changes.join(', ')}.` };
+  });
+}
+
+// ---- kill-process ---------------------------------------------------------------------------------------------
+
+const PROCESS_SECTIONS: readonly SectionSpec[] = [
+  { name: 'status', alternatives: [{ code: 'cat "/proc/$WARD_PID/status"' }] },
+  { name: 'cmdline', alternatives: [{ code: `tr '\\000' ' ' < "/proc/$WARD_PID/cmdline"; echo` }] },
+  { name: 'exe', alternatives: [{ code: 'readlink "/proc/$WARD_PID/exe"' }] },
+  {
+    name: 'exe-sha256',
+    alternatives: [
+      { when: { tool: 'sha256sum' }, code: 'sha256sum < "/proc/$WARD_PID/exe" | cut -d" " -f1' },
+    ],
+  },
+  { name: 'cwd', alternatives: [{ code: 'readlink "/proc/$WARD_PID/cwd"' }] },
+  { name: 'fds', alternatives: [{ code: 'ls -l "/proc/$WARD_PID/fd"' }] },
+  { name: 'open-files', alternatives: [{ when: { tool: 'lsof' }, code: 'lsof -nP -p "$WARD_PID"' }] },
+  {
+    name: 'sockets',
+    alternatives: [{ when: { tool: 'ss' }, code: 'ss -tunapH | grep "pid=$WARD_PID," ; true' }],
+  },
+];
+
+const PROCESS_LIMITS = { maxSectionBytes: 1024 * 1024, sectionTimeoutSeconds: 20 } as const;
+
+const processAlive = (pid: string): RemoteCommand => ({ argv: ['cat', `/proc/${SafeValue.pid(pid)}/stat`] });
+const killWith = (signal: 'TERM' | 'KILL', pid: string): RemoteCommand => ({
+  argv: ['kill', `-${signal}`, SafeValue.pid(pid)],
+});
+
+function processScriptLabel(pid: string): string {
+  return describeScript('process evidence', PROCESS_SECTIONS, `WARD_PID=${SafeValue.pid(pid)}`);
+}
+
+export function killProcessPlanSteps(host: InventoryHost, pid: string): PlanStep[] {
+  return [
+    {
+      id: `${host.name}.evidence`,
+      title: `Record process ${pid} on ${host.name} (${host.address}): command line, executable and its sha256, open files`,
+      host: host.name,
+      commands: [
+        displayCommand(processAlive(pid)),
+        displayCommand({ argv: ['sh', '-s'], stdin: '', stdinLabel: processScriptLabel(pid) }),
+      ],
+    },
+    {
+      id: `${host.name}.kill`,
+      title: `Send SIGTERM to ${pid}; if it is still alive after 5 s, SIGKILL`,
+      host: host.name,
+      commands: [
+        displayCommand(killWith('TERM', pid)),
+        displayCommand(processAlive(pid)),
+        displayCommand(killWith('KILL', pid)),
+      ],
+    },
+  ];
+}
+
+/** `/proc/<pid>/stat` → alive unless it is gone or a zombie (state Z/X after the `)` that ends the name). */
+function isAlive(stat: { code: number | null; stdout: Buffer }): boolean {
+  if (stat.code !== 0) return false;
+  const text = stat.stdout.toString('utf8');
+  const state = text.slice(text.lastIndexOf(')') + 2, text.lastIndexOf(')') + 3);
+  return state !== 'Z' && state !== 'X' && state !== '';
+}
+
+export async function killProcessOnHost(
+  job: RemoteJob,
+  host: InventoryHost,
+  pidValue: number,
+): Promise<HostOutcome> {
+  const pid = SafeValue.pid(pidValue);
+  const id = (s: string) => `${host.name}.${s}`;
+  return withHost(job, host, async (session) => {
+    if (!isAlive(await runRemote(session, job, processAlive(pid)))) {
+      return {
+        host: host.name,
+        ok: true,
+        detail: `process ${pid} was not running on ${host.name}; nothing was killed.`,
+        steps: { [id('evidence')]: 'skipped', [id('kill')]: 'skipped' },
+      };
+    }
+    const run = collectCommand(
+      PROCESS_SECTIONS,
+      { ...PROCESS_LIMITS, env: { WARD_PID: pid } },
+      processScriptLabel(pid),
+    );
+    const r = await session.exec(run.command.argv, {
+      stdin: run.command.stdin ?? '',
+      timeoutMs: job.services.config.WARD_SSH_COMMAND_TIMEOUT_MS,
+      maxOutputBytes: PROCESS_SECTIONS.length * (PROCESS_LIMITS.maxSectionBytes + 4096),
+    });
+    const artifacts = parseCollectOutput(
+      r.stdout,
+      run.boundary,
+      PROCESS_SECTIONS,
+      PROCESS_LIMITS.maxSectionBytes,
+    );
+    const saved = await saveEvidence({
+      evidenceDir: job.services.config.WARD_EVIDENCE_DIR,
+      requestId: job.requestId,
+      host,
+      kind: `process-${pid}`,
+      requestedBy: job.user,
+      collectedAt: job.services.clock.now(),
+      artifacts,
+    });
+    const field = (name: string) =>
+      artifacts
+        .find((a) => a.name === name)
+        ?.content.toString('utf8')
+        .trim() ?? '';
+    const exe = field('exe');
+    const exeSha = field('exe-sha256');
+    const cmdline = field('cmdline');
+    await postInThread(
+      job.services,
+      job,
+      `:mag: Process ${pid} on *${esc(host.name)}* recorded before killing: \`${esc(cmdline.slice(0, 200))}\`, executable \`${esc(exe)}\` sha256 \`${esc(exeSha)}\`. Evidence: ${esc(saved.bundleName)} (sha256 ${saved.bundleSha256}).`,
+    );
+    await job.services.chat
+      .uploadFile({
+        channel: job.thread.channel,
+        threadTs: job.thread.ts,
+        filename: saved.bundleName,
+        content: saved.bundle,
+        title: `Process ${pid} on ${host.name}`,
+      })
+      .catch((err) => job.services.log.warn({ err }, 'process evidence upload failed'));
+
+    const term = await runRemote(session, job, killWith('TERM', pid));
+    let how = 'SIGTERM';
+    let alive = term.code === 0;
+    for (let i = 0; alive && i < 50; i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      alive = isAlive(await runRemote(session, job, processAlive(pid)));
+    }
+    if (alive) {
+      const kill = await runRemote(session, job, killWith('KILL', pid));
+      how = 'SIGKILL (it ignored SIGTERM for 5 s)';
+      if (kill.code !== 0 && isAlive(await runRemote(session, job, processAlive(pid)))) {
+        throw new RemoteStepError(host.name, killWith('KILL', pid), kill);
+      }
+    }
+    await job.services.audit.record({
+      type: 'host.process_killed',
+      actor: job.user,
+      requestId: job.requestId,
+      hosts: [host.name],
+      details: { pid, exe, exeSha256: exeSha, signal: how },
+    });
+    return {
+      host: host.name,
+      ok: true,
+      detail: `process ${pid} (${exe || 'unknown executable'}) on ${host.name} was ended with ${how}; its evidence is kept (bundle sha256 ${saved.bundleSha256.slice(0, 16)}…).`,
+    };
+  });
+}
+
+// ---- disable-user ---------------------------------------------------------------------------------------------
+
+/** Refuses root and the account ward itself logs in with (checked before any plan exists). */
+export function checkDisablable(user: string, host: InventoryHost): string {
+  const u = SafeValue.unixUser(user);
+  if (u === 'root') throw new UserInputError('ward will not disable root. Nothing was run.');
+  if (u === host.user) {
+    throw new UserInputError(
+      `\`${u}\` is the account ward logs in to ${host.name} with; disabling it would lock ward out. Nothing was run.`,
+    );
+  }
+  return u;
+}
+
+const getent = (db: 'passwd' | 'shadow', user: string): RemoteCommand => ({
+  argv: ['getent', db, SafeValue.unixUser(user)],
+});
+const lockAccount = (user: string): RemoteCommand => ({
+  argv: ['usermod', '-L', '-e', '1', SafeValue.unixUser(user)],
+});
+const listProcesses = (user: string): RemoteCommand => ({ argv: ['pgrep', '-u', SafeValue.unixUser(user)] });
+const killProcesses = (user: string): RemoteCommand => ({
+  argv: ['pkill', '-KILL', '-u', SafeValue.unixUser(user)],
+});
+
+export function disableUserPlanSteps(host: InventoryHost, user: string): PlanStep[] {
+  return [
+    {
+      id: `${host.name}.inspect`,
+      title: `Look up ${user} on ${host.name} (${host.address}): exists, uid, locked, expired`,
+      host: host.name,
+      commands: [displayCommand(getent('passwd', user)), displayCommand(getent('shadow', user))],
+    },
+    {
+      id: `${host.name}.lock`,
+      title: `Lock ${user}'s password and expire the account (skipped if already both)`,
+      host: host.name,
+      commands: [displayCommand(lockAccount(user))],
+    },
+    {
+      id: `${host.name}.end-sessions`,
+      title: `End every process of ${user} (its sessions)`,
+      host: host.name,
+      commands: [displayCommand(listProcesses(user)), displayCommand(killProcesses(user))],
+    },
+  ];
+}
+
+export async function disableUserOnHost(
+  job: RemoteJob,
+  host: InventoryHost,
+  userValue: string,
+): Promise<HostOutcome> {
+  const user = checkDisablable(userValue, host);
+  return withHost(job, host, async (session) => {
+    const passwd = await runRemote(session, job, getent('passwd', user));
+    if (passwd.code === 2) {
+      return {
+        host: host.name,
+        ok: true,
+        detail: `there is no user ${user} on ${host.name}; nothing changed.`,
+      };
+    }
+    if (passwd.code !== 0) throw new RemoteStepError(host.name, getent('passwd', user), passwd);
+    const uid = passwd.stdout.toString('utf8').split(':')[2];
+    if (uid === '0') {
+      return {
+        host: host.name,
+        ok: false,
+        detail: `${user} has uid 0 (root) on ${host.name}; ward will not disable it.`,
+      };
+    }
+    const shadow = (await mustRun(session, job, getent('shadow', user))).stdout
+      .toString('utf8')
+      .trim()
+      .split(':');
+    const locked = (shadow[1] ?? '').startsWith('!');
+    const expired = shadow[7] === '1';
+    const changes: string[] = [];
+    if (!locked || !expired) {
+      await mustRun(session, job, lockAccount(user));
+      if (!locked) changes.push('locked the password');
+      if (!expired) changes.push('expired the account');
+    }
+    const procs = await runRemote(session, job, listProcesses(user));
+    const pids = procs.code === 0 ? procs.stdout.toString('utf8').trim().split(/\s+/).filter(Boolean) : [];
+    if (pids.length > 0) {
+      const k = await runRemote(session, job, killProcesses(user));
+      if (k.code !== 0 && k.code !== 1) throw new RemoteStepError(host.name, killProcesses(user), k);
+      changes.push(`ended ${pids.length} process(es) (${pids.slice(0, 10).join(', ')})`);
+    }
+    await job.services.audit.record({
+      type: 'host.user_disabled',
+      actor: job.user,
+      requestId: job.requestId,
+      hosts: [host.name],
+      details: { user, changes },
+    });
+    return {
+      host: host.name,
+      ok: true,
+      detail:
+        changes.length > 0
+          ? `${user} on ${host.name}: ${changes.join(', ')}.`
+          : `${user} on ${host.name} was already locked and expired with no running process; nothing changed.`,
+    };
+  });
+}
