@@ -8,6 +8,10 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } f
 import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { collectCommand } from '../src/actions/collect-script.js';
+import { FORENSIC_LIMITS, FORENSIC_SECTIONS } from '../src/actions/forensics.js';
+import { shellQuote } from '../src/adapters/ssh/shell-quote.js';
+import { DEFAULT_HASH_PATHS } from '../src/config/inventory.js';
 import { type FakeSlack, startFakeSlack } from '../src/fake-slack/fake-slack.js';
 import { freePort } from '../test/helpers/free-port.js';
 import { type RedisProcess, startRedis } from '../test/helpers/redis-server.js';
@@ -462,9 +466,68 @@ export function sshBaseOptions(
     'IdentitiesOnly=yes',
     '-o',
     'LogLevel=ERROR',
+    // ward does not ask the server for its other host keys after login: neither does the baseline.
+    '-o',
+    'UpdateHostKeys=no',
   ];
 }
 
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+// ---- OpenSSH baselines -----------------------------------------------------------------------------------------
+
+/** ward's command timeout in the lab benchmarks (WARD_SSH_COMMAND_TIMEOUT_MS), also used to wrap baseline commands. */
+export const COMMAND_TIMEOUT_MS = 60_000;
+
+/**
+ * The command line ward sends for an argv (NodeSshShell: `timeout -s KILL <t+1 s>` in front, every word
+ * shell-quoted), so the baseline runs byte-for-byte the same remote command.
+ */
+export function remoteCommandLine(argv: readonly string[]): string {
+  return ['timeout', '-s', 'KILL', `${Math.ceil((COMMAND_TIMEOUT_MS + 1000) / 1000)}s`, ...argv]
+    .map(shellQuote)
+    .join(' ');
+}
+
+/** The forensic collection exactly as ward runs it (src/actions/forensics.ts): `sh -s` and its script on stdin. */
+export function forensicsScript(hashPaths: readonly string[] = DEFAULT_HASH_PATHS): {
+  remote: string;
+  stdin: string;
+} {
+  const run = collectCommand(
+    FORENSIC_SECTIONS,
+    { ...FORENSIC_LIMITS, env: { WARD_PATHS: hashPaths.join('\n') } },
+    'forensics',
+  );
+  return { remote: remoteCommandLine(run.command.argv), stdin: run.command.stdin ?? '' };
+}
+
+export interface SshRun {
+  code: number | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+/** Runs OpenSSH's `ssh` (argv, no local shell) with stdin; collects its output. */
+export function runSsh(args: readonly string[], stdin = ''): Promise<SshRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ssh', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.stdin.on('error', () => {});
+    child.stdin.end(stdin);
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: err }));
+  });
+}
+
+/** Like runSsh, but a non-zero exit is an error naming the command. */
+export async function mustSsh(args: readonly string[], stdin = ''): Promise<SshRun> {
+  const r = await runSsh(args, stdin);
+  if (r.code !== 0) throw new Error(`ssh ${args.at(-1)} exited ${r.code}: ${r.stderr.trim()}`);
+  return r;
 }
