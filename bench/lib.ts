@@ -115,10 +115,12 @@ export function figuresTable(figures: readonly Figure[]): string {
       f.target ?? '',
     ];
   });
-  return markdownTable(
+  const table = markdownTable(
     ['figure', 'unit', 'rounds', 'min', 'median', 'max', 'baseline median (min–max)', 'ratio', 'target'],
     rows,
   );
+  const notes = figures.filter((f) => f.note).map((f) => `- *${f.name}*: ${f.note}`);
+  return notes.length > 0 ? `${table}\n\n${notes.join('\n')}` : table;
 }
 
 /** What a benchmark script prints when run alone. */
