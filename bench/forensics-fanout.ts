@@ -1,0 +1,271 @@
+/**
+ * Forensics fan-out: `/ward forensics tag:…` over 1, 5 and 20 lab hosts (real sshd in network namespaces, each
+ * with its own PID/mount namespaces), from the signed request to ward's final report in the thread. Also: ward's
+ * peak RSS during each run (VmHWM, reset before the run through /proc/PID/clear_refs), and the ratio of the
+ * 20-host time to the slowest single host (single-host runs of `forensics webN`, five different hosts per round,
+ * so that four rounds cover all twenty).
+ *
+ * Baseline: a shell loop starting one OpenSSH `ssh` per host in the background (`&`, then `wait`), each running
+ * the same forensic script with the same command line as ward, keeping the output as a tar.gz with its sha256.
+ *
+ * Run alone: `sudo tsx bench/forensics-fanout.ts` (needs root for the lab).
+ */
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { shellQuote } from '../src/adapters/ssh/shell-quote.js';
+import { sendSlashCommand } from '../test/helpers/slack-requests.js';
+import { type Lab, labAvailable, labUp } from '../test/lab/lab.js';
+import {
+  type BenchResult,
+  type Figure,
+  forensicsScript,
+  isRoot,
+  readProcMemory,
+  removeDir,
+  resetPeakRss,
+  runAlone,
+  type ServiceProcess,
+  SIGNING_SECRET,
+  sshBaseOptions,
+  sshClientAvailable,
+  startInfra,
+  startWardService,
+  summarize,
+  USERS,
+  waitUntil,
+  workDir,
+  writeKnownHosts,
+  writePolicy,
+} from './lib.js';
+
+const HOSTS = 20;
+const SIZES = [
+  { n: 1, selector: 'tag:n1' },
+  { n: 5, selector: 'tag:n5' },
+  { n: 20, selector: 'tag:lab' },
+] as const;
+const TITLE = 'Forensics fan-out (forensics tag:… over 1, 5, 20 lab hosts)';
+const METHOD =
+  '`/ward forensics <tag>` (policy: no approval, MFA none) from the signed request to the final report in the thread, over 1, 5 and 20 lab hosts; peak RSS of the ward process during the run (VmHWM reset before it); 20-host time ÷ slowest single-host time. Baseline: a bash loop of OpenSSH `ssh … &` + `wait` running the same script.';
+
+export interface FanoutOptions {
+  rounds?: number;
+}
+
+function bash(script: string, args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', ['-c', script, 'baseline', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stderr }));
+  });
+}
+
+export async function run(options: FanoutOptions = {}): Promise<BenchResult> {
+  const rounds = options.rounds ?? 4;
+  const started = Date.now();
+  const skip = !isRoot()
+    ? 'not running as root: the lab (network namespaces, nftables, sshd) needs root'
+    : !labAvailable().ok
+      ? `lab unavailable: ${(labAvailable() as { why: string }).why}`
+      : !sshClientAvailable()
+        ? 'the OpenSSH client (ssh) is not installed: the baseline cannot run'
+        : undefined;
+  if (skip) {
+    return {
+      name: 'forensics-fanout',
+      title: TITLE,
+      method: METHOD,
+      figures: [],
+      notes: [],
+      skipped: skip,
+      durationMs: 0,
+    };
+  }
+
+  const dir = workDir('forensics-fanout');
+  let lab: Lab | undefined;
+  const infra = await startInfra();
+  const { slack } = infra;
+  let ward: ServiceProcess | undefined;
+  try {
+    lab = await labUp({ hosts: HOSTS, sshdLogLevel: 'INFO' });
+    const hosts = lab.hosts;
+    const tags: Record<string, string[]> = {};
+    hosts.forEach((h, i) => {
+      tags[h.name] = [...(i < 1 ? ['n1'] : []), ...(i < 5 ? ['n5'] : [])];
+    });
+    const policyPath = join(dir, 'policy.yaml');
+    const inventoryPath = join(dir, 'inventory.yaml');
+    writePolicy(policyPath, { forensics: { allow: ['responder'], approvals: 0, mfa: 'none' } });
+    writeFileSync(inventoryPath, lab.inventoryYaml({ tags }));
+    ward = await startWardService(
+      {
+        SLACK_API_URL: slack.apiUrl,
+        REDIS_URL: infra.redis.url,
+        WARD_POLICY: policyPath,
+        WARD_INVENTORY: inventoryPath,
+        WARD_EVIDENCE_DIR: join(dir, 'evidence'),
+        // As parallel as the baseline's loop: every host at once.
+        WARD_SSH_CONCURRENCY: String(HOSTS),
+        WARD_SSH_COMMAND_TIMEOUT_MS: '60000',
+      },
+      join(dir, 'ward.log'),
+    );
+    const wardPid = ward.pid;
+    const endpoint = `${ward.url}/slack/events`;
+    let peakResets = true;
+
+    let channelN = 0;
+    const wardRun = async (selector: string, expected: number): Promise<{ ms: number; hwmMiB: number }> => {
+      const channel = `C0FAN${++channelN}${Date.now() % 100000}`;
+      const responseUrl = slack.newResponseUrl({ channel, user: USERS.requester });
+      peakResets = resetPeakRss(wardPid) && peakResets;
+      const t0 = Date.now();
+      const res = await sendSlashCommand(endpoint, SIGNING_SECRET, {
+        text: `forensics ${selector} --reason "bench fan-out"`,
+        user_id: USERS.requester,
+        channel_id: channel,
+        response_url: responseUrl,
+      });
+      if (res.status !== 200) throw new Error(`slash command answered HTTP ${res.status}`);
+      const report = await waitUntil(
+        `the report of forensics ${selector}`,
+        () =>
+          slack
+            .callsTo('chat.postMessage')
+            .find(
+              (c) => c.args['channel'] === channel && String(c.args['text'] ?? '').startsWith('forensics:'),
+            ),
+        180_000,
+        20,
+      );
+      const text = String(report.args['text']);
+      const ok = (text.match(/✓ /g) ?? []).length;
+      if (ok !== expected)
+        throw new Error(`forensics ${selector}: ${ok}/${expected} hosts succeeded: ${text}`);
+      return { ms: report.at - t0, hwmMiB: readProcMemory(wardPid).hwmMiB };
+    };
+
+    // ---- baseline ---------------------------------------------------------------------------------------------
+    const knownHosts = join(dir, 'known_hosts');
+    writeKnownHosts(lab.dir, hosts, knownHosts);
+    const script = forensicsScript();
+    const scriptPath = join(dir, 'forensics.sh');
+    writeFileSync(scriptPath, script.stdin);
+    const sshWords = sshBaseOptions(lab.proxyCommand, lab.wardKeyPath, knownHosts).map(shellQuote).join(' ');
+    const outDir = join(dir, 'baseline');
+    const loop = [
+      'set -u',
+      `out=${shellQuote(outDir)}`,
+      'mkdir -p "$out"',
+      'for a in "$@"; do',
+      `  ( ssh ${sshWords} "root@$a" ${shellQuote(script.remote)} < ${shellQuote(scriptPath)} > "$out/$a.out" \\`,
+      '    && tar czf "$out/$a.tgz" -C "$out" "$a.out" && sha256sum "$out/$a.tgz" > "$out/$a.sha256" ) &',
+      'done',
+      'fail=0',
+      'for j in $(jobs -p); do wait "$j" || fail=$((fail+1)); done',
+      'exit "$fail"',
+    ].join('\n');
+    const baselineRun = async (addresses: string[]): Promise<number> => {
+      const t0 = Date.now();
+      const r = await bash(loop, addresses);
+      const ms = Date.now() - t0;
+      if (r.code !== 0) throw new Error(`baseline: ${r.code} host(s) failed: ${r.stderr}`);
+      return ms;
+    };
+
+    // Warm-up of each (JIT, first connections), not counted.
+    await wardRun('tag:n5', 5);
+    await baselineRun(hosts.slice(0, 5).map((h) => h.address));
+
+    const w: Record<string, number[]> = {};
+    const b: Record<string, number[]> = {};
+    const peak: Record<string, number[]> = {};
+    const push = (into: Record<string, number[]>, key: string, v: number) => {
+      into[key] = [...(into[key] ?? []), v];
+    };
+    const sampled = new Set<string>();
+    for (let round = 0; round < rounds; round++) {
+      const order = round % 2 === 0 ? (['ward', 'baseline'] as const) : (['baseline', 'ward'] as const);
+      for (const who of order) {
+        for (const size of SIZES) {
+          if (who === 'ward') {
+            const r = await wardRun(size.selector, size.n);
+            push(w, `n${size.n}`, r.ms);
+            push(peak, `n${size.n}`, r.hwmMiB);
+          } else {
+            push(b, `n${size.n}`, await baselineRun(hosts.slice(0, size.n).map((h) => h.address)));
+          }
+        }
+        // Single hosts: every fourth host, starting at this round's offset.
+        const singles = hosts.filter((_, i) => i % 4 === round % 4);
+        let slowest = 0;
+        for (const h of singles) {
+          sampled.add(h.name);
+          const ms = who === 'ward' ? (await wardRun(h.name, 1)).ms : await baselineRun([h.address]);
+          slowest = Math.max(slowest, ms);
+        }
+        push(who === 'ward' ? w : b, 'slowest', slowest);
+      }
+    }
+    const ratios = (x: Record<string, number[]>) => x['n20']!.map((v, i) => v / x['slowest']![i]!);
+    const baseline = (samples: number[]) => ({ name: 'ssh loop', samples });
+    const figures: Figure[] = [
+      ...SIZES.map((s) => ({
+        name: `wall time, ${s.n} host${s.n > 1 ? 's' : ''}`,
+        unit: 'ms',
+        samples: w[`n${s.n}`]!,
+        baseline: baseline(b[`n${s.n}`]!),
+      })),
+      {
+        name: `slowest single host (${singlesPerRound(rounds)})`,
+        unit: 'ms',
+        samples: w['slowest']!,
+        baseline: baseline(b['slowest']!),
+      },
+      {
+        name: '20-host time ÷ slowest single host',
+        unit: '×',
+        samples: ratios(w),
+        baseline: baseline(ratios(b)),
+        note: 'the ratio column compares ward’s ratio with the loop’s',
+      },
+      ...SIZES.map((s) => ({
+        name: `ward peak RSS (VmHWM), ${s.n} host${s.n > 1 ? 's' : ''}`,
+        unit: 'MiB',
+        samples: peak[`n${s.n}`]!,
+      })),
+    ];
+    const notes = [
+      `${rounds} rounds after a warm-up; single-host runs covered ${sampled.size} of ${HOSTS} hosts in total.`,
+      `WARD_SSH_CONCURRENCY=${HOSTS}, so ward, like the loop, works on every host at once. ward also writes each host's evidence files, manifest and bundle, uploads the bundle to the fake Slack and posts a summary per host; mail is not configured.`,
+      'Both connect through the lab ProxyCommand (a node process per connection), so 20 hosts also means 20 proxy processes starting at once on this machine.',
+      peakResets
+        ? 'Peak RSS: VmHWM was reset (clear_refs 5) before each run, so each figure is that run’s peak.'
+        : 'Peak RSS: the kernel refused to reset VmHWM, so the figures are peaks since ward started.',
+      `ward idle RSS at the end: ${summarize([readProcMemory(wardPid).rssMiB]).median.toFixed(1)} MiB.`,
+    ];
+    return {
+      name: 'forensics-fanout',
+      title: TITLE,
+      method: METHOD,
+      figures,
+      notes,
+      durationMs: Date.now() - started,
+    };
+  } finally {
+    await ward?.stop().catch(() => {});
+    await infra.close();
+    await lab?.down();
+    removeDir(dir);
+  }
+}
+
+function singlesPerRound(rounds: number): string {
+  return rounds >= 4 ? '5 per round; all 20 over 4 rounds' : '5 per round';
+}
+
+await runAlone(import.meta.url, () => run());

@@ -1,0 +1,170 @@
+/**
+ * Memory: ward's resident set size (VmRSS from /proc/PID/status) at idle after start, and after 1,000 signed
+ * slash commands (a mix of `help`, bad arguments and `lockdown` requests that wait for approval), once the work
+ * behind them is done; also the peak (VmHWM) over the whole run. Each round starts a fresh ward. Baseline: the
+ * bare Bolt app of the ack-latency benchmark, fresh each round, sent the same 1,000 requests.
+ *
+ * Run alone: `tsx bench/memory.ts` (no root needed).
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { slashCommandBody } from '../test/helpers/slack-requests.js';
+import {
+  type BenchResult,
+  type Figure,
+  inFlight,
+  readProcMemory,
+  removeDir,
+  runAlone,
+  type ServiceProcess,
+  sleep,
+  startBareBolt,
+  startInfra,
+  startWardService,
+  timedSignedPost,
+  USERS,
+  waitUntil,
+  workDir,
+  writePolicy,
+} from './lib.js';
+
+const REQUESTS = 1000;
+const CONCURRENCY = 10;
+/** How long a process is left alone before its idle RSS is read. */
+const IDLE_MS = 2000;
+
+/** The mix: help, two kinds of bad input (missing host, unknown command), and lockdown requests. */
+const MIX = [
+  { text: 'help', reply: 'response_url' },
+  { text: 'lockdown', reply: 'response_url' },
+  { text: 'lockdown web1 --reason "bench: memory"', reply: 'chat.postMessage' },
+  { text: 'frobnicate web1', reply: 'response_url' },
+] as const;
+
+export interface MemoryOptions {
+  rounds?: number;
+}
+
+export async function run(options: MemoryOptions = {}): Promise<BenchResult> {
+  const rounds = options.rounds ?? 3;
+  const started = Date.now();
+  const dir = workDir('memory');
+  const infra = await startInfra();
+  const { slack } = infra;
+  const policyPath = join(dir, 'policy.yaml');
+  const inventoryPath = join(dir, 'inventory.yaml');
+  writePolicy(policyPath, {
+    lockdown: { allow: ['responder'], approvals: 1, approvers: ['approver'], mfa: 'none' },
+  });
+  writeFileSync(
+    inventoryPath,
+    `management:\n  cidrs: [198.51.100.1/32]\nhosts:\n  web1:\n    address: 127.0.0.1\n    port: 9\n    hostKey: "SHA256:${'A'.repeat(43)}"\n`,
+  );
+  const ward = { idle: [] as number[], after: [] as number[], peak: [] as number[] };
+  const bolt = { idle: [] as number[], after: [] as number[], peak: [] as number[] };
+  let failures = 0;
+  try {
+    for (let round = 0; round < rounds; round++) {
+      for (const who of ['ward', 'baseline'] as const) {
+        let proc: ServiceProcess | undefined;
+        try {
+          proc =
+            who === 'ward'
+              ? await startWardService(
+                  {
+                    SLACK_API_URL: slack.apiUrl,
+                    REDIS_URL: infra.redis.url,
+                    WARD_POLICY: policyPath,
+                    WARD_INVENTORY: inventoryPath,
+                    WARD_EVIDENCE_DIR: join(dir, 'evidence'),
+                  },
+                  join(dir, `ward-${round}.log`),
+                )
+              : await startBareBolt(slack.apiUrl, join(dir, `bolt-${round}.log`));
+          await sleep(IDLE_MS);
+          const into = who === 'ward' ? ward : bolt;
+          into.idle.push(readProcMemory(proc.pid).rssMiB);
+
+          const channel = `C0MEM${round}${who === 'ward' ? 'W' : 'B'}`;
+          const before = {
+            response_url: slack.callsTo('response_url').length,
+            'chat.postMessage': slack.callsTo('chat.postMessage').length,
+          };
+          const expected = { response_url: 0, 'chat.postMessage': 0 };
+          const bodies = Array.from({ length: REQUESTS }, (_, i) => {
+            const item = MIX[i % MIX.length]!;
+            expected[item.reply]++;
+            return slashCommandBody({
+              text: item.text,
+              user_id: USERS.requester,
+              channel_id: channel,
+              response_url: slack.newResponseUrl({ channel, user: USERS.requester }),
+            });
+          });
+          const url = `${proc.url}/slack/events`;
+          const results = await inFlight(REQUESTS, CONCURRENCY, (i) => timedSignedPost(url, bodies[i]!));
+          failures += results.filter((r) => r.status !== 200).length;
+          if (who === 'ward') {
+            // The work behind the acks (replies, approval messages) done before memory is read.
+            await waitUntil(
+              "ward's replies and approval messages",
+              () =>
+                slack.callsTo('response_url').length - before.response_url >= expected.response_url &&
+                slack.callsTo('chat.postMessage').length - before['chat.postMessage'] >=
+                  expected['chat.postMessage'],
+              120_000,
+              20,
+            );
+          }
+          await sleep(IDLE_MS);
+          const m = readProcMemory(proc.pid);
+          into.after.push(m.rssMiB);
+          into.peak.push(m.hwmMiB);
+        } finally {
+          await proc?.stop();
+        }
+      }
+    }
+    const baseline = (samples: number[]) => ({ name: 'bare Bolt', samples });
+    const figures: Figure[] = [
+      { name: 'RSS at idle after start', unit: 'MiB', samples: ward.idle, baseline: baseline(bolt.idle) },
+      {
+        name: `RSS after ${REQUESTS} requests (work done, ${IDLE_MS / 1000} s idle)`,
+        unit: 'MiB',
+        samples: ward.after,
+        baseline: baseline(bolt.after),
+      },
+      {
+        name: `peak RSS (VmHWM) over start + ${REQUESTS} requests`,
+        unit: 'MiB',
+        samples: ward.peak,
+        baseline: baseline(bolt.peak),
+      },
+      {
+        name: `growth: after ${REQUESTS} requests − idle`,
+        unit: 'MiB',
+        samples: ward.after.map((v, i) => v - ward.idle[i]!),
+        baseline: baseline(bolt.after.map((v, i) => v - bolt.idle[i]!)),
+      },
+    ];
+    return {
+      name: 'memory',
+      title: `Memory (RSS idle, and after ${REQUESTS} requests)`,
+      method: `Fresh process per round; VmRSS ${IDLE_MS / 1000} s after it listens, then ${REQUESTS} signed slash commands at ${CONCURRENCY} in flight (${MIX.map((m) => `\`${m.text}\``).join(', ')} in turn), VmRSS once ward's replies and approval messages are all out and ${IDLE_MS / 1000} s passed. Baseline: bare Bolt acking the same requests.`,
+      figures,
+      notes: [
+        `${rounds} rounds, each with a fresh ward and a fresh bare Bolt (redis-server and the fake Slack are shared).`,
+        'Both run as `node --import tsx <entry>` (the pid measured is the program itself, not a tsx wrapper); the TypeScript loader is part of both RSS figures.',
+        failures === 0
+          ? 'Every request was answered HTTP 200.'
+          : `${failures} request(s) were NOT answered HTTP 200.`,
+      ],
+      durationMs: Date.now() - started,
+    };
+  } finally {
+    await infra.close();
+    removeDir(dir);
+  }
+}
+
+await runAlone(import.meta.url, () => run());
