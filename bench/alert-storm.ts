@@ -21,11 +21,10 @@ import { alertQueueKey } from '../src/alerts/queue.js';
 import { type FakeSlack, startFakeSlack } from '../src/fake-slack/fake-slack.js';
 import { startRedis } from '../test/helpers/redis-server.js';
 import { startWardProcess } from '../test/helpers/ward-process.js';
+import type { BenchResult } from './lib.js';
 
-export interface BenchResult {
-  name: string;
-  /** Named figures, units in the names. */
-  figures: Record<string, number>;
+/** The shared harness's result (bench/lib.ts), plus the printed lines and the correctness verdict. */
+export interface AlertStormResult extends BenchResult {
   /** Human-readable lines, as printed. */
   lines: string[];
   /** False when a correctness check failed (alerts lost). */
@@ -122,7 +121,8 @@ function largestPerChannelRate(slack: FakeSlack): number {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const stats = (xs: number[]) => ({ min: Math.min(...xs), median: median(xs), max: Math.max(...xs) });
 
-export async function run(): Promise<BenchResult> {
+export async function run(): Promise<AlertStormResult> {
+  const startedAt = performance.now();
   const dir = mkdtempSync(join(tmpdir(), 'ward-bench-alerts-'));
   const rules = [
     'defaults: { dedupeWindow: 30m, storm: { perMinute: 5 } }',
@@ -216,22 +216,27 @@ export async function run(): Promise<BenchResult> {
   ];
   return {
     name: 'alert-storm',
-    figures: {
-      ward_accepted_per_second_min: wardStats.min,
-      ward_accepted_per_second_median: wardStats.median,
-      ward_accepted_per_second_max: wardStats.max,
-      baseline_accepted_per_second_min: baseStats.min,
-      baseline_accepted_per_second_median: baseStats.median,
-      baseline_accepted_per_second_max: baseStats.max,
-      ratio_ward_to_baseline: ratio,
-      slack_calls: posts + updates,
-      slack_post_messages: posts,
-      slack_updates: updates,
-      largest_per_channel_calls_per_second: perChannel,
-      alerts_lost: lost,
-      requests_rejected: rejected,
-      delivery_seconds_max: Math.max(...deliverySeconds),
-    },
+    title: 'Alert storm',
+    method: `${ROUNDS} rounds of ${ALERTS_PER_ROUND} alerts over ${FINGERPRINTS_PER_ROUND} fingerprints and ${CHANNELS} channels, ${CONCURRENCY} requests in flight, to ward (real Redis, fake Slack) and to a bare node:http server that only parses the same JSON.`,
+    figures: [
+      {
+        name: 'alerts accepted per second',
+        unit: 'alerts/s',
+        samples: wardRates,
+        baseline: { name: 'bare node:http + JSON.parse', samples: baselineRates },
+      },
+      {
+        name: 'Slack calls for all alerts',
+        unit: 'calls',
+        samples: [posts + updates],
+        note: `${total} alerts`,
+      },
+      { name: 'largest per-channel rate', unit: 'calls/s', samples: [perChannel] },
+      { name: 'delivery time per round', unit: 's', samples: deliverySeconds },
+      { name: 'alerts lost', unit: 'alerts', samples: [lost], target: '0' },
+    ],
+    notes: lines,
+    durationMs: performance.now() - startedAt,
     lines,
     ok: lost === 0 && rejected === 0,
   };
