@@ -1,14 +1,3 @@
-/**
- * Ack latency: how fast Slack gets its HTTP 200 for a signed `/ward` slash command, at 1, 10 and 50 requests in
- * flight. ward runs as a process in HTTP mode with a real redis-server and the fake Slack; `help` answers through
- * the response_url, and `lockdown web1` needs one approval, so behind each ack ward parses, authorizes, builds the
- * plan, stores an approval request in Redis and posts the approval message (nobody approves: nothing executes).
- * Baseline: a bare Bolt App with HTTPReceiver (bench/bare-bolt.ts), same signing secret, acking the same command
- * and doing nothing else. Both are measured in the same rounds, one after the other, each once the other is idle.
- *
- * Run alone: `tsx bench/ack-latency.ts` (no root needed).
- */
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { slashCommandBody } from '../test/helpers/slack-requests.js';
 import {
@@ -27,7 +16,7 @@ import {
   USERS,
   waitUntil,
   workDir,
-  writePolicy,
+  writeLockdownRequestConfig,
 } from './lib.js';
 
 const LEVELS = [
@@ -50,32 +39,13 @@ export async function run(options: AckOptions = {}): Promise<BenchResult> {
   const dir = workDir('ack-latency');
   const infra = await startInfra();
   const { slack } = infra;
-  const policyPath = join(dir, 'policy.yaml');
-  const inventoryPath = join(dir, 'inventory.yaml');
-  writePolicy(policyPath, {
-    lockdown: { allow: ['responder'], approvals: 1, approvers: ['approver'], mfa: 'none' },
-  });
-  // A host the plan can be built for; 127.0.0.1:9 (discard) so that a stray execution could reach nothing.
-  const hostKey = `SHA256:${'A'.repeat(43)}`;
-  writeFileSync(
-    inventoryPath,
-    `management:\n  cidrs: [198.51.100.1/32]\nhosts:\n  web1:\n    address: 127.0.0.1\n    port: 9\n    hostKey: "${hostKey}"\n    tags: [lab]\n`,
-  );
+  const wardEnv = writeLockdownRequestConfig(dir, infra.redis.url, slack.apiUrl);
 
   let ward: ServiceProcess | undefined;
   let bolt: ServiceProcess | undefined;
   const notes: string[] = [];
   try {
-    ward = await startWardService(
-      {
-        SLACK_API_URL: slack.apiUrl,
-        REDIS_URL: infra.redis.url,
-        WARD_POLICY: policyPath,
-        WARD_INVENTORY: inventoryPath,
-        WARD_EVIDENCE_DIR: join(dir, 'evidence'),
-      },
-      join(dir, 'ward.log'),
-    );
+    ward = await startWardService(wardEnv, join(dir, 'ward.log'));
     bolt = await startBareBolt(slack.apiUrl, join(dir, 'bare-bolt.log'));
     const targets = { ward: ward, baseline: bolt };
 

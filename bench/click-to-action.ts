@@ -27,12 +27,12 @@ import {
   startWatchdog,
 } from '../src/actions/nft.js';
 import { sendBlockAction, sendSlashCommand } from '../test/helpers/slack-requests.js';
-import { type Lab, labAvailable, labUp, MGMT_ADDRESS } from '../test/lab/lab.js';
+import { type Lab, labUp, MGMT_ADDRESS } from '../test/lab/lab.js';
 import {
   type BenchResult,
   type Figure,
   forensicsScript,
-  isRoot,
+  labSkipReason,
   mustSsh,
   remoteCommandLine,
   removeDir,
@@ -40,9 +40,9 @@ import {
   runSsh,
   type ServiceProcess,
   SIGNING_SECRET,
+  skippedResult,
   sleep,
   sshBaseOptions,
-  sshClientAvailable,
   startInfra,
   startWardService,
   USERS,
@@ -90,24 +90,8 @@ async function resetHost(lab: Lab, host: string): Promise<void> {
 export async function run(options: ClickOptions = {}): Promise<BenchResult> {
   const rounds = options.rounds ?? 5;
   const started = Date.now();
-  const skip = !isRoot()
-    ? 'not running as root: the lab (network namespaces, nftables, sshd) needs root'
-    : !labAvailable().ok
-      ? `lab unavailable: ${(labAvailable() as { why: string }).why}`
-      : !sshClientAvailable()
-        ? 'the OpenSSH client (ssh) is not installed: the baseline cannot run'
-        : undefined;
-  if (skip) {
-    return {
-      name: 'click-to-action',
-      title: TITLE,
-      method: METHOD,
-      figures: [],
-      notes: [],
-      skipped: skip,
-      durationMs: 0,
-    };
-  }
+  const skip = labSkipReason();
+  if (skip) return skippedResult('click-to-action', TITLE, METHOD, skip);
 
   const dir = workDir('click-to-action');
   const lab = await labUp({ hosts: 1, sshdLogLevel: 'INFO' });

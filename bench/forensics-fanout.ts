@@ -15,20 +15,20 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { shellQuote } from '../src/adapters/ssh/shell-quote.js';
 import { sendSlashCommand } from '../test/helpers/slack-requests.js';
-import { type Lab, labAvailable, labUp } from '../test/lab/lab.js';
+import { type Lab, labUp } from '../test/lab/lab.js';
 import {
   type BenchResult,
   type Figure,
   forensicsScript,
-  isRoot,
+  labSkipReason,
   readProcMemory,
   removeDir,
   resetPeakRss,
   runAlone,
   type ServiceProcess,
   SIGNING_SECRET,
+  skippedResult,
   sshBaseOptions,
-  sshClientAvailable,
   startInfra,
   startWardService,
   summarize,
@@ -66,24 +66,8 @@ function bash(script: string, args: string[]): Promise<{ code: number | null; st
 export async function run(options: FanoutOptions = {}): Promise<BenchResult> {
   const rounds = options.rounds ?? 4;
   const started = Date.now();
-  const skip = !isRoot()
-    ? 'not running as root: the lab (network namespaces, nftables, sshd) needs root'
-    : !labAvailable().ok
-      ? `lab unavailable: ${(labAvailable() as { why: string }).why}`
-      : !sshClientAvailable()
-        ? 'the OpenSSH client (ssh) is not installed: the baseline cannot run'
-        : undefined;
-  if (skip) {
-    return {
-      name: 'forensics-fanout',
-      title: TITLE,
-      method: METHOD,
-      figures: [],
-      notes: [],
-      skipped: skip,
-      durationMs: 0,
-    };
-  }
+  const skip = labSkipReason();
+  if (skip) return skippedResult('forensics-fanout', TITLE, METHOD, skip);
 
   const dir = workDir('forensics-fanout');
   let lab: Lab | undefined;

@@ -16,6 +16,7 @@ import { type FakeSlack, startFakeSlack } from '../src/fake-slack/fake-slack.js'
 import { freePort } from '../test/helpers/free-port.js';
 import { type RedisProcess, startRedis } from '../test/helpers/redis-server.js';
 import { slackSignature } from '../test/helpers/slack-requests.js';
+import { labAvailable } from '../test/lab/lab.js';
 
 export const ROOT = fileURLToPath(new URL('../', import.meta.url));
 /** Scratch space for one run (ignored by git); each benchmark takes a subdirectory and removes it. */
@@ -532,4 +533,45 @@ export async function mustSsh(args: readonly string[], stdin = ''): Promise<SshR
   const r = await runSsh(args, stdin);
   if (r.code !== 0) throw new Error(`ssh ${args.at(-1)} exited ${r.code}: ${r.stderr.trim()}`);
   return r;
+}
+
+/**
+ * Files for a ward that takes `lockdown web1` requests needing one approval, whose host is 127.0.0.1:9 (discard):
+ * the plan builds, and a stray execution could reach nothing. Returns the env for startWardService.
+ */
+export function writeLockdownRequestConfig(
+  dir: string,
+  redisUrl: string,
+  slackApiUrl: string,
+): Record<string, string> {
+  const policyPath = join(dir, 'policy.yaml');
+  const inventoryPath = join(dir, 'inventory.yaml');
+  writePolicy(policyPath, {
+    lockdown: { allow: ['responder'], approvals: 1, approvers: ['approver'], mfa: 'none' },
+  });
+  writeFileSync(
+    inventoryPath,
+    `management:\n  cidrs: [198.51.100.1/32]\nhosts:\n  web1:\n    address: 127.0.0.1\n    port: 9\n    hostKey: "SHA256:${'A'.repeat(43)}"\n    tags: [lab]\n`,
+  );
+  return {
+    SLACK_API_URL: slackApiUrl,
+    REDIS_URL: redisUrl,
+    WARD_POLICY: policyPath,
+    WARD_INVENTORY: inventoryPath,
+    WARD_EVIDENCE_DIR: join(dir, 'evidence'),
+  };
+}
+
+/** Why a lab benchmark cannot run here (not root, no lab, no ssh client), or undefined when it can. */
+export function labSkipReason(): string | undefined {
+  if (!isRoot()) return 'not running as root: the lab (network namespaces, nftables, sshd) needs root';
+  const lab = labAvailable();
+  if (!lab.ok) return `lab unavailable: ${lab.why}`;
+  if (!sshClientAvailable()) return 'the OpenSSH client (ssh) is not installed: the baseline cannot run';
+  return undefined;
+}
+
+/** The result of a benchmark that did not run: RESULTS.md says so loudly. */
+export function skippedResult(name: string, title: string, method: string, reason: string): BenchResult {
+  return { name, title, method, figures: [], notes: [], skipped: reason, durationMs: 0 };
 }

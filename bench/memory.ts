@@ -1,12 +1,3 @@
-/**
- * Memory: ward's resident set size (VmRSS from /proc/PID/status) at idle after start, and after 1,000 signed
- * slash commands (a mix of `help`, bad arguments and `lockdown` requests that wait for approval), once the work
- * behind them is done; also the peak (VmHWM) over the whole run. Each round starts a fresh ward. Baseline: the
- * bare Bolt app of the ack-latency benchmark, fresh each round, sent the same 1,000 requests.
- *
- * Run alone: `tsx bench/memory.ts` (no root needed).
- */
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { slashCommandBody } from '../test/helpers/slack-requests.js';
 import {
@@ -25,7 +16,7 @@ import {
   USERS,
   waitUntil,
   workDir,
-  writePolicy,
+  writeLockdownRequestConfig,
 } from './lib.js';
 
 const REQUESTS = 1000;
@@ -51,15 +42,7 @@ export async function run(options: MemoryOptions = {}): Promise<BenchResult> {
   const dir = workDir('memory');
   const infra = await startInfra();
   const { slack } = infra;
-  const policyPath = join(dir, 'policy.yaml');
-  const inventoryPath = join(dir, 'inventory.yaml');
-  writePolicy(policyPath, {
-    lockdown: { allow: ['responder'], approvals: 1, approvers: ['approver'], mfa: 'none' },
-  });
-  writeFileSync(
-    inventoryPath,
-    `management:\n  cidrs: [198.51.100.1/32]\nhosts:\n  web1:\n    address: 127.0.0.1\n    port: 9\n    hostKey: "SHA256:${'A'.repeat(43)}"\n`,
-  );
+  const wardEnv = writeLockdownRequestConfig(dir, infra.redis.url, slack.apiUrl);
   const ward = { idle: [] as number[], after: [] as number[], peak: [] as number[] };
   const bolt = { idle: [] as number[], after: [] as number[], peak: [] as number[] };
   let failures = 0;
@@ -70,16 +53,7 @@ export async function run(options: MemoryOptions = {}): Promise<BenchResult> {
         try {
           proc =
             who === 'ward'
-              ? await startWardService(
-                  {
-                    SLACK_API_URL: slack.apiUrl,
-                    REDIS_URL: infra.redis.url,
-                    WARD_POLICY: policyPath,
-                    WARD_INVENTORY: inventoryPath,
-                    WARD_EVIDENCE_DIR: join(dir, 'evidence'),
-                  },
-                  join(dir, `ward-${round}.log`),
-                )
+              ? await startWardService(wardEnv, join(dir, `ward-${round}.log`))
               : await startBareBolt(slack.apiUrl, join(dir, `bolt-${round}.log`));
           await sleep(IDLE_MS);
           const into = who === 'ward' ? ward : bolt;
