@@ -16,6 +16,8 @@ export default defineCommand({
   usage: 'forensics <host|tag:selector> [--reason "…"]',
   examples: ['forensics web1', 'forensics tag:web --reason "INC-42 beaconing"'],
   kind: 'change',
+  // Reads evidence and changes nothing on the hosts: runs even under WARD_DRY_RUN.
+  readOnly: true,
   args: z.object({ target: hostSelectorArg }),
   positionals: ['target'],
   policy: { allow: ['responder', 'approver', 'admin'], approvals: 0, mfa: 'none', auto: true },

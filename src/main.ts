@@ -6,12 +6,14 @@ import type { Logger } from 'pino';
 import { commands } from '../commands/index.js';
 import { ChainedAuditLog } from './adapters/audit/chained-audit-log.js';
 import { DuoMfa } from './adapters/duo/duo-mfa.js';
+import { LocalShell } from './adapters/local/local-shell.js';
 import { DisabledMailer, MailgunMailer } from './adapters/mailgun/mailgun-mailer.js';
 import { MemoryStore } from './adapters/memory/memory-store.js';
 import { RedisStore } from './adapters/redis/redis-store.js';
 import { SlackChat } from './adapters/slack/slack-chat.js';
 import { NodeSshShell } from './adapters/ssh/node-ssh-shell.js';
 import { TotpMfa } from './adapters/totp/totp-mfa.js';
+import { TransportShell } from './adapters/transport-shell.js';
 import { installAlerts } from './alerts/install.js';
 import { type CloudWatcher, startCloudWatcher } from './cloud/watcher.js';
 import { type Config, loadConfig, SECRET_VARS } from './config/env.js';
@@ -132,7 +134,10 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
     policy: new PolicyEngine(policyFile, registry, chat, clock),
     commands: registry,
     inventory: () => inventory,
-    shell: new NodeSshShell({ connectTimeoutMs: config.WARD_SSH_CONNECT_TIMEOUT_MS }),
+    shell: new TransportShell({
+      ssh: new NodeSshShell({ connectTimeoutMs: config.WARD_SSH_CONNECT_TIMEOUT_MS }),
+      local: new LocalShell(),
+    }),
     mailer:
       config.MAILGUN_API_KEY && config.MAILGUN_DOMAIN
         ? new MailgunMailer({
@@ -190,7 +195,15 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
   });
   if (slack.receiver) {
     const listener = slack.receiver.requestListener;
-    routes.setFallback((req, res) => listener(req, res));
+    routes.setFallback((req, res) => {
+      // Bolt's listener throws (HTTPReceiverDeferredRequestError, outside any promise) for every path but its
+      // endpoint: that would crash ward on any stray request, so only /slack/events reaches it.
+      if ((req.url ?? '/').split('?')[0] !== '/slack/events') {
+        sendJson(res, 404, { error: 'not found' });
+        return;
+      }
+      listener(req, res);
+    });
   }
 
   // Tag-driven quarantine (optional): opens requests through services.gate like a person would.

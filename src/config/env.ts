@@ -88,6 +88,12 @@ export const envSchema = z.object({
   ),
   WARD_ALERT_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
 
+  /**
+   * `1`: approve and plan everything, change nothing (for demos, training and staging). Approved `change`
+   * commands report their plan as "dry run: nothing changed" instead of running; read-only ones (forensics) run.
+   */
+  WARD_DRY_RUN: z.enum(['0', '1'], { error: 'must be 0 or 1' }).default('0'),
+
   WARD_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
   WARD_EXECUTION_LEASE_MS: z.coerce.number().int().min(1000).default(15_000),
 

@@ -18,6 +18,8 @@ export const HOST_NAME_PATTERN = /^[a-z0-9](?:[a-z0-9.-]{0,61}[a-z0-9])?$/;
 export const TAG_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 /** `SHA256:` + unpadded base64 of 32 bytes, as `ssh-keygen -lf` prints it. */
 export const HOST_KEY_PATTERN = /^SHA256:[A-Za-z0-9+/]{43}$/;
+/** What a `transport: local` host shows where SSH hosts show their pinned key (approvers see it in the plan). */
+export const LOCAL_HOST_KEY = 'local (no SSH: runs on the ward machine)';
 
 const hostName = z
   .string()
@@ -64,14 +66,37 @@ const cloud = z
 export const inventoryHost = z
   .object({
     address,
+    /**
+     * `ssh` (default): reached over SSH with a pinned host key. `local`: the machine ward runs on; commands run
+     * there directly as ward's user (no SSH, no host key).
+     */
+    transport: z.enum(['ssh', 'local']).optional(),
     hostKey: z
       .string()
-      .regex(HOST_KEY_PATTERN, 'must be a pinned fingerprint "SHA256:…" as printed by ssh-keygen -lf'),
+      .regex(HOST_KEY_PATTERN, 'must be a pinned fingerprint "SHA256:…" as printed by ssh-keygen -lf')
+      .optional(),
     tags: z.array(z.string().regex(TAG_PATTERN)).default([]),
     ...connection,
     cloud: cloud.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((h, ctx) => {
+    if (h.transport !== 'local' && h.hostKey === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['hostKey'],
+        message:
+          'is required for SSH hosts: the pinned fingerprint "SHA256:…" as printed by ssh-keygen -lf (or set transport: local for the machine ward runs on)',
+      });
+    }
+    if (h.transport === 'local' && (h.hostKey !== undefined || h.proxyCommand !== undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['transport'],
+        message: 'local hosts are not reached over SSH: remove hostKey and proxyCommand',
+      });
+    }
+  });
 
 const absolutePath = z
   .string()
@@ -122,8 +147,9 @@ export function toInventory(file: InventoryFile): Inventory {
       port: h.port ?? file.defaults.port ?? 22,
       user: h.user ?? file.defaults.user ?? 'root',
       keyPath: h.key ?? file.defaults.key ?? '/etc/ward/id_ed25519',
-      hostKey: h.hostKey,
-      proxyCommand: h.proxyCommand ?? file.defaults.proxyCommand,
+      hostKey: h.hostKey ?? LOCAL_HOST_KEY,
+      proxyCommand: h.transport === 'local' ? undefined : (h.proxyCommand ?? file.defaults.proxyCommand),
+      transport: h.transport ?? 'ssh',
       tags: h.tags,
       cloud: h.cloud,
     });

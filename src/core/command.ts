@@ -77,6 +77,8 @@ export interface ExecutionReport {
   /** One paragraph for the request's message. */
   summary: string;
   steps: StepResult[];
+  /** Set when WARD_DRY_RUN kept the plan from running: nothing was changed, every step is `skipped`. */
+  dryRun?: boolean;
 }
 
 export interface ExecutionContext<A> extends CommandContext<A> {
@@ -106,6 +108,11 @@ export interface CommandDefinition<S extends z.ZodObject = z.ZodObject> {
   examples: string[];
   /** `read` commands answer at once; `change` commands build a plan that goes through approvals. */
   kind: CommandKind;
+  /**
+   * A `change` command (plan, policy, approvals) whose steps only read from hosts and change nothing there, such
+   * as forensics: it still runs under WARD_DRY_RUN.
+   */
+  readOnly?: boolean;
   args: S;
   /** Names of the schema's keys filled from positional words, in order. */
   positionals: readonly (keyof z.output<S> & string)[];

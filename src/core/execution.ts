@@ -2,6 +2,9 @@ import { executionDurationSeconds, executionsRunning, executionsTotal } from '..
 import type { AnyCommand, CommandContext, ExecutionReport, Plan } from './command.js';
 import type { Services } from './services.js';
 
+/** The detail of every step WARD_DRY_RUN kept from running. */
+export const DRY_RUN_DETAIL = 'dry run: nothing changed';
+
 /**
  * Runs an approved plan exactly as the command's execute() does it, turning a thrown error into an honest
  * failed report (never a silent one) and auditing the start and the end.
@@ -9,6 +12,10 @@ import type { Services } from './services.js';
  * Before anything runs, the execution takes its lease and durable record (src/core/executions.ts): a request runs
  * at most once, across replicas, and a ward process that dies mid-way leaves a record the next one reports. If the
  * store or the audit log cannot be written, nothing runs.
+ *
+ * This is also the one place WARD_DRY_RUN acts: every gate (approvals, alerts' auto-run, the cloud watcher) ends
+ * here, so a dry-run deployment goes through the whole flow (policy, approvals, MFA, lease, audit) and stops only
+ * where hosts would be changed. Commands declared `readOnly` (forensics) still run.
  */
 export async function runExecution(
   services: Services,
@@ -29,6 +36,7 @@ export async function runExecution(
     hosts,
     actor: ctx.invocation.user,
   };
+  const dryRun = services.config.WARD_DRY_RUN === '1' && command.readOnly !== true;
   const execution = await services.executions.begin({
     requestId: request.approvalRequestId,
     command: command.name,
@@ -39,7 +47,11 @@ export async function runExecution(
     steps: plan.steps.map((s) => ({ id: s.id, title: s.title, status: 'pending' })),
   });
   try {
-    await services.audit.record({ ...base, type: 'execution.started' });
+    await services.audit.record({
+      ...base,
+      type: 'execution.started',
+      ...(dryRun ? { details: { dryRun } } : {}),
+    });
   } catch (err) {
     // Unrecorded, it must not run: give the request back as never started.
     await execution.withdraw().catch(() => {});
@@ -52,14 +64,16 @@ export async function runExecution(
   executionsRunning.inc();
   let report: ExecutionReport;
   try {
-    report = await command.execute!({
-      ...ctx,
-      plan,
-      approvalRequestId: request.approvalRequestId,
-      thread: request.thread,
-      signal,
-      progress: (stepId, status, detail) => execution.progress(stepId, status, detail),
-    });
+    report = dryRun
+      ? dryRunReport(plan)
+      : await command.execute!({
+          ...ctx,
+          plan,
+          approvalRequestId: request.approvalRequestId,
+          thread: request.thread,
+          signal,
+          progress: (stepId, status, detail) => execution.progress(stepId, status, detail),
+        });
   } catch (err) {
     const message =
       err && typeof err === 'object' && 'userMessage' in err
@@ -98,7 +112,18 @@ export async function runExecution(
     ...base,
     type: 'execution.finished',
     outcome: report.outcome,
-    details: { steps: report.steps },
+    details: { steps: report.steps, ...(dryRun ? { dryRun } : {}) },
   });
   return report;
+}
+
+/** What an approved plan reports under WARD_DRY_RUN: each step it would have run, none of them run. */
+function dryRunReport(plan: Plan): ExecutionReport {
+  const titles = plan.steps.map((s) => s.title).join('; ');
+  return {
+    outcome: 'succeeded',
+    dryRun: true,
+    summary: `Dry run (WARD_DRY_RUN=1): nothing changed. Approved and planned; not run: ${titles}.`,
+    steps: plan.steps.map((s) => ({ id: s.id, status: 'skipped', detail: DRY_RUN_DETAIL })),
+  };
 }

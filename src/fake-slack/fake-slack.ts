@@ -108,6 +108,8 @@ export interface FakeSlack extends EventEmitter {
   /** The next `times` (default 1) calls to `method` answer with HTTP `status` (a 5xx, say). */
   failNext(method: string, status: number, times?: number): void;
   setUsergroup(id: string, userIds: string[]): void;
+  /** The id of the bot's direct-message channel with `user` (the one chat.postMessage to a user id posts to). */
+  dmChannelFor(user: string): string;
   /** Current messages (posted, then updated or deleted), oldest first; ephemeral ones carry `ephemeralFor`. */
   messages(channel?: string): FakeMessage[];
   /** Files whose upload was completed (files.completeUploadExternal). */
@@ -308,6 +310,10 @@ class FakeSlackServer extends EventEmitter implements FakeSlack {
 
   setUsergroup(id: string, userIds: string[]): void {
     this.state.usergroups.set(id, [...userIds]);
+  }
+
+  dmChannelFor(user: string): string {
+    return this.dmChannel([user]);
   }
 
   messages(channel?: string): FakeMessage[] {

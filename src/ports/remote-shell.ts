@@ -1,6 +1,6 @@
 /**
- * How ward runs commands on a server. The only implementation that talks to real hosts is the SSH adapter
- * (src/adapters/ssh/); the sandbox uses a local executor for read-only commands.
+ * How ward runs commands on a server: over SSH (src/adapters/ssh/), or on ward's own machine for inventory hosts
+ * with `transport: local` (src/adapters/local/, used by the sandbox's `localhost`).
  *
  * Commands are argument arrays, never strings built from user text: the adapter quotes every element with
  * `shellQuote` before it crosses the wire (sshd always hands the command line to the user's shell).
@@ -20,6 +20,11 @@ export interface HostTarget {
    * replaced by address and port. Used for bastions, and by the lab to originate traffic inside a namespace.
    */
   proxyCommand?: string[] | undefined;
+  /**
+   * `ssh` (the default) or `local`: the host is the machine ward runs on, and commands run there as ward's user,
+   * without SSH (hostKey is then not a pinned key but a marker shown to approvers).
+   */
+  transport?: 'ssh' | 'local' | undefined;
 }
 
 export interface ExecOptions {

@@ -2,21 +2,19 @@
  * Requests as Slack sends them to an app's HTTP endpoint (Bolt's `/slack/events`): signed with the signing secret,
  * built on real payloads captured from Slack (test/fixtures, origins in test/fixtures/SOURCE.txt).
  */
-import { createHmac, randomBytes, randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import {
+  type EndpointResponse,
+  interactionBody,
+  newTriggerId,
+  postSignedToSlackEndpoint,
+  type SignedPostOptions,
+} from '../../src/fake-slack/slack-signing.js';
 
-export interface SendOptions {
-  /** X-Slack-Request-Timestamp in epoch seconds; default now. An old one tests replay protection. */
-  timestamp?: number;
-  /** X-Slack-Retry-Num, as on Slack's redeliveries. */
-  retryNum?: number;
-  /** X-Slack-Retry-Reason (`http_timeout`, `http_error`…). */
-  retryReason?: string;
-  /** Sent as X-Slack-Signature instead of the real signature (forgery). */
-  signature?: string;
-  /** Sign with this secret instead of the endpoint's (a request from someone who does not know the secret). */
-  secret?: string;
-}
+// The signing itself lives in src/ (the sandbox signs the same way); re-exported for the tests that import it here.
+export { type EndpointResponse, newTriggerId, slackSignature } from '../../src/fake-slack/slack-signing.js';
+
+export type SendOptions = SignedPostOptions;
 
 export interface SlashCommandFields {
   text: string;
@@ -52,30 +50,11 @@ export interface ViewSubmissionOptions {
   view_id?: string;
 }
 
-export interface EndpointResponse {
-  status: number;
-  text: string;
-  json?: unknown;
-}
-
 /**
  * Where replies go when a test does not pass a response_url: a loopback port nothing listens on (the discard
  * port), so a stray reply fails at once instead of reaching the internet (the samples point at hooks.slack.com).
  */
 export const UNSET_RESPONSE_URL = 'http://127.0.0.1:9/response-url-not-set-by-the-test';
-
-/** `v0=` + hex HMAC-SHA256(secret, `v0:{timestamp}:{raw body}`), as in X-Slack-Signature. */
-export function slackSignature(secret: string, timestamp: number, rawBody: string): string {
-  return `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:${rawBody}`).digest('hex')}`;
-}
-
-/**
- * A unique trigger_id shaped like Slack's (`13345224609.738474920.8088930838d88f008e0`). Unique on purpose: ward
- * recognises Slack's redeliveries by it, so two different requests must never share one by accident.
- */
-export function newTriggerId(): string {
-  return `${randomInt(1e9, 1e10)}.${randomInt(1e8, 1e9)}.${randomBytes(16).toString('hex')}`;
-}
 
 /** The x-www-form-urlencoded body of a slash command: the captured sample with the given fields replaced. */
 export function slashCommandBody(fields: SlashCommandFields): string {
@@ -160,31 +139,14 @@ export function viewSubmissionPayload(opts: ViewSubmissionOptions): object {
 }
 
 /** POSTs a signed body as Slack does. `form` for commands and interactions, `json` for Events API callbacks. */
-export async function postToSlackEndpoint(
+export function postToSlackEndpoint(
   url: string,
   secret: string,
   body: string,
   contentType: 'form' | 'json',
   opts: SendOptions = {},
 ): Promise<EndpointResponse> {
-  const timestamp = opts.timestamp ?? Math.floor(Date.now() / 1000);
-  const headers: Record<string, string> = {
-    'content-type': contentType === 'form' ? 'application/x-www-form-urlencoded' : 'application/json',
-    'user-agent': 'Slackbot 1.0 (+https://api.slack.com/robots)',
-    'x-slack-request-timestamp': String(timestamp),
-    'x-slack-signature': opts.signature ?? slackSignature(opts.secret ?? secret, timestamp, body),
-  };
-  if (opts.retryNum !== undefined) headers['x-slack-retry-num'] = String(opts.retryNum);
-  if (opts.retryReason !== undefined) headers['x-slack-retry-reason'] = opts.retryReason;
-  const res = await fetch(url, { method: 'POST', headers, body });
-  const text = await res.text();
-  const result: EndpointResponse = { status: res.status, text };
-  try {
-    if (text !== '') result.json = JSON.parse(text);
-  } catch {
-    // Not JSON (Bolt answers an empty ack with an empty body): `text` has it.
-  }
-  return result;
+  return postSignedToSlackEndpoint(url, secret, body, contentType, opts);
 }
 
 export function sendSlashCommand(
@@ -212,11 +174,6 @@ export function sendViewSubmission(
   sendOpts?: SendOptions,
 ): Promise<EndpointResponse> {
   return postToSlackEndpoint(url, secret, interactionBody(viewSubmissionPayload(opts)), 'form', sendOpts);
-}
-
-/** Interactions arrive as a form with a single field, `payload`, holding the JSON. */
-function interactionBody(payload: object): string {
-  return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
 }
 
 function readFixture(name: string): string {

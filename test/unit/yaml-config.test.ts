@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { inventorySchema, resolveHosts, toInventory } from '../../src/config/inventory.js';
+import { inventorySchema, LOCAL_HOST_KEY, resolveHosts, toInventory } from '../../src/config/inventory.js';
 import { policyFileSchema } from '../../src/config/policy.js';
 import { parseYaml } from '../../src/config/yaml-file.js';
 import { type ConfigError, UserInputError } from '../../src/errors.js';
@@ -78,5 +78,20 @@ hosts:
     expect(() =>
       parseYaml(text.replace(`"${KEY}"`, 'ssh-ed25519 AAAA'), inventorySchema, 'inventory'),
     ).toThrow(/line 7: hosts\.web1\.hostKey: must be a pinned fingerprint/);
+  });
+
+  it('takes a transport: local host without a host key, and still demands one of SSH hosts', () => {
+    const local = `${text}  localhost: { address: 127.0.0.1, transport: local, tags: [demo] }\n`;
+    const inv = toInventory(parseYaml(local, inventorySchema, 'inventory'));
+    expect(inv.hosts.get('localhost')).toMatchObject({ transport: 'local', hostKey: LOCAL_HOST_KEY });
+    expect(inv.hosts.get('web1')).toMatchObject({ transport: 'ssh', hostKey: KEY });
+    const noKey = text.replace(`    hostKey: "${KEY}"\n`, '');
+    expect(() => parseYaml(noKey, inventorySchema, 'inventory')).toThrow(
+      /hosts\.web1\.hostKey: is required for SSH hosts/,
+    );
+    const localWithKey = `${text}  me: { address: 127.0.0.1, transport: local, hostKey: "${KEY}" }\n`;
+    expect(() => parseYaml(localWithKey, inventorySchema, 'inventory')).toThrow(
+      /hosts\.me\.transport: local hosts are not reached over SSH/,
+    );
   });
 });

@@ -1,0 +1,528 @@
+/**
+ * `npm run sandbox`: the real ward (startWard, the same composition root as `npm start`) behind an embedded fake
+ * Slack, plus a web page on loopback that plays the Slack client. The page talks only to this module's HTTP
+ * server; this module talks to ward only the way Slack does: signed requests to /slack/events, the fake Web API
+ * ward calls, and alert webhooks with their bearer tokens. ward's code path knows nothing of the sandbox, except
+ * that its SLACK_API_URL points at the fake.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TOTP, URI } from 'otpauth';
+import {
+  type FakeMessage,
+  type FakeSlack,
+  type RecordedCall,
+  startFakeSlack,
+} from '../fake-slack/fake-slack.js';
+import { newTriggerId, postSignedToSlackEndpoint } from '../fake-slack/slack-signing.js';
+import { startWard, type WardHandle } from '../main.js';
+import type { MfaProvider } from '../ports/mfa.js';
+import { ALERT_SAMPLES, DEMO_CHANNEL, DEMO_USERS, type DemoUser, demoUser } from './demo.js';
+import { blockActionsForm, slashCommandForm, viewSubmissionForm, type Workspace } from './slack-payloads.js';
+
+export interface SandboxOptions {
+  /** The page's port on 127.0.0.1; default a free one. */
+  port?: number;
+  /** Passed on to ward: the in-process store is used unless this is set. */
+  redisUrl?: string | undefined;
+  /** ward's log level; default `warn` (the page is where the sandbox speaks). */
+  logLevel?: string | undefined;
+  /** The repository root holding sandbox/; default the one this file belongs to. */
+  repoDir?: string;
+}
+
+export interface SandboxHandle {
+  /** The page: `http://127.0.0.1:PORT/`. */
+  url: string;
+  ward: WardHandle;
+  slack: FakeSlack;
+  stop(): Promise<void>;
+}
+
+const MAX_API_BODY_BYTES = 64 * 1024;
+const SSE_KEEPALIVE_MS = 15_000;
+const STATIC_FILE = /^[a-z][a-z0-9-]*\.(html|js|css|svg)$/;
+const CONTENT_TYPES: Record<string, string> = {
+  html: 'text/html; charset=utf-8',
+  js: 'text/javascript; charset=utf-8',
+  css: 'text/css; charset=utf-8',
+  svg: 'image/svg+xml',
+};
+
+/** An error the page shows as it is (bad input to the sandbox's own API). */
+class PageError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function startSandbox(options: SandboxOptions = {}): Promise<SandboxHandle> {
+  const repoDir = options.repoDir ?? fileURLToPath(new URL('../../', import.meta.url));
+  const sandboxDir = join(repoDir, 'sandbox');
+  const publicDir = fileURLToPath(new URL('./public/', import.meta.url));
+  const evidenceDir = mkdtempSync(join(tmpdir(), 'ward-sandbox-evidence-'));
+
+  const botToken = `xoxb-sandbox-${randomBytes(12).toString('hex')}`;
+  const signingSecret = randomBytes(32).toString('hex');
+  const alertTokens = {
+    alertmanager: randomBytes(24).toString('hex'),
+    grafana: randomBytes(24).toString('hex'),
+    falco: randomBytes(24).toString('hex'),
+    generic: randomBytes(24).toString('hex'),
+  };
+
+  const slack = await startFakeSlack({ botToken, botUserId: 'U0WARDBOT0' });
+  let ward: WardHandle;
+  try {
+    ward = await startWard({
+      env: {
+        SLACK_BOT_TOKEN: botToken,
+        SLACK_SIGNING_SECRET: signingSecret,
+        SLACK_API_URL: slack.apiUrl,
+        PORT: '0',
+        WARD_BIND: '127.0.0.1',
+        REDIS_URL: options.redisUrl,
+        LOG_LEVEL: options.logLevel ?? 'warn',
+        WARD_POLICY: join(sandboxDir, 'policy.yaml'),
+        WARD_INVENTORY: join(sandboxDir, 'inventory.yaml'),
+        WARD_RULES: join(sandboxDir, 'rules.yaml'),
+        WARD_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+        WARD_EVIDENCE_DIR: evidenceDir,
+        WARD_DRY_RUN: '1',
+        WARD_ALERT_DEFAULT_CHANNEL: DEMO_CHANNEL.id,
+        WARD_ALERT_TOKEN_ALERTMANAGER: alertTokens.alertmanager,
+        WARD_ALERT_TOKEN_GRAFANA: alertTokens.grafana,
+        WARD_ALERT_TOKEN_FALCO: alertTokens.falco,
+        WARD_ALERT_TOKEN_GENERIC: alertTokens.generic,
+      },
+    });
+  } catch (err) {
+    await slack.close();
+    rmSync(evidenceDir, { recursive: true, force: true });
+    throw err;
+  }
+
+  let demoMfa: Map<string, TOTP>;
+  try {
+    demoMfa = await enrolDemoUsers(ward.services.mfa);
+  } catch (err) {
+    await ward.stop();
+    await slack.close();
+    rmSync(evidenceDir, { recursive: true, force: true });
+    throw err;
+  }
+
+  const ws: Workspace = {
+    teamId: slack.teamId,
+    teamDomain: 'ward-sandbox',
+    appId: 'A0FAKEAPP1',
+    botId: slack.botId,
+  };
+  const slackEndpoint = `${ward.url}/slack/events`;
+  const dryRun = ward.services.config.WARD_DRY_RUN === '1';
+
+  /** Which person each trigger_id was handed to: views.open names only the trigger. */
+  const triggerUsers = new Map<string, string>();
+  /** Modals open on someone's screen: view id → user. */
+  const openViews = new Map<string, string>();
+  const streams = new Set<{ user: string; res: ServerResponse }>();
+
+  const dmOf = (user: string) => slack.dmChannelFor(user);
+  const visibleTo = (m: FakeMessage, user: string): boolean =>
+    (m.channel === DEMO_CHANNEL.id || m.channel === dmOf(user)) &&
+    (m.ephemeralFor === undefined || m.ephemeralFor === user);
+
+  const push = (user: string | undefined, event: string, data: unknown): void => {
+    const frame = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+    for (const s of streams) if (user === undefined || s.user === user) s.res.write(frame);
+  };
+
+  const onMessage = (m: FakeMessage): void => {
+    for (const s of streams) {
+      if (visibleTo(m, s.user)) s.res.write(`event: message\ndata: ${JSON.stringify(toPage(m))}\n\n`);
+    }
+  };
+  const onCall = (c: RecordedCall): void => {
+    if (c.error !== undefined) return;
+    if (c.method === 'chat.delete' || (c.method === 'response_url' && c.args['delete_original'] === true)) {
+      push(undefined, 'resync', {});
+    } else if (c.method === 'views.open' || c.method === 'views.push') {
+      const user = triggerUsers.get(String(c.args['trigger_id']));
+      const fv = slack.views().find((v) => v.trigger_id === c.args['trigger_id']);
+      if (user && fv) {
+        openViews.set(fv.view_id, user);
+        push(user, 'view', fv.view);
+      }
+    } else if (c.method === 'views.update') {
+      for (const fv of slack.views()) {
+        const user = openViews.get(fv.view_id);
+        if (user) push(user, 'view', fv.view);
+      }
+    }
+  };
+  slack.on('message', onMessage);
+  slack.on('call', onCall);
+
+  const person = (id: unknown): DemoUser => {
+    const u = demoUser(id);
+    if (!u) throw new PageError(400, 'user: not one of the demo users');
+    return u;
+  };
+  const newTrigger = (user: string): string => {
+    const id = newTriggerId();
+    triggerUsers.set(id, user);
+    return id;
+  };
+
+  async function sendToWard(form: string): Promise<{ status: number; json?: unknown; text: string }> {
+    const r = await postSignedToSlackEndpoint(slackEndpoint, signingSecret, form, 'form');
+    if (r.status !== 200) {
+      throw new PageError(
+        502,
+        `ward answered HTTP ${r.status} to the signed request: ${r.text.slice(0, 200)}`,
+      );
+    }
+    return r;
+  }
+
+  const api: Record<string, (body: Record<string, unknown>) => Promise<unknown>> = {
+    async command(body) {
+      const who = person(body['user']);
+      const text = typeof body['text'] === 'string' ? body['text'].trim() : '';
+      if (text.length > 4000) throw new PageError(400, 'text: at most 4000 characters');
+      const responseUrl = slack.newResponseUrl({ channel: DEMO_CHANNEL.id, user: who.id });
+      await sendToWard(slashCommandForm(ws, who, DEMO_CHANNEL, text, responseUrl, newTrigger(who.id)));
+      return { sent: `/ward ${text}` };
+    },
+
+    async action(body) {
+      const who = person(body['user']);
+      const message = slack
+        .messages()
+        .find((m) => m.channel === body['channel'] && m.ts === body['ts'] && visibleTo(m, who.id));
+      if (!message) throw new PageError(404, 'message: no such message visible to this user');
+      const button = findButton(message, String(body['actionId'] ?? ''), String(body['value'] ?? ''));
+      if (!button) throw new PageError(404, 'actionId: no such button in that message');
+      const responseUrl = slack.newResponseUrl({
+        channel: message.channel,
+        user: who.id,
+        messageTs: message.ts,
+      });
+      const channel =
+        message.channel === DEMO_CHANNEL.id ? DEMO_CHANNEL : { id: message.channel, name: 'directmessage' };
+      await sendToWard(blockActionsForm(ws, who, channel, message, button, responseUrl, newTrigger(who.id)));
+      return { clicked: button.text };
+    },
+
+    async view(body) {
+      const who = person(body['user']);
+      const viewId = String(body['viewId'] ?? '');
+      const fv = slack.views().find((v) => v.view_id === viewId);
+      if (!fv || openViews.get(viewId) !== who.id) throw new PageError(404, 'viewId: no such open modal');
+      const values = parseValues(body['values']);
+      const r = await sendToWard(viewSubmissionForm(ws, who, fv.view as Record<string, unknown>, values));
+      const answer = (r.json ?? {}) as { response_action?: string; errors?: Record<string, string> };
+      if (answer.response_action === 'errors' && answer.errors) return { errors: answer.errors };
+      openViews.delete(viewId);
+      return { closed: true };
+    },
+
+    async 'view-close'(body) {
+      const who = person(body['user']);
+      const viewId = String(body['viewId'] ?? '');
+      if (openViews.get(viewId) === who.id) openViews.delete(viewId);
+      return { closed: true };
+    },
+
+    async alert(body) {
+      const sample = ALERT_SAMPLES.find((s) => s.id === body['sample']);
+      if (!sample) throw new PageError(400, 'sample: unknown sample alert');
+      const payload = readFileSync(join(sandboxDir, 'alerts', sample.file));
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (sample.source !== 'sns') headers['authorization'] = `Bearer ${alertTokens[sample.source]}`;
+      else headers['x-amz-sns-message-type'] = 'Notification';
+      const r = await fetch(`${ward.url}/alerts/${sample.source}`, {
+        method: 'POST',
+        headers,
+        body: payload,
+      });
+      const text = await r.text();
+      return { status: r.status, answer: text.slice(0, 500) };
+    },
+  };
+
+  function state(user: DemoUser) {
+    return {
+      me: user.id,
+      users: DEMO_USERS,
+      bot: { id: slack.botUserId, name: 'ward' },
+      channel: DEMO_CHANNEL,
+      dm: dmOf(user.id),
+      dryRun,
+      samples: ALERT_SAMPLES.map(({ id, label, note }) => ({ id, label, note })),
+      messages: slack
+        .messages()
+        .filter((m) => visibleTo(m, user.id))
+        .map(toPage),
+      views: slack
+        .views()
+        .filter((v) => openViews.get(v.view_id) === user.id)
+        .map((v) => v.view),
+      mfa: mfaCodes(),
+    };
+  }
+
+  /** The demo users' current TOTP codes, as their authenticator apps would show them. */
+  function mfaCodes(): Array<{ user: string; code: string; validForSeconds: number }> {
+    const now = Date.now();
+    return [...demoMfa].map(([user, totp]) => ({
+      user,
+      code: totp.generate({ timestamp: now }),
+      validForSeconds: totp.period - (Math.floor(now / 1000) % totp.period),
+    }));
+  }
+
+  const staticFiles = new Set(readdirSync(publicDir).filter((f) => STATIC_FILE.test(f)));
+
+  let pagePort = 0;
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      const status = err instanceof PageError ? err.status : 500;
+      const message = err instanceof Error ? err.message : String(err);
+      if (!res.headersSent) sendJson(res, status, { error: message });
+      else res.end();
+    });
+  });
+  const sockets = new Set<Socket>();
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // DNS rebinding: a page from elsewhere that resolves its own name to 127.0.0.1 arrives with its own Host.
+    const host = req.headers.host ?? '';
+    if (host !== `127.0.0.1:${pagePort}` && host !== `localhost:${pagePort}`) {
+      throw new PageError(421, 'the sandbox answers only on 127.0.0.1');
+    }
+    const url = new URL(req.url ?? '/', `http://${host}`);
+    const path = url.pathname;
+    if (req.method === 'GET') {
+      if (path === '/') return sendStatic(res, publicDir, 'index.html');
+      const name = path.slice(1);
+      if (staticFiles.has(name)) return sendStatic(res, publicDir, name);
+      if (path === '/api/state') return sendJson(res, 200, state(person(url.searchParams.get('user'))));
+      if (path === '/api/mfa') return sendJson(res, 200, mfaCodes());
+      if (path === '/api/events') return openStream(person(url.searchParams.get('user')), res);
+      const file = /^\/files\/([A-Z0-9]+)$/.exec(path);
+      if (file) return sendFile(res, slack, file[1]!);
+      throw new PageError(404, 'not found');
+    }
+    if (req.method === 'POST' && path.startsWith('/api/')) {
+      // A cross-site form cannot send JSON with a custom header without a CORS preflight, which is never granted.
+      if (
+        req.headers['x-ward-sandbox'] !== '1' ||
+        !req.headers['content-type']?.startsWith('application/json')
+      ) {
+        throw new PageError(403, 'the sandbox API takes JSON from its own page only');
+      }
+      const handler = api[path.slice('/api/'.length)];
+      if (!handler) throw new PageError(404, 'not found');
+      const body = await readJson(req);
+      return sendJson(res, 200, await handler(body));
+    }
+    throw new PageError(405, 'method not allowed');
+  }
+
+  function openStream(user: DemoUser, res: ServerResponse): void {
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+    });
+    res.write('retry: 1000\n\n');
+    const entry = { user: user.id, res };
+    streams.add(entry);
+    const keepalive = setInterval(() => res.write(': keepalive\n\n'), SSE_KEEPALIVE_MS);
+    res.on('close', () => {
+      clearInterval(keepalive);
+      streams.delete(entry);
+    });
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  pagePort = (server.address() as AddressInfo).port;
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url: `http://127.0.0.1:${pagePort}/`,
+    ward,
+    slack,
+    stop() {
+      stopping ??= (async () => {
+        for (const s of streams) s.res.end();
+        const closed = new Promise<void>((r) => server.close(() => r()));
+        for (const s of sockets) s.destroy();
+        await closed;
+        await ward.stop();
+        slack.off('message', onMessage);
+        slack.off('call', onCall);
+        await slack.close();
+        rmSync(evidenceDir, { recursive: true, force: true });
+      })();
+      return stopping;
+    },
+  };
+}
+
+/**
+ * Enrols every demo user in ward's TOTP MFA through ward's own API (enroll, then confirm with a code), exactly as
+ * `/ward mfa enroll` and `/ward mfa confirm` do for a person, and keeps the secrets so the page can show the
+ * codes. Confirmation uses the previous time step's code (inside the one-step window ward accepts), so that the
+ * code on screen now has not been used yet: ward refuses a code twice.
+ */
+async function enrolDemoUsers(mfa: MfaProvider): Promise<Map<string, TOTP>> {
+  const out = new Map<string, TOTP>();
+  if (mfa.name !== 'totp' || !mfa.enroll || !mfa.confirm) return out;
+  for (const user of DEMO_USERS) {
+    // A shared Redis (REDIS_URL) may hold last run's enrolment, sealed with last run's key: start afresh.
+    await mfa.reset?.(user.id);
+    const { uri } = await mfa.enroll(user.id, `${user.name}@ward-sandbox`);
+    const totp = URI.parse(uri);
+    if (!(totp instanceof TOTP)) throw new Error('ward enrolled a demo user with something other than TOTP');
+    const previousStep = totp.generate({ timestamp: Date.now() - totp.period * 1000 });
+    const confirmed = await mfa.confirm(user.id, previousStep);
+    if (!confirmed.ok)
+      throw new Error(`could not confirm the demo MFA of ${user.name}: ${confirmed.message}`);
+    out.set(user.id, totp);
+  }
+  return out;
+}
+
+/** A message as the page renders it: no raw file bytes, files as download links. */
+function toPage(m: FakeMessage) {
+  return {
+    channel: m.channel,
+    ts: m.ts,
+    threadTs: m.thread_ts,
+    user: m.user,
+    text: m.text ?? '',
+    blocks: m.blocks ?? [],
+    ephemeral: m.ephemeralFor !== undefined,
+    edited: m.updatedAt !== undefined,
+    files: (m.files ?? []).map((f) => ({
+      id: f.id,
+      name: f.name,
+      title: f.title ?? f.name,
+      size: f.bytes.length,
+      url: `/files/${f.id}`,
+    })),
+  };
+}
+
+function findButton(
+  message: FakeMessage,
+  actionId: string,
+  value: string,
+): { actionId: string; blockId: string; value: string; text: string } | undefined {
+  for (const block of (message.blocks ?? []) as Array<Record<string, unknown>>) {
+    const elements =
+      block['type'] === 'actions'
+        ? (block['elements'] as Array<Record<string, unknown>> | undefined)
+        : block['accessory']
+          ? [block['accessory'] as Record<string, unknown>]
+          : [];
+    for (const el of elements ?? []) {
+      if (el['type'] !== 'button' || el['action_id'] !== actionId) continue;
+      if ((el['value'] ?? '') !== value) continue;
+      const text = (el['text'] as { text?: string } | undefined)?.text ?? '';
+      return { actionId, blockId: String(block['block_id'] ?? ''), value, text };
+    }
+  }
+  return undefined;
+}
+
+function parseValues(raw: unknown): Record<string, Record<string, string>> {
+  if (raw === null || typeof raw !== 'object') throw new PageError(400, 'values: expected an object');
+  const out: Record<string, Record<string, string>> = {};
+  for (const [blockId, inputs] of Object.entries(raw as Record<string, unknown>)) {
+    if (inputs === null || typeof inputs !== 'object')
+      throw new PageError(400, `values.${blockId}: expected an object`);
+    out[blockId] = {};
+    for (const [actionId, value] of Object.entries(inputs as Record<string, unknown>)) {
+      if (typeof value !== 'string') throw new PageError(400, `values.${blockId}.${actionId}: expected text`);
+      out[blockId][actionId] = value;
+    }
+  }
+  return out;
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_API_BODY_BYTES) throw new PageError(413, 'request body too large');
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+      throw new Error('not an object');
+    return parsed as Record<string, unknown>;
+  } catch {
+    throw new PageError(400, 'body: expected a JSON object');
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
+  res.end(text);
+}
+
+function sendStatic(res: ServerResponse, dir: string, name: string): void {
+  const bytes = readFileSync(join(dir, name));
+  const ext = name.slice(name.lastIndexOf('.') + 1);
+  res.writeHead(200, {
+    'content-type': CONTENT_TYPES[ext] ?? 'application/octet-stream',
+    'content-length': bytes.length,
+    'cache-control': 'no-store',
+    // The page's own scripts and styles only; nothing inline, nothing from elsewhere.
+    'content-security-policy':
+      "default-src 'self'; img-src 'self' data: http: https:; style-src 'self'; script-src 'self'; connect-src 'self'",
+    'x-content-type-options': 'nosniff',
+  });
+  res.end(bytes);
+}
+
+function sendFile(res: ServerResponse, slack: FakeSlack, id: string): void {
+  const file = slack.files().find((f) => f.id === id);
+  if (!file) throw new PageError(404, 'no such file');
+  const safeName = file.name.replace(/[^A-Za-z0-9._-]/g, '_');
+  res.writeHead(200, {
+    'content-type': 'application/octet-stream',
+    'content-length': file.bytes.length,
+    'content-disposition': `attachment; filename="${safeName}"`,
+    'x-content-type-options': 'nosniff',
+  });
+  res.end(file.bytes);
+}
