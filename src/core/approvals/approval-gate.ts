@@ -179,6 +179,7 @@ export class ApprovalGate implements ChangeGate {
         version: 1,
         command: command.name,
         args: ctx.args as Record<string, unknown>,
+        text: ctx.invocation.text,
         reason: ctx.flags.reason,
         requester: user,
         channel: ctx.invocation.channel,
@@ -467,7 +468,7 @@ export class ApprovalGate implements ChangeGate {
     try {
       await s.chat.openView(triggerId, renderMfaModal({ requestId: req.id, factor }, what));
     } catch (err) {
-      s.log.warn({ err, requestId: req.id }, 'could not open the MFA modal');
+      s.log.warn({ err, approvalRequestId: req.id }, 'could not open the MFA modal');
       await this.tell(
         clicker,
         factor === 'requester'
@@ -598,7 +599,7 @@ export class ApprovalGate implements ChangeGate {
       rebuilt = await command.plan(ctx);
     } catch (err) {
       problem = err instanceof WardError ? ` (${err.userMessage})` : '';
-      s.log.warn({ err, requestId: id }, 'the plan could not be rebuilt before execution');
+      s.log.warn({ err, approvalRequestId: id }, 'the plan could not be rebuilt before execution');
     }
     if (!rebuilt || planHash(rebuilt) !== req.planHash) {
       await this.requests.update(id, (x) => planChanged(x, s.clock.now()));
@@ -665,7 +666,8 @@ export class ApprovalGate implements ChangeGate {
     const invocation: Invocation = {
       user: req.requester,
       channel: req.channel,
-      text: '',
+      // The execution record keeps it for a re-run after an interruption.
+      text: req.text ?? req.command,
       requestId: req.id,
       threadTs: thread.ts,
     };
@@ -734,7 +736,7 @@ export class ApprovalGate implements ChangeGate {
       try {
         await s.chat.update(req.message.channel, req.message.ts, renderApprovalMessage(req));
       } catch (err) {
-        s.log.warn({ err, requestId: id }, 'could not update the approval message');
+        s.log.warn({ err, approvalRequestId: id }, 'could not update the approval message');
         return;
       }
       const after = await this.requests.get(id);
