@@ -1,7 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../src/adapters/redis/redis-store.js';
 import { readAuditEvents } from '../../src/audit/chain.js';
-import { messageText, type OpsHarness, startOpsHarness, waitUntil } from '../helpers/ops-harness.js';
+import type { FakeMessage } from '../../src/fake-slack/fake-slack.js';
+import {
+  ADMIN,
+  messageText,
+  type OpsHarness,
+  RESPONDER,
+  startOpsHarness,
+  waitUntil,
+} from '../helpers/ops-harness.js';
 
 let h: OpsHarness;
 
@@ -43,11 +51,9 @@ describe('shutdown and crash recovery', () => {
     const before = h.stuckConnections();
     await h.slash(ward, 'forensics stuck --reason "sigterm interrupts"');
     const running = await h.waitForMessage(
-      (m) =>
-        /forensics requested by/.test(m.text ?? '') &&
-        !m.thread_ts &&
-        messageText(m).includes('sigterm interrupts'),
+      (m) => !m.thread_ts && messageText(m).includes('sigterm interrupts'),
     );
+    expect(messageText(running)).toContain(`Requested by* <@${RESPONDER}>`);
     await waitUntil(() => h.stuckConnections() > before || undefined, 'the SSH connection attempt');
     expect(await ward.stop()).toBe(0);
     const notice = h.slack
@@ -91,15 +97,32 @@ describe('shutdown and crash recovery', () => {
       h.slack.messages().filter((m) => !m.thread_ts && messageText(m).includes('killed mid-way'));
     expect(topLevel()).toHaveLength(1);
 
-    await h.click(second, notice, 'recovery.rerun', 'U0RESPOND1');
+    await h.click(second, notice, 'recovery.rerun', ADMIN);
     const rerun = await h.waitForMessage(
       (m) => !m.thread_ts && m.ts !== running.ts && messageText(m).includes('killed mid-way'),
     );
-    expect(rerun.text).toMatch(/forensics requested by <@U0RESPOND1>/);
+    // A new request, from the person who clicked, for the same command text, with its own request id.
+    const idOf = (m: FakeMessage) => /\(request (r-[0-9a-f]+)\)/.exec(m.text ?? '')?.[1];
+    expect(messageText(rerun)).toContain(`Requested by* <@${ADMIN}>`);
+    expect(messageText(rerun)).toContain('Command:* `forensics`');
+    expect(messageText(rerun)).toMatch(/Hosts:\* .*stuck/);
+    expect(idOf(rerun)).toBeDefined();
+    expect(idOf(rerun)).not.toBe(idOf(running));
+    expect(
+      h.slack
+        .messages()
+        .some(
+          (m) =>
+            m.thread_ts === notice.thread_ts &&
+            m.text === `<@${ADMIN}> asked to run this again: it goes through approval as a new request.`,
+        ),
+    ).toBe(true);
     const entries = await auditEntries();
-    expect(entries.some((e) => e.type === 'execution.rerun_requested' && e.actor === 'U0RESPOND1')).toBe(
-      true,
-    );
+    expect(
+      entries.some(
+        (e) => e.type === 'execution.rerun_requested' && e.actor === ADMIN && e.requestId === idOf(running),
+      ),
+    ).toBe(true);
     expect(entries.filter((e) => e.type === 'execution.interrupted').length).toBeGreaterThanOrEqual(1);
   });
 });
