@@ -359,3 +359,23 @@ export async function enrollMfa(shared: Shared, ward: Ward, user: string): Promi
 export function codeAt(totp: TOTP, ward: Ward): string {
   return totp.generate({ timestamp: ward.clock.now() });
 }
+
+/**
+ * The value of one series on ward's `GET /metrics` (0 when absent). The registry lives in the process, so tests that
+ * start ward several times read it before and after and compare.
+ */
+export async function metricValue(
+  baseUrl: string,
+  name: string,
+  labels: Record<string, string>,
+): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const labelText = line.slice(name.length + 1, line.indexOf('}'));
+    if (wanted.every((w) => labelText.split(',').includes(w)))
+      return Number(line.slice(line.indexOf('}') + 2));
+  }
+  return 0;
+}
