@@ -456,3 +456,85 @@ describe('MFA', () => {
     expect(approvalMessage(shared, channel)).toBeUndefined();
   });
 });
+
+describe('/ward status <request-id>', () => {
+  /** Asks `/ward status <id>` through ward's HTTP endpoint; returns everything the ephemeral answer shows. */
+  async function status(w: Ward, user: string, id: string): Promise<string> {
+    const { responseUrl } = await slash(shared, w.url, user, newChannel(), `status ${id}`);
+    const call = await waitFor('the status answer', () =>
+      shared.slack.callsTo('response_url').find((c) => c.args['response_url'] === responseUrl),
+    );
+    expect(call.args['response_type']).toBe('ephemeral');
+    return `${String(call.args['text'] ?? '')}\n${JSON.stringify(call.args['blocks'] ?? [])}`;
+  }
+
+  it('a pending request: its state, votes so far, who still owes MFA, nothing run', async () => {
+    const w = await start({ approvals: 2, mfa: 'none' });
+    const channel = newChannel();
+    await slash(shared, w.url, USERS.requester, channel, REQUEST);
+    const { message, id } = await waitForApproval(shared, channel);
+    await click(shared, w.url, USERS.approver1, message, 'approval.approve', id);
+    await waitFor('the first vote', async () =>
+      (await storedRequest(shared, id)).approvals.length === 1 ? true : undefined,
+    );
+    const shown = await status(w, USERS.outsider, id);
+    expect(shown).toContain(`Request ${id} (forensics): pending.`);
+    expect(shown).toContain('Approvals 1/2');
+    expect(shown).toContain(`<@${USERS.approver1}> approved <!date^`);
+    expect(shown).toContain('requester: not required');
+    expect(shown).toContain('not started (waiting for approval)');
+    expect(shown).toContain('/ward forensics web1 --reason \\"INC-7: scanner\\"');
+  });
+
+  it('a request that ran: approver and MFA with when, the outcome and every step of its execution', async () => {
+    const w = await start({ approvals: 1, mfa: 'requester' });
+    const totp = await enrollMfa(shared, w, USERS.requester);
+    const channel = newChannel();
+    await slash(shared, w.url, USERS.requester, channel, REQUEST);
+    const { message, id } = await waitForApproval(shared, channel);
+    expect(await submitCode(w.url, USERS.requester, id, 'requester', codeAt(totp, w))).toEqual({});
+    await waitFor('the requester factor', async () =>
+      (await storedRequest(shared, id)).status === 'pending' &&
+      textOf(approvalMessage(shared, channel)!).includes('confirmed with MFA')
+        ? true
+        : undefined,
+    );
+    await click(shared, w.url, USERS.approver1, message, 'approval.approve', id);
+    // This harness has no SSH host: the run fails to connect, which is what the status must report.
+    expect(await waitForStatus(shared, id, FINAL_RUN)).toBe('failed');
+    const shown = await status(w, USERS.requester, id);
+    expect(shown).toContain(`Request ${id} (forensics): failed.`);
+    expect(shown).toContain(`<@${USERS.approver1}> approved <!date^`);
+    expect(shown).toContain(`confirmed by <@${USERS.requester}>`);
+    expect(shown).toContain(
+      'Execution finished (failed): Collect evidence on web1 (127.0.0.1), read-only: failed.',
+    );
+    expect(shown).toContain(
+      ':x: failed: Collect evidence on web1 (127.0.0.1), read-only (could not connect to web1',
+    );
+  });
+
+  it('a denied request says who denied it and that nothing ran', async () => {
+    const w = await start({ approvals: 1, mfa: 'none' });
+    const channel = newChannel();
+    await slash(shared, w.url, USERS.requester, channel, REQUEST);
+    const { message, id } = await waitForApproval(shared, channel);
+    await click(shared, w.url, USERS.approver2, message, 'approval.deny', id);
+    await waitForStatus(shared, id, ['denied']);
+    const shown = await status(w, USERS.requester, id);
+    expect(shown).toContain(`Request ${id} (forensics): denied.`);
+    expect(shown).toContain(`denied by <@${USERS.approver2}>`);
+    expect(shown).toContain('Denied. Nothing was run.');
+    expect(shown).not.toContain('Execution ');
+  });
+
+  it('an unknown or malformed id gets a clear answer', async () => {
+    const w = await start({ approvals: 1, mfa: 'none' });
+    const unknown = await slash(shared, w.url, USERS.requester, newChannel(), 'status r-0000ff');
+    expect(await waitForResponse(shared, unknown.responseUrl)).toContain('There is no request `r-0000ff`');
+    const bad = await slash(shared, w.url, USERS.requester, newChannel(), 'status 42');
+    expect(await waitForResponse(shared, bad.responseUrl)).toContain(
+      '`id`: must be a request id such as r-7f3a9c',
+    );
+  });
+});

@@ -124,5 +124,14 @@ describe('shutdown and crash recovery', () => {
       ),
     ).toBe(true);
     expect(entries.filter((e) => e.type === 'execution.interrupted').length).toBeGreaterThanOrEqual(1);
+
+    // /ward status tells the same story: interrupted, its step in progress. Asked last, because its ephemeral
+    // answer quotes the command text that the message searches above look for.
+    const originalId = idOf(running);
+    expect(originalId).toBeDefined();
+    const asked = await h.slash(second, `status ${originalId}`);
+    const answer = await h.waitForReply(asked.responseUrl);
+    expect(answer).toContain(`Request ${originalId} (forensics): interrupted.`);
+    expect(answer).toMatch(/Execution interrupted: Collect evidence on stuck[^:]*: running\./);
   });
 });
