@@ -1,9 +1,14 @@
 import { z } from 'zod';
 import { EVERYONE } from '../src/config/policy.js';
+import { RequestStore } from '../src/core/approvals/request-store.js';
 import { defineCommand } from '../src/core/command.js';
-import { NotAvailableError } from '../src/errors.js';
+import { UserInputError } from '../src/errors.js';
+import { renderRequestStatus } from '../src/render/status.js';
 
-/** `/ward status <request-id>`: where one request stands. */
+/**
+ * `/ward status <request-id>`: where one request stands, from the stored request (state, votes with who and when,
+ * MFA) and its execution record (outcome and every step). Answered ephemerally.
+ */
 export default defineCommand({
   name: 'status',
   summary: 'Show the state of one request (votes, MFA, execution)',
@@ -13,7 +18,16 @@ export default defineCommand({
   args: z.object({ id: z.string().regex(/^r-[a-z0-9]{4,16}$/, 'must be a request id such as r-7f3a9c') }),
   positionals: ['id'],
   policy: { allow: [EVERYONE] },
-  async run() {
-    throw new NotAvailableError('status');
+  async run({ args, reply, services }) {
+    const [req, record] = await Promise.all([
+      new RequestStore(() => services.store).get(args.id),
+      services.executions.get(args.id),
+    ]);
+    if (!req && !record) {
+      throw new UserInputError(
+        `There is no request \`${args.id}\`: check the id on the request message (requests are kept 30 days after they end).`,
+      );
+    }
+    await reply.ephemeral(renderRequestStatus(args.id, req, record));
   },
 });

@@ -8,6 +8,10 @@ const requestContext = new AsyncLocalStorage<{ requestId: string }>();
 /**
  * Runs `fn` so that every log line written inside it, by ward, Bolt or the Slack client, down to the last awaited
  * call, carries `requestId`.
+ *
+ * `requestId` in a log line is always this Slack request's id. Code naming a ward request (`r-7f3a9c`) logs it as
+ * `approvalRequestId`: a field passed to the logger overrides the context's, and an approval's execution usually runs
+ * inside someone else's click, whose id must stay on the line.
  */
 export function withRequestId<T>(requestId: string, fn: () => T): T {
   return requestContext.run({ requestId }, fn);

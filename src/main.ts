@@ -17,6 +17,7 @@ import { TransportShell } from './adapters/transport-shell.js';
 import { installAlerts } from './alerts/install.js';
 import { type CloudWatcher, startCloudWatcher } from './cloud/watcher.js';
 import { type Config, loadConfig, SECRET_VARS } from './config/env.js';
+import { fileSha256 } from './config/file-sha256.js';
 import { EMPTY_INVENTORY, type Inventory, inventorySchema, toInventory } from './config/inventory.js';
 import { policyFileSchema } from './config/policy.js';
 import { loadYamlFile } from './config/yaml-file.js';
@@ -242,8 +243,24 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
     server,
     approvals,
     reloadInventory() {
-      inventory = loadInventory(config);
+      const audit = (outcome: string, details: Record<string, unknown>) =>
+        services.audit
+          .record({
+            type: 'config.reload',
+            outcome,
+            details: { what: 'inventory', path: config.WARD_INVENTORY ?? null, ...details },
+          })
+          .catch((err) => log.error({ err }, 'could not audit an inventory reload'));
+      try {
+        inventory = loadInventory(config);
+      } catch (err) {
+        void audit('kept_previous', {
+          problems: err instanceof ConfigError ? err.problems : ['the file could not be read'],
+        });
+        throw err;
+      }
       log.info({ hosts: inventory.hosts.size }, 'inventory reloaded');
+      void audit('reloaded', { sha256: fileSha256(config.WARD_INVENTORY), hosts: inventory.hosts.size });
       return inventory;
     },
     stop() {

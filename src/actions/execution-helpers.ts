@@ -87,7 +87,7 @@ export async function runOnHosts(
   for (const [i, s] of settled.entries()) {
     if (s.status === 'rejected') {
       ctx.services.log.warn(
-        { err: s.reason, host: hosts[i]!.name, requestId: ctx.approvalRequestId },
+        { err: s.reason, host: hosts[i]!.name, approvalRequestId: ctx.approvalRequestId },
         'host failed',
       );
     }

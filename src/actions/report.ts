@@ -24,10 +24,10 @@ export async function emailAdmins(
   }
   try {
     await services.mailer.send({ to, ...message });
-    services.log.info({ requestId: job.requestId, recipients: to.length }, 'admin email sent');
+    services.log.info({ approvalRequestId: job.requestId, recipients: to.length }, 'admin email sent');
     return 'sent';
   } catch (err) {
-    services.log.warn({ err, requestId: job.requestId }, 'admin email failed');
+    services.log.warn({ err, approvalRequestId: job.requestId }, 'admin email failed');
     await postInThread(
       services,
       job,

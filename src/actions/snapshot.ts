@@ -39,7 +39,7 @@ export async function snapshotHost(
     artifacts: result.artifacts,
   });
   await services.audit.record({
-    type: 'evidence.collected',
+    type: 'artifact.collected',
     actor: job.user,
     requestId: job.requestId,
     command: job.command,

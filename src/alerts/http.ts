@@ -2,14 +2,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../config/env.js';
 import { BodyTooLargeError, type HttpRoutes, readBody, sendJson } from '../http/server.js';
-import type { Alert } from './alert.js';
+import type { Alert, AlertSource } from './alert.js';
 import { parseAlertmanager } from './alertmanager.js';
 import { checkBearer, checkHmacSignature } from './auth.js';
 import { parseFalco } from './falco.js';
 import { parseGeneric } from './generic.js';
 import { parseGrafana } from './grafana.js';
 import { PayloadError } from './payload-error.js';
-import type { AlertRelay } from './relay.js';
+import type { AlertOutcome, AlertRelay } from './relay.js';
 import {
   type CertFetcher,
   isSnsUrl,
@@ -39,6 +39,8 @@ export interface AlertRoutesOptions {
   fetchCert: CertFetcher;
   /** Visits an SNS SubscribeURL to confirm a subscription (only ever called with an SNS host URL). */
   confirmSubscription: (subscribeUrl: string) => Promise<void>;
+  /** Counts a request refused from an enabled source (bad credentials, signature, body): outcome `rejected`. */
+  onOutcome?: (source: AlertSource, outcome: AlertOutcome) => void;
 }
 
 const bearerSources = {
@@ -78,16 +80,22 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
           (o.config[bearerSources[source as keyof typeof bearerSources].token] !== undefined ||
             (source === 'generic' && o.config.WARD_ALERT_HMAC_SECRET_GENERIC !== undefined));
     if (!known || !enabled) {
+      // Not counted: the path is the sender's choice, and a metric label must not be.
       sendJson(res, 404, { error: `alert source ${JSON.stringify(source)} is not enabled` });
       return;
     }
+    /** Refuses the request (4xx naming what is wrong) and counts it against its source. */
+    const refuse = (status: number, body: Record<string, unknown>): void => {
+      o.onOutcome?.(source as AlertSource, 'rejected');
+      sendJson(res, status, body);
+    };
 
     let raw: Buffer;
     try {
       raw = await readBody(req, o.config.WARD_ALERT_MAX_BODY_BYTES);
     } catch (err) {
       if (err instanceof BodyTooLargeError) {
-        sendJson(res, 413, { error: `body larger than ${err.maxBytes} bytes` });
+        refuse(413, { error: `body larger than ${err.maxBytes} bytes` });
         req.resume();
         return;
       }
@@ -109,7 +117,7 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
         if (!check.ok) log.info({ reason: check.reason }, 'generic alert signature refused');
       }
       if (!ok) {
-        sendJson(res, 401, { error: 'missing or invalid credentials' });
+        refuse(401, { error: 'missing or invalid credentials' });
         return;
       }
     }
@@ -118,7 +126,7 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
     try {
       body = JSON.parse(raw.toString('utf8'));
     } catch {
-      sendJson(res, 400, { error: 'body is not JSON' });
+      refuse(400, { error: 'body is not JSON' });
       return;
     }
 
@@ -127,13 +135,13 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
       if (source === 'sns') {
         const msg = parseSnsEnvelope(body);
         if (!snsTopics.has(msg.TopicArn)) {
-          sendJson(res, 403, { error: 'TopicArn is not one of WARD_ALERT_SNS_TOPICS' });
+          refuse(403, { error: 'TopicArn is not one of WARD_ALERT_SNS_TOPICS' });
           return;
         }
         await verifySnsSignature(msg, o.fetchCert);
         if (msg.Type === 'SubscriptionConfirmation') {
           if (!isSnsUrl(msg.SubscribeURL)) {
-            sendJson(res, 400, { error: 'SubscribeURL: not an SNS URL' });
+            refuse(400, { error: 'SubscribeURL: not an SNS URL' });
             return;
           }
           await o.confirmSubscription(msg.SubscribeURL);
@@ -147,12 +155,12 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
       }
     } catch (err) {
       if (err instanceof PayloadError) {
-        sendJson(res, 400, { error: err.userMessage, field: err.field });
+        refuse(400, { error: err.userMessage, field: err.field });
         return;
       }
       if (err instanceof SnsVerificationError) {
         log.warn({ reason: err.reason, err: err.message }, 'SNS message refused');
-        sendJson(res, 401, { error: 'SNS signature could not be verified' });
+        refuse(401, { error: 'SNS signature could not be verified' });
         return;
       }
       throw err;

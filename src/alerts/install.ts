@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/env.js';
+import { fileSha256 } from '../config/file-sha256.js';
 import { HOST_NAME_PATTERN } from '../config/inventory.js';
 import type { CommandContext, Invocation, Replier } from '../core/command.js';
 import { answerError, dispatchCommand, parseCommandText } from '../core/dispatcher.js';
 import type { Services } from '../core/services.js';
 import { UserInputError } from '../errors.js';
 import type { HttpRoutes } from '../http/server.js';
+import { alertsTotal } from '../metrics.js';
 import type { ChatMessage } from '../ports/chat.js';
 import { replierFor } from '../slack/app.js';
 import type { AlertSource } from './alert.js';
@@ -41,11 +43,10 @@ export interface InstallAlertsOptions {
   botUserId: () => Promise<string>;
 }
 
-/**
- * Hook for the ops metrics (`ward_alerts_total{source,outcome}` in src/metrics.ts, on the ops branch). Until that
- * lands this only exists so that the relay's outcomes have one place to be counted.
- */
-export function countAlertOutcome(_source: AlertSource, _outcome: AlertOutcome): void {}
+/** Counts what became of each alert in `ward_alerts_total{source,outcome}` (relay outcomes and webhook refusals). */
+export function countAlertOutcome(source: AlertSource, outcome: AlertOutcome): void {
+  alertsTotal.inc({ source, outcome });
+}
 
 /**
  * Wires the alert relay into ward: rules (WARD_RULES, or the built-in rule to WARD_ALERT_DEFAULT_CHANNEL), the
@@ -97,6 +98,7 @@ export function installAlerts(o: InstallAlertsOptions): InstalledAlerts | undefi
     clock: services.clock,
     fetchCert: fetchSnsCertificate,
     confirmSubscription: visitSubscribeUrl,
+    onOutcome: countAlertOutcome,
   });
   registerSuggestButtons(services);
 
@@ -113,6 +115,7 @@ export function installAlerts(o: InstallAlertsOptions): InstalledAlerts | undefi
           details: {
             what: 'alert rules',
             path: rules.path ?? null,
+            ...(result.ok ? { sha256: fileSha256(rules.path) } : {}),
             trigger: actor.trigger,
             rules: (result.ok ? result.ruleSet : result.kept).rules.length,
             ...(result.ok ? {} : { problems: result.problems }),

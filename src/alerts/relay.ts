@@ -19,7 +19,8 @@ import {
 import { type MatchedRoute, matchRules, type RuleSet } from './rules.js';
 
 /** What happened to an alert, for the `ward_alerts_total{outcome}` counter. */
-export type AlertOutcome = 'accepted' | 'deduplicated' | 'rolled_up';
+/** What became of an alert (`ward_alerts_total{outcome}`); `rejected` is counted by the webhook (src/alerts/http.ts). */
+export type AlertOutcome = 'accepted' | 'deduplicated' | 'rolled_up' | 'rejected';
 
 /** An auto-run the relay asks for: a rule's `auto` command, on a new alert whose host is in the inventory. */
 export interface AutoRunRequest {
@@ -185,7 +186,7 @@ export class AlertRelay {
     for (const alert of alerts) {
       await this.o.audit
         ?.record({
-          type: 'alert.received',
+          type: 'alert.accepted',
           ...(alert.host === undefined ? {} : { hosts: [alert.host] }),
           details: {
             source: alert.source,

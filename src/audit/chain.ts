@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { AuditEvent } from '../ports/audit.js';
+import { canonicalJson } from '../core/canonical-json.js';
+import type { AuditEvent, AuditRecord } from '../ports/audit.js';
+import type { Store, StreamEntry } from '../ports/store.js';
 
 /**
  * The audit log's hash chain, as pure functions shared by the writer (ChainedAuditLog), the verifier (`npm run
@@ -32,24 +34,6 @@ export interface ChainEntry {
 export interface ChainHead {
   seq: number;
   hash: string;
-}
-
-/** JSON with object keys sorted at every depth and undefined members dropped: one text for one value. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
-}
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map((v) => (v === undefined ? null : sortKeys(v)));
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value).sort()) {
-      const v = (value as Record<string, unknown>)[key];
-      if (v !== undefined) out[key] = sortKeys(v);
-    }
-    return out;
-  }
-  return value;
 }
 
 export function hashEntry(prev: string, entryText: string): string {
@@ -98,6 +82,26 @@ export function parseEntry(text: string | undefined): ChainEntry | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * The one decoder of stored audit entries: the event with its stream id, time and position in the chain; null when
+ * the stream entry is not a chain entry at all. Everything that reads the log (`/ward audit`, tests) goes through it.
+ */
+export function decodeAuditEntry(entry: StreamEntry): AuditRecord | null {
+  const parsed = parseEntry(entry.fields['entry']);
+  if (!parsed) return null;
+  return { ...parsed.event, id: entry.id, at: parsed.at, seq: parsed.seq };
+}
+
+/** Every readable audit entry, oldest first (entries that are not chain entries are skipped; `verify` names them). */
+export async function readAuditEvents(store: Pick<Store, 'streamRange'>): Promise<AuditRecord[]> {
+  const out: AuditRecord[] = [];
+  for (const e of await store.streamRange(AUDIT_STREAM)) {
+    const record = decodeAuditEntry(e);
+    if (record) out.push(record);
+  }
+  return out;
 }
 
 /** The first problem found in the chain: which entry, what was expected there and what was found. */

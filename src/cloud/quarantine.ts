@@ -318,6 +318,9 @@ export async function postResult(
       threadTs: ctx.thread.ts,
     });
   } catch (err) {
-    ctx.services.log.error({ err, requestId: ctx.approvalRequestId }, 'could not post the cloud result');
+    ctx.services.log.error(
+      { err, approvalRequestId: ctx.approvalRequestId },
+      'could not post the cloud result',
+    );
   }
 }

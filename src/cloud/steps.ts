@@ -63,13 +63,13 @@ export async function runSteps<A>(
         if (err instanceof WardError) {
           detail = err.userMessage;
           ctx.services.log.warn(
-            { requestId: ctx.approvalRequestId, step: step.id, code: err.code, err },
+            { approvalRequestId: ctx.approvalRequestId, step: step.id, code: err.code, err },
             'cloud step failed',
           );
         } else {
           const ref = newErrorRef();
           ctx.services.log.error(
-            { requestId: ctx.approvalRequestId, step: step.id, ref, err },
+            { approvalRequestId: ctx.approvalRequestId, step: step.id, ref, err },
             'cloud step failed',
           );
           detail = `internal error (ref ${ref}); see ward's log`;

@@ -79,7 +79,7 @@ export async function runExecution(
       err && typeof err === 'object' && 'userMessage' in err
         ? String(err.userMessage)
         : 'an unexpected error';
-    services.log.error({ err, requestId: request.approvalRequestId }, 'execution failed');
+    services.log.error({ err, approvalRequestId: request.approvalRequestId }, 'execution failed');
     const done = new Map(execution.record.steps.map((s) => [s.id, s]));
     report = {
       outcome: 'failed',
@@ -104,7 +104,7 @@ export async function runExecution(
     // It was declared interrupted meanwhile (shutdown grace over, or this process lost its lease) and the thread was
     // told so; the audit entry below still records how it really ended.
     services.log.warn(
-      { requestId: request.approvalRequestId, outcome: report.outcome },
+      { approvalRequestId: request.approvalRequestId, outcome: report.outcome },
       'execution ended after it had been reported interrupted',
     );
   }

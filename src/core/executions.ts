@@ -82,14 +82,16 @@ export class RunningExecution {
         }
         if (!ok) {
           log.error(
-            { requestId },
+            { approvalRequestId: requestId },
             'lost the lease of a running execution: stopping it at the next safe point',
           );
           this.lost = true;
           this.abort.abort(new Error('lease lost'));
           this.stopHeartbeat();
         }
-      })().catch((err) => log.warn({ err, requestId: this.record.requestId }, 'lease heartbeat failed'));
+      })().catch((err) =>
+        log.warn({ err, approvalRequestId: this.record.requestId }, 'lease heartbeat failed'),
+      );
     }, this.ledger.heartbeatMs);
     this.heartbeat.unref();
   }

@@ -31,12 +31,15 @@ export async function reportInterrupted(services: Services, record: ExecutionRec
       },
     })
     .catch((err) =>
-      services.log.error({ err, requestId: record.requestId }, 'could not audit an interruption'),
+      services.log.error({ err, approvalRequestId: record.requestId }, 'could not audit an interruption'),
     );
   await services.chat
     .postMessage(record.thread.channel, renderInterrupted(record), { threadTs: record.thread.ts })
     .catch((err) =>
-      services.log.error({ err, requestId: record.requestId }, 'could not post an interruption notice'),
+      services.log.error(
+        { err, approvalRequestId: record.requestId },
+        'could not post an interruption notice',
+      ),
     );
 }
 
@@ -54,7 +57,7 @@ async function releaseHostLocks(services: Services, record: ExecutionRecord): Pr
       const holder = JSON.parse(value) as { requestId?: string };
       if (holder.requestId === record.requestId && (await services.store.compareAndSet(key, value, null))) {
         services.log.info(
-          { host, requestId: record.requestId },
+          { host, approvalRequestId: record.requestId },
           'released the host lock of an interrupted execution',
         );
       }
@@ -73,7 +76,10 @@ export async function interruptRunning(services: Services, reason: string): Prom
   await Promise.all(
     running.map(async (execution) => {
       if (await execution.interrupt(reason)) {
-        services.log.warn({ requestId: execution.record.requestId }, 'execution interrupted by shutdown');
+        services.log.warn(
+          { approvalRequestId: execution.record.requestId },
+          'execution interrupted by shutdown',
+        );
         await withTimeout(reportInterrupted(services, execution.record), NOTICE_TIMEOUT_MS);
       }
     }),
@@ -112,7 +118,7 @@ export class RecoveryScanner {
         this.services.log.debug({ claimed: claimed.length }, 'scanned for interrupted executions');
         for (const record of claimed) {
           this.services.log.warn(
-            { requestId: record.requestId, command: record.command, owner: record.owner },
+            { approvalRequestId: record.requestId, command: record.command, owner: record.owner },
             'found an execution left running by a ward process that died: reporting it interrupted',
           );
           await reportInterrupted(this.services, record);

@@ -3,31 +3,49 @@
  * true to the code.
  */
 export const AUDIT_EVENT_TYPES = {
-  'command.requested': 'a change command was asked for (plan built, handed to the approval gate)',
+  'approval.requested':
+    'a change command was asked for: plan built, request stored (plan hash, policy in details)',
   'command.refused': 'a command was refused (role, policy, self-approval…); `outcome` is the error code',
   'command.dry_run': 'a plan was shown with --dry-run; nothing ran',
-  'approval.vote': 'an approver approved or denied (`outcome`: approve | deny)',
-  'approval.granted': 'a request got every approval (and MFA) it needs',
-  'approval.denied': 'a request was denied',
+  'approval.vote': 'an approver approved or denied (`outcome`: approved | denied | refused:<why>)',
+  'approval.granted': 'a request got every approval (and MFA) it needs (approvers in details)',
+  'approval.denied': 'a request was denied (the denier is the actor)',
   'approval.expired': 'a request timed out waiting for approval',
-  'approval.cancelled': 'the requester (or an admin) cancelled a request',
-  'approval.override': 'a soft policy was overridden with --break-glass (reason in details)',
-  'mfa.attempt': 'a second-factor attempt (`outcome` only: ok | failed | locked; never the code)',
+  'approval.cancelled': 'the requester cancelled a request',
+  'policy.override':
+    'a soft policy was overridden with --break-glass (reason in details), or the attempt refused',
+  'policy.advisory': 'an advisory policy let a command run without the approvals or MFA it asks for',
+  'mfa.attempt':
+    'a second-factor attempt (`outcome` only: success | invalid | replayed | locked…; never the code)',
+  'mfa.enroll': 'someone started or confirmed MFA enrolment',
+  'mfa.reset': "an admin reset someone's MFA enrolment",
+  'execution.refused': 'an approved request was not run: its plan rebuilt just before execution differs',
   'execution.started': 'an approved plan began to run',
   'execution.finished': 'an execution ended (`outcome`: succeeded | failed | partial; steps in details)',
   'execution.interrupted': 'an execution was cut short (shutdown grace over, or its ward process died)',
   'execution.rerun_requested': 'someone pressed "Re-run through approval" on an interrupted execution',
-  'artifact.collected': 'evidence was stored (file name and sha256 in details)',
-  'config.loaded': 'ward started with these policy and inventory files (their sha256 in details)',
-  'config.reload': 'the policy, inventory or rules were reloaded (their sha256 in details)',
+  'artifact.collected': 'evidence was stored (bundle name and sha256 in details)',
+  'host.locked_down': 'a host was locked down to the management networks',
+  'host.released': 'a lockdown was released',
+  'host.ip_blocked': 'an address was blocked on a host',
+  'host.process_killed': 'a process was killed on a host (its executable sha256 in details)',
+  'host.user_disabled': 'a user account was disabled on a host',
+  'lockdown.not_confirmed': 'a lockdown was not confirmed in time and was reverted (or its state is unknown)',
+  'security.host_key_mismatch': 'a host presented a key other than the pinned one: nothing was run there',
+  'cloud.step': 'one step of a cloud quarantine ran (step and result in details)',
+  'cloud.watch.opened': 'the cloud watcher opened a quarantine request for a tagged instance',
+  'config.loaded': 'ward started with these policy, inventory and rules files (their sha256 in details)',
+  'config.reload': 'the inventory or the alert rules were reloaded (sha256 of the file in details)',
   'alert.accepted': 'a webhook alert was accepted (source, fingerprint in details)',
+  'alert.auto_run': "a rule's automatic command was submitted to the gate, or refused",
+  'alert.undeliverable': 'an alert could not be posted to its channel or the fallback',
 } as const;
 
 export type KnownAuditEventType = keyof typeof AUDIT_EVENT_TYPES;
 
 /** One fact worth proving later: who asked, who approved, what ran, what came in. */
 export interface AuditEvent {
-  /** One of AUDIT_EVENT_TYPES, e.g. `command.requested`, `approval.vote`, `execution.finished`. */
+  /** One of AUDIT_EVENT_TYPES, e.g. `approval.requested`, `approval.vote`, `execution.finished`. */
   type: KnownAuditEventType | (string & {});
   /** Slack user id of the person behind it, when there is one. */
   actor?: string | undefined;

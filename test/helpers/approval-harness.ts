@@ -10,9 +10,11 @@ import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { Secret, TOTP } from 'otpauth';
 import { pino } from 'pino';
+import { RedisStore } from '../../src/adapters/redis/redis-store.js';
+import { readAuditEvents } from '../../src/audit/chain.js';
 import { type FakeMessage, type FakeSlack, startFakeSlack } from '../../src/fake-slack/fake-slack.js';
 import { startWard, type WardHandle } from '../../src/main.js';
-import type { AuditEvent } from '../../src/ports/audit.js';
+import type { AuditRecord } from '../../src/ports/audit.js';
 import { type RedisProcess, startRedis } from './redis-server.js';
 import {
   type EndpointResponse,
@@ -55,6 +57,8 @@ export interface Shared {
   slack: FakeSlack;
   dir: string;
   client: Redis;
+  /** ward's own store adapter on the same Redis, to read what ward wrote the way ward reads it. */
+  store: RedisStore;
   close(): Promise<void>;
 }
 
@@ -64,13 +68,17 @@ export async function startShared(options: { appendonly?: boolean } = {}): Promi
   slack.setUsergroup(APPROVER_GROUP, GROUP_MEMBERS);
   const dir = mkdtempSync(join(tmpdir(), 'ward-approvals-'));
   const client = new Redis(redis.url);
+  const store = new RedisStore(redis.url);
+  await store.connect();
   return {
     redis,
     slack,
     dir,
     client,
+    store,
     async close() {
       client.disconnect();
+      await store.close();
       await slack.close();
       await redis.stop();
     },
@@ -281,15 +289,11 @@ export async function waitForResponse(shared: Shared, responseUrl: string): Prom
   return waitFor(`a reply on ${responseUrl}`, () => responses(shared, responseUrl)[0]);
 }
 
-/** Audit entries from Redis (the ward:audit stream), oldest first. */
-export async function auditEvents(shared: Shared, requestId?: string): Promise<AuditEvent[]> {
-  const entries = await shared.client.xrange('ward:audit', '-', '+');
-  return entries
-    .map(([, fields]) => {
-      const i = fields.indexOf('event');
-      return JSON.parse(fields[i + 1] ?? '{}') as AuditEvent;
-    })
-    .filter((e) => requestId === undefined || e.requestId === requestId);
+/** Audit entries from Redis (the ward:audit stream), oldest first, decoded by ward's own chain decoder. */
+export async function auditEvents(shared: Shared, requestId?: string): Promise<AuditRecord[]> {
+  return (await readAuditEvents(shared.store)).filter(
+    (e) => requestId === undefined || e.requestId === requestId,
+  );
 }
 
 export async function countAudit(shared: Shared, type: string, requestId: string): Promise<number> {
@@ -354,4 +358,24 @@ export async function enrollMfa(shared: Shared, ward: Ward, user: string): Promi
 
 export function codeAt(totp: TOTP, ward: Ward): string {
   return totp.generate({ timestamp: ward.clock.now() });
+}
+
+/**
+ * The value of one series on ward's `GET /metrics` (0 when absent). The registry lives in the process, so tests that
+ * start ward several times read it before and after and compare.
+ */
+export async function metricValue(
+  baseUrl: string,
+  name: string,
+  labels: Record<string, string>,
+): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const labelText = line.slice(name.length + 1, line.indexOf('}'));
+    if (wanted.every((w) => labelText.split(',').includes(w)))
+      return Number(line.slice(line.indexOf('}') + 2));
+  }
+  return 0;
 }

@@ -7,8 +7,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { RedisStore } from '../../src/adapters/redis/redis-store.js';
+import { readAuditEvents } from '../../src/audit/chain.js';
 import type { FakeSlack, RecordedCall } from '../../src/fake-slack/fake-slack.js';
 import { startFakeSlack } from '../../src/fake-slack/fake-slack.js';
+import type { AuditRecord } from '../../src/ports/audit.js';
 import { type FakeEc2, startFakeEc2 } from '../fakes/fake-ec2.js';
 import { type RedisProcess, startRedis } from './redis-server.js';
 import { sendSlashCommand } from './slack-requests.js';
@@ -116,19 +119,13 @@ export function said(call: RecordedCall): string {
   return `${String(call.args['text'] ?? '')}\n${JSON.stringify(call.args['blocks'] ?? [])}`;
 }
 
-export interface AuditEntry {
-  type: string;
-  actor?: string;
-  requestId?: string;
-  command?: string;
-  outcome?: string;
-  details?: Record<string, unknown>;
-}
-
-export async function auditEntries(env: CloudEnv): Promise<AuditEntry[]> {
-  const entries = await env.redisClient.xrange('ward:audit', '-', '+');
-  return entries.map(([, fields]) => {
-    const i = fields.indexOf('event');
-    return JSON.parse(fields[i + 1] ?? '{}') as AuditEntry;
-  });
+/** Audit entries from Redis (the ward:audit stream), oldest first, decoded by ward's own chain decoder. */
+export async function auditEntries(env: CloudEnv): Promise<AuditRecord[]> {
+  const store = new RedisStore(env.redis.url);
+  await store.connect();
+  try {
+    return await readAuditEvents(store);
+  } finally {
+    await store.close();
+  }
 }

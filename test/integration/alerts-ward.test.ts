@@ -1,7 +1,10 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisStore } from '../../src/adapters/redis/redis-store.js';
+import { readAuditEvents } from '../../src/audit/chain.js';
 import { type FakeMessage, type FakeSlack, startFakeSlack } from '../../src/fake-slack/fake-slack.js';
 import { type RedisProcess, startRedis } from '../helpers/redis-server.js';
 import { sendBlockAction, sendSlashCommand } from '../helpers/slack-requests.js';
@@ -154,6 +157,13 @@ function signalWard(w: WardProcess, signal: NodeJS.Signals): void {
   w.child.kill(signal);
 }
 
+/** The audit log as ward wrote it, oldest first. */
+async function auditLog() {
+  const store = new RedisStore(redis.url);
+  await store.connect();
+  return readAuditEvents(store).finally(() => store.close());
+}
+
 const shown = (m: FakeMessage) => `${m.text ?? ''} ${JSON.stringify(m.blocks ?? [])}`;
 
 describe('real samples posted to ward reach the right channel as one message each', () => {
@@ -202,6 +212,15 @@ describe('real samples posted to ward reach the right channel as one message eac
     for (const ip of ['172.29.254.30', '172.29.254.50', '172.29.254.66']) {
       expect(messages.filter((m) => shown(m).includes(ip))).toHaveLength(1);
     }
+    // Counted for operators: the two refused posts and the three accepted alerts; each accepted alert audited.
+    const metrics = await (await fetch(`${ward.url}/metrics`)).text();
+    expect(metrics).toContain('ward_alerts_total{source="alertmanager",outcome="rejected",app="ward"} 2');
+    expect(metrics).toContain('ward_alerts_total{source="alertmanager",outcome="accepted",app="ward"} 3');
+    const accepted = (await auditLog()).filter(
+      (e) => e.type === 'alert.accepted' && e.details?.['source'] === 'alertmanager',
+    );
+    expect(accepted).toHaveLength(3);
+    expect(new Set(accepted.map((e) => e.details?.['fingerprint'])).size).toBe(3);
   });
 
   it('Grafana (docs sample, 2 alerts) makes 2 messages in #grafana', async () => {
@@ -329,12 +348,30 @@ describe('rules reload', () => {
       slack.messages('C0GENERIC').some((m) => shown(m).includes('after a bad reload')),
     );
 
-    writeFileSync(
-      join(dir, 'rules.yaml'),
-      `rules:\n  - name: all\n    match: {}\n    route: { channel: C0NEWRULES }\n`,
-    );
+    const sighupRules = `rules:\n  - name: all\n    match: {}\n    route: { channel: C0NEWRULES }\n`;
+    writeFileSync(join(dir, 'rules.yaml'), sighupRules);
     signalWard(ward, 'SIGHUP');
     await ward.waitForLog((l) => l['msg'] === 'alert rules reloaded');
+    await ward.waitForLog((l) => l['msg'] === 'inventory reloaded');
+    // SIGHUP reloads both files; each reload is audited with the sha256 of what is now in force.
+    const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+    const reloadOf = async (what: string) =>
+      (await auditLog()).find(
+        (e) =>
+          e.type === 'config.reload' &&
+          e.details?.['what'] === what &&
+          (what === 'inventory' || e.details?.['trigger'] === 'SIGHUP'),
+      );
+    let rulesReload = await reloadOf('alert rules');
+    let inventoryReload = await reloadOf('inventory');
+    for (let i = 0; i < 200 && !(rulesReload && inventoryReload); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      rulesReload = await reloadOf('alert rules');
+      inventoryReload = await reloadOf('inventory');
+    }
+    expect(rulesReload?.details?.['sha256']).toBe(sha(sighupRules));
+    expect(inventoryReload?.outcome).toBe('reloaded');
+    expect(inventoryReload?.details?.['sha256']).toBe(sha(INVENTORY));
     const next = JSON.stringify({ title: 'after SIGHUP', severity: 'info' });
     expect((await post(ward, 'generic', next, TOKENS.WARD_ALERT_TOKEN_GENERIC)).status).toBe(202);
     await messagesIn(slack, 'C0NEWRULES', 1);

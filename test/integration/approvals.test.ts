@@ -9,6 +9,7 @@ import {
   GROUP_MEMBERS,
   HOST_KEY_B,
   hasButtons,
+  metricValue,
   newChannel,
   responses,
   runningMessages,
@@ -30,6 +31,11 @@ import {
 import { newTriggerId } from '../helpers/slack-requests.js';
 
 const FINAL_RUN = ['succeeded', 'failed', 'partial'];
+
+/** ward_approvals_total for forensics with this outcome. */
+function approvals(w: Ward, outcome: string): Promise<number> {
+  return metricValue(w.handle.url, 'ward_approvals_total', { command: 'forensics', outcome });
+}
 const REQUEST = 'forensics web1 --reason "INC-7: scanner"';
 
 let shared: Shared;
@@ -80,9 +86,13 @@ describe('approval flow', () => {
     );
     expect((await storedRequest(shared, id)).status).toBe('pending');
 
+    const approvedBefore = await approvals(w, 'approved');
     await click(shared, w.url, USERS.approver1, message, 'approval.approve', id);
     await waitForStatus(shared, id, FINAL_RUN);
     expect(await countAudit(shared, 'execution.started', id)).toBe(1);
+    const granted = (await auditEvents(shared, id)).filter((e) => e.type === 'approval.granted');
+    expect(granted.map((e) => e.details?.['approvers'])).toEqual([[USERS.approver1]]);
+    expect(await approvals(w, 'approved')).toBe(approvedBefore + 1);
     expect(runningMessages(shared, message)).toHaveLength(1);
     const final = approvalMessage(shared, channel)!;
     expect(hasButtons(final)).toBe(false);
@@ -127,8 +137,13 @@ describe('approval flow', () => {
     const channel = newChannel();
     await slash(shared, w.url, USERS.requester, channel, REQUEST);
     const { message, id } = await waitForApproval(shared, channel);
+    const deniedBefore = await approvals(w, 'denied');
     await click(shared, w.url, USERS.approver1, message, 'approval.deny', id);
     await waitForStatus(shared, id, ['denied']);
+    expect((await auditEvents(shared, id)).find((e) => e.type === 'approval.denied')?.actor).toBe(
+      USERS.approver1,
+    );
+    expect(await approvals(w, 'denied')).toBe(deniedBefore + 1);
     await waitFor(
       'the denied message',
       () => textOf(approvalMessage(shared, channel)!).includes('Denied by <@U0APPROVE1>') || undefined,
@@ -144,6 +159,7 @@ describe('approval flow', () => {
     const channel = newChannel();
     await slash(shared, w.url, USERS.requester, channel, REQUEST);
     const { message, id } = await waitForApproval(shared, channel);
+    const expiredBefore = await approvals(w, 'expired');
     w.clock.advance(15 * 60_000 + 1000);
     const { responseUrl } = await click(shared, w.url, USERS.approver1, message, 'approval.approve', id);
     expect(await waitForResponse(shared, responseUrl)).toContain('has expired');
@@ -152,6 +168,7 @@ describe('approval flow', () => {
     expect(hasButtons(approvalMessage(shared, channel)!)).toBe(false);
     expect(await countAudit(shared, 'approval.expired', id)).toBe(1);
     expect(await countAudit(shared, 'execution.started', id)).toBe(0);
+    expect(await approvals(w, 'expired')).toBe(expiredBefore + 1);
   });
 
   it('the periodic sweep marks expired requests and redraws their message', async () => {
@@ -212,11 +229,13 @@ describe('approval flow', () => {
     const other = await click(shared, w.url, USERS.approver1, message, 'approval.cancel', id);
     expect(await waitForResponse(shared, other.responseUrl)).toContain('Only the requester');
     expect((await storedRequest(shared, id)).status).toBe('pending');
+    const cancelledBefore = await approvals(w, 'cancelled');
     const { responseUrl } = await slash(shared, w.url, USERS.requester, channel, `cancel ${id}`);
     expect(await waitForResponse(shared, responseUrl)).toContain('cancelled');
     expect((await storedRequest(shared, id)).status).toBe('cancelled');
     expect(textOf(approvalMessage(shared, channel)!)).toContain('Cancelled by the requester');
     expect(await countAudit(shared, 'approval.cancelled', id)).toBe(1);
+    expect(await approvals(w, 'cancelled')).toBe(cancelledBefore + 1);
   });
 
   it('--dry-run shows the plan and runs nothing', async () => {
@@ -286,6 +305,7 @@ describe('enforcement levels', () => {
   it('soft: a break-glass user with a reason overrides, loudly and audited', async () => {
     const w = await start({ approvals: 2, mfa: 'none', enforcement: 'soft', breakGlass: ['breakglass'] });
     const channel = newChannel();
+    const overriddenBefore = await approvals(w, 'overridden');
     await slash(
       shared,
       w.url,
@@ -304,6 +324,8 @@ describe('enforcement levels', () => {
     const override = (await auditEvents(shared, id)).find((e) => e.type === 'policy.override');
     expect(override?.actor).toBe(USERS.breakGlass);
     expect(override?.details?.['reason']).toBe('worm spreading now');
+    expect(await approvals(w, 'overridden')).toBe(overriddenBefore + 1);
+    expect(await countAudit(shared, 'approval.granted', id)).toBe(0);
   });
 
   it('soft: --break-glass by someone without the break-glass role is refused and nothing runs', async () => {
@@ -432,5 +454,87 @@ describe('MFA', () => {
     const { responseUrl } = await slash(shared, w.url, USERS.requester, channel, REQUEST);
     expect(await waitForResponse(shared, responseUrl)).toContain('/ward mfa enroll');
     expect(approvalMessage(shared, channel)).toBeUndefined();
+  });
+});
+
+describe('/ward status <request-id>', () => {
+  /** Asks `/ward status <id>` through ward's HTTP endpoint; returns everything the ephemeral answer shows. */
+  async function status(w: Ward, user: string, id: string): Promise<string> {
+    const { responseUrl } = await slash(shared, w.url, user, newChannel(), `status ${id}`);
+    const call = await waitFor('the status answer', () =>
+      shared.slack.callsTo('response_url').find((c) => c.args['response_url'] === responseUrl),
+    );
+    expect(call.args['response_type']).toBe('ephemeral');
+    return `${String(call.args['text'] ?? '')}\n${JSON.stringify(call.args['blocks'] ?? [])}`;
+  }
+
+  it('a pending request: its state, votes so far, who still owes MFA, nothing run', async () => {
+    const w = await start({ approvals: 2, mfa: 'none' });
+    const channel = newChannel();
+    await slash(shared, w.url, USERS.requester, channel, REQUEST);
+    const { message, id } = await waitForApproval(shared, channel);
+    await click(shared, w.url, USERS.approver1, message, 'approval.approve', id);
+    await waitFor('the first vote', async () =>
+      (await storedRequest(shared, id)).approvals.length === 1 ? true : undefined,
+    );
+    const shown = await status(w, USERS.outsider, id);
+    expect(shown).toContain(`Request ${id} (forensics): pending.`);
+    expect(shown).toContain('Approvals 1/2');
+    expect(shown).toContain(`<@${USERS.approver1}> approved <!date^`);
+    expect(shown).toContain('requester: not required');
+    expect(shown).toContain('not started (waiting for approval)');
+    expect(shown).toContain('/ward forensics web1 --reason \\"INC-7: scanner\\"');
+  });
+
+  it('a request that ran: approver and MFA with when, the outcome and every step of its execution', async () => {
+    const w = await start({ approvals: 1, mfa: 'requester' });
+    const totp = await enrollMfa(shared, w, USERS.requester);
+    const channel = newChannel();
+    await slash(shared, w.url, USERS.requester, channel, REQUEST);
+    const { message, id } = await waitForApproval(shared, channel);
+    expect(await submitCode(w.url, USERS.requester, id, 'requester', codeAt(totp, w))).toEqual({});
+    await waitFor('the requester factor', async () =>
+      (await storedRequest(shared, id)).status === 'pending' &&
+      textOf(approvalMessage(shared, channel)!).includes('confirmed with MFA')
+        ? true
+        : undefined,
+    );
+    await click(shared, w.url, USERS.approver1, message, 'approval.approve', id);
+    // This harness has no SSH host: the run fails to connect, which is what the status must report.
+    expect(await waitForStatus(shared, id, FINAL_RUN)).toBe('failed');
+    const shown = await status(w, USERS.requester, id);
+    expect(shown).toContain(`Request ${id} (forensics): failed.`);
+    expect(shown).toContain(`<@${USERS.approver1}> approved <!date^`);
+    expect(shown).toContain(`confirmed by <@${USERS.requester}>`);
+    expect(shown).toContain(
+      'Execution finished (failed): Collect evidence on web1 (127.0.0.1), read-only: failed.',
+    );
+    expect(shown).toContain(
+      ':x: failed: Collect evidence on web1 (127.0.0.1), read-only (could not connect to web1',
+    );
+  });
+
+  it('a denied request says who denied it and that nothing ran', async () => {
+    const w = await start({ approvals: 1, mfa: 'none' });
+    const channel = newChannel();
+    await slash(shared, w.url, USERS.requester, channel, REQUEST);
+    const { message, id } = await waitForApproval(shared, channel);
+    await click(shared, w.url, USERS.approver2, message, 'approval.deny', id);
+    await waitForStatus(shared, id, ['denied']);
+    const shown = await status(w, USERS.requester, id);
+    expect(shown).toContain(`Request ${id} (forensics): denied.`);
+    expect(shown).toContain(`denied by <@${USERS.approver2}>`);
+    expect(shown).toContain('Denied. Nothing was run.');
+    expect(shown).not.toContain('Execution ');
+  });
+
+  it('an unknown or malformed id gets a clear answer', async () => {
+    const w = await start({ approvals: 1, mfa: 'none' });
+    const unknown = await slash(shared, w.url, USERS.requester, newChannel(), 'status r-0000ff');
+    expect(await waitForResponse(shared, unknown.responseUrl)).toContain('There is no request `r-0000ff`');
+    const bad = await slash(shared, w.url, USERS.requester, newChannel(), 'status 42');
+    expect(await waitForResponse(shared, bad.responseUrl)).toContain(
+      '`id`: must be a request id such as r-7f3a9c',
+    );
   });
 });

@@ -1,8 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChainedAuditLog } from '../../src/adapters/audit/chained-audit-log.js';
 import { RedisStore } from '../../src/adapters/redis/redis-store.js';
-import { systemClock } from '../../src/ports/clock.js';
-import { messageText, type OpsHarness, startOpsHarness, waitUntil } from '../helpers/ops-harness.js';
+import { readAuditEvents } from '../../src/audit/chain.js';
+import type { FakeMessage } from '../../src/fake-slack/fake-slack.js';
+import {
+  ADMIN,
+  messageText,
+  type OpsHarness,
+  RESPONDER,
+  startOpsHarness,
+  waitUntil,
+} from '../helpers/ops-harness.js';
 
 let h: OpsHarness;
 
@@ -18,7 +25,7 @@ async function auditEntries(requestId?: string) {
   const store = new RedisStore(h.redis.url);
   await store.connect();
   try {
-    return await new ChainedAuditLog(store, systemClock).recent(requestId ? { requestId } : {}, 100);
+    return (await readAuditEvents(store)).filter((e) => requestId === undefined || e.requestId === requestId);
   } finally {
     await store.close();
   }
@@ -44,11 +51,9 @@ describe('shutdown and crash recovery', () => {
     const before = h.stuckConnections();
     await h.slash(ward, 'forensics stuck --reason "sigterm interrupts"');
     const running = await h.waitForMessage(
-      (m) =>
-        /forensics requested by/.test(m.text ?? '') &&
-        !m.thread_ts &&
-        messageText(m).includes('sigterm interrupts'),
+      (m) => !m.thread_ts && messageText(m).includes('sigterm interrupts'),
     );
+    expect(messageText(running)).toContain(`Requested by* <@${RESPONDER}>`);
     await waitUntil(() => h.stuckConnections() > before || undefined, 'the SSH connection attempt');
     expect(await ward.stop()).toBe(0);
     const notice = h.slack
@@ -92,15 +97,41 @@ describe('shutdown and crash recovery', () => {
       h.slack.messages().filter((m) => !m.thread_ts && messageText(m).includes('killed mid-way'));
     expect(topLevel()).toHaveLength(1);
 
-    await h.click(second, notice, 'recovery.rerun', 'U0RESPOND1');
+    await h.click(second, notice, 'recovery.rerun', ADMIN);
     const rerun = await h.waitForMessage(
       (m) => !m.thread_ts && m.ts !== running.ts && messageText(m).includes('killed mid-way'),
     );
-    expect(rerun.text).toMatch(/forensics requested by <@U0RESPOND1>/);
+    // A new request, from the person who clicked, for the same command text, with its own request id.
+    const idOf = (m: FakeMessage) => /\(request (r-[0-9a-f]+)\)/.exec(m.text ?? '')?.[1];
+    expect(messageText(rerun)).toContain(`Requested by* <@${ADMIN}>`);
+    expect(messageText(rerun)).toContain('Command:* `forensics`');
+    expect(messageText(rerun)).toMatch(/Hosts:\* .*stuck/);
+    expect(idOf(rerun)).toBeDefined();
+    expect(idOf(rerun)).not.toBe(idOf(running));
+    expect(
+      h.slack
+        .messages()
+        .some(
+          (m) =>
+            m.thread_ts === notice.thread_ts &&
+            m.text === `<@${ADMIN}> asked to run this again: it goes through approval as a new request.`,
+        ),
+    ).toBe(true);
     const entries = await auditEntries();
-    expect(entries.some((e) => e.type === 'execution.rerun_requested' && e.actor === 'U0RESPOND1')).toBe(
-      true,
-    );
+    expect(
+      entries.some(
+        (e) => e.type === 'execution.rerun_requested' && e.actor === ADMIN && e.requestId === idOf(running),
+      ),
+    ).toBe(true);
     expect(entries.filter((e) => e.type === 'execution.interrupted').length).toBeGreaterThanOrEqual(1);
+
+    // /ward status tells the same story: interrupted, its step in progress. Asked last, because its ephemeral
+    // answer quotes the command text that the message searches above look for.
+    const originalId = idOf(running);
+    expect(originalId).toBeDefined();
+    const asked = await h.slash(second, `status ${originalId}`);
+    const answer = await h.waitForReply(asked.responseUrl);
+    expect(answer).toContain(`Request ${originalId} (forensics): interrupted.`);
+    expect(answer).toMatch(/Execution interrupted: Collect evidence on stuck[^:]*: running\./);
   });
 });

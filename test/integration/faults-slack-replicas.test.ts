@@ -3,8 +3,10 @@ import { RedisStore } from '../../src/adapters/redis/redis-store.js';
 import { AUDIT_HEAD_KEY, AUDIT_STREAM, ChainVerifier, parseHead } from '../../src/audit/chain.js';
 import {
   ADMIN,
+  CHANNEL,
   messageText,
   type OpsHarness,
+  RESPONDER,
   SECRET,
   startOpsHarness,
   TOKEN,
@@ -32,20 +34,32 @@ async function metrics(ward: WardProcess): Promise<string> {
   return res.text();
 }
 
-/** A forensics run against `down` (connection refused): posts "running", then the failure in its thread. */
+/**
+ * A forensics run against `down` (connection refused). Its policy needs no approval, so the approval gate posts the
+ * request message and runs it at once: "Running …" in the request's thread, then the result (with its outcome).
+ */
 async function forensicsDown(ward: WardProcess, reason: string) {
   await h.slash(ward, `forensics down --reason "${reason}"`);
   const top = await h.waitForMessage((m) => !m.thread_ts && messageText(m).includes(reason));
-  const result = await h.waitForMessage((m) => m.thread_ts === top.ts && /down/.test(m.text ?? ''));
-  return { top, result };
+  const result = await h.waitForMessage((m) => m.thread_ts === top.ts && messageText(m).includes('Outcome:'));
+  const thread = h.slack.messages(CHANNEL).filter((m) => m.thread_ts === top.ts && m.ts !== top.ts);
+  return { top, result, thread };
+}
+
+/** What a responder sees of one run: the request message says who asked, the thread says it ran and how it ended. */
+function expectFailedRunOnDown(run: Awaited<ReturnType<typeof forensicsDown>>): void {
+  expect(messageText(run.top)).toContain(`Requested by* <@${RESPONDER}>`);
+  expect(run.thread.map((m) => m.text ?? '')).toContainEqual(
+    expect.stringMatching(/^Running forensics \(r-[0-9a-f]+\) on down$/),
+  );
+  expect(run.result.text).toMatch(/could not connect to down/);
+  expect(messageText(run.result)).toContain('Outcome: *failed*');
 }
 
 describe('Slack answering 429 and 5xx', () => {
   it('429 then success: the message still arrives, after Retry-After, and the 429s are counted', async () => {
     h.slack.rateLimit('chat.postMessage', 2, 1);
-    const { top, result } = await forensicsDown(a, 'rate limited run');
-    expect(top.text).toMatch(/forensics requested by/);
-    expect(result.text).toMatch(/could not connect to down/);
+    expectFailedRunOnDown(await forensicsDown(a, 'rate limited run'));
     const limited = h.slack.callsTo('chat.postMessage').filter((c) => c.rateLimited);
     expect(limited.length).toBe(2);
     expect(await metrics(a)).toMatch(
@@ -55,8 +69,7 @@ describe('Slack answering 429 and 5xx', () => {
 
   it('5xx then success: the message still arrives', async () => {
     h.slack.failNext('chat.postMessage', 503, 2);
-    const { result } = await forensicsDown(a, 'five hundred run');
-    expect(result.text).toMatch(/could not connect to down/);
+    expectFailedRunOnDown(await forensicsDown(a, 'five hundred run'));
     expect(h.slack.callsTo('chat.postMessage').filter((c) => c.status === 503).length).toBe(2);
     expect(await metrics(a)).toMatch(
       /ward_slack_http_requests_total\{method="chat.postMessage",status="503",app="ward"\} 2/,
@@ -82,7 +95,7 @@ describe('two replicas on one Redis (HTTP mode behind a load balancer)', () => {
     ]);
     expect([ra.status, rb.status]).toEqual([200, 200]);
     const top = await h.waitForMessage((m) => !m.thread_ts && messageText(m).includes(reason));
-    await h.waitForMessage((m) => m.thread_ts === top.ts && /down/.test(m.text ?? ''));
+    await h.waitForMessage((m) => m.thread_ts === top.ts && messageText(m).includes('Outcome:'));
     // Both have logged how they handled it: one ran it, the other recognised the duplicate.
     await waitUntil(
       () => [a, b].some((w) => w.logs.some((l) => /duplicate delivery/.test(String(l['msg'])))) || undefined,
@@ -139,9 +152,17 @@ describe('metrics and logs', () => {
     expect(accepted).toBeDefined();
     const id = String(accepted!['requestId']);
     const messages = new Set(a.logs.filter((l) => l['requestId'] === id).map((l) => String(l['msg'])));
-    // From the listener through the remediation code that failed to connect.
+    // From the listener through the approval gate's execution into the remediation code that failed to connect.
     expect(messages).toContain('command accepted');
     expect(messages).toContain('host failed');
+    // The ward request it ran for is named on that line too, as approvalRequestId.
+    const approvalId = /request (r-[0-9a-f]+)/.exec(top.text ?? '')?.[1];
+    expect(approvalId).toBeDefined();
+    expect(
+      a.logs.some(
+        (l) => l['msg'] === 'host failed' && l['requestId'] === id && l['approvalRequestId'] === approvalId,
+      ),
+    ).toBe(true);
     expect(top.ts).toBeTruthy();
   });
 

@@ -3,6 +3,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { RedisStore } from '../../src/adapters/redis/redis-store.js';
+import { readAuditEvents } from '../../src/audit/chain.js';
 import { type Harness, messageText, startHarness, waitUntil } from '../helpers/remediation-harness.js';
 import { describeLab } from '../lab/lab.js';
 
@@ -106,6 +108,14 @@ describeLab('forensics against a real sshd host', () => {
       encoding: 'utf8',
     });
     expect(sums).toContain(bundleSha);
+
+    // The audit log records the collected bundle with the same hash.
+    const store = new RedisStore(h.redis.url);
+    await store.connect();
+    const collected = (await readAuditEvents(store).finally(() => store.close())).filter(
+      (e) => e.type === 'artifact.collected',
+    );
+    expect(collected.map((e) => [e.hosts, e.details?.['sha256']])).toEqual([[['web1'], bundleSha]]);
 
     // The admins got the summary by email, with the manifest attached.
     const mail = await h.mailgun.waitForMessage((m) => m.subject.includes('web1'));

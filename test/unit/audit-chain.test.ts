@@ -1,13 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ChainedAuditLog } from '../../src/adapters/audit/chained-audit-log.js';
 import { MemoryStore } from '../../src/adapters/memory/memory-store.js';
-import {
-  AUDIT_HEAD_KEY,
-  AUDIT_STREAM,
-  ChainVerifier,
-  canonicalJson,
-  parseHead,
-} from '../../src/audit/chain.js';
+import { AUDIT_HEAD_KEY, AUDIT_STREAM, ChainVerifier, parseHead } from '../../src/audit/chain.js';
+import { canonicalJson } from '../../src/core/canonical-json.js';
 import { systemClock } from '../../src/ports/clock.js';
 import type { Store } from '../../src/ports/store.js';
 

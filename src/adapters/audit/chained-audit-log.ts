@@ -2,9 +2,9 @@ import { randomInt } from 'node:crypto';
 import {
   AUDIT_HEAD_KEY,
   AUDIT_STREAM,
+  decodeAuditEntry,
   formatHead,
   nextLink,
-  parseEntry,
   parseHead,
 } from '../../audit/chain.js';
 import { WardError } from '../../errors.js';
@@ -52,13 +52,12 @@ export class ChainedAuditLog implements AuditLog {
     const entries = await this.store.streamRevRange(AUDIT_STREAM, RECENT_WINDOW);
     const out: AuditRecord[] = [];
     for (const e of entries) {
-      const parsed = parseEntry(e.fields['entry']);
-      if (!parsed) continue;
-      const ev = parsed.event;
-      if (filter.requestId && ev.requestId !== filter.requestId) continue;
-      if (filter.actor && ev.actor !== filter.actor) continue;
-      if (filter.host && !(ev.hosts ?? []).includes(filter.host)) continue;
-      out.push({ ...ev, id: e.id, at: parsed.at, seq: parsed.seq });
+      const record = decodeAuditEntry(e);
+      if (!record) continue;
+      if (filter.requestId && record.requestId !== filter.requestId) continue;
+      if (filter.actor && record.actor !== filter.actor) continue;
+      if (filter.host && !(record.hosts ?? []).includes(filter.host)) continue;
+      out.push(record);
       if (out.length >= limit) break;
     }
     return out;

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { PermissionDeniedError, UserInputError, WardError } from '../../errors.js';
+import { approvalsTotal } from '../../metrics.js';
 import type { ChatMessage } from '../../ports/chat.js';
 import type { MfaProvider } from '../../ports/mfa.js';
 import {
@@ -179,6 +180,7 @@ export class ApprovalGate implements ChangeGate {
         version: 1,
         command: command.name,
         args: ctx.args as Record<string, unknown>,
+        text: ctx.invocation.text,
         reason: ctx.flags.reason,
         requester: user,
         channel: ctx.invocation.channel,
@@ -233,6 +235,7 @@ export class ApprovalGate implements ChangeGate {
       });
       await s.chat.postMessage(req.channel, renderBreakGlassAnnouncement(req));
     }
+    if (req.status === 'approved') await this.onGranted(req);
     if (advisory) {
       await s.audit.record({
         type: 'policy.advisory',
@@ -367,8 +370,10 @@ export class ApprovalGate implements ChangeGate {
       return;
     }
     await this.refreshMessage(id);
-    if (r.req.status === 'approved') await this.tryExecute(id);
-    else
+    if (r.req.status === 'approved') {
+      await this.onGranted(r.req);
+      await this.tryExecute(id);
+    } else
       await this.tell(
         clicker,
         `Your approval of \`${id}\` is recorded (${r.req.approvals.length} of ${r.req.approvalsNeeded}).`,
@@ -386,6 +391,14 @@ export class ApprovalGate implements ChangeGate {
       await this.tell(clicker, explainRefusal(r.result, r.req));
       return;
     }
+    approvalsTotal.inc({ command: r.req.command, outcome: 'denied' });
+    await s.audit.record({
+      type: 'approval.denied',
+      actor: clicker.user,
+      requestId: req.id,
+      command: r.req.command,
+      outcome: 'denied',
+    });
     await this.refreshMessage(req.id);
   }
 
@@ -417,6 +430,7 @@ export class ApprovalGate implements ChangeGate {
     if (!r) throw new UserInputError(`There is no request \`${requestId}\`.`);
     if (r.result === 'expired') await this.onExpired(r.req);
     if (!r.changed || r.result !== 'ok') throw new UserInputError(explainRefusal(r.result, r.req));
+    approvalsTotal.inc({ command: r.req.command, outcome: 'cancelled' });
     await s.audit.record({
       type: 'approval.cancelled',
       actor: user,
@@ -467,7 +481,7 @@ export class ApprovalGate implements ChangeGate {
     try {
       await s.chat.openView(triggerId, renderMfaModal({ requestId: req.id, factor }, what));
     } catch (err) {
-      s.log.warn({ err, requestId: req.id }, 'could not open the MFA modal');
+      s.log.warn({ err, approvalRequestId: req.id }, 'could not open the MFA modal');
       await this.tell(
         clicker,
         factor === 'requester'
@@ -536,7 +550,10 @@ export class ApprovalGate implements ChangeGate {
       return;
     }
     await this.refreshMessage(id);
-    if (r.req.status === 'approved') await this.tryExecute(id);
+    if (r.req.status === 'approved') {
+      await this.onGranted(r.req);
+      await this.tryExecute(id);
+    }
   }
 
   private async onMfaView(event: ViewEvent): Promise<ViewResult> {
@@ -598,7 +615,7 @@ export class ApprovalGate implements ChangeGate {
       rebuilt = await command.plan(ctx);
     } catch (err) {
       problem = err instanceof WardError ? ` (${err.userMessage})` : '';
-      s.log.warn({ err, requestId: id }, 'the plan could not be rebuilt before execution');
+      s.log.warn({ err, approvalRequestId: id }, 'the plan could not be rebuilt before execution');
     }
     if (!rebuilt || planHash(rebuilt) !== req.planHash) {
       await this.requests.update(id, (x) => planChanged(x, s.clock.now()));
@@ -665,7 +682,8 @@ export class ApprovalGate implements ChangeGate {
     const invocation: Invocation = {
       user: req.requester,
       channel: req.channel,
-      text: '',
+      // The execution record keeps it for a re-run after an interruption.
+      text: req.text ?? req.command,
       requestId: req.id,
       threadTs: thread.ts,
     };
@@ -708,7 +726,30 @@ export class ApprovalGate implements ChangeGate {
     return expired;
   }
 
+  /**
+   * A request has just become approved. Counted in ward_approvals_total (break-glass as `overridden`) and audited as
+   * granted; a request whose policy asked for nothing (no approval, no second factor, or advisory) decided nothing
+   * and is not counted.
+   */
+  private async onGranted(req: ApprovalRequest): Promise<void> {
+    if (req.breakGlass) {
+      approvalsTotal.inc({ command: req.command, outcome: 'overridden' });
+      return;
+    }
+    if (req.advisory || (req.approvalsNeeded === 0 && req.requesterMfa === 'not_required')) return;
+    approvalsTotal.inc({ command: req.command, outcome: 'approved' });
+    await this.services().audit.record({
+      type: 'approval.granted',
+      actor: req.requester,
+      requestId: req.id,
+      command: req.command,
+      outcome: 'approved',
+      details: { approvers: req.approvals.map((v) => v.user), requesterMfa: req.requesterMfa },
+    });
+  }
+
   private async onExpired(req: ApprovalRequest): Promise<void> {
+    approvalsTotal.inc({ command: req.command, outcome: 'expired' });
     await this.services().audit.record({
       type: 'approval.expired',
       requestId: req.id,
@@ -734,7 +775,7 @@ export class ApprovalGate implements ChangeGate {
       try {
         await s.chat.update(req.message.channel, req.message.ts, renderApprovalMessage(req));
       } catch (err) {
-        s.log.warn({ err, requestId: id }, 'could not update the approval message');
+        s.log.warn({ err, approvalRequestId: id }, 'could not update the approval message');
         return;
       }
       const after = await this.requests.get(id);

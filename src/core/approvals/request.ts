@@ -46,6 +46,11 @@ export interface ApprovalRequest {
   version: number;
   command: string;
   args: Record<string, unknown>;
+  /**
+   * The command text after `/ward`, as given. Never replayed: an interrupted execution's "Re-run through approval"
+   * parses it again as a new request. Absent on requests stored before it was recorded.
+   */
+  text?: string | undefined;
   reason?: string | undefined;
   requester: string;
   channel: string;
