@@ -23,12 +23,24 @@ const RECENT_WINDOW = 5000;
  * else read again. Two replicas therefore never fork the chain.
  */
 export class ChainedAuditLog implements AuditLog {
+  /**
+   * Appends from this process go one at a time: with many requests in flight, optimistic retries alone would make
+   * them collide with each other until they gave up. Only other replicas can still move the head in between.
+   */
+  private tail: Promise<unknown> = Promise.resolve();
+
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
   ) {}
 
-  async record(event: AuditEvent): Promise<void> {
+  record(event: AuditEvent): Promise<void> {
+    const append = this.tail.then(() => this.append(event));
+    this.tail = append.catch(() => {});
+    return append;
+  }
+
+  private async append(event: AuditEvent): Promise<void> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const current = await this.store.get(AUDIT_HEAD_KEY);
       const head = parseHead(current);
