@@ -2,7 +2,8 @@
  * The sandbox in a real browser: `npm run sandbox` started as a person starts it (a separate process, no
  * configuration), driven by headless Chromium from Debian (`apt-get install chromium`, .ci/run installs it) through
  * playwright-core. Each step is what a person trying ward would do and see; screenshots of each step go to
- * docs/screenshots/ for people (and reviewers) to look at.
+ * test/.artifacts/screenshots/ for people (and reviewers) to look at. With UPDATE_SCREENSHOTS=1 they go to
+ * docs/screenshots/, where the README's three are committed (a test run leaves the tracked files alone).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -11,7 +12,10 @@ import { type Browser, chromium, type Locator, type Page } from 'playwright-core
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const SHOTS = `${ROOT}docs/screenshots/`;
+const SHOTS =
+  process.env['UPDATE_SCREENSHOTS'] === '1'
+    ? `${ROOT}docs/screenshots/`
+    : `${ROOT}test/.artifacts/screenshots/`;
 const CHROMIUM = '/usr/bin/chromium';
 /** Generous: forensics reads real data from this machine, and the machine is a busy 2-core one. */
 const STEP_TIMEOUT_MS = 45_000;
