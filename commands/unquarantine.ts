@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { INSTANCE_ID_PATTERN } from '../src/cloud/ec2.js';
+import { INSTANCE_ID_PATTERN } from '../src/cloud/ec2-model.js';
 import { readRecord } from '../src/cloud/record.js';
 import { cloudTargetArg, regionArg, resolveCloudTarget } from '../src/cloud/target.js';
 import { buildUnquarantinePlan, executeUnquarantine, missingRecordError } from '../src/cloud/unquarantine.js';

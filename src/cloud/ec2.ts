@@ -15,60 +15,18 @@ import {
   type SecurityGroup,
 } from '@aws-sdk/client-ec2';
 import type { Config } from '../config/env.js';
+import {
+  type GroupRef,
+  INSTANCE_TAG_KEY,
+  type InstanceSnapshot,
+  IR_TAG,
+  type IsolationGroupResult,
+  isolationGroupName,
+  type NetworkInterfaceState,
+  normalizeCidr,
+  REQUEST_TAG_KEY,
+} from './ec2-model.js';
 import { CloudApiError, CloudStateError } from './errors.js';
-
-/** The tag that marks an instance under incident response; the IAM tag-deny policy in the README keys on it. */
-export const IR_TAG = { key: 'SecurityStatus', value: 'IR' } as const;
-/** The tag that ties an instance (and its evidence snapshots) to the ward request that acted on it. */
-export const REQUEST_TAG_KEY = 'ward:request';
-export const INSTANCE_TAG_KEY = 'ward:instance';
-/** EC2 instance ids: `i-` and 8 (old) or 17 hex digits. Checked before any API call. */
-export const INSTANCE_ID_PATTERN = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
-export const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d$/;
-
-/** The isolation security group ward creates (or reuses) in each VPC. */
-export function isolationGroupName(vpcId: string): string {
-  return `ward-isolation-${vpcId}`;
-}
-
-export interface GroupRef {
-  groupId: string;
-  groupName: string;
-}
-
-export interface NetworkInterfaceState {
-  networkInterfaceId: string;
-  vpcId: string;
-  groups: GroupRef[];
-}
-
-/** What ward needs to know about an instance, read from DescribeInstances. */
-export interface InstanceSnapshot {
-  instanceId: string;
-  region: string;
-  state: string;
-  vpcId: string | undefined;
-  networkInterfaces: NetworkInterfaceState[];
-  tags: Record<string, string>;
-  volumes: Array<{ volumeId: string; deviceName: string }>;
-}
-
-/** Whether every network interface of the instance is in exactly its VPC's isolation group (and nothing else). */
-export function isIsolated(instance: InstanceSnapshot): boolean {
-  return (
-    instance.networkInterfaces.length > 0 &&
-    instance.networkInterfaces.every(
-      (eni) => eni.groups.length === 1 && eni.groups[0]!.groupName === isolationGroupName(eni.vpcId),
-    )
-  );
-}
-
-export interface IsolationGroupResult {
-  groupId: string;
-  created: boolean;
-  /** One line per change made (rule added, rule revoked); empty when the group was already right. */
-  changes: string[];
-}
 
 /**
  * ward's view of EC2: the few calls quarantine needs, each converting SDK errors into CloudApiError. One EC2Client
@@ -376,12 +334,6 @@ function toSnapshot(i: Instance, region: string): InstanceSnapshot {
   };
 }
 
-/** `10.0.0.5` → `10.0.0.5/32`; EC2 only takes CIDRs. */
-export function normalizeCidr(value: string): string {
-  if (value.includes('/')) return value;
-  return `${value}/${isIP(value) === 6 ? 128 : 32}`;
-}
-
 function cidrsOf(p: IpPermission): string[] {
   return [
     ...(p.IpRanges ?? []).map((r) => r.CidrIp ?? ''),
@@ -397,7 +349,7 @@ function describePermission(p: IpPermission): string {
 
 const byConfig = new WeakMap<object, Ec2Cloud>();
 
-/** The process's Ec2Cloud for this configuration (built on first use, so ward without AWS never loads it). */
+/** The process's Ec2Cloud for this configuration (built on first use). Callers load this module with loadEc2(). */
 export function ec2For(config: Config): Ec2Cloud {
   let cloud = byConfig.get(config);
   if (!cloud) {

@@ -1,14 +1,14 @@
 import type { ExecutionContext, ExecutionReport, Plan, PlanStep, StepResult } from '../core/command.js';
 import {
-  ec2For,
   INSTANCE_TAG_KEY,
   type InstanceSnapshot,
   IR_TAG,
   isolationGroupName,
   normalizeCidr,
   REQUEST_TAG_KEY,
-} from './ec2.js';
+} from './ec2-model.js';
 import { CloudStateError } from './errors.js';
+import { loadEc2 } from './load-ec2.js';
 import {
   describeGroups,
   type QuarantineRecord,
@@ -131,7 +131,7 @@ export async function executeQuarantine(
   managementCidrs: readonly string[],
 ): Promise<ExecutionReport> {
   const { services } = ctx;
-  const ec2 = ec2For(services.config);
+  const ec2 = await loadEc2(services.config);
   const requestId = ctx.approvalRequestId;
   const id = target.instanceId;
   const region = target.region;

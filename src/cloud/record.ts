@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/env.js';
 import type { Store } from '../ports/store.js';
-import type { InstanceSnapshot } from './ec2.js';
+import type { InstanceSnapshot } from './ec2-model.js';
 
 /** Where the instance's state before quarantine is kept until unquarantine restores it. */
 export function quarantineKey(instanceId: string): string {

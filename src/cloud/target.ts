@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { HOST_NAME_PATTERN, type Inventory, type InventoryHost } from '../config/inventory.js';
 import type { CommandPolicy } from '../config/policy.js';
 import { UserInputError } from '../errors.js';
-import { INSTANCE_ID_PATTERN, REGION_PATTERN } from './ec2.js';
+import { INSTANCE_ID_PATTERN, REGION_PATTERN } from './ec2-model.js';
 
 /** The EC2 instance a cloud command acts on. */
 export interface CloudTarget {

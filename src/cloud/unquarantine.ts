@@ -1,6 +1,7 @@
 import type { ExecutionContext, ExecutionReport, Plan, PlanStep } from '../core/command.js';
-import { ec2For, type InstanceSnapshot, IR_TAG, isolationGroupName, REQUEST_TAG_KEY } from './ec2.js';
+import { type InstanceSnapshot, IR_TAG, isolationGroupName, REQUEST_TAG_KEY } from './ec2-model.js';
 import { CloudStateError } from './errors.js';
+import { loadEc2 } from './load-ec2.js';
 import { auditStep, postResult } from './quarantine.js';
 import { describeGroups, type QuarantineRecord, quarantineKey, readRecord, writeEvidence } from './record.js';
 import { eachItem, runSteps, summarize } from './steps.js';
@@ -96,7 +97,7 @@ export async function executeUnquarantine(
   target: CloudTarget,
 ): Promise<ExecutionReport> {
   const { services } = ctx;
-  const ec2 = ec2For(services.config);
+  const ec2 = await loadEc2(services.config);
   const id = target.instanceId;
   const region = target.region;
   const requestId = ctx.approvalRequestId;

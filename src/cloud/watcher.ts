@@ -3,7 +3,8 @@ import type { CommandContext, Invocation, Replier } from '../core/command.js';
 import type { Services } from '../core/services.js';
 import { ConfigError, WardError } from '../errors.js';
 import type { ChatMessage } from '../ports/chat.js';
-import { ec2For, type InstanceSnapshot, IR_TAG, isIsolated, REQUEST_TAG_KEY } from './ec2.js';
+import { type InstanceSnapshot, IR_TAG, isIsolated, REQUEST_TAG_KEY } from './ec2-model.js';
+import { loadEc2 } from './load-ec2.js';
 
 /** The marker that says "a request was opened for this tagging"; it goes when the tag goes. */
 export function watchKey(region: string, instanceId: string): string {
@@ -87,7 +88,7 @@ export async function pass(
   botUserId: () => Promise<string>,
   log: Services['log'],
 ): Promise<void> {
-  const ec2 = ec2For(services.config);
+  const ec2 = await loadEc2(services.config);
   let opened = 0;
   let seen = 0;
   for (const wanted of await regionsToWatch(services)) {

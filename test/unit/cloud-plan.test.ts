@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isIsolated } from '../../src/cloud/ec2.js';
+import { isIsolated } from '../../src/cloud/ec2-model.js';
 import { buildQuarantinePlan } from '../../src/cloud/quarantine.js';
 import type { QuarantineRecord } from '../../src/cloud/record.js';
 import { resolveCloudTarget } from '../../src/cloud/target.js';
