@@ -7,6 +7,7 @@ import type {
   RemoteShell,
   ShellSession,
 } from '../../ports/remote-shell.js';
+import { CappedOutput } from '../capped-output.js';
 
 /** The same cap as over SSH (NodeSshShell's default). */
 const DEFAULT_MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
@@ -58,50 +59,33 @@ class LocalSession implements ShellSession {
         stdio: ['pipe', 'pipe', 'pipe'],
         env: CHILD_ENV,
       });
-      const stdout: Buffer[] = [];
-      const stderr: Buffer[] = [];
-      let stdoutBytes = 0;
-      let stderrBytes = 0;
-      let truncated = false;
+      const stdout = new CappedOutput(maxBytes);
+      const stderr = new CappedOutput(maxBytes);
       let timedOut = false;
       let settled = false;
       let timer: NodeJS.Timeout | undefined;
 
-      const keep = (chunks: Buffer[], have: number, chunk: Buffer): number => {
-        if (have >= maxBytes) {
-          truncated = true;
-          return have;
-        }
-        const room = maxBytes - have;
-        if (chunk.length > room) {
-          truncated = true;
-          chunks.push(chunk.subarray(0, room));
-          return maxBytes;
-        }
-        chunks.push(chunk);
-        return have + chunk.length;
-      };
       const finish = (code: number | null, extraStderr?: string): void => {
         if (settled) return;
         settled = true;
         if (timer) clearTimeout(timer);
         if (child.pid !== undefined) this.#running.delete(child.pid);
-        if (extraStderr !== undefined) stderr.push(Buffer.from(extraStderr));
+        if (extraStderr !== undefined) stderr.note(extraStderr);
         resolve({
           code: timedOut ? null : code,
-          stdout: Buffer.concat(stdout),
-          stderr: Buffer.concat(stderr),
-          truncated,
+          stdout: stdout.buffer(),
+          stderr: stderr.buffer(),
+          truncated: stdout.truncated || stderr.truncated,
           timedOut,
           durationMs: Math.round(performance.now() - started),
         });
       };
 
       child.stdout.on('data', (chunk: Buffer) => {
-        stdoutBytes = keep(stdout, stdoutBytes, chunk);
+        stdout.push(chunk);
       });
       child.stderr.on('data', (chunk: Buffer) => {
-        stderrBytes = keep(stderr, stderrBytes, chunk);
+        stderr.push(chunk);
       });
       child.on('error', (err: NodeJS.ErrnoException) => {
         if (err.code === 'ENOENT') finish(COMMAND_NOT_FOUND, `${file}: command not found\n`);

@@ -13,6 +13,7 @@ import type {
   RemoteShell,
   ShellSession,
 } from '../../ports/remote-shell.js';
+import { CappedOutput } from '../capped-output.js';
 import { shellQuote } from './shell-quote.js';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -325,33 +326,16 @@ class NodeSshSession implements ShellSession {
           );
           return;
         }
-        const stdout: Buffer[] = [];
-        const stderr: Buffer[] = [];
-        let stdoutBytes = 0;
-        let stderrBytes = 0;
-        let truncated = false;
+        const stdout = new CappedOutput(maxBytes);
+        const stderr = new CappedOutput(maxBytes);
         let timedOut = false;
         let code: number | null = null;
 
-        const keep = (chunks: Buffer[], have: number, chunk: Buffer): number => {
-          if (have >= maxBytes) {
-            truncated = true;
-            return have;
-          }
-          const room = maxBytes - have;
-          if (chunk.length > room) {
-            truncated = true;
-            chunks.push(chunk.subarray(0, room));
-            return maxBytes;
-          }
-          chunks.push(chunk);
-          return have + chunk.length;
-        };
         channel.on('data', (chunk: Buffer) => {
-          stdoutBytes = keep(stdout, stdoutBytes, chunk);
+          stdout.push(chunk);
         });
         channel.stderr.on('data', (chunk: Buffer) => {
-          stderrBytes = keep(stderr, stderrBytes, chunk);
+          stderr.push(chunk);
         });
         channel.on('exit', (exitCode: number | null, signal?: string) => {
           code = signal ? null : exitCode;
@@ -364,9 +348,9 @@ class NodeSshSession implements ShellSession {
           if (timer) clearTimeout(timer);
           resolve({
             code: timedOut ? null : code,
-            stdout: Buffer.concat(stdout),
-            stderr: Buffer.concat(stderr),
-            truncated,
+            stdout: stdout.buffer(),
+            stderr: stderr.buffer(),
+            truncated: stdout.truncated || stderr.truncated,
             timedOut,
             durationMs: Math.round(performance.now() - started),
           });
