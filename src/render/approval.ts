@@ -39,6 +39,8 @@ function title(req: ApprovalRequest): string {
       return `Failed: ${what}`;
     case 'partial':
       return `Partly done: ${what}`;
+    case 'interrupted':
+      return `Interrupted: ${what}`;
     case 'denied':
       return `Denied: ${what}`;
     case 'cancelled':
@@ -88,6 +90,8 @@ function outcome(req: ApprovalRequest): string {
         req.status === 'succeeded' ? ':white_check_mark:' : req.status === 'failed' ? ':x:' : ':warning:';
       return `${icon} ${req.status === 'succeeded' ? 'Succeeded' : req.status === 'failed' ? 'Failed' : 'Partly done'}: ${esc(req.result?.summary ?? '')}`;
     }
+    case 'interrupted':
+      return `:warning: Interrupted ${slackDate(req.finishedAt ?? req.startedAt ?? req.createdAt)}: ${esc(req.interruption ?? 'ward stopped')}. It may have partly run: see the thread for what was done, and to ask for it again.`;
     case 'denied':
       return `:no_entry: Denied by ${mention(req.deniedBy?.user ?? '')} ${slackDate(req.deniedBy?.at ?? req.createdAt)}. Nothing was run.`;
     case 'cancelled':

@@ -35,6 +35,12 @@ const states: Record<string, Partial<ApprovalRequest>> = {
   expired: { status: 'expired', expiredAt: 1_760_000_900_000 },
   cancelled: { status: 'cancelled', cancelledAt: T },
   'plan-changed': { status: 'plan_changed', approvals: [{ user: 'U0APPROVE1', at: T }] },
+  interrupted: {
+    status: 'interrupted',
+    startedAt: T,
+    finishedAt: T + 60_000,
+    interruption: 'the ward process running it stopped without finishing it (crash or kill)',
+  },
   succeeded: {
     status: 'succeeded',
     result: { outcome: 'succeeded', summary: 'web1 is locked down; management SSH still works.' },
