@@ -34,7 +34,7 @@ function title(req: ApprovalRequest): string {
     case 'running':
       return `Running: ${what}`;
     case 'succeeded':
-      return `Done: ${what}`;
+      return req.result?.dryRun ? `Dry run: ${what}` : `Done: ${what}`;
     case 'failed':
       return `Failed: ${what}`;
     case 'partial':
@@ -86,6 +86,10 @@ function outcome(req: ApprovalRequest): string {
     case 'succeeded':
     case 'failed':
     case 'partial': {
+      // WARD_DRY_RUN reports "succeeded" for a plan it did not run: "Succeeded" would read as done.
+      if (req.result?.dryRun) {
+        return `:information_source: Dry run: nothing changed (WARD_DRY_RUN=1). The plan above was approved; none of its ${req.plan.steps.length} step(s) ran.`;
+      }
       const icon =
         req.status === 'succeeded' ? ':white_check_mark:' : req.status === 'failed' ? ':x:' : ':warning:';
       return `${icon} ${req.status === 'succeeded' ? 'Succeeded' : req.status === 'failed' ? 'Failed' : 'Partly done'}: ${esc(req.result?.summary ?? '')}`;

@@ -66,6 +66,18 @@ describe('approval request transitions', () => {
     expect(interrupt(sampleRequest(), 'x', T).next).toBeNull();
   });
 
+  it("a dry run's report is kept as one, so the message can say nothing changed", () => {
+    const running = sampleRequest({ status: 'running', startedAt: T });
+    const dry = { outcome: 'succeeded' as const, dryRun: true, summary: 'Dry run', steps: [] };
+    expect(finish(running, dry, T + 1).next?.result).toEqual({
+      outcome: 'succeeded',
+      summary: 'Dry run',
+      dryRun: true,
+    });
+    const real = { outcome: 'succeeded' as const, summary: 'done', steps: [] };
+    expect(finish(running, real, T + 1).next?.result).toEqual({ outcome: 'succeeded', summary: 'done' });
+  });
+
   it('a request needing nothing is approved from the start', () => {
     expect(initialState(sampleRequest({ approvalsNeeded: 0, requesterMfa: 'not_required' })).status).toBe(
       'approved',

@@ -84,7 +84,8 @@ export interface ApprovalRequest {
   advisory?: boolean | undefined;
   startedAt?: number | undefined;
   finishedAt?: number | undefined;
-  result?: { outcome: ExecutionReport['outcome']; summary: string } | undefined;
+  /** `dryRun`: WARD_DRY_RUN kept the approved plan from running (outcome `succeeded`, nothing changed). */
+  result?: { outcome: ExecutionReport['outcome']; summary: string; dryRun?: true } | undefined;
   /** Why the execution was declared interrupted, in words for the message (status `interrupted`). */
   interruption?: string | undefined;
 }
@@ -196,7 +197,11 @@ export function finish(req: ApprovalRequest, report: ExecutionReport, now: numbe
       ...req,
       status: report.outcome,
       finishedAt: now,
-      result: { outcome: report.outcome, summary: report.summary },
+      result: {
+        outcome: report.outcome,
+        summary: report.summary,
+        ...(report.dryRun ? { dryRun: true as const } : {}),
+      },
     },
     result: 'ok',
   };
