@@ -46,11 +46,17 @@ export default defineCommand({
         const snap = await snapshotHost(job, session, host);
         const h = snap.result.highlights;
         const ok = snap.result.artifacts.filter((a) => a.status === 'ok').length;
-        return {
-          host: host.name,
-          ok: true,
-          detail: `${ok}/${snap.result.artifacts.length} artifacts, ${h.suspiciousProcesses.length} suspicious process(es), bundle sha256 ${snap.saved.bundleSha256.slice(0, 16)}…${snap.email === 'failed' ? ' (email to admins failed)' : ''}.`,
-        };
+        const collected = `${ok}/${snap.result.artifacts.length} artifacts, ${h.suspiciousProcesses.length} suspicious process(es), bundle sha256 ${snap.saved.bundleSha256.slice(0, 16)}…${snap.email === 'failed' ? ' (email to admins failed)' : ''}`;
+        // A run stopped at the command timeout is not a collection: the host hung, and what follows was never read.
+        if (snap.result.timedOut) {
+          const limit = Number((ctx.services.config.WARD_SSH_COMMAND_TIMEOUT_MS / 1000).toFixed(1));
+          return {
+            host: host.name,
+            ok: false,
+            detail: `the collection did not finish within ${limit} s (WARD_SSH_COMMAND_TIMEOUT_MS)${snap.result.hungIn ? `, stuck in ${snap.result.hungIn}` : ''}, and was stopped; kept what arrived: ${collected}.`,
+          };
+        }
+        return { host: host.name, ok: true, detail: `${collected}.` };
       }),
     );
   },

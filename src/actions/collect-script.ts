@@ -33,22 +33,41 @@ export interface Artifact {
   note?: string | undefined;
 }
 
+/**
+ * How far past the run's limit a section may go on the host: the same second the adapter's remote backstop waits
+ * after ward gives up, so ward reports the run's timeout (not a section's) and both stop together.
+ */
+const RUN_GRACE_MS = 1000;
+
 /** Exit status of coreutils `timeout` when it had to stop the command. */
 const TIMEOUT_EXIT = 124;
 
 // The runner every collection script starts with. Commands read /dev/null: the script itself arrives on stdin
 // and a command that read stdin would swallow the rest of it. `head -c CAP+1` caps each section on the host so
 // one huge artifact cannot crowd out the others; the exit code travels through fd 5, the output through fd 4.
+// Each section's `timeout` puts it in a process group of its own, out of reach of the remote backstop that kills
+// the whole run (the adapter's `timeout -s KILL`, which signals its own group): so a section's limit never runs
+// past the whole run's deadline (WARD_RUN_MS from the script's start), or a hung section would outlive the run.
 const RUNNER = String.raw`PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 LC_ALL=C
 export PATH LC_ALL
 ward_ms() { t=$(date +%s%N 2>/dev/null); case $t in *N|'') echo $(( $(date +%s) * 1000 ));; *) echo $(( t / 1000000 ));; esac; }
 ward_has() { command -v "$1" >/dev/null 2>&1; }
+ward_t0=$(ward_ms)
+ward_limit() {
+  ward_l=$WARD_T
+  if [ -n "$WARD_RUN_MS" ]; then
+    ward_r=$(( (ward_t0 + WARD_RUN_MS - $(ward_ms) + 999) / 1000 ))
+    if [ "$ward_r" -lt 1 ]; then ward_r=1; fi
+    if [ "$ward_r" -lt "$ward_l" ]; then ward_l=$ward_r; fi
+  fi
+  echo "$ward_l"
+}
 ward_run() {
   printf '\n%s begin %s\t%s\n' "$WARD_B" "$1" "$2"
   ward_s=$(ward_ms)
   if ward_has timeout; then
-    ward_rc=$( { { timeout "$WARD_T" sh -c "$2" 2>&1 </dev/null; echo $? >&5; } | head -c "$WARD_CAP" >&4; } 5>&1 )
+    ward_rc=$( { { timeout "$(ward_limit)" sh -c "$2" 2>&1 </dev/null; echo $? >&5; } | head -c "$WARD_CAP" >&4; } 5>&1 )
   else
     ward_rc=$( { { sh -c "$2" 2>&1 </dev/null; echo $? >&5; } | head -c "$WARD_CAP" >&4; } 5>&1 )
   fi
@@ -106,6 +125,11 @@ export interface CollectOptions {
   maxSectionBytes: number;
   /** Per-section time limit on the host, in seconds. */
   sectionTimeoutSeconds: number;
+  /**
+   * The whole run's limit (ward's exec timeout), in ms. On the host, no section is given longer than what is left of
+   * it plus RUN_GRACE_MS, so nothing the run started outlives it.
+   */
+  runTimeoutMs?: number;
   /** Variables the fixed script reads (values are validated by the caller and quoted here). */
   env?: Record<string, string>;
 }
@@ -132,6 +156,9 @@ export function collectCommand(
     WARD_B: boundary,
     WARD_CAP: String(options.maxSectionBytes + 1),
     WARD_T: String(options.sectionTimeoutSeconds),
+    ...(options.runTimeoutMs !== undefined
+      ? { WARD_RUN_MS: String(Math.ceil(options.runTimeoutMs) + RUN_GRACE_MS) }
+      : {}),
     ...options.env,
   };
   const prelude = Object.entries(vars)

@@ -171,7 +171,11 @@ export async function killProcessOnHost(
     }
     const run = collectCommand(
       PROCESS_SECTIONS,
-      { ...PROCESS_LIMITS, env: { WARD_PID: pid } },
+      {
+        ...PROCESS_LIMITS,
+        runTimeoutMs: job.services.config.WARD_SSH_COMMAND_TIMEOUT_MS,
+        env: { WARD_PID: pid },
+      },
       processScriptLabel(pid),
     );
     const r = await session.exec(run.command.argv, {

@@ -141,6 +141,10 @@ export interface ForensicsResult {
   durationMs: number;
   artifacts: Artifact[];
   highlights: ForensicHighlights;
+  /** The whole run hit its time limit and was stopped: the artifacts after `hungIn` were never collected. */
+  timedOut: boolean;
+  /** When timed out: the section that had started and never finished, if output showed one. */
+  hungIn?: string | undefined;
 }
 
 export interface SuspiciousProcess {
@@ -165,7 +169,11 @@ export async function collectForensics(
   session: ShellSession,
   options: { hashPaths: readonly string[]; timeoutMs: number; now: () => number },
 ): Promise<ForensicsResult> {
-  const limits: CollectOptions = { ...FORENSIC_LIMITS, env: hashPathsEnv(options.hashPaths) };
+  const limits: CollectOptions = {
+    ...FORENSIC_LIMITS,
+    runTimeoutMs: options.timeoutMs,
+    env: hashPathsEnv(options.hashPaths),
+  };
   const run = collectCommand(FORENSIC_SECTIONS, limits, forensicsLabel(options.hashPaths));
   const startedAt = options.now();
   const result = await session.exec(run.command.argv, {
@@ -179,10 +187,14 @@ export async function collectForensics(
     FORENSIC_SECTIONS,
     FORENSIC_LIMITS.maxSectionBytes,
   );
+  let hungIn: string | undefined;
   if (result.timedOut) {
     for (const a of artifacts) {
-      if (a.status === 'not-received')
-        a.note = `not collected: the whole run hit the ${options.timeoutMs} ms limit`;
+      if (a.status !== 'not-received') continue;
+      // A section whose begin marker arrived was running when the limit hit: that is where the host hung.
+      const started = a.command !== '(not run)';
+      if (started) hungIn ??= a.name;
+      a.note = `${started ? 'did not finish' : 'not collected'}: the whole run hit the ${options.timeoutMs} ms limit`;
     }
   }
   return {
@@ -191,6 +203,8 @@ export async function collectForensics(
     durationMs: result.durationMs,
     artifacts,
     highlights: analyseArtifacts(artifacts),
+    timedOut: result.timedOut,
+    hungIn,
   };
 }
 

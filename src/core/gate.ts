@@ -14,4 +14,9 @@ export interface ChangeGate {
   }): Promise<void>;
   /** `/ward cancel <id>`: only the requester may cancel a pending request. Throws a WardError explaining a refusal. */
   cancel(requestId: string, user: string): Promise<void>;
+  /**
+   * The execution of this request was declared interrupted (src/core/recovery.ts): the request ends as
+   * `interrupted` and its message is redrawn. Does nothing to a request that is not running.
+   */
+  interrupted(requestId: string, reason: string): Promise<void>;
 }

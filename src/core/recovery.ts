@@ -33,14 +33,25 @@ export async function reportInterrupted(services: Services, record: ExecutionRec
     .catch((err) =>
       services.log.error({ err, approvalRequestId: record.requestId }, 'could not audit an interruption'),
     );
-  await services.chat
-    .postMessage(record.thread.channel, renderInterrupted(record), { threadTs: record.thread.ts })
-    .catch((err) =>
-      services.log.error(
-        { err, approvalRequestId: record.requestId },
-        'could not post an interruption notice',
+  // The request message ends as interrupted too (it said "running"); the notice in the thread carries the re-run.
+  await Promise.all([
+    services.chat
+      .postMessage(record.thread.channel, renderInterrupted(record), { threadTs: record.thread.ts })
+      .catch((err) =>
+        services.log.error(
+          { err, approvalRequestId: record.requestId },
+          'could not post an interruption notice',
+        ),
       ),
-    );
+    services.gate
+      .interrupted(record.requestId, record.interruption ?? 'ward stopped')
+      .catch((err) =>
+        services.log.error(
+          { err, approvalRequestId: record.requestId },
+          'could not mark the request interrupted',
+        ),
+      ),
+  ]);
 }
 
 /**

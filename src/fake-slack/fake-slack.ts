@@ -107,6 +107,8 @@ export interface FakeSlack extends EventEmitter {
   rateLimit(method: string, times: number, retryAfterSeconds: number): void;
   /** The next `times` (default 1) calls to `method` answer with HTTP `status` (a 5xx, say). */
   failNext(method: string, status: number, times?: number): void;
+  /** Drops every 429/5xx still queued for `method` by rateLimit/failNext: Slack has recovered. */
+  clearFaults(method: string): void;
   setUsergroup(id: string, userIds: string[]): void;
   /** The id of the bot's direct-message channel with `user` (the one chat.postMessage to a user id posts to). */
   dmChannelFor(user: string): string;
@@ -306,6 +308,10 @@ class FakeSlackServer extends EventEmitter implements FakeSlack {
 
   failNext(method: string, status: number, times = 1): void {
     this.addFault(method, { status, remaining: times });
+  }
+
+  clearFaults(method: string): void {
+    this.faults.delete(method);
   }
 
   setUsergroup(id: string, userIds: string[]): void {

@@ -34,11 +34,13 @@ function title(req: ApprovalRequest): string {
     case 'running':
       return `Running: ${what}`;
     case 'succeeded':
-      return `Done: ${what}`;
+      return req.result?.dryRun ? `Dry run: ${what}` : `Done: ${what}`;
     case 'failed':
       return `Failed: ${what}`;
     case 'partial':
       return `Partly done: ${what}`;
+    case 'interrupted':
+      return `Interrupted: ${what}`;
     case 'denied':
       return `Denied: ${what}`;
     case 'cancelled':
@@ -84,10 +86,16 @@ function outcome(req: ApprovalRequest): string {
     case 'succeeded':
     case 'failed':
     case 'partial': {
+      // WARD_DRY_RUN reports "succeeded" for a plan it did not run: "Succeeded" would read as done.
+      if (req.result?.dryRun) {
+        return `:information_source: Dry run: nothing changed (WARD_DRY_RUN=1). The plan above was approved; none of its ${req.plan.steps.length} step(s) ran.`;
+      }
       const icon =
         req.status === 'succeeded' ? ':white_check_mark:' : req.status === 'failed' ? ':x:' : ':warning:';
       return `${icon} ${req.status === 'succeeded' ? 'Succeeded' : req.status === 'failed' ? 'Failed' : 'Partly done'}: ${esc(req.result?.summary ?? '')}`;
     }
+    case 'interrupted':
+      return `:warning: Interrupted ${slackDate(req.finishedAt ?? req.startedAt ?? req.createdAt)}: ${esc(req.interruption ?? 'ward stopped')}. It may have partly run: see the thread for what was done, and to ask for it again.`;
     case 'denied':
       return `:no_entry: Denied by ${mention(req.deniedBy?.user ?? '')} ${slackDate(req.deniedBy?.at ?? req.createdAt)}. Nothing was run.`;
     case 'cancelled':

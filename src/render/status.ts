@@ -16,8 +16,9 @@ const STEP_MARK: Record<StepStatus, string> = {
 };
 
 /**
- * Where a request stands overall. The stored request says `running` until its execution ends; when the ward process
- * running it died or was shut down, only the execution record knows that it was interrupted.
+ * Where a request stands overall. An interruption ends the stored request as `interrupted` too, but the execution
+ * record is written first and is the authority: a request stored before that transition existed, or whose
+ * transition has not been written yet, still says `running`.
  */
 export function overallState(req: ApprovalRequest | undefined, record: ExecutionRecord | null): string {
   if (record?.state === 'interrupted') return 'interrupted';

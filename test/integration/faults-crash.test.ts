@@ -66,6 +66,11 @@ describe('shutdown and crash recovery', () => {
     expect(JSON.stringify(notice!.blocks)).toContain('recovery.rerun');
     const entries = await auditEntries();
     expect(entries.some((e) => e.type === 'execution.interrupted' && e.command === 'forensics')).toBe(true);
+    // The request message itself no longer says it is running.
+    const request = messageText(h.slack.messages().find((m) => m.ts === running.ts)!);
+    expect(request).toMatch(/^Interrupted: forensics on stuck/);
+    expect(request).toMatch(/Interrupted .*grace period/);
+    expect(request).not.toMatch(/running since/);
   });
 
   it('SIGKILL mid-execution: the next ward reports it interrupted, with what was done, and a re-run button that goes through the gate', async () => {
@@ -91,6 +96,18 @@ describe('shutdown and crash recovery', () => {
     expect(text).toMatch(/Collect evidence on stuck/);
     expect(text).toMatch(/Nothing will be re-run automatically/);
     await second.waitForLog((l) => String(l['msg']).startsWith('found an execution left running'));
+    // The request message ends as interrupted (it said "running"); the re-run button stays in the thread's notice.
+    const request = await waitUntil(
+      () => {
+        const m = h.slack.messages().find((x) => x.ts === running.ts);
+        return m && /^Interrupted: forensics on stuck/.test(messageText(m)) ? m : undefined;
+      },
+      'the request message redrawn as interrupted',
+      20_000,
+    );
+    expect(messageText(request)).toMatch(/stopped without finishing it/);
+    expect(messageText(request)).not.toMatch(/running since/);
+    expect(JSON.stringify(request.blocks)).not.toContain('recovery.rerun');
 
     // Nothing re-ran by itself: the only top-level forensics message for this reason is the original one.
     const topLevel = () =>

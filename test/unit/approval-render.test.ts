@@ -35,9 +35,24 @@ const states: Record<string, Partial<ApprovalRequest>> = {
   expired: { status: 'expired', expiredAt: 1_760_000_900_000 },
   cancelled: { status: 'cancelled', cancelledAt: T },
   'plan-changed': { status: 'plan_changed', approvals: [{ user: 'U0APPROVE1', at: T }] },
+  interrupted: {
+    status: 'interrupted',
+    startedAt: T,
+    finishedAt: T + 60_000,
+    interruption: 'the ward process running it stopped without finishing it (crash or kill)',
+  },
   succeeded: {
     status: 'succeeded',
     result: { outcome: 'succeeded', summary: 'web1 is locked down; management SSH still works.' },
+  },
+  'dry-run': {
+    status: 'succeeded',
+    result: {
+      outcome: 'succeeded',
+      dryRun: true,
+      summary:
+        'Dry run (WARD_DRY_RUN=1): nothing changed. Approved and planned; not run: Apply nftables table ward_lockdown on web1 (198.51.100.11).',
+    },
   },
 };
 
@@ -53,6 +68,13 @@ describe('approval message rendering', () => {
     expect(pending).toContain('"value":"r-7f3a9c"');
     const denied = JSON.stringify(renderApprovalMessage(sampleRequest(states['denied'])).blocks);
     expect(denied).not.toContain('approval.approve');
+  });
+
+  it('a dry run reads as nothing changed, never as done or succeeded', () => {
+    const text = JSON.stringify(renderApprovalMessage(sampleRequest(states['dry-run'])));
+    expect(text).toContain('Dry run: nothing changed');
+    expect(text).toContain('Dry run: lockdown on web1');
+    expect(text).not.toMatch(/Succeeded|Done:/);
   });
 
   it('escapes user text so a reason cannot ping the channel', () => {

@@ -4,7 +4,9 @@ import {
   cancel,
   deny,
   expireIfDue,
+  finish,
   initialState,
+  interrupt,
   requesterVerified,
 } from '../../src/core/approvals/request.js';
 import { sampleRequest } from '../helpers/sample-request.js';
@@ -47,6 +49,33 @@ describe('approval request transitions', () => {
   it('only the requester cancels', () => {
     expect(cancel(sampleRequest(), 'U0APPROVE1', T).result).toBe('not_requester');
     expect(cancel(sampleRequest(), 'U0REQUEST1', T).next?.status).toBe('cancelled');
+  });
+
+  it('an interruption ends a running request for good; a late report does not overwrite it', () => {
+    const running = sampleRequest({ status: 'running', startedAt: T });
+    const t = interrupt(running, 'ward was shut down', T + 5);
+    expect(t.next).toMatchObject({
+      status: 'interrupted',
+      interruption: 'ward was shut down',
+      finishedAt: T + 5,
+    });
+    const late = { outcome: 'succeeded' as const, summary: 'done', steps: [] };
+    expect(finish(t.next!, late, T + 6)).toEqual({ next: null, result: 'not_pending' });
+    // A request that had finished keeps its outcome; one not yet running is not touched.
+    expect(interrupt(finish(running, late, T + 1).next!, 'x', T + 2).next).toBeNull();
+    expect(interrupt(sampleRequest(), 'x', T).next).toBeNull();
+  });
+
+  it("a dry run's report is kept as one, so the message can say nothing changed", () => {
+    const running = sampleRequest({ status: 'running', startedAt: T });
+    const dry = { outcome: 'succeeded' as const, dryRun: true, summary: 'Dry run', steps: [] };
+    expect(finish(running, dry, T + 1).next?.result).toEqual({
+      outcome: 'succeeded',
+      summary: 'Dry run',
+      dryRun: true,
+    });
+    const real = { outcome: 'succeeded' as const, summary: 'done', steps: [] };
+    expect(finish(running, real, T + 1).next?.result).toEqual({ outcome: 'succeeded', summary: 'done' });
   });
 
   it('a request needing nothing is approved from the start', () => {

@@ -32,6 +32,7 @@ import {
   expireIfDue,
   finish,
   initialState,
+  interrupt,
   newApprovalRequestId,
   planChanged,
   REQUEST_ID_PATTERN,
@@ -441,6 +442,12 @@ export class ApprovalGate implements ChangeGate {
     await this.refreshMessage(requestId);
   }
 
+  async interrupted(requestId: string, reason: string): Promise<void> {
+    const s = this.services();
+    const r = await this.requests.update(requestId, (req) => interrupt(req, reason, s.clock.now()));
+    if (r?.changed) await this.refreshMessage(requestId);
+  }
+
   private async onVerify(clicker: Clicker, req: ApprovalRequest, triggerId: string): Promise<void> {
     if (clicker.user !== req.requester) {
       await this.tell(
@@ -835,6 +842,8 @@ export function explainFinal(req: ApprovalRequest): string {
     case 'failed':
     case 'partial':
       return `${base} already ran (${req.status}); nothing changed.`;
+    case 'interrupted':
+      return `${base} was interrupted while running; nothing changed. The thread has a button to ask for it again.`;
     case 'denied':
       return `${base} was denied by <@${req.deniedBy?.user ?? '?'}>; nothing changed.`;
     case 'cancelled':

@@ -7,9 +7,12 @@ import type { ExecutionReport, Plan } from '../command.js';
  *
  *   pending ──(enough approvals, requester factor done)──▶ approved ──(execution claim)──▶ running ──▶ succeeded
  *      │                                                      │                                      ├─▶ failed
- *      ├──▶ denied (any eligible Deny)                        └──▶ plan_changed (rebuilt plan differs) └─▶ partial
- *      ├──▶ cancelled (by the requester)
+ *      ├──▶ denied (any eligible Deny)                        └──▶ plan_changed (rebuilt plan differs) ├─▶ partial
+ *      ├──▶ cancelled (by the requester)                                                               └─▶ interrupted
  *      └──▶ expired (clock past expiresAt, seen by a click or by the sweep)
+ *
+ * `interrupted`: the execution was declared interrupted (shutdown past its grace period, or its ward process died);
+ * its effect is partly unknown and the thread says what had been done. Final: a late report never overwrites it.
  */
 export type RequestStatus =
   | 'pending'
@@ -18,6 +21,7 @@ export type RequestStatus =
   | 'succeeded'
   | 'failed'
   | 'partial'
+  | 'interrupted'
   | 'denied'
   | 'cancelled'
   | 'expired'
@@ -27,6 +31,7 @@ export const FINAL_STATUSES: ReadonlySet<RequestStatus> = new Set([
   'succeeded',
   'failed',
   'partial',
+  'interrupted',
   'denied',
   'cancelled',
   'expired',
@@ -79,7 +84,10 @@ export interface ApprovalRequest {
   advisory?: boolean | undefined;
   startedAt?: number | undefined;
   finishedAt?: number | undefined;
-  result?: { outcome: ExecutionReport['outcome']; summary: string } | undefined;
+  /** `dryRun`: WARD_DRY_RUN kept the approved plan from running (outcome `succeeded`, nothing changed). */
+  result?: { outcome: ExecutionReport['outcome']; summary: string; dryRun?: true } | undefined;
+  /** Why the execution was declared interrupted, in words for the message (status `interrupted`). */
+  interruption?: string | undefined;
 }
 
 export const REQUEST_ID_PATTERN = /^r-[0-9a-f]{6,16}$/;
@@ -189,10 +197,23 @@ export function finish(req: ApprovalRequest, report: ExecutionReport, now: numbe
       ...req,
       status: report.outcome,
       finishedAt: now,
-      result: { outcome: report.outcome, summary: report.summary },
+      result: {
+        outcome: report.outcome,
+        summary: report.summary,
+        ...(report.dryRun ? { dryRun: true as const } : {}),
+      },
     },
     result: 'ok',
   };
+}
+
+/**
+ * The execution was declared interrupted (its record says so): only a running request moves, so that this and a
+ * late finish() cannot both win, and a request that had already finished keeps its outcome.
+ */
+export function interrupt(req: ApprovalRequest, reason: string, now: number): Transition {
+  if (req.status !== 'running') return unchanged('not_pending');
+  return { next: { ...req, status: 'interrupted', finishedAt: now, interruption: reason }, result: 'ok' };
 }
 
 /** A newly created request: approved at once when it needs no approval and no requester factor. */

@@ -1,0 +1,189 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisStore } from '../../src/adapters/redis/redis-store.js';
+import { readAuditEvents } from '../../src/audit/chain.js';
+import { type FakeMessage, type FakeSlack, startFakeSlack } from '../../src/fake-slack/fake-slack.js';
+import { freePort } from '../helpers/free-port.js';
+import { type RedisProcess, startRedis } from '../helpers/redis-server.js';
+import { messageText, waitUntil } from '../helpers/remediation-harness.js';
+import { startWardProcess, type WardProcess } from '../helpers/ward-process.js';
+
+/*
+ * A rule's `auto` commands, as an operator sets them up: ward started as a process with a rules file, an inventory
+ * and a policy; a real redis-server; the fake Slack, whose auth.test names ward's bot user. The inventory host is a
+ * loopback port nothing listens on, so forensics fails at SSH at once without touching any machine: these tests
+ * look at the request ward opens, not at evidence.
+ */
+
+const SECRET = 'auto-run-signing-secret-0123456789';
+const TOKEN = 'xoxb-3333-4444-autorun';
+const BOT_USER = 'U0WARDBOT1';
+const GENERIC_TOKEN = 'generic-token-0123';
+const FALCO_TOKEN = 'falco-token-0123';
+const KEY = `SHA256:${'A'.repeat(43)}`;
+
+const RULES = `defaults: { dedupeWindow: 30m }
+rules:
+  - name: generic-auto-forensics
+    match: { source: generic }
+    route: { channel: C0AUTO }
+    suggest: [forensics]
+    auto: [forensics]
+  - name: falco-auto-lockdown
+    match: { source: falco }
+    route: { channel: C0FALCO }
+    auto: [lockdown]
+`;
+
+// forensics may run on its own (auto: true, no approval); lockdown keeps its declared policy, which has no `auto`.
+const POLICY = `roles:
+  responder: [U0RESP1]
+  admin: [U0ADMIN1]
+commands:
+  forensics: { allow: [responder], approvals: 0, mfa: none, auto: true }
+`;
+
+let dir: string;
+let slack: FakeSlack;
+let redis: RedisProcess;
+let ward: WardProcess;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ward-auto-run-'));
+  const keyPath = join(dir, 'ward_ed25519');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'ward-auto-run-test', '-f', keyPath]);
+  const downPort = await freePort();
+  writeFileSync(join(dir, 'rules.yaml'), RULES);
+  writeFileSync(join(dir, 'policy.yaml'), POLICY);
+  writeFileSync(
+    join(dir, 'inventory.yaml'),
+    [
+      'management: { cidrs: [127.0.0.1/32] }',
+      `defaults: { user: root, key: ${JSON.stringify(keyPath)} }`,
+      'hosts:',
+      `  test-host: { address: 127.0.0.1, port: ${downPort}, hostKey: "${KEY}" }`,
+      '',
+    ].join('\n'),
+  );
+  slack = await startFakeSlack({ botToken: TOKEN, botUserId: BOT_USER });
+  redis = await startRedis();
+  ward = await startWardProcess({
+    SLACK_BOT_TOKEN: TOKEN,
+    SLACK_SIGNING_SECRET: SECRET,
+    SLACK_API_URL: slack.apiUrl,
+    REDIS_URL: redis.url,
+    WARD_RULES: join(dir, 'rules.yaml'),
+    WARD_ALERT_DEFAULT_CHANNEL: 'C0FALLBACK',
+    WARD_INVENTORY: join(dir, 'inventory.yaml'),
+    WARD_POLICY: join(dir, 'policy.yaml'),
+    WARD_EVIDENCE_DIR: join(dir, 'evidence'),
+    WARD_ALERT_TOKEN_GENERIC: GENERIC_TOKEN,
+    WARD_ALERT_TOKEN_FALCO: FALCO_TOKEN,
+    WARD_SSH_CONNECT_TIMEOUT_MS: '3000',
+  });
+  await ward.waitForLog((l) => l['msg'] === 'alert relay on');
+}, 60_000);
+
+afterAll(async () => {
+  await ward?.stop();
+  await slack?.close();
+  await redis?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+function post(source: string, body: string, token: string) {
+  return fetch(`${ward.url}/alerts/${source}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body,
+  });
+}
+
+async function auditLog() {
+  const store = new RedisStore(redis.url);
+  await store.connect();
+  return readAuditEvents(store).finally(() => store.close());
+}
+
+const topLevel = (channel: string): FakeMessage[] =>
+  slack.messages(channel).filter((m) => m.thread_ts === undefined && m.ephemeralFor === undefined);
+
+describe('alert rules with auto commands', () => {
+  it('a generic alert for an inventory host opens the forensics request as ward itself, in the alert channel', async () => {
+    const body = JSON.stringify({ alerts: [{ title: 'Beaconing to a known C2', host: 'test-host' }] });
+    expect((await post('generic', body, GENERIC_TOKEN)).status).toBe(202);
+
+    const alert = await waitUntil(
+      () => topLevel('C0AUTO').find((m) => messageText(m).includes('Beaconing to a known C2')),
+      'the alert message',
+    );
+    const request = await waitUntil(
+      () => topLevel('C0AUTO').find((m) => messageText(m).includes('Command:* `forensics`')),
+      'the forensics request message',
+    );
+    expect(request.ts).not.toBe(alert.ts);
+    const text = messageText(request);
+    // Requested by ward's bot user (auth.test), for the alert's host, with the alert as the reason.
+    expect(text).toContain(`*Requested by* <@${BOT_USER}>`);
+    expect(text).toContain('*Hosts:* test-host');
+    expect(text).toContain('Beaconing to a known C2');
+    expect(text).toContain('*Approvals:* none needed');
+
+    // It ran through the gate: the execution is reported in the request's thread (the host refuses SSH here).
+    const report = await waitUntil(
+      () =>
+        slack
+          .messages('C0AUTO')
+          .find((m) => m.thread_ts === request.ts && m.text?.startsWith('forensics: ') === true),
+      'the execution report in the request thread',
+    );
+    expect(report.text).toMatch(/^forensics: ✗ test-host: could not connect to test-host/);
+
+    const entries = await auditLog();
+    const auto = entries.filter((e) => e.type === 'alert.auto_run' && e.command === 'forensics');
+    expect(auto).toHaveLength(1);
+    expect(auto[0]).toMatchObject({ actor: BOT_USER, outcome: 'submitted', hosts: ['test-host'] });
+    expect(
+      entries.some(
+        (e) => e.type === 'execution.started' && e.command === 'forensics' && e.actor === BOT_USER,
+      ),
+    ).toBe(true);
+  });
+
+  it('a command whose policy lacks `auto: true` is not run: audited as refused, no request opened', async () => {
+    const body = JSON.stringify({
+      output: 'Shell spawned in a container',
+      priority: 'Critical',
+      rule: 'Terminal shell in container',
+      time: '2025-01-01T00:00:00Z',
+      hostname: 'test-host',
+      output_fields: {},
+    });
+    expect((await post('falco', body, FALCO_TOKEN)).status).toBe(202);
+    const alert = await waitUntil(
+      () => topLevel('C0FALCO').find((m) => messageText(m).includes('Terminal shell in container')),
+      'the falco alert message',
+    );
+    const refused = await waitUntil(async () => {
+      const e = (await auditLog()).find((x) => x.type === 'alert.auto_run' && x.command === 'lockdown');
+      return e;
+    }, 'the refusal in the audit log');
+    expect(refused).toMatchObject({ outcome: 'refused', hosts: ['test-host'] });
+    expect(String(refused.details?.['why'])).toContain('not marked `auto: true`');
+
+    // The alert's thread says why it did not run; no request message, no request stored, nothing executed.
+    const note = await waitUntil(
+      () => slack.messages('C0FALCO').find((m) => m.thread_ts === alert.ts),
+      'the note in the alert thread',
+    );
+    expect(note.text).toContain('Not run automatically');
+    expect(topLevel('C0FALCO').map((m) => m.ts)).toEqual([alert.ts]);
+    expect(slack.messages().some((m) => messageText(m).includes('Command:* `lockdown`'))).toBe(false);
+    const entries = await auditLog();
+    expect(entries.some((e) => e.command === 'lockdown' && e.type.startsWith('approval.'))).toBe(false);
+    expect(entries.some((e) => e.command === 'lockdown' && e.type.startsWith('execution.'))).toBe(false);
+  });
+});
