@@ -70,7 +70,7 @@ export const FORENSIC_SECTIONS: readonly SectionSpec[] = [
     alternatives: [
       {
         when: { tool: 'sha256sum' },
-        code: `printf '%s\\n' "$WARD_PATHS" | while IFS= read -r f; do [ -n "$f" ] || continue; if [ -f "$f" ]; then sha256sum -- "$f"; else printf 'absent  %s\\n' "$f"; fi; done`,
+        code: `printf '%s\\n' "$WARD_PATHS" | while IFS= read -r f; do [ -n "$f" ] || continue; if [ -f "$f" ]; then sha256sum -- "$f"; elif [ -e "$f" ]; then printf 'not-a-regular-file  %s\\n' "$f"; else printf 'absent  %s\\n' "$f"; fi; done`,
       },
     ],
   },

@@ -203,6 +203,12 @@ describe('npm run sandbox, in Chromium', { timeout: 120_000 }, () => {
     expect(await edited.count()).toBe(1);
     expect(await edited.textContent()).toMatch(/@alex approved/);
     expect(await edited.locator('.edited').textContent()).toBe('(edited)');
+    // The report in the thread does not call a dry run a success.
+    const report = page.locator('.msg', { hasText: /Outcome: dry run: nothing changed/ });
+    await report.waitFor();
+    expect(await page.locator('.msg', { hasText: /WARD_DRY_RUN=1[\s\S]*Outcome: succeeded/ }).count()).toBe(
+      0,
+    );
   });
 
   it('a sample Falco alert from the menu is routed to #incident with its suggested-action buttons', async () => {

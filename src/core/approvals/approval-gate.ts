@@ -678,7 +678,10 @@ export class ApprovalGate implements ChangeGate {
       thread.channel,
       {
         text: report.summary,
-        blocks: [section(esc(report.summary)), context(`Outcome: *${report.outcome}*`)],
+        blocks: [
+          section(esc(report.summary)),
+          context(report.dryRun ? 'Outcome: *dry run: nothing changed*' : `Outcome: *${report.outcome}*`),
+        ],
       },
       { threadTs: thread.ts },
     );
