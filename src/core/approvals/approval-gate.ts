@@ -370,11 +370,7 @@ export class ApprovalGate implements ChangeGate {
       await this.tell(clicker, explainRefusal(r.result, r.req));
       return;
     }
-    await this.refreshMessage(id);
-    if (r.req.status === 'approved') {
-      await this.onGranted(r.req);
-      await this.tryExecute(id);
-    } else
+    if (!(await this.advance(r.req)))
       await this.tell(
         clicker,
         `Your approval of \`${id}\` is recorded (${r.req.approvals.length} of ${r.req.approvalsNeeded}).`,
@@ -556,11 +552,19 @@ export class ApprovalGate implements ChangeGate {
       await this.tell(clicker, explainRefusal(r.result, r.req));
       return;
     }
-    await this.refreshMessage(id);
-    if (r.req.status === 'approved') {
-      await this.onGranted(r.req);
-      await this.tryExecute(id);
-    }
+    await this.advance(r.req);
+  }
+
+  /**
+   * After a vote or a second factor changed a request: redraws its message and, once it has everything it needs,
+   * starts its (single) execution. Returns whether it did.
+   */
+  private async advance(req: ApprovalRequest): Promise<boolean> {
+    await this.refreshMessage(req.id);
+    if (req.status !== 'approved') return false;
+    await this.onGranted(req);
+    await this.tryExecute(req.id);
+    return true;
   }
 
   private async onMfaView(event: ViewEvent): Promise<ViewResult> {
