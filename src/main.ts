@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
@@ -75,7 +74,8 @@ function configFileHashes(config: Config): Record<string, string> {
     ['inventory', config.WARD_INVENTORY],
     ['rules', config.WARD_RULES],
   ] as const) {
-    if (path) out[name] = createHash('sha256').update(readFileSync(path)).digest('hex');
+    const sha256 = fileSha256(path);
+    if (sha256 !== null) out[name] = sha256;
   }
   return out;
 }
