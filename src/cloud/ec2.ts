@@ -16,13 +16,9 @@ import {
 } from '@aws-sdk/client-ec2';
 import type { Config } from '../config/env.js';
 import {
-  type GroupRef,
-  INSTANCE_TAG_KEY,
   type InstanceSnapshot,
-  IR_TAG,
   type IsolationGroupResult,
   isolationGroupName,
-  type NetworkInterfaceState,
   normalizeCidr,
   REQUEST_TAG_KEY,
 } from './ec2-model.js';
