@@ -6,10 +6,9 @@
  * `npm run bench -- --only ack-latency,memory` runs a subset (RESULTS.md then says it is a partial run).
  * Lab benchmarks need root; without it they are skipped and RESULTS.md says so at the top.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import {
   type BenchResult,
   type Figure,
@@ -25,10 +24,8 @@ import {
 interface Entry {
   name: string;
   title: string;
-  load: () => Promise<(() => Promise<unknown>) | undefined>;
+  load: () => Promise<() => Promise<unknown>>;
 }
-
-const ALERT_STORM = join(ROOT, 'bench', 'alert-storm.ts');
 
 const ENTRIES: Entry[] = [
   {
@@ -47,17 +44,7 @@ const ENTRIES: Entry[] = [
     load: async () => (await import('./forensics-fanout.js')).run,
   },
   { name: 'memory', title: 'Memory', load: async () => (await import('./memory.js')).run },
-  {
-    name: 'alert-storm',
-    title: 'Alert storm',
-    // Written on the alerts2 branch; imported only once it is merged (the file exists).
-    load: async () => {
-      if (!existsSync(ALERT_STORM)) return undefined;
-      const mod = (await import(pathToFileURL(ALERT_STORM).href)) as { run?: unknown };
-      if (typeof mod.run !== 'function') throw new Error('bench/alert-storm.ts exports no run() function');
-      return mod.run as () => Promise<unknown>;
-    },
-  },
+  { name: 'alert-storm', title: 'Alert storm', load: async () => (await import('./alert-storm.js')).run },
 ];
 
 /**
@@ -140,21 +127,8 @@ async function main(): Promise<void> {
     let result: BenchResult;
     try {
       const run = await entry.load();
-      if (!run) {
-        result = {
-          name: entry.name,
-          title: entry.title,
-          method: '',
-          figures: [],
-          notes: [],
-          skipped:
-            'bench/alert-storm.ts is not present in this checkout (it is written on the alerts2 branch and is included automatically once merged).',
-          durationMs: 0,
-        };
-      } else {
-        const raw = await run();
-        result = normalizeResult(entry.name, entry.title, raw, Date.now() - t0);
-      }
+      const raw = await run();
+      result = normalizeResult(entry.name, entry.title, raw, Date.now() - t0);
     } catch (err) {
       result = {
         name: entry.name,
