@@ -1,6 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
-import { PermissionDeniedError, StoreUnavailableError, UserInputError, WardError } from '../errors.js';
+import {
+  newErrorRef,
+  PermissionDeniedError,
+  StoreUnavailableError,
+  toUserMessage,
+  UserInputError,
+  WardError,
+} from '../errors.js';
 import { commandsTotal } from '../metrics.js';
 import { renderPlanPreview } from '../render/plan.js';
 import type { AnyCommand, CommandContext, CommonFlags, Invocation, Replier } from './command.js';
@@ -184,9 +190,8 @@ export async function answerError(
   err: unknown,
   about: { command: string; user: string },
 ): Promise<void> {
-  let text: string;
+  const ref = newErrorRef();
   if (err instanceof WardError) {
-    text = err.userMessage;
     log.info({ code: err.code, command: about.command }, 'command refused');
     if (err instanceof PermissionDeniedError) {
       await services.audit
@@ -194,12 +199,10 @@ export async function answerError(
         .catch(() => {});
     }
   } else {
-    const ref = randomUUID().slice(0, 8);
     log.error({ err, ref, command: about.command }, 'command failed unexpectedly');
-    text = `Internal error (ref ${ref}). Nothing further was done; the details are in ward's log under that ref.`;
   }
   try {
-    await reply.ephemeral({ text: `:warning: ${text}` });
+    await reply.ephemeral({ text: `:warning: ${toUserMessage(err, ref)}` });
   } catch (replyErr) {
     log.error({ err: replyErr }, 'could not deliver an error reply');
   }
