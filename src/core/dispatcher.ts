@@ -20,6 +20,23 @@ const MAX_REASON = 500;
 const DEDUPE_TTL_MS = 60 * 60_000;
 
 /**
+ * Whether this is the first delivery of a trigger id: Slack redelivers a slash command or a click with the same
+ * trigger_id when the first delivery was not acked in time. `undefined` when the store is unavailable and a retry
+ * cannot be recognised; the caller decides what that means.
+ */
+export async function isFirstDelivery(
+  store: Services['store'],
+  triggerId: string,
+): Promise<boolean | undefined> {
+  try {
+    return await store.setIfAbsent(`ward:seen:trigger:${triggerId}`, '1', DEDUPE_TTL_MS);
+  } catch (err) {
+    if (err instanceof StoreUnavailableError) return undefined;
+    throw err;
+  }
+}
+
+/**
  * Parses the text of `/ward …` into a command and validated arguments. Throws UserInputError with the exact
  * problem and the usage line.
  */
@@ -115,19 +132,10 @@ export async function dispatchCommand(
   let commandName = 'unknown';
   try {
     if (invocation.triggerId !== undefined && invocation.deduplicated !== true) {
-      let first = true;
-      try {
-        first = await services.store.setIfAbsent(
-          `ward:seen:trigger:${invocation.triggerId}`,
-          '1',
-          DEDUPE_TTL_MS,
-        );
-      } catch (err) {
-        if (!(err instanceof StoreUnavailableError)) throw err;
-        // Without the store a retry cannot be recognised; change commands will refuse anyway, since the gate needs it.
-        log.warn('store unavailable: cannot deduplicate this invocation');
-      }
-      if (!first) {
+      const first = await isFirstDelivery(services.store, invocation.triggerId);
+      // Without the store a retry cannot be recognised; change commands will refuse anyway, since the gate needs it.
+      if (first === undefined) log.warn('store unavailable: cannot deduplicate this invocation');
+      if (first === false) {
         log.info('duplicate delivery of a slash command (Slack retry): ignored');
         commandsTotal.inc({ command: 'unknown', outcome: 'duplicate' });
         return;

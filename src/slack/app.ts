@@ -2,10 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { App, HTTPReceiver } from '@slack/bolt';
 import type { Config } from '../config/env.js';
 import type { Invocation, Replier } from '../core/command.js';
-import { answerError, dispatchCommand } from '../core/dispatcher.js';
+import { answerError, dispatchCommand, isFirstDelivery } from '../core/dispatcher.js';
 import type { Services } from '../core/services.js';
 import type { WorkTracker } from '../core/work-tracker.js';
-import { StoreUnavailableError } from '../errors.js';
 import { toSlackLogger, withRequestId } from '../log.js';
 import type { ChatMessage } from '../ports/chat.js';
 
@@ -130,13 +129,7 @@ export function createSlackApp(config: Config, services: Services, work: WorkTra
       withRequestId(requestId, async () => {
         try {
           // Slack redelivers the same click (same trigger_id) when the first delivery was not acked in time.
-          const first = await services.store
-            .setIfAbsent(`ward:seen:trigger:${body.trigger_id}`, '1', 60 * 60_000)
-            .catch((err) => {
-              if (err instanceof StoreUnavailableError) return true;
-              throw err;
-            });
-          if (!first) return;
+          if ((await isFirstDelivery(services.store, body.trigger_id)) === false) return;
           await handler({
             user: body.user.id,
             actionId: action.action_id,
