@@ -96,7 +96,7 @@ export function createSlackApp(config: Config, services: Services, work: WorkTra
     );
   });
 
-  app.action(/.*/, async ({ ack, body, action, respond }) => {
+  app.action(/.*/, async ({ ack, body, action }) => {
     await ack();
     if (body.type !== 'block_actions' || !('action_id' in action)) return;
     const requestId = newRequestId();
@@ -146,7 +146,6 @@ export function createSlackApp(config: Config, services: Services, work: WorkTra
         }
       }),
     );
-    void respond;
   });
 
   app.view(/.*/, async ({ ack, body, view }) => {
