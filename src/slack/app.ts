@@ -1,17 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import { App, HTTPReceiver } from '@slack/bolt';
 import type { Config } from '../config/env.js';
 import type { Invocation, Replier } from '../core/command.js';
 import { answerError, dispatchCommand, isFirstDelivery } from '../core/dispatcher.js';
 import type { Services } from '../core/services.js';
 import type { WorkTracker } from '../core/work-tracker.js';
-import { toSlackLogger, withRequestId } from '../log.js';
+import { newRequestId, toSlackLogger, withRequestId } from '../log.js';
 import type { ChatMessage } from '../ports/chat.js';
-
-/** A short id that ties together every log line and audit entry of one Slack request. */
-export function newRequestId(): string {
-  return randomBytes(6).toString('hex');
-}
 
 /** How ward answers the person behind an invocation: response_url when Slack gave one, else the Web API. */
 export function replierFor(services: Pick<Services, 'chat'>, inv: Invocation): Replier {
