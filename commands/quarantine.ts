@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { buildQuarantinePlan, executeQuarantine } from '../src/cloud/quarantine.js';
 import { cloudTargetArg, regionArg, resolveCloudTarget } from '../src/cloud/target.js';
 import { defineCommand } from '../src/core/command.js';
+import type { Services } from '../src/core/services.js';
 
 /**
  * `/ward quarantine <host|instance-id>`: isolate an EC2 instance from the outside. Records its groups and tags,
@@ -38,18 +39,21 @@ const quarantine = defineCommand({
     reason: 'required',
   },
   async plan({ args, services }) {
-    const policy = services.policy.policyFor(quarantine);
-    const target = resolveCloudTarget(services.inventory(), policy, 'quarantine', args.target, args.region);
-    return buildQuarantinePlan('quarantine', target, services.inventory().managementCidrs, {
-      snapshot: args.snapshot,
-    });
+    const { target, managementCidrs } = resolve(services, args);
+    return buildQuarantinePlan('quarantine', target, managementCidrs, { snapshot: args.snapshot });
   },
   async execute(ctx) {
-    const { args, services } = ctx;
-    const policy = services.policy.policyFor(quarantine);
-    const target = resolveCloudTarget(services.inventory(), policy, 'quarantine', args.target, args.region);
-    return executeQuarantine(ctx, target, services.inventory().managementCidrs);
+    const { target, managementCidrs } = resolve(ctx.services, ctx.args);
+    return executeQuarantine(ctx, target, managementCidrs);
   },
 });
+
+/** The instance to quarantine, against one read of the inventory (plan and execute resolve it alike). */
+function resolve(services: Services, args: { target: string; region?: string | undefined }) {
+  const inventory = services.inventory();
+  const policy = services.policy.policyFor(quarantine);
+  const target = resolveCloudTarget(inventory, policy, 'quarantine', args.target, args.region);
+  return { target, managementCidrs: inventory.managementCidrs };
+}
 
 export default quarantine;

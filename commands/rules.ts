@@ -57,11 +57,12 @@ export default defineCommand({
       return;
     }
     const ruleSet = alerts.rules.current();
+    const summary = alerts.summary();
     await reply.ephemeral({
-      text: `Alert rules in use (${ruleSet.source}):\n${alerts.summary().join('\n')}`,
+      text: `Alert rules in use (${ruleSet.source}):\n${summary.join('\n')}`,
       blocks: [
         header('Alert rules in use'),
-        section(alerts.summary().map(esc).join('\n')),
+        section(summary.map(esc).join('\n')),
         context(
           `From ${code(ruleSet.source)}. Unmatched alerts go to <#${alerts.rules.fallbackChannel}>. \`/ward rules reload\` rereads the file.`,
         ),

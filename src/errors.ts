@@ -66,16 +66,6 @@ export function toUserMessage(err: unknown, ref: string): string {
   return `Internal error (ref ${ref}). Nothing further was done; the details are in ward's log under that ref.`;
 }
 
-/** A declared command whose action this build of ward does not implement yet. Says so honestly. */
-export class NotAvailableError extends WardError {
-  constructor(command: string) {
-    super(
-      'ward_not_available',
-      `\`${command}\` is declared but not available in this build of ward yet. Nothing was run.`,
-    );
-  }
-}
-
 /** A second factor is needed but ward's MFA cannot work (no WARD_ENCRYPTION_KEY, Duo unreachable…). */
 export class MfaUnavailableError extends WardError {
   constructor(userMessage: string, cause?: unknown) {

@@ -6,7 +6,7 @@ import { commands } from '../commands/index.js';
 import { ChainedAuditLog } from './adapters/audit/chained-audit-log.js';
 import { DuoMfa } from './adapters/duo/duo-mfa.js';
 import { LocalShell } from './adapters/local/local-shell.js';
-import { DisabledMailer, MailgunMailer } from './adapters/mailgun/mailgun-mailer.js';
+import { DisabledMailer } from './adapters/mailgun/disabled-mailer.js';
 import { MemoryStore } from './adapters/memory/memory-store.js';
 import { RedisStore } from './adapters/redis/redis-store.js';
 import { SlackChat } from './adapters/slack/slack-chat.js';
@@ -125,6 +125,16 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
     );
   }
   const approvals = new ApprovalGate(() => services, { mfa, track: (p) => work.track(p) });
+  // mailgun.js is loaded only when email is configured, as the AWS SDK is only on the first cloud command.
+  const mailer =
+    config.MAILGUN_API_KEY && config.MAILGUN_DOMAIN
+      ? new (await import('./adapters/mailgun/mailgun-mailer.js')).MailgunMailer({
+          apiKey: config.MAILGUN_API_KEY,
+          domain: config.MAILGUN_DOMAIN,
+          url: config.MAILGUN_URL,
+          from: config.MAILGUN_FROM,
+        })
+      : new DisabledMailer();
   services = {
     config,
     log,
@@ -139,15 +149,7 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
       ssh: new NodeSshShell({ connectTimeoutMs: config.WARD_SSH_CONNECT_TIMEOUT_MS }),
       local: new LocalShell(),
     }),
-    mailer:
-      config.MAILGUN_API_KEY && config.MAILGUN_DOMAIN
-        ? new MailgunMailer({
-            apiKey: config.MAILGUN_API_KEY,
-            domain: config.MAILGUN_DOMAIN,
-            url: config.MAILGUN_URL,
-            from: config.MAILGUN_FROM,
-          })
-        : new DisabledMailer(),
+    mailer,
     interactions: new InteractionRouter(),
     executions: new ExecutionLedger(store, log, config.WARD_EXECUTION_LEASE_MS, () => clock.now()),
     gate: approvals,

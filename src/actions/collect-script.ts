@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { shellQuote } from '../adapters/ssh/shell-quote.js';
+import type { ExecResult, ShellSession } from '../ports/remote-shell.js';
 import type { RemoteCommand } from './remote-command.js';
 
 /**
@@ -172,6 +173,27 @@ export function collectCommand(
       stdinLabel,
     },
   };
+}
+
+/**
+ * Runs a collection on one connected host (one channel, `timeoutMs` for the whole run) and splits its output into
+ * artifacts. The channel keeps each section's cap plus 4 KiB for its marker lines, so the sections' own caps, not
+ * the channel's, decide what is truncated.
+ */
+export async function runCollection(
+  session: ShellSession,
+  sections: readonly SectionSpec[],
+  options: CollectOptions & { runTimeoutMs: number },
+  stdinLabel: string,
+): Promise<{ result: ExecResult; artifacts: Artifact[] }> {
+  const run = collectCommand(sections, options, stdinLabel);
+  const result = await session.exec(run.command.argv, {
+    stdin: run.command.stdin ?? '',
+    timeoutMs: options.runTimeoutMs,
+    maxOutputBytes: sections.length * (options.maxSectionBytes + 4096),
+  });
+  const artifacts = parseCollectOutput(result.stdout, run.boundary, sections, options.maxSectionBytes);
+  return { result, artifacts };
 }
 
 /** How a plan shows a collection script: deterministic (the boundary is left out), with the body's hash. */

@@ -5,7 +5,7 @@ import type { PlanStep } from '../core/command.js';
 import { UserInputError } from '../errors.js';
 import { esc } from '../render/blocks.js';
 import type { SectionSpec } from './collect-script.js';
-import { collectCommand, describeScript, parseCollectOutput } from './collect-script.js';
+import { describeScript, runCollection } from './collect-script.js';
 import { saveEvidence } from './evidence.js';
 import type { HostOutcome } from './execution-helpers.js';
 import { mustRun, type RemoteJob, RemoteStepError, runRemote, withHost } from './host-session.js';
@@ -169,7 +169,8 @@ export async function killProcessOnHost(
         steps: { [id('evidence')]: 'skipped', [id('kill')]: 'skipped' },
       };
     }
-    const run = collectCommand(
+    const { artifacts } = await runCollection(
+      session,
       PROCESS_SECTIONS,
       {
         ...PROCESS_LIMITS,
@@ -177,17 +178,6 @@ export async function killProcessOnHost(
         env: { WARD_PID: pid },
       },
       processScriptLabel(pid),
-    );
-    const r = await session.exec(run.command.argv, {
-      stdin: run.command.stdin ?? '',
-      timeoutMs: job.services.config.WARD_SSH_COMMAND_TIMEOUT_MS,
-      maxOutputBytes: PROCESS_SECTIONS.length * (PROCESS_LIMITS.maxSectionBytes + 4096),
-    });
-    const artifacts = parseCollectOutput(
-      r.stdout,
-      run.boundary,
-      PROCESS_SECTIONS,
-      PROCESS_LIMITS.maxSectionBytes,
     );
     const saved = await saveEvidence({
       evidenceDir: job.services.config.WARD_EVIDENCE_DIR,

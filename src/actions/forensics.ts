@@ -1,13 +1,6 @@
 import { SafeValue } from '../adapters/ssh/shell-quote.js';
 import type { ShellSession } from '../ports/remote-shell.js';
-import {
-  type Artifact,
-  type CollectOptions,
-  collectCommand,
-  describeScript,
-  parseCollectOutput,
-  type SectionSpec,
-} from './collect-script.js';
+import { type Artifact, describeScript, runCollection, type SectionSpec } from './collect-script.js';
 import { displayCommand } from './remote-command.js';
 
 /** Directories an executable should never run from. */
@@ -169,23 +162,12 @@ export async function collectForensics(
   session: ShellSession,
   options: { hashPaths: readonly string[]; timeoutMs: number; now: () => number },
 ): Promise<ForensicsResult> {
-  const limits: CollectOptions = {
-    ...FORENSIC_LIMITS,
-    runTimeoutMs: options.timeoutMs,
-    env: hashPathsEnv(options.hashPaths),
-  };
-  const run = collectCommand(FORENSIC_SECTIONS, limits, forensicsLabel(options.hashPaths));
   const startedAt = options.now();
-  const result = await session.exec(run.command.argv, {
-    stdin: run.command.stdin ?? '',
-    timeoutMs: options.timeoutMs,
-    maxOutputBytes: FORENSIC_SECTIONS.length * (FORENSIC_LIMITS.maxSectionBytes + 4096),
-  });
-  const artifacts = parseCollectOutput(
-    result.stdout,
-    run.boundary,
+  const { result, artifacts } = await runCollection(
+    session,
     FORENSIC_SECTIONS,
-    FORENSIC_LIMITS.maxSectionBytes,
+    { ...FORENSIC_LIMITS, runTimeoutMs: options.timeoutMs, env: hashPathsEnv(options.hashPaths) },
+    forensicsLabel(options.hashPaths),
   );
   let hungIn: string | undefined;
   if (result.timedOut) {

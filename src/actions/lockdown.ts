@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { InventoryHost } from '../config/inventory.js';
 import type { PlanStep } from '../core/command.js';
-import { code, esc } from '../render/blocks.js';
+import { code, esc, section } from '../render/blocks.js';
 import { saveEvidence } from './evidence.js';
 import type { HostOutcome } from './execution-helpers.js';
 import { forensicsPlanCommand } from './forensics.js';
@@ -205,13 +205,9 @@ export async function lockdownHost(
       .postMessage(job.thread.channel, {
         text: `:lock: ${what} Requested by <@${job.user}> (request ${job.requestId}).`,
         blocks: [
-          {
-            type: 'section',
-            text: {
-              type: 'mrkdwn',
-              text: `:lock: ${esc(what)}\nRequested by <@${job.user}>, request ${code(job.requestId)}${options.reason ? `\n*Reason:* ${esc(options.reason)}` : ''}\nUndo with ${code(`/ward release ${host.name} --reason "…"`)}`,
-            },
-          },
+          section(
+            `:lock: ${esc(what)}\nRequested by <@${job.user}>, request ${code(job.requestId)}${options.reason ? `\n*Reason:* ${esc(options.reason)}` : ''}\nUndo with ${code(`/ward release ${host.name} --reason "…"`)}`,
+          ),
         ],
       })
       .catch((err) => services.log.error({ err }, 'could not notify the channel of the lockdown'));

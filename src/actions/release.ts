@@ -1,6 +1,6 @@
 import type { InventoryHost } from '../config/inventory.js';
 import type { PlanStep } from '../core/command.js';
-import { code, esc } from '../render/blocks.js';
+import { code, esc, section } from '../render/blocks.js';
 import type { HostOutcome } from './execution-helpers.js';
 import { mustRun, type RemoteJob, runRemote, withHost } from './host-session.js';
 import { clearHostState, hostRulesetKey, readHostState } from './host-state.js';
@@ -99,13 +99,9 @@ export async function releaseHost(
       .postMessage(job.thread.channel, {
         text: `:unlock: ${what}`,
         blocks: [
-          {
-            type: 'section',
-            text: {
-              type: 'mrkdwn',
-              text: `:unlock: ${esc(what).replace(/&lt;@(U[A-Z0-9]+)&gt;/g, '<@$1>')}\nReleased by <@${job.user}>, request ${code(job.requestId)}${options.reason ? `\n*Reason:* ${esc(options.reason)}` : ''}`,
-            },
-          },
+          section(
+            `:unlock: ${esc(what).replace(/&lt;@(U[A-Z0-9]+)&gt;/g, '<@$1>')}\nReleased by <@${job.user}>, request ${code(job.requestId)}${options.reason ? `\n*Reason:* ${esc(options.reason)}` : ''}`,
+          ),
         ],
       })
       .catch((err) => services.log.error({ err }, 'could not notify the channel of the release'));

@@ -1,3 +1,8 @@
+import type { ExecResult } from '../ports/remote-shell.js';
+
+/** How much of each output stream a command keeps when the caller sets no maxOutputBytes, over SSH and locally. */
+export const DEFAULT_MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
+
 /**
  * One output stream of a remote or local command, keeping at most `maxBytes` and remembering that it dropped the
  * rest, so that a report can say "truncated" instead of presenting part of an artifact as all of it.
@@ -28,4 +33,22 @@ export class CappedOutput {
   buffer(): Buffer {
     return Buffer.concat(this.chunks);
   }
+}
+
+/** The result of a finished command from its two streams; a command that timed out has no exit code. */
+export function execResult(
+  stdout: CappedOutput,
+  stderr: CappedOutput,
+  code: number | null,
+  timedOut: boolean,
+  startedMs: number,
+): ExecResult {
+  return {
+    code: timedOut ? null : code,
+    stdout: stdout.buffer(),
+    stderr: stderr.buffer(),
+    truncated: stdout.truncated || stderr.truncated,
+    timedOut,
+    durationMs: Math.round(performance.now() - startedMs),
+  };
 }

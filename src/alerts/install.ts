@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/env.js';
 import { fileSha256 } from '../config/file-sha256.js';
 import { HOST_NAME_PATTERN } from '../config/inventory.js';
@@ -7,6 +6,7 @@ import { answerError, dispatchCommand, parseCommandText } from '../core/dispatch
 import type { Services } from '../core/services.js';
 import { UserInputError } from '../errors.js';
 import type { HttpRoutes } from '../http/server.js';
+import { newRequestId } from '../log.js';
 import { alertsTotal } from '../metrics.js';
 import type { ChatMessage } from '../ports/chat.js';
 import { replierFor } from '../slack/app.js';
@@ -260,7 +260,7 @@ export async function autoRun(
     channel: request.channel,
     text: `${command.name} ${request.host} --reason "${alertReason(request.alert.title, request.alert.fingerprint)}"`,
     threadTs: request.ts,
-    requestId: randomBytes(6).toString('hex'),
+    requestId: newRequestId(),
   };
   const reply: Replier = {
     ephemeral: note,

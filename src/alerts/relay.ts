@@ -18,7 +18,6 @@ import {
 } from './render.js';
 import { type MatchedRoute, matchRules, type RuleSet } from './rules.js';
 
-/** What happened to an alert, for the `ward_alerts_total{outcome}` counter. */
 /** What became of an alert (`ward_alerts_total{outcome}`); `rejected` is counted by the webhook (src/alerts/http.ts). */
 export type AlertOutcome = 'accepted' | 'deduplicated' | 'rolled_up' | 'rejected';
 

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readConfigFile } from '../config/yaml-file.js';
 import { ConfigError } from '../errors.js';
 import { builtinRuleDefaults, type Criterion, loadRules, type RuleSet } from './rules.js';
 
@@ -43,14 +43,7 @@ export class AlertRules {
   }
 
   private read(path: string): RuleSet {
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (err) {
-      const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : String(err);
-      throw new ConfigError('Alert rules', [`WARD_RULES=${path}: ${reason}`]);
-    }
-    return loadRules(text, path, { commands: this.commands });
+    return loadRules(readConfigFile(path, 'Alert rules', 'WARD_RULES'), path, { commands: this.commands });
   }
 
   /** Where unmatched alerts go (and alerts whose channel Slack refuses). */

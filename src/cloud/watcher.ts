@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import type { CommandContext, Invocation, Replier } from '../core/command.js';
 import type { Services } from '../core/services.js';
 import { ConfigError, WardError } from '../errors.js';
+import { newRequestId } from '../log.js';
 import type { ChatMessage } from '../ports/chat.js';
 import { type InstanceSnapshot, IR_TAG, isIsolated, REQUEST_TAG_KEY } from './ec2-model.js';
 import { loadEc2 } from './load-ec2.js';
@@ -116,7 +116,7 @@ export async function pass(
     for (const instance of tagged) {
       if (instance.tags[REQUEST_TAG_KEY] !== undefined) continue; // ward is already on it (or was, and reported)
       if (isIsolated(instance)) continue;
-      const requestId = randomBytes(6).toString('hex');
+      const requestId = newRequestId();
       const first = await services.store.setIfAbsent(watchKey(region, instance.instanceId), requestId);
       if (!first) continue;
       opened++;

@@ -36,6 +36,16 @@ export function parseYaml<S extends z.ZodType>(text: string, schema: S, what: st
   throw new ConfigError(what, problems);
 }
 
+/** Reads a configuration file; one it cannot read is a ConfigError naming the path and the variable that set it. */
+export function readConfigFile(path: string, what: string, variable: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : String(err);
+    throw new ConfigError(what, [`${variable}=${path}: ${reason}`]);
+  }
+}
+
 /** Reads and parses a YAML file; a missing file is a ConfigError naming the path and the variable that set it. */
 export function loadYamlFile<S extends z.ZodType>(
   path: string,
@@ -43,14 +53,7 @@ export function loadYamlFile<S extends z.ZodType>(
   what: string,
   variable: string,
 ): z.output<S> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : String(err);
-    throw new ConfigError(what, [`${variable}=${path}: ${reason}`]);
-  }
-  return parseYaml(text, schema, `${what} (${path})`);
+  return parseYaml(readConfigFile(path, what, variable), schema, `${what} (${path})`);
 }
 
 /** Parses durations such as `90s`, `15m`, `2h`, `1d` into milliseconds. */

@@ -1,6 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
-import { PermissionDeniedError, StoreUnavailableError, UserInputError, WardError } from '../errors.js';
+import {
+  newErrorRef,
+  PermissionDeniedError,
+  StoreUnavailableError,
+  toUserMessage,
+  UserInputError,
+  WardError,
+} from '../errors.js';
 import { commandsTotal } from '../metrics.js';
 import { renderPlanPreview } from '../render/plan.js';
 import type { AnyCommand, CommandContext, CommonFlags, Invocation, Replier } from './command.js';
@@ -12,6 +18,23 @@ const MAX_REASON = 500;
 
 /** How long ward remembers a trigger id, to drop Slack's retries (at once, after 1 min, after 5 min). */
 const DEDUPE_TTL_MS = 60 * 60_000;
+
+/**
+ * Whether this is the first delivery of a trigger id: Slack redelivers a slash command or a click with the same
+ * trigger_id when the first delivery was not acked in time. `undefined` when the store is unavailable and a retry
+ * cannot be recognised; the caller decides what that means.
+ */
+export async function isFirstDelivery(
+  store: Services['store'],
+  triggerId: string,
+): Promise<boolean | undefined> {
+  try {
+    return await store.setIfAbsent(`ward:seen:trigger:${triggerId}`, '1', DEDUPE_TTL_MS);
+  } catch (err) {
+    if (err instanceof StoreUnavailableError) return undefined;
+    throw err;
+  }
+}
 
 /**
  * Parses the text of `/ward …` into a command and validated arguments. Throws UserInputError with the exact
@@ -109,19 +132,10 @@ export async function dispatchCommand(
   let commandName = 'unknown';
   try {
     if (invocation.triggerId !== undefined && invocation.deduplicated !== true) {
-      let first = true;
-      try {
-        first = await services.store.setIfAbsent(
-          `ward:seen:trigger:${invocation.triggerId}`,
-          '1',
-          DEDUPE_TTL_MS,
-        );
-      } catch (err) {
-        if (!(err instanceof StoreUnavailableError)) throw err;
-        // Without the store a retry cannot be recognised; change commands will refuse anyway, since the gate needs it.
-        log.warn('store unavailable: cannot deduplicate this invocation');
-      }
-      if (!first) {
+      const first = await isFirstDelivery(services.store, invocation.triggerId);
+      // Without the store a retry cannot be recognised; change commands will refuse anyway, since the gate needs it.
+      if (first === undefined) log.warn('store unavailable: cannot deduplicate this invocation');
+      if (first === false) {
         log.info('duplicate delivery of a slash command (Slack retry): ignored');
         commandsTotal.inc({ command: 'unknown', outcome: 'duplicate' });
         return;
@@ -184,9 +198,8 @@ export async function answerError(
   err: unknown,
   about: { command: string; user: string },
 ): Promise<void> {
-  let text: string;
+  const ref = newErrorRef();
   if (err instanceof WardError) {
-    text = err.userMessage;
     log.info({ code: err.code, command: about.command }, 'command refused');
     if (err instanceof PermissionDeniedError) {
       await services.audit
@@ -194,12 +207,10 @@ export async function answerError(
         .catch(() => {});
     }
   } else {
-    const ref = randomUUID().slice(0, 8);
     log.error({ err, ref, command: about.command }, 'command failed unexpectedly');
-    text = `Internal error (ref ${ref}). Nothing further was done; the details are in ward's log under that ref.`;
   }
   try {
-    await reply.ephemeral({ text: `:warning: ${text}` });
+    await reply.ephemeral({ text: `:warning: ${toUserMessage(err, ref)}` });
   } catch (replyErr) {
     log.error({ err: replyErr }, 'could not deliver an error reply');
   }

@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { hostLockKey } from '../actions/host-lock.js';
 import { UserInputError } from '../errors.js';
-import { withRequestId } from '../log.js';
+import { newRequestId, withRequestId } from '../log.js';
 import { executionsTotal } from '../metrics.js';
 import { renderInterrupted } from '../render/recovery.js';
 import type { Invocation, Replier } from './command.js';
@@ -168,7 +167,7 @@ export function registerRecoveryActions(services: Services, replierFor: (inv: In
       channel: record.thread.channel,
       text: record.text,
       responseUrl: event.responseUrl,
-      requestId: randomBytes(6).toString('hex'),
+      requestId: newRequestId(),
     };
     await services.audit.record({
       type: 'execution.rerun_requested',

@@ -1,5 +1,6 @@
 import { UserInputError } from '../errors.js';
 import type { AnyCommand } from './command.js';
+import { truncate } from './tokenize.js';
 
 /** The commands ward knows, by name (listed explicitly in commands/index.ts, never discovered by scanning). */
 export class CommandRegistry {
@@ -24,10 +25,9 @@ export class CommandRegistry {
   get(name: string): AnyCommand {
     const c = this.byName.get(name.toLowerCase());
     if (c) return c;
-    const shown = name.length > 40 ? `${name.slice(0, 40)}…` : name;
     const near = this.suggest(name);
     throw new UserInputError(
-      `Unknown command \`${shown}\`.${near.length > 0 ? ` Did you mean ${near.map((n) => `\`${n}\``).join(' or ')}?` : ''} Type \`/ward help\` for the list.`,
+      `Unknown command \`${truncate(name, 40)}\`.${near.length > 0 ? ` Did you mean ${near.map((n) => `\`${n}\``).join(' or ')}?` : ''} Type \`/ward help\` for the list.`,
       'ward_unknown_command',
     );
   }

@@ -1,18 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import { App, HTTPReceiver } from '@slack/bolt';
 import type { Config } from '../config/env.js';
 import type { Invocation, Replier } from '../core/command.js';
-import { answerError, dispatchCommand } from '../core/dispatcher.js';
+import { answerError, dispatchCommand, isFirstDelivery } from '../core/dispatcher.js';
 import type { Services } from '../core/services.js';
 import type { WorkTracker } from '../core/work-tracker.js';
-import { StoreUnavailableError } from '../errors.js';
-import { toSlackLogger, withRequestId } from '../log.js';
+import { newRequestId, toSlackLogger, withRequestId } from '../log.js';
 import type { ChatMessage } from '../ports/chat.js';
-
-/** A short id that ties together every log line and audit entry of one Slack request. */
-export function newRequestId(): string {
-  return randomBytes(6).toString('hex');
-}
 
 /** How ward answers the person behind an invocation: response_url when Slack gave one, else the Web API. */
 export function replierFor(services: Pick<Services, 'chat'>, inv: Invocation): Replier {
@@ -97,7 +90,7 @@ export function createSlackApp(config: Config, services: Services, work: WorkTra
     );
   });
 
-  app.action(/.*/, async ({ ack, body, action, respond }) => {
+  app.action(/.*/, async ({ ack, body, action }) => {
     await ack();
     if (body.type !== 'block_actions' || !('action_id' in action)) return;
     const requestId = newRequestId();
@@ -130,13 +123,7 @@ export function createSlackApp(config: Config, services: Services, work: WorkTra
       withRequestId(requestId, async () => {
         try {
           // Slack redelivers the same click (same trigger_id) when the first delivery was not acked in time.
-          const first = await services.store
-            .setIfAbsent(`ward:seen:trigger:${body.trigger_id}`, '1', 60 * 60_000)
-            .catch((err) => {
-              if (err instanceof StoreUnavailableError) return true;
-              throw err;
-            });
-          if (!first) return;
+          if ((await isFirstDelivery(services.store, body.trigger_id)) === false) return;
           await handler({
             user: body.user.id,
             actionId: action.action_id,
@@ -153,7 +140,6 @@ export function createSlackApp(config: Config, services: Services, work: WorkTra
         }
       }),
     );
-    void respond;
   });
 
   app.view(/.*/, async ({ ack, body, view }) => {

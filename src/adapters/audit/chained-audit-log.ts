@@ -41,10 +41,11 @@ export class ChainedAuditLog implements AuditLog {
   }
 
   private async append(event: AuditEvent): Promise<void> {
+    const content = stripUndefined(event);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const current = await this.store.get(AUDIT_HEAD_KEY);
       const head = parseHead(current);
-      const link = nextLink(head, new Date(this.clock.now()).toISOString(), stripUndefined(event));
+      const link = nextLink(head, new Date(this.clock.now()).toISOString(), content);
       const id = await this.store.streamAppendGuarded(AUDIT_STREAM, link.fields, {
         key: AUDIT_HEAD_KEY,
         expected: current,

@@ -7,10 +7,8 @@ import type {
   RemoteShell,
   ShellSession,
 } from '../../ports/remote-shell.js';
-import { CappedOutput } from '../capped-output.js';
+import { CappedOutput, DEFAULT_MAX_OUTPUT_BYTES, execResult } from '../capped-output.js';
 
-/** The same cap as over SSH (NodeSshShell's default). */
-const DEFAULT_MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
 /**
  * The child's whole environment. ward's own environment holds its secrets (Slack tokens, the encryption key), so
  * it is never inherited; a fixed PATH also means the same binaries are found whoever started ward.
@@ -71,14 +69,7 @@ class LocalSession implements ShellSession {
         if (timer) clearTimeout(timer);
         if (child.pid !== undefined) this.#running.delete(child.pid);
         if (extraStderr !== undefined) stderr.note(extraStderr);
-        resolve({
-          code: timedOut ? null : code,
-          stdout: stdout.buffer(),
-          stderr: stderr.buffer(),
-          truncated: stdout.truncated || stderr.truncated,
-          timedOut,
-          durationMs: Math.round(performance.now() - started),
-        });
+        resolve(execResult(stdout, stderr, code, timedOut, started));
       };
 
       child.stdout.on('data', (chunk: Buffer) => {

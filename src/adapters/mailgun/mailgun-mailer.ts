@@ -1,13 +1,6 @@
 import Mailgun from 'mailgun.js';
-import { WardError } from '../../errors.js';
 import type { Mailer, MailMessage } from '../../ports/mailer.js';
-
-/** An email could not be sent. The userMessage names the provider's answer, never the API key. */
-export class MailError extends WardError {
-  constructor(userMessage: string, cause?: unknown) {
-    super('ward_mail_failed', userMessage, { cause });
-  }
-}
+import { MailError } from './disabled-mailer.js';
 
 export interface MailgunOptions {
   apiKey: string;
@@ -64,14 +57,5 @@ export class MailgunMailer implements Mailer {
         : `Mailgun could not be reached (${(e.message ?? String(err)).slice(0, 200)})`;
       throw new MailError(what, err);
     }
-  }
-}
-
-/** Used when MAILGUN_API_KEY/MAILGUN_DOMAIN are unset: sends nothing and says so. */
-export class DisabledMailer implements Mailer {
-  readonly enabled = false;
-
-  async send(): Promise<{ id: string }> {
-    throw new MailError('email is not configured (set MAILGUN_API_KEY and MAILGUN_DOMAIN)');
   }
 }

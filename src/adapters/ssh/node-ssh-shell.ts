@@ -13,11 +13,10 @@ import type {
   RemoteShell,
   ShellSession,
 } from '../../ports/remote-shell.js';
-import { CappedOutput } from '../capped-output.js';
+import { CappedOutput, DEFAULT_MAX_OUTPUT_BYTES, execResult } from '../capped-output.js';
 import { shellQuote } from './shell-quote.js';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-export const DEFAULT_MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
 const HOST_KEY_PATTERN = /^SHA256:[A-Za-z0-9+/]{43}$/;
 const PROXY_STDERR_BYTES = 4096;
 
@@ -346,14 +345,7 @@ class NodeSshSession implements ShellSession {
           if (settled) return;
           settled = true;
           if (timer) clearTimeout(timer);
-          resolve({
-            code: timedOut ? null : code,
-            stdout: stdout.buffer(),
-            stderr: stderr.buffer(),
-            truncated: stdout.truncated || stderr.truncated,
-            timedOut,
-            durationMs: Math.round(performance.now() - started),
-          });
+          resolve(execResult(stdout, stderr, code, timedOut, started));
         };
         channel.on('close', finish);
 

@@ -27,17 +27,6 @@ export type RequestStatus =
   | 'expired'
   | 'plan_changed';
 
-export const FINAL_STATUSES: ReadonlySet<RequestStatus> = new Set([
-  'succeeded',
-  'failed',
-  'partial',
-  'interrupted',
-  'denied',
-  'cancelled',
-  'expired',
-  'plan_changed',
-]);
-
 export interface Vote {
   user: string;
   /** Epoch ms. */
