@@ -44,7 +44,7 @@ const quarantine = defineCommand({
   },
   async execute(ctx) {
     const { target, managementCidrs } = resolve(ctx.services, ctx.args);
-    return executeQuarantine(ctx, target, managementCidrs);
+    return executeQuarantine(ctx, target, managementCidrs, { snapshot: ctx.args.snapshot });
   },
 });
 

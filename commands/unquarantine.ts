@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { INSTANCE_ID_PATTERN } from '../src/cloud/ec2-model.js';
 import { readRecord } from '../src/cloud/record.js';
-import { cloudTargetArg, regionArg, resolveCloudTarget } from '../src/cloud/target.js';
+import { cloudTargetArg, isInstanceId, regionArg, resolveCloudTarget } from '../src/cloud/target.js';
 import { buildUnquarantinePlan, executeUnquarantine, missingRecordError } from '../src/cloud/unquarantine.js';
 import { defineCommand } from '../src/core/command.js';
 import type { Services } from '../src/core/services.js';
@@ -35,17 +34,15 @@ const unquarantine = defineCommand({
     return buildUnquarantinePlan('unquarantine', target, record);
   },
   async execute(ctx) {
-    const { target } = await resolve(ctx.services, ctx.args);
-    return executeUnquarantine(ctx, target);
+    const { target, record } = await resolve(ctx.services, ctx.args);
+    return executeUnquarantine(ctx, target, record);
   },
 });
 
 async function resolve(services: Services, args: { target: string; region?: string | undefined }) {
   const policy = services.policy.policyFor(unquarantine);
   // An unlisted instance's region defaults to the one recorded at quarantine.
-  const recorded = INSTANCE_ID_PATTERN.test(args.target)
-    ? await readRecord(services.store, args.target)
-    : undefined;
+  const recorded = isInstanceId(args.target) ? await readRecord(services.store, args.target) : undefined;
   const target = resolveCloudTarget(
     services.inventory(),
     policy,

@@ -1,18 +1,25 @@
 import { WardError } from '../errors.js';
 
 /**
- * An EC2 API call failed. Raised at the adapter boundary (src/cloud/ec2.ts) so that nothing above it sees an SDK
- * error: `awsCode` is EC2's error code (`UnauthorizedOperation`, `InvalidInstanceID.NotFound`, …), and the
- * userMessage names the call, so a responder knows exactly which change did not happen.
+ * A cloud provider's API call failed. Raised at the adapter boundary (src/adapters/<provider>/) so that nothing
+ * above it sees an SDK error: `providerCode` is the provider's error code (EC2's `UnauthorizedOperation`,
+ * `InvalidInstanceID.NotFound`, …), and the userMessage names the service and the call, so a responder knows
+ * exactly which change did not happen.
  */
 export class CloudApiError extends WardError {
   readonly action: string;
-  readonly awsCode: string;
+  readonly providerCode: string;
 
-  constructor(action: string, awsCode: string, awsMessage: string, cause?: unknown) {
-    super('ward_cloud_api', `EC2 ${action} failed: ${awsCode}: ${awsMessage}`, { cause });
+  constructor(
+    service: string,
+    action: string,
+    providerCode: string,
+    providerMessage: string,
+    cause?: unknown,
+  ) {
+    super('ward_cloud_api', `${service} ${action} failed: ${providerCode}: ${providerMessage}`, { cause });
     this.action = action;
-    this.awsCode = awsCode;
+    this.providerCode = providerCode;
   }
 }
 

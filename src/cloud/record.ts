@@ -1,8 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/env.js';
+import type { InstanceState } from '../ports/cloud-isolation.js';
 import type { Store } from '../ports/store.js';
-import type { InstanceSnapshot } from './ec2-model.js';
 
 /** Where the instance's state before quarantine is kept until unquarantine restores it. */
 export function quarantineKey(instanceId: string): string {
@@ -12,13 +12,15 @@ export function quarantineKey(instanceId: string): string {
 /** What quarantine recorded about an instance: the data unquarantine restores from, and evidence. */
 export interface QuarantineRecord {
   version: 1;
+  /** The registry's provider name; records written before there was more than one cloud lack it (they are aws). */
+  provider?: string;
   instanceId: string;
   region: string;
   /** The request that recorded it. */
   requestId: string;
   recordedAt: string;
   /** The instance as it was before ward changed anything. */
-  original: InstanceSnapshot;
+  original: InstanceState;
   /** Isolation group id per VPC, once step 3 has run. */
   isolationGroups: Record<string, string>;
   snapshots: Array<{ volumeId: string; deviceName: string; snapshotId: string; requestId: string }>;
@@ -53,7 +55,7 @@ export async function writeEvidence(
 }
 
 /** "eni-1: sg-a (web), sg-b (ssh)" for messages. */
-export function describeGroups(instance: InstanceSnapshot): string {
+export function describeGroups(instance: InstanceState): string {
   return instance.networkInterfaces
     .map(
       (n) =>

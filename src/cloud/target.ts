@@ -1,31 +1,46 @@
 import { z } from 'zod';
+import { CLOUD_PROVIDERS, cloudProvider, providerForInstanceId } from '../adapters/cloud-providers.js';
 import { HOST_NAME_PATTERN, type Inventory, type InventoryHost } from '../config/inventory.js';
 import type { CommandPolicy } from '../config/policy.js';
 import { UserInputError } from '../errors.js';
-import { INSTANCE_ID_PATTERN, REGION_PATTERN } from './ec2-model.js';
+import type { CloudProvider } from '../ports/cloud-isolation.js';
 
-/** The EC2 instance a cloud command acts on. */
+/** The cloud instance a cloud command acts on. */
 export interface CloudTarget {
   /** How people name it: the inventory host name, or the instance id when it is not in the inventory. */
   name: string;
   instanceId: string;
   region: string;
+  /** The cloud it is in: the inventory host's `cloud.provider`, or the one whose ids look like `instanceId`. */
+  provider: CloudProvider;
   /** The inventory host carrying this instance, when there is one. */
   host: InventoryHost | undefined;
 }
 
+const providers = Object.values(CLOUD_PROVIDERS);
+
+/** Whether `v` is a well-formed instance id of some provider. */
+export function isInstanceId(v: string): boolean {
+  return providerForInstanceId(v)?.instanceIdPattern.test(v) ?? false;
+}
+
 /**
- * `<host|instance-id>`: an inventory host name or an EC2 instance id. Anything starting with `i-` must be a
- * well-formed instance id, so that a typo is refused here, before any API call.
+ * `<host|instance-id>`: an inventory host name or an instance id. Anything starting like a provider's ids (`i-`)
+ * must be a well-formed instance id, so that a typo is refused here, before any API call.
  */
 export const cloudTargetArg = z
   .string()
   .refine(
-    (v) => (v.startsWith('i-') ? INSTANCE_ID_PATTERN.test(v) : HOST_NAME_PATTERN.test(v)),
-    'must be an inventory host name (e.g. web1) or an EC2 instance id (i- and 8 or 17 hex digits, e.g. i-0abc12345def67890)',
+    (v) => (providerForInstanceId(v) ? isInstanceId(v) : HOST_NAME_PATTERN.test(v)),
+    `must be an inventory host name (e.g. web1) or ${providers.map((p) => p.instanceIdHint).join(' or ')}`,
   );
 
-export const regionArg = z.string().regex(REGION_PATTERN, 'must be an AWS region such as eu-west-1');
+export const regionArg = z
+  .string()
+  .refine(
+    (v) => providers.some((p) => p.regionPattern.test(v)),
+    `must be ${providers.map((p) => p.regionHint).join(' or ')}`,
+  );
 
 /**
  * Resolves a target against the inventory. An instance id no host carries is accepted only when the command's
@@ -40,7 +55,7 @@ export function resolveCloudTarget(
   region: string | undefined,
   fallbackRegion?: string,
 ): CloudTarget {
-  if (INSTANCE_ID_PATTERN.test(target)) {
+  if (isInstanceId(target)) {
     const host = [...inventory.hosts.values()].find((h) => h.cloud?.instanceId === target);
     if (host?.cloud) {
       if (region !== undefined && region !== host.cloud.region) {
@@ -48,7 +63,13 @@ export function resolveCloudTarget(
           `--region ${region} contradicts the inventory: ${target} (${host.name}) is in ${host.cloud.region}.`,
         );
       }
-      return { name: host.name, instanceId: target, region: host.cloud.region, host };
+      return {
+        name: host.name,
+        instanceId: target,
+        region: host.cloud.region,
+        provider: cloudProvider(host.cloud.provider),
+        host,
+      };
     }
     if (!policy.allowUnlisted) {
       throw new UserInputError(
@@ -62,7 +83,13 @@ export function resolveCloudTarget(
         `Instance \`${target}\` is not in the inventory, so ward does not know its region: add --region (e.g. --region eu-west-1).`,
       );
     }
-    return { name: target, instanceId: target, region: resolved, host: undefined };
+    return {
+      name: target,
+      instanceId: target,
+      region: resolved,
+      provider: providerForInstanceId(target)!,
+      host: undefined,
+    };
   }
   const host = inventory.hosts.get(target);
   if (!host) {
@@ -76,7 +103,7 @@ export function resolveCloudTarget(
   }
   if (!host.cloud) {
     throw new UserInputError(
-      `Host \`${target}\` has no \`cloud:\` section in the inventory, so ward does not know its EC2 instance. Add \`cloud: { provider: aws, region: …, instanceId: i-… }\` to it, or use \`lockdown\` for the host firewall.`,
+      `Host \`${target}\` has no \`cloud:\` section in the inventory, so ward does not know its cloud instance. Add \`cloud: { provider: aws, region: …, instanceId: i-… }\` to it, or use \`lockdown\` for the host firewall.`,
     );
   }
   if (region !== undefined && region !== host.cloud.region) {
@@ -84,7 +111,13 @@ export function resolveCloudTarget(
       `--region ${region} contradicts the inventory: ${target} is in ${host.cloud.region}.`,
     );
   }
-  return { name: host.name, instanceId: host.cloud.instanceId, region: host.cloud.region, host };
+  return {
+    name: host.name,
+    instanceId: host.cloud.instanceId,
+    region: host.cloud.region,
+    provider: cloudProvider(host.cloud.provider),
+    host,
+  };
 }
 
 /** The plan's host entry for a cloud target (no SSH: the address says where the API call goes). */
@@ -92,6 +125,6 @@ export function planHost(t: CloudTarget): { name: string; address: string; hostK
   return {
     name: t.name,
     address: t.host ? `${t.host.address} (${t.instanceId}, ${t.region})` : `${t.instanceId} (${t.region})`,
-    hostKey: t.host?.hostKey ?? 'n/a (EC2 API)',
+    hostKey: t.host?.hostKey ?? `n/a (${t.provider.label} API)`,
   };
 }

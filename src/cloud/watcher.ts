@@ -1,10 +1,11 @@
+import { type CloudProviderName, cloudProvider } from '../adapters/cloud-providers.js';
 import type { CommandContext, Invocation, Replier } from '../core/command.js';
 import type { Services } from '../core/services.js';
 import { ConfigError, WardError } from '../errors.js';
 import { newRequestId } from '../log.js';
 import type { ChatMessage } from '../ports/chat.js';
-import { type InstanceSnapshot, IR_TAG, isIsolated, REQUEST_TAG_KEY } from './ec2-model.js';
-import { loadEc2 } from './load-ec2.js';
+import type { CloudProvider, InstanceState } from '../ports/cloud-isolation.js';
+import { IR_TAG, isIsolated, REQUEST_TAG_KEY } from './model.js';
 
 /** The marker that says "a request was opened for this tagging"; it goes when the tag goes. */
 export function watchKey(region: string, instanceId: string): string {
@@ -18,7 +19,7 @@ export interface CloudWatcher {
 
 /**
  * Tag-driven quarantine: every WARD_AWS_WATCH_INTERVAL_SECONDS, lists the instances tagged SecurityStatus=IR in every
- * region of the inventory's cloud hosts (or the SDK's default region) and opens one quarantine request per instance
+ * region of the inventory's cloud hosts, per provider (or, with no cloud host, aws's default region) and opens one quarantine request per instance
  * that is not yet isolated, in WARD_AWS_WATCH_CHANNEL, through the normal gate (approvals, or direct execution
  * where policy says approvals: 0). An instance ward itself tagged (it carries ward:request) is left alone.
  *
@@ -74,11 +75,21 @@ export function startCloudWatcher(
   };
 }
 
-async function regionsToWatch(services: Services): Promise<Array<string | undefined>> {
-  const regions = new Set<string>();
-  for (const h of services.inventory().hosts.values()) if (h.cloud) regions.add(h.cloud.region);
-  // No cloud host in the inventory: the SDK's own region (AWS_REGION or the profile's).
-  return regions.size > 0 ? [...regions].sort() : [undefined];
+/** Where to look, per provider: the regions of the inventory's cloud hosts. */
+function regionsToWatch(services: Services): Array<{ provider: CloudProvider; region: string | undefined }> {
+  const regions = new Map<CloudProviderName, Set<string>>();
+  for (const h of services.inventory().hosts.values()) {
+    if (!h.cloud) continue;
+    const set = regions.get(h.cloud.provider) ?? new Set<string>();
+    set.add(h.cloud.region);
+    regions.set(h.cloud.provider, set);
+  }
+  // No cloud host in the inventory: aws in the SDK's own region (AWS_REGION or the profile's), as before there
+  // was a provider field.
+  if (regions.size === 0) return [{ provider: cloudProvider('aws'), region: undefined }];
+  return [...regions.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .flatMap(([name, set]) => [...set].sort().map((region) => ({ provider: cloudProvider(name), region })));
 }
 
 /** One pass over every region. Exported for tests that drive a pass without waiting for the timer. */
@@ -88,21 +99,24 @@ export async function pass(
   botUserId: () => Promise<string>,
   log: Services['log'],
 ): Promise<void> {
-  const ec2 = await loadEc2(services.config);
   let opened = 0;
   let seen = 0;
-  for (const wanted of await regionsToWatch(services)) {
-    const region = wanted ?? (await ec2.defaultRegion());
-    if (region === undefined) {
-      log.error('cloud watcher: no region to watch (no cloud host in the inventory and no AWS_REGION)');
-      continue;
-    }
-    let tagged: InstanceSnapshot[];
+  for (const { provider, region: wanted } of regionsToWatch(services)) {
+    const cloud = await provider.load(services.config);
+    let region: string | undefined;
+    let tagged: InstanceState[];
     try {
-      tagged = await ec2.listTaggedInstances(region, IR_TAG.key, IR_TAG.value);
+      ({ region, instances: tagged } = await cloud.listTagged(wanted, IR_TAG));
     } catch (err) {
       // A region that cannot be listed keeps its markers: forgetting them would reopen requests next time.
-      log.error({ err, region }, 'cloud watcher: could not list tagged instances');
+      log.error(
+        { err, provider: provider.name, region: wanted },
+        'cloud watcher: could not list tagged instances',
+      );
+      continue;
+    }
+    if (region === undefined) {
+      log.error('cloud watcher: no region to watch (no cloud host in the inventory and no AWS_REGION)');
       continue;
     }
     seen += tagged.length;
@@ -115,7 +129,7 @@ export async function pass(
     }
     for (const instance of tagged) {
       if (instance.tags[REQUEST_TAG_KEY] !== undefined) continue; // ward is already on it (or was, and reported)
-      if (isIsolated(instance)) continue;
+      if (isIsolated(provider, instance)) continue;
       const requestId = newRequestId();
       const first = await services.store.setIfAbsent(watchKey(region, instance.instanceId), requestId);
       if (!first) continue;
@@ -131,7 +145,7 @@ async function openRequest(
   channel: string,
   botUserId: () => Promise<string>,
   log: Services['log'],
-  instance: InstanceSnapshot,
+  instance: InstanceState,
   region: string,
   requestId: string,
 ): Promise<void> {

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { CLOUD_PROVIDER_NAMES, type CloudProviderName, cloudProvider } from '../adapters/cloud-providers.js';
 import { UserInputError } from '../errors.js';
 import type { HostTarget } from '../ports/remote-shell.js';
 
@@ -53,15 +54,24 @@ const connection = {
   proxyCommand: z.array(z.string()).min(1).optional(),
 };
 
+/** Which cloud the host's instance is in (`provider`, default aws: the registry's adapter) and where. */
 const cloud = z
   .object({
-    provider: z.literal('aws'),
-    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as eu-west-1'),
-    instanceId: z
-      .string()
-      .regex(/^i-[0-9a-f]{8,17}$/, 'must be an EC2 instance id such as i-0abc12345def67890'),
+    provider: z.enum(CLOUD_PROVIDER_NAMES).default('aws'),
+    region: z.string(),
+    instanceId: z.string(),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    // Ids and regions are the provider's: checked here so that a typo fails at start-up, not mid-incident.
+    const provider = cloudProvider(c.provider);
+    if (!provider.regionPattern.test(c.region)) {
+      ctx.addIssue({ code: 'custom', path: ['region'], message: `must be ${provider.regionHint}` });
+    }
+    if (!provider.instanceIdPattern.test(c.instanceId)) {
+      ctx.addIssue({ code: 'custom', path: ['instanceId'], message: `must be ${provider.instanceIdHint}` });
+    }
+  });
 
 export const inventoryHost = z
   .object({
@@ -122,7 +132,7 @@ export type InventoryFile = z.infer<typeof inventorySchema>;
 
 export interface InventoryHost extends HostTarget {
   tags: string[];
-  cloud?: { provider: 'aws'; region: string; instanceId: string } | undefined;
+  cloud?: { provider: CloudProviderName; region: string; instanceId: string } | undefined;
 }
 
 export interface Inventory {

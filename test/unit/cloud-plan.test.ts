@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { isIsolated } from '../../src/cloud/ec2-model.js';
-import { buildQuarantinePlan } from '../../src/cloud/quarantine.js';
+import { awsEc2Provider } from '../../src/adapters/aws/ec2-provider.js';
+import { matchesTemplate } from '../../src/cloud/calls.js';
+import { isIsolated } from '../../src/cloud/model.js';
+import { buildQuarantinePlan, quarantineSteps } from '../../src/cloud/quarantine.js';
 import type { QuarantineRecord } from '../../src/cloud/record.js';
 import { resolveCloudTarget } from '../../src/cloud/target.js';
 import { buildUnquarantinePlan } from '../../src/cloud/unquarantine.js';
@@ -156,19 +158,19 @@ describe('isIsolated', () => {
     const iso = { groupId: 'sg-i', groupName: 'ward-isolation-vpc-1' };
     const other = { groupId: 'sg-o', groupName: 'web' };
     expect(
-      isIsolated({
+      isIsolated(awsEc2Provider, {
         ...base,
         networkInterfaces: [{ networkInterfaceId: 'e1', vpcId: 'vpc-1', groups: [iso] }],
       }),
     ).toBe(true);
     expect(
-      isIsolated({
+      isIsolated(awsEc2Provider, {
         ...base,
         networkInterfaces: [{ networkInterfaceId: 'e1', vpcId: 'vpc-1', groups: [iso, other] }],
       }),
     ).toBe(false);
     expect(
-      isIsolated({
+      isIsolated(awsEc2Provider, {
         ...base,
         networkInterfaces: [
           { networkInterfaceId: 'e1', vpcId: 'vpc-1', groups: [iso] },
@@ -176,6 +178,41 @@ describe('isIsolated', () => {
         ],
       }),
     ).toBe(false);
-    expect(isIsolated({ ...base, networkInterfaces: [] })).toBe(false);
+    expect(isIsolated(awsEc2Provider, { ...base, networkInterfaces: [] })).toBe(false);
+  });
+});
+
+describe('cloud steps show what they run', () => {
+  const target = resolveCloudTarget(inventory, { allowUnlisted: false }, 'quarantine', 'web1', undefined);
+
+  it('each plan line is the provider showing one of the calls the step makes', () => {
+    const steps = quarantineSteps(target, inventory.managementCidrs, { snapshot: true });
+    const plan = buildQuarantinePlan('quarantine', target, inventory.managementCidrs, { snapshot: true });
+    for (const [i, step] of steps.entries()) {
+      const shown = step.calls.flatMap((c) => awsEc2Provider.showCall(c));
+      expect(plan.steps[i]!.commands.slice(0, shown.length)).toEqual(shown);
+    }
+    expect(plan.steps.find((s) => s.id === 'tag')!.commands).toEqual([
+      'ec2:CreateTags Resources=[i-0aaaaaaaaaaaaaaa1] Tags=[SecurityStatus=IR, ward:request=<this request>]',
+    ]);
+  });
+
+  it('a call matches a step only where the step shows a placeholder', () => {
+    const [tag] = quarantineSteps(target, [], { snapshot: false }).filter((s) => s.id === 'tag');
+    const template = tag!.calls[0]!;
+    const call = (request: string, instanceId = 'i-0aaaaaaaaaaaaaaa1') =>
+      ({ op: 'tag', instanceId, tags: { SecurityStatus: 'IR', 'ward:request': request } }) as const;
+    expect(matchesTemplate(template, call('r-abc'))).toBe(true);
+    expect(matchesTemplate(template, call('r-abc', 'i-0ddddddddddddddd4'))).toBe(false);
+    expect(
+      matchesTemplate(template, {
+        op: 'tag',
+        instanceId: 'i-0aaaaaaaaaaaaaaa1',
+        tags: { SecurityStatus: 'IR' },
+      }),
+    ).toBe(false);
+    expect(matchesTemplate(template, { op: 'untag', instanceId: 'i-0aaaaaaaaaaaaaaa1', keys: [] })).toBe(
+      false,
+    );
   });
 });

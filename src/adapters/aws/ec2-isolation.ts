@@ -14,22 +14,24 @@ import {
   RevokeSecurityGroupEgressCommand,
   type SecurityGroup,
 } from '@aws-sdk/client-ec2';
-import type { Config } from '../config/env.js';
-import {
-  type InstanceSnapshot,
-  type IsolationGroupResult,
-  isolationGroupName,
-  normalizeCidr,
-  REQUEST_TAG_KEY,
-} from './ec2-model.js';
-import { CloudApiError, CloudStateError } from './errors.js';
+import { CloudApiError, CloudStateError } from '../../cloud/errors.js';
+import { normalizeCidr, REQUEST_TAG_KEY } from '../../cloud/model.js';
+import type { Config } from '../../config/env.js';
+import type {
+  CloudIsolation,
+  InstanceState,
+  IsolationGroupResult,
+  VolumeSnapshot,
+} from '../../ports/cloud-isolation.js';
+import { isolationGroupName } from './ec2-provider.js';
 
 /**
- * ward's view of EC2: the few calls quarantine needs, each converting SDK errors into CloudApiError. One EC2Client
- * per region; credentials come from the SDK's default provider chain (environment, shared profile, instance or
- * task role); `AWS_ENDPOINT_URL` points every client at an EC2-compatible endpoint (tests use a fake on loopback).
+ * CloudIsolation on EC2: the few calls quarantine needs, each converting SDK errors into CloudApiError. One
+ * EC2Client per region; credentials come from the SDK's default provider chain (environment, shared profile,
+ * instance or task role); `AWS_ENDPOINT_URL` points every client at an EC2-compatible endpoint (tests use a fake on
+ * loopback). The only module that imports the AWS SDK; ec2-provider.ts loads it on first use.
  */
-export class Ec2Cloud {
+export class Ec2Isolation implements CloudIsolation {
   private readonly clients = new Map<string, EC2Client>();
 
   constructor(private readonly options: { endpoint?: string | undefined } = {}) {}
@@ -62,11 +64,11 @@ export class Ec2Cloud {
       return await run();
     } catch (err) {
       const e = err as { name?: string; Code?: string; message?: string };
-      throw new CloudApiError(action, e.Code ?? e.name ?? 'Error', e.message ?? String(err), err);
+      throw new CloudApiError('EC2', action, e.Code ?? e.name ?? 'Error', e.message ?? String(err), err);
     }
   }
 
-  async describeInstance(region: string, instanceId: string): Promise<InstanceSnapshot> {
+  async describeInstance(region: string, instanceId: string): Promise<InstanceState> {
     const out = await this.call('DescribeInstances', () =>
       this.client(region).send(new DescribeInstancesCommand({ InstanceIds: [instanceId] })),
     );
@@ -79,18 +81,18 @@ export class Ec2Cloud {
         'ward_cloud_not_found',
       );
     }
-    return toSnapshot(instance, region);
+    return toState(instance, region);
   }
 
   /** Instances carrying the tag key=value (not terminated), following NextToken. */
-  async listTaggedInstances(
-    region: string | undefined,
-    key: string,
-    value: string,
-  ): Promise<InstanceSnapshot[]> {
+  async listTagged(
+    wanted: string | undefined,
+    { key, value }: { key: string; value: string },
+  ): Promise<{ region: string | undefined; instances: InstanceState[] }> {
+    const region = wanted ?? (await this.defaultRegion());
+    if (region === undefined) return { region, instances: [] };
     const client = this.client(region);
-    const resolved = region ?? (await this.defaultRegion()) ?? 'unknown';
-    const found: InstanceSnapshot[] = [];
+    const found: InstanceState[] = [];
     let nextToken: string | undefined;
     do {
       const token = nextToken;
@@ -106,13 +108,13 @@ export class Ec2Cloud {
         ),
       );
       for (const r of out.Reservations ?? [])
-        for (const i of r.Instances ?? []) found.push(toSnapshot(i, resolved));
+        for (const i of r.Instances ?? []) found.push(toState(i, region));
       nextToken = out.NextToken || undefined;
     } while (nextToken !== undefined);
-    return found;
+    return { region, instances: found };
   }
 
-  async createTags(region: string, resourceId: string, tags: Record<string, string>): Promise<void> {
+  async tag(region: string, resourceId: string, tags: Record<string, string>): Promise<void> {
     await this.call('CreateTags', () =>
       this.client(region).send(
         new CreateTagsCommand({
@@ -124,7 +126,7 @@ export class Ec2Cloud {
   }
 
   /** Removes tags by key, whatever their value. */
-  async deleteTags(region: string, resourceId: string, keys: string[]): Promise<void> {
+  async untag(region: string, resourceId: string, keys: string[]): Promise<void> {
     await this.call('DeleteTags', () =>
       this.client(region).send(
         new DeleteTagsCommand({ Resources: [resourceId], Tags: keys.map((Key) => ({ Key })) }),
@@ -137,11 +139,10 @@ export class Ec2Cloud {
    * no outbound rule. A reused group with any other rule is refused (someone widened it; isolating into it would
    * not isolate), and nothing is moved into it.
    */
-  async ensureIsolationGroup(
+  async prepareIsolation(
     region: string,
     vpcId: string,
-    managementCidrs: string[],
-    requestId: string,
+    { managementCidrs, requestId }: { managementCidrs: string[]; requestId: string },
   ): Promise<IsolationGroupResult> {
     const client = this.client(region);
     const name = isolationGroupName(vpcId);
@@ -177,7 +178,8 @@ export class Ec2Cloud {
           }),
         ),
       );
-      if (!out.GroupId) throw new CloudApiError('CreateSecurityGroup', 'NoGroupId', 'no group id returned');
+      if (!out.GroupId)
+        throw new CloudApiError('EC2', 'CreateSecurityGroup', 'NoGroupId', 'no group id returned');
       created = true;
       changes.push(`created ${name} (${out.GroupId})`);
       // A new VPC group starts with the default egress rule (all traffic to 0.0.0.0/0) and no ingress.
@@ -264,8 +266,16 @@ export class Ec2Cloud {
     return { groupId, created, changes };
   }
 
+  isolate(region: string, networkInterfaceId: string, isolationGroupId: string): Promise<void> {
+    return this.setNetworkInterfaceGroups(region, networkInterfaceId, [isolationGroupId]);
+  }
+
+  restore(region: string, networkInterfaceId: string, groupIds: string[]): Promise<void> {
+    return this.setNetworkInterfaceGroups(region, networkInterfaceId, groupIds);
+  }
+
   /** Replaces the security groups of one network interface (EC2 sets the whole list at once). */
-  async setNetworkInterfaceGroups(
+  private async setNetworkInterfaceGroups(
     region: string,
     networkInterfaceId: string,
     groupIds: string[],
@@ -281,12 +291,11 @@ export class Ec2Cloud {
   }
 
   /** Starts an EBS snapshot, tagged at creation so that it is never untagged evidence. */
-  async createSnapshot(
+  async snapshotVolume(
     region: string,
     volumeId: string,
-    description: string,
-    tags: Record<string, string>,
-  ): Promise<{ snapshotId: string; state: string }> {
+    { description, tags }: { description: string; tags: Record<string, string> },
+  ): Promise<VolumeSnapshot> {
     const out = await this.call('CreateSnapshot', () =>
       this.client(region).send(
         new CreateSnapshotCommand({
@@ -298,7 +307,8 @@ export class Ec2Cloud {
         }),
       ),
     );
-    if (!out.SnapshotId) throw new CloudApiError('CreateSnapshot', 'NoSnapshotId', 'no snapshot id returned');
+    if (!out.SnapshotId)
+      throw new CloudApiError('EC2', 'CreateSnapshot', 'NoSnapshotId', 'no snapshot id returned');
     return { snapshotId: out.SnapshotId, state: out.State ?? 'pending' };
   }
 
@@ -308,7 +318,7 @@ export class Ec2Cloud {
   }
 }
 
-function toSnapshot(i: Instance, region: string): InstanceSnapshot {
+function toState(i: Instance, region: string): InstanceState {
   const tags: Record<string, string> = {};
   for (const t of i.Tags ?? []) if (t.Key !== undefined) tags[t.Key] = t.Value ?? '';
   return {
@@ -343,13 +353,13 @@ function describePermission(p: IpPermission): string {
   return `${p.IpProtocol}/${ports}`;
 }
 
-const byConfig = new WeakMap<object, Ec2Cloud>();
+const byConfig = new WeakMap<object, Ec2Isolation>();
 
-/** The process's Ec2Cloud for this configuration (built on first use). Callers load this module with loadEc2(). */
-export function ec2For(config: Config): Ec2Cloud {
+/** The process's Ec2Isolation for this configuration (built on first use). Loaded by ec2-provider.ts, lazily. */
+export function ec2IsolationFor(config: Config): Ec2Isolation {
   let cloud = byConfig.get(config);
   if (!cloud) {
-    cloud = new Ec2Cloud({ endpoint: config.AWS_ENDPOINT_URL });
+    cloud = new Ec2Isolation({ endpoint: config.AWS_ENDPOINT_URL });
     byConfig.set(config, cloud);
   }
   return cloud;
