@@ -8,13 +8,7 @@ import type { Alert, AlertSource } from './alert.js';
 import { DrainerLock } from './drainer-lock.js';
 import { KeyedLanes } from './keyed-lanes.js';
 import type { ChannelPacer } from './pacer.js';
-import {
-  AlertQueue,
-  laneOf,
-  type PeekedEntry,
-  type QueuedAlert,
-  type QueueLane,
-} from './queue.js';
+import { AlertQueue, laneOf, type PeekedEntry, type QueuedAlert, type QueueLane } from './queue.js';
 import {
   type AlertMessageState,
   type RollupState,
