@@ -288,3 +288,29 @@ describe('per-source rate limit', () => {
     expect(accepted).toHaveLength(7);
   }, 90_000);
 });
+
+describe('per-host rate limit', () => {
+  it("a host's warnings beyond WARD_ALERT_RATE_PER_HOST are accepted and listed in the storm summary; its critical alert is not", async () => {
+    const { ward, slack } = await startWard(4, { WARD_ALERT_RATE_PER_HOST: '2' });
+    const four = Array.from({ length: 4 }, (_, i) => ({ ...warning(`host-w${i}`), host: 'noisy-2' }));
+    expect((await post(ward, 'generic', { alerts: four })).status).toBe(202);
+    expect(
+      (await post(ward, 'generic', { title: 'host-critical', severity: 'critical', host: 'noisy-2' })).status,
+    ).toBe(202);
+    const storm = () => slack.messages('C0FLOOD').filter((m) => shown(m).includes('Alert storm'));
+    await until('both warnings over the limit in the summary', () =>
+      storm().some((m) => shown(m).includes('host-w2') && shown(m).includes('host-w3')),
+    );
+    await until(
+      'the first two warnings and the critical alone',
+      () => slack.messages('C0FLOOD').length === 4,
+    );
+    const alone = slack.messages('C0FLOOD').filter((m) => !shown(m).includes('Alert storm'));
+    expect(alone.map((m) => m.text).sort()).toEqual([
+      expect.stringContaining('host-critical'),
+      expect.stringContaining('host-w0'),
+      expect.stringContaining('host-w1'),
+    ]);
+    expect(storm().map(shown).join('\n')).not.toContain('host-critical');
+  }, 90_000);
+});
