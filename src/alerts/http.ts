@@ -8,7 +8,9 @@ import { checkBearer, checkHmacSignature } from './auth.js';
 import { parseFalco } from './falco.js';
 import { parseGeneric } from './generic.js';
 import { parseGrafana } from './grafana.js';
+import { type AlertIntakeLimits, declaredAlertCount } from './intake-limits.js';
 import { PayloadError } from './payload-error.js';
+import { AlertQueueFullError } from './queue.js';
 import type { AlertOutcome, AlertRelay } from './relay.js';
 import {
   type CertFetcher,
@@ -41,7 +43,12 @@ export interface AlertRoutesOptions {
   confirmSubscription: (subscribeUrl: string) => Promise<void>;
   /** Counts a request refused from an enabled source (bad credentials, signature, body): outcome `rejected`. */
   onOutcome?: (source: AlertSource, outcome: AlertOutcome) => void;
+  /** Flood limits (alerts per request, per source, per host); none when absent. */
+  limits?: AlertIntakeLimits;
 }
+
+/** Seconds a sender is asked to wait when the queue is full (Alertmanager and Grafana retry by themselves). */
+const queueFullRetryAfterSeconds = 30;
 
 const bearerSources = {
   alertmanager: { token: 'WARD_ALERT_TOKEN_ALERTMANAGER', parse: parseAlertmanager },
@@ -59,7 +66,8 @@ function header(req: IncomingMessage, name: string): string | undefined {
  * `POST /alerts/:source` for alertmanager, grafana, falco, generic (bearer token; generic also HMAC) and sns
  * (message signature + topic allow-list). Answers: 202 once every alert is recorded durably; 400 naming the
  * failing field; 401 unauthenticated; 403 SNS topic not allowed; 404 unknown or disabled source; 413 body over
- * WARD_ALERT_MAX_BODY_BYTES; 503 when the store cannot record (the sender retries).
+ * WARD_ALERT_MAX_BODY_BYTES or more alerts than WARD_ALERT_MAX_PER_REQUEST; 429 with Retry-After when the source is
+ * over its rate limit or the queue is full; 503 when the store cannot record (the sender retries).
  */
 export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): void {
   const snsTopics = new Set(
@@ -129,6 +137,18 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
       refuse(400, { error: 'body is not JSON' });
       return;
     }
+    /** 413 naming the limit; checked before parsing too, so an oversized batch costs no parse. */
+    const tooMany = (count: number | undefined): boolean => {
+      const max = o.limits?.limits.maxPerRequest;
+      if (max === undefined || count === undefined || count <= max) return false;
+      refuse(413, {
+        error: `${count} alerts in one request; at most ${max} (WARD_ALERT_MAX_PER_REQUEST): split the batch`,
+        field: 'alerts',
+        limit: max,
+      });
+      return true;
+    };
+    if (tooMany(declaredAlertCount(body))) return;
 
     let alerts: Alert[];
     try {
@@ -166,9 +186,39 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
       throw err;
     }
 
+    if (tooMany(alerts.length)) return;
+
+    let overHostLimit: boolean[] | undefined;
     try {
-      await o.relay.accept(alerts);
+      if (o.limits !== undefined && alerts.length > 0) {
+        const admission = await o.limits.admit(source as AlertSource, alerts);
+        if (!admission.ok) {
+          log.warn(
+            { count: alerts.length, lane: admission.lane },
+            'alerts refused: source over its rate limit',
+          );
+          res.setHeader('retry-after', String(admission.retryAfterSeconds));
+          refuse(429, {
+            error: `${source} sent more than ${admission.limit} ${admission.lane === 'urgent' ? 'critical ' : ''}alerts this minute (WARD_ALERT_RATE_PER_SOURCE); nothing was recorded, retry later`,
+            limit: admission.limit,
+            retryAfterSeconds: admission.retryAfterSeconds,
+          });
+          return;
+        }
+        overHostLimit = admission.overHostLimit;
+      }
+      await o.relay.accept(alerts, overHostLimit === undefined ? {} : { overHostLimit });
     } catch (err) {
+      if (err instanceof AlertQueueFullError) {
+        log.warn({ count: alerts.length, max: err.max }, 'alerts refused: the queue is full');
+        res.setHeader('retry-after', String(queueFullRetryAfterSeconds));
+        refuse(429, {
+          error: err.userMessage,
+          limit: err.max,
+          retryAfterSeconds: queueFullRetryAfterSeconds,
+        });
+        return;
+      }
       log.error({ err }, 'could not record alerts');
       sendJson(res, 503, { error: 'ward could not record the alerts; retry' });
       return;

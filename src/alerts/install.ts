@@ -13,6 +13,7 @@ import { replierFor } from '../slack/app.js';
 import type { AlertSource } from './alert.js';
 import { matchInventoryHost } from './host-match.js';
 import { registerAlertRoutes } from './http.js';
+import { AlertIntakeLimits } from './intake-limits.js';
 import { ChannelPacer } from './pacer.js';
 import { type AlertOutcome, AlertRelay, type AutoRunRequest } from './relay.js';
 import type { SuggestButtonValue } from './render.js';
@@ -90,6 +91,7 @@ export function installAlerts(o: InstallAlertsOptions): InstalledAlerts | undefi
     resolveHost: (hint) => matchInventoryHost(services.inventory(), hint),
     onAuto: (request) => autoRun(services, o.botUserId, request),
     onOutcome: countAlertOutcome,
+    queueMax: config.WARD_ALERT_QUEUE_MAX,
   });
   registerAlertRoutes(routes, {
     config,
@@ -99,6 +101,11 @@ export function installAlerts(o: InstallAlertsOptions): InstalledAlerts | undefi
     fetchCert: fetchSnsCertificate,
     confirmSubscription: visitSubscribeUrl,
     onOutcome: countAlertOutcome,
+    limits: new AlertIntakeLimits(services.store, {
+      maxPerRequest: config.WARD_ALERT_MAX_PER_REQUEST,
+      ratePerSourcePerMinute: config.WARD_ALERT_RATE_PER_SOURCE,
+      ratePerHostPerMinute: config.WARD_ALERT_RATE_PER_HOST,
+    }),
   });
   registerSuggestButtons(services);
 

@@ -87,6 +87,11 @@ export const envSchema = z.object({
     'must be a Slack channel id (C… or G…), not a channel name',
   ),
   WARD_ALERT_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
+  /** Alert flood limits (docs/security.md, "Alert floods"). */
+  WARD_ALERT_MAX_PER_REQUEST: z.coerce.number().int().min(1).max(5000).default(500),
+  WARD_ALERT_QUEUE_MAX: z.coerce.number().int().min(2).default(10_000),
+  WARD_ALERT_RATE_PER_SOURCE: z.coerce.number().int().min(1).default(1200),
+  WARD_ALERT_RATE_PER_HOST: z.coerce.number().int().min(1).default(60),
 
   /**
    * `1`: approve and plan everything, change nothing (for demos, training and staging). Approved `change`
@@ -167,6 +172,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     extra.push(
       'WARD_ALERT_DEFAULT_CHANNEL: required with WARD_RULES (alerts that match no rule, or whose channel Slack refuses, go there)',
     );
+  }
+  if (data.WARD_ALERT_RATE_PER_SOURCE < data.WARD_ALERT_MAX_PER_REQUEST) {
+    // A full request must fit in a minute's budget, or the sender's retries would be refused forever.
+    extra.push('WARD_ALERT_RATE_PER_SOURCE: must be at least WARD_ALERT_MAX_PER_REQUEST');
   }
   if (mailgunSet === 1) extra.push('MAILGUN_API_KEY, MAILGUN_DOMAIN: set both, or neither to disable email');
   if (extra.length > 0) throw new ConfigError('ward configuration (environment)', extra);

@@ -24,8 +24,22 @@ export interface Store {
    * Returns true when the swap happened.
    */
   compareAndSet(key: string, expected: string | null, next: string | null, ttlMs?: number): Promise<boolean>;
-  /** Atomically increments an integer counter and returns the new value; ttlMs is set when the key is created. */
-  incr(key: string, ttlMs?: number): Promise<number>;
+  /**
+   * Atomically adds `by` (default 1) to an integer counter and returns the new value; ttlMs is set when the key is
+   * created.
+   */
+  incr(key: string, ttlMs?: number, by?: number): Promise<number>;
+  /**
+   * A fixed-window budget: atomically adds `amount` to the counter only when the result stays within `limit`
+   * (all or nothing). The counter expires `windowMs` after it was created. Returns whether the amount was taken
+   * and the time left in the window (when the budget refills).
+   */
+  takeWithin(
+    key: string,
+    amount: number,
+    limit: number,
+    windowMs: number,
+  ): Promise<{ taken: boolean; resetMs: number }>;
   /** Remaining time to live in ms: null when the key has no expiry or does not exist. */
   ttlMs(key: string): Promise<number | null>;
   /** Keys starting with `prefix` (a SCAN, not KEYS, in Redis). */
@@ -37,6 +51,14 @@ export interface Store {
   listRange(key: string, start: number, stop: number): Promise<string[]>;
   /** Removes every element equal to value; returns how many were removed. */
   listRemove(key: string, value: string): Promise<number>;
+  /**
+   * Appends to several lists in one atomic step, all or nothing. Checked in the order given: each push needs the
+   * lengths of every listed key before the call, plus the values of this push and of those before it, to stay
+   * within its `maxTotal`. Returns false (and changes nothing) when one of them would not.
+   */
+  listPushBounded(
+    pushes: ReadonlyArray<{ key: string; values: readonly string[]; maxTotal: number }>,
+  ): Promise<boolean>;
 
   /** Appends an entry to a stream (XADD *); returns its id. */
   streamAppend(key: string, fields: Record<string, string>): Promise<string>;

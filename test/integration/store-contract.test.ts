@@ -49,6 +49,40 @@ function contract(name: string, make: () => Promise<Store>, advance: (ms: number
       expect(await store.get(k)).toBe('40');
     });
 
+    it('counts by more than one, and takes from a window budget all or nothing under contention', async () => {
+      const n = key('by');
+      expect(await store.incr(n, 60_000, 5)).toBe(5);
+      expect(await store.incr(n, 60_000, -2)).toBe(3);
+      expect(await store.ttlMs(n)).toBeGreaterThan(0);
+      const k = key('budget');
+      const takes = await Promise.all(Array.from({ length: 10 }, () => store.takeWithin(k, 3, 20, 60_000)));
+      expect(takes.filter((t) => t.taken)).toHaveLength(6);
+      expect(await store.get(k)).toBe('18');
+      const refused = takes.find((t) => !t.taken)!;
+      expect(refused.resetMs).toBeGreaterThan(0);
+      expect(refused.resetMs).toBeLessThanOrEqual(60_000);
+      expect((await store.takeWithin(k, 2, 20, 60_000)).taken).toBe(true);
+    });
+
+    it('pushes to several lists within their bounds, all or nothing', async () => {
+      const a = key('lane-a');
+      const b = key('lane-b');
+      const push = (na: number, nb: number) =>
+        store.listPushBounded([
+          { key: a, values: Array.from({ length: na }, (_, i) => `a${i}`), maxTotal: 4 },
+          { key: b, values: Array.from({ length: nb }, (_, i) => `b${i}`), maxTotal: 5 },
+        ]);
+      expect(await push(3, 1)).toBe(true);
+      // a would reach 4 + 1 = 5 > 4: nothing is pushed, not even to b.
+      expect(await push(1, 0)).toBe(false);
+      expect(await push(1, 1)).toBe(false);
+      expect(await store.listRange(a, 0, -1)).toEqual(['a0', 'a1', 'a2']);
+      // The room above a's bound is b's alone.
+      expect(await push(0, 1)).toBe(true);
+      expect(await push(0, 1)).toBe(false);
+      expect(await store.listRange(b, 0, -1)).toEqual(['b0', 'b0']);
+    });
+
     it('expires keys after their ttl', async () => {
       const k = key('ttl');
       await store.set(k, 'v', 200);

@@ -68,12 +68,23 @@ export class MemoryStore implements Store {
     return true;
   }
 
-  async incr(key: string, ttlMs?: number) {
+  async incr(key: string, ttlMs?: number, by = 1) {
     const current = this.str(key);
-    const n = (current === null ? 0 : Number.parseInt(current, 10)) + 1;
+    const n = (current === null ? 0 : Number.parseInt(current, 10)) + by;
     const e = this.live(key);
     this.data.set(key, { value: String(n), expiresAt: e ? e.expiresAt : this.expiry(ttlMs) });
     return n;
+  }
+
+  async takeWithin(key: string, amount: number, limit: number, windowMs: number) {
+    const current = this.str(key);
+    const used = current === null ? 0 : Number.parseInt(current, 10);
+    const e = this.live(key);
+    const expiresAt = e?.expiresAt ?? this.expiry(Math.max(1, windowMs));
+    const resetMs = Math.max(0, (expiresAt ?? 0) - this.clock.now());
+    if (used + amount > limit) return { taken: false, resetMs };
+    this.data.set(key, { value: String(used + amount), expiresAt });
+    return { taken: true, resetMs };
   }
 
   async ttlMs(key: string) {
@@ -105,6 +116,16 @@ export class MemoryStore implements Store {
     const l = this.list(key, true)!;
     l.push(value);
     return l.length;
+  }
+
+  async listPushBounded(pushes: ReadonlyArray<{ key: string; values: readonly string[]; maxTotal: number }>) {
+    let total = pushes.reduce((n, p) => n + (this.list(p.key, false)?.length ?? 0), 0);
+    for (const p of pushes) {
+      total += p.values.length;
+      if (p.values.length > 0 && total > p.maxTotal) return false;
+    }
+    for (const p of pushes) if (p.values.length > 0) this.list(p.key, true)!.push(...p.values);
+    return true;
   }
 
   async listRange(key: string, start: number, stop: number) {

@@ -37,9 +37,55 @@ return redis.call('XADD', KEYS[1], '*', unpack(ARGV, 4))
 `;
 
 const INCR_TTL = `
-local n = redis.call('INCR', KEYS[1])
-if n == 1 and ARGV[1] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local by = tonumber(ARGV[2])
+local n = redis.call('INCRBY', KEYS[1], by)
+if n == by and ARGV[1] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n
+`;
+
+// A fixed-window budget shared by every replica: the amount is added only when the total stays within the limit.
+// Returns {taken (0/1), ms left in the window}.
+const TAKE_WITHIN = `
+local amount = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+if used + amount > limit then
+  local left = redis.call('PTTL', KEYS[1])
+  if left < 0 then left = tonumber(ARGV[3]) end
+  return {0, left}
+end
+local n = redis.call('INCRBY', KEYS[1], amount)
+if n == amount then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+local left = redis.call('PTTL', KEYS[1])
+if left < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  left = tonumber(ARGV[3])
+end
+return {1, left}
+`;
+
+// Bounded appends to several lists (the alert queue's lanes), all or nothing: the length check and the pushes are
+// one step, so replicas accepting at the same time cannot overfill the queue together.
+// ARGV: number of pushes, then per push: maxTotal, count, values…
+const PUSH_BOUNDED = `
+local total = 0
+for i = 1, #KEYS do total = total + redis.call('LLEN', KEYS[i]) end
+local pushes = tonumber(ARGV[1])
+local at = 2
+for p = 1, pushes do
+  local max = tonumber(ARGV[at])
+  local count = tonumber(ARGV[at + 1])
+  total = total + count
+  if count > 0 and total > max then return 0 end
+  at = at + 2 + count
+end
+at = 2
+for p = 1, pushes do
+  local count = tonumber(ARGV[at + 1])
+  if count > 0 then redis.call('RPUSH', KEYS[p], unpack(ARGV, at + 2, at + 1 + count)) end
+  at = at + 2 + count
+end
+return 1
 `;
 
 /** Store on Redis (ioredis). Connection errors become StoreUnavailableError; ioredis reconnects by itself. */
@@ -124,10 +170,19 @@ export class RedisStore implements Store {
     return r === 1;
   }
 
-  async incr(key: string, ttlMs?: number) {
+  async incr(key: string, ttlMs?: number, by = 1) {
     return Number(
-      await this.run(() => this.client.eval(INCR_TTL, 1, key, ttlMs === undefined ? '' : String(ttlMs))),
+      await this.run(() =>
+        this.client.eval(INCR_TTL, 1, key, ttlMs === undefined ? '' : String(ttlMs), String(by)),
+      ),
     );
+  }
+
+  async takeWithin(key: string, amount: number, limit: number, windowMs: number) {
+    const [taken, left] = (await this.run(() =>
+      this.client.eval(TAKE_WITHIN, 1, key, String(amount), String(limit), String(Math.max(1, windowMs))),
+    )) as [number, number];
+    return { taken: taken === 1, resetMs: Number(left) };
   }
 
   async ttlMs(key: string) {
@@ -157,6 +212,15 @@ export class RedisStore implements Store {
 
   listRemove(key: string, value: string) {
     return this.run(() => this.client.lrem(key, 0, value));
+  }
+
+  async listPushBounded(pushes: ReadonlyArray<{ key: string; values: readonly string[]; maxTotal: number }>) {
+    const args: string[] = [String(pushes.length)];
+    for (const p of pushes) args.push(String(p.maxTotal), String(p.values.length), ...p.values);
+    const r = await this.run(() =>
+      this.client.eval(PUSH_BOUNDED, pushes.length, ...pushes.map((p) => p.key), ...args),
+    );
+    return r === 1;
   }
 
   async streamAppend(key: string, fields: Record<string, string>) {
