@@ -199,25 +199,32 @@ export function toSlackLogger(log: Logger, component: string): SlackLogger {
  * Replaces node's crash dump, which prints the error with util.inspect: every enumerable field, so an error that
  * carries a request (Bolt's HTTPReceiverDeferredRequestError has `req`) would print its headers, Authorization and
  * Cookie included. The line written instead has the error's type, code, message and stack only, redacted and
- * bounded; then the process exits 1 as node would (its state is unknown after an uncaught error).
+ * bounded.
+ *
+ * An uncaught exception exits 1 as node would (state is unknown after a throw nobody caught). An unhandled
+ * rejection is logged and ward goes on: Bolt's listener rejects when a client vanishes mid-answer
+ * (ERR_HTTP_HEADERS_SENT after an aborted request), and a sender must not be able to stop ward that way.
  */
 export function installCrashHandlers(log: Logger, exit: (code: number) => void = process.exit): void {
-  const crash = (kind: string) => (err: unknown) => {
+  const summarize = (err: unknown) => {
     const e = err instanceof Error ? err : new Error(String(err));
     const code = (e as { code?: unknown }).code;
-    const summary = {
+    return {
       type: e.name,
       ...(typeof code === 'string' ? { code } : {}),
       message: e.message,
       stack: e.stack ?? '',
     };
+  };
+  process.on('uncaughtException', (err) => {
     try {
-      log.fatal({ crash: summary }, `${kind}: ward exits`);
+      log.fatal({ crash: summarize(err) }, 'uncaught exception: ward exits');
       log.flush?.();
     } finally {
       exit(1);
     }
-  };
-  process.on('uncaughtException', crash('uncaught exception'));
-  process.on('unhandledRejection', crash('unhandled promise rejection'));
+  });
+  process.on('unhandledRejection', (reason) => {
+    log.error({ crash: summarize(reason) }, 'unhandled promise rejection (ward goes on)');
+  });
 }

@@ -225,10 +225,10 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
       const release = routes.admitUnauthenticatedBody(req, res);
       if (release === undefined) return;
       req.once('end', release);
+      // A body slower than the timeout loses its connection. No 408: Bolt answers the aborted read itself, and a
+      // second answer would make it throw ERR_HTTP_HEADERS_SENT.
       const timer = setTimeout(() => {
-        if (req.complete) return;
-        if (!res.headersSent) refuseUnread(res, 408, { error: 'request body too slow' });
-        req.destroy();
+        if (!req.complete) req.destroy();
       }, config.WARD_HTTP_BODY_TIMEOUT_MS);
       res.once('close', () => clearTimeout(timer));
       // Bolt's listener throws synchronously (HTTPReceiverDeferredRequestError, carrying the request and its
