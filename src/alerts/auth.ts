@@ -48,6 +48,21 @@ export function checkHmacSignature(
   secret: string,
   nowMs: number = Date.now(),
 ): HmacCheck {
+  const pre = checkHmacHeaders(headers, secret, nowMs);
+  if (!pre.ok) return pre;
+  const expected = createHmac('sha256', secret).update(`${pre.timestamp}.`).update(rawBody).digest();
+  return timingSafeEqual(pre.signature, expected) ? { ok: true } : { ok: false, reason: 'mismatch' };
+}
+
+/**
+ * The part of `checkHmacSignature` that needs no body: both headers present, well formed, and the timestamp
+ * fresh. The webhook checks this before it reads (and holds) a body an attacker may have sent.
+ */
+export function checkHmacHeaders(
+  headers: { signature: string | undefined; timestamp: string | undefined },
+  secret: string,
+  nowMs: number = Date.now(),
+): { ok: true; signature: Buffer; timestamp: string } | Exclude<HmacCheck, { ok: true }> {
   if (secret === '') return { ok: false, reason: 'disabled' };
   if (headers.signature === undefined || headers.timestamp === undefined)
     return { ok: false, reason: 'missing' };
@@ -55,9 +70,7 @@ export function checkHmacSignature(
   const ts = headers.timestamp.trim();
   if (!sig?.[1] || !/^\d{1,12}$/.test(ts)) return { ok: false, reason: 'malformed' };
   if (Math.abs(nowMs - Number(ts) * 1000) > hmacMaxSkewMs) return { ok: false, reason: 'stale' };
-  const expected = createHmac('sha256', secret).update(`${ts}.`).update(rawBody).digest();
-  const given = Buffer.from(sig[1], 'hex');
-  return timingSafeEqual(given, expected) ? { ok: true } : { ok: false, reason: 'mismatch' };
+  return { ok: true, signature: Buffer.from(sig[1], 'hex'), timestamp: ts };
 }
 
 /** Signs a body as `checkHmacSignature` expects (for senders written in TypeScript, and for tests). */

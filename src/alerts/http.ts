@@ -1,10 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../config/env.js';
-import { BodyTooLargeError, type HttpRoutes, readBody, sendJson } from '../http/server.js';
+import {
+  BodyTimeoutError,
+  BodyTooLargeError,
+  type HttpRoutes,
+  readBody,
+  refuseUnread,
+  sendJson,
+} from '../http/server.js';
 import type { Alert, AlertSource } from './alert.js';
 import { parseAlertmanager } from './alertmanager.js';
-import { checkBearer, checkHmacSignature } from './auth.js';
+import { checkBearer, checkHmacHeaders, checkHmacSignature } from './auth.js';
 import { parseFalco } from './falco.js';
 import { parseGeneric } from './generic.js';
 import { parseGrafana } from './grafana.js';
@@ -62,12 +69,18 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+function hmacHeaders(req: IncomingMessage): { signature: string | undefined; timestamp: string | undefined } {
+  return { signature: header(req, 'x-ward-signature'), timestamp: header(req, 'x-ward-timestamp') };
+}
+
 /**
  * `POST /alerts/:source` for alertmanager, grafana, falco, generic (bearer token; generic also HMAC) and sns
  * (message signature + topic allow-list). Answers: 202 once every alert is recorded durably; 400 naming the
- * failing field; 401 unauthenticated; 403 SNS topic not allowed; 404 unknown or disabled source; 413 body over
- * WARD_ALERT_MAX_BODY_BYTES or more alerts than WARD_ALERT_MAX_PER_REQUEST; 429 with Retry-After when the source is
- * over its rate limit or the queue is full; 503 when the store cannot record (the sender retries).
+ * failing field; 401 unauthenticated (checked before the body is read wherever the headers can prove it); 403 SNS
+ * topic not allowed; 404 unknown or disabled source; 413 body over WARD_ALERT_MAX_BODY_BYTES or more alerts than
+ * WARD_ALERT_MAX_PER_REQUEST; 429 with Retry-After when the source is over its rate limit, the queue is full, or too
+ * many unauthenticated bodies are in flight (503 when that limit is the total); 503 when the store cannot record
+ * (the sender retries). A body slower than WARD_HTTP_BODY_TIMEOUT_MS has its connection dropped.
  */
 export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): void {
   const snsTopics = new Set(
@@ -98,33 +111,60 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
       sendJson(res, status, body);
     };
 
+    // Authenticate everything the headers can prove before reading a byte of the body: a request without a valid
+    // bearer token (or, on generic, well-formed fresh HMAC headers) costs ward no memory.
+    let authenticated = false;
+    if (source !== 'sns') {
+      const spec = bearerSources[source as keyof typeof bearerSources];
+      authenticated = checkBearer(header(req, 'authorization'), o.config[spec.token] ?? '');
+      const hmacSecret = source === 'generic' ? o.config.WARD_ALERT_HMAC_SECRET_GENERIC : undefined;
+      if (!authenticated) {
+        const pre =
+          hmacSecret === undefined
+            ? undefined
+            : checkHmacHeaders(hmacHeaders(req), hmacSecret, o.clock.now());
+        if (pre?.ok !== true) {
+          if (pre !== undefined) log.info({ reason: pre.reason }, 'generic alert signature refused');
+          o.onOutcome?.(source as AlertSource, 'rejected');
+          refuseUnread(res, 401, { error: 'missing or invalid credentials' });
+          return;
+        }
+      }
+    }
+
+    // Bodies of senders not authenticated yet (HMAC, SNS) are capped in number, per address and in total.
+    const release = authenticated ? undefined : routes.admitUnauthenticatedBody(req, res);
+    if (!authenticated && release === undefined) {
+      o.onOutcome?.(source as AlertSource, 'rejected');
+      return;
+    }
     let raw: Buffer;
     try {
-      raw = await readBody(req, o.config.WARD_ALERT_MAX_BODY_BYTES);
+      raw = await readBody(req, o.config.WARD_ALERT_MAX_BODY_BYTES, routes.limits.bodyTimeoutMs);
     } catch (err) {
+      o.onOutcome?.(source as AlertSource, 'rejected');
       if (err instanceof BodyTooLargeError) {
-        refuse(413, { error: `body larger than ${err.maxBytes} bytes` });
-        req.resume();
+        refuseUnread(res, 413, { error: `body larger than ${err.maxBytes} bytes` });
+        return;
+      }
+      if (err instanceof BodyTimeoutError) {
+        log.info({ timeoutMs: err.timeoutMs }, 'alert body too slow; connection dropped');
         return;
       }
       throw err;
+    } finally {
+      release?.();
     }
 
-    if (source !== 'sns') {
-      const spec = bearerSources[source as keyof typeof bearerSources];
-      const token = o.config[spec.token] ?? '';
-      let ok = checkBearer(header(req, 'authorization'), token);
-      if (!ok && source === 'generic' && o.config.WARD_ALERT_HMAC_SECRET_GENERIC !== undefined) {
-        const check = checkHmacSignature(
-          raw,
-          { signature: header(req, 'x-ward-signature'), timestamp: header(req, 'x-ward-timestamp') },
-          o.config.WARD_ALERT_HMAC_SECRET_GENERIC,
-          o.clock.now(),
-        );
-        ok = check.ok;
-        if (!check.ok) log.info({ reason: check.reason }, 'generic alert signature refused');
-      }
-      if (!ok) {
+    if (!authenticated && source === 'generic' && o.config.WARD_ALERT_HMAC_SECRET_GENERIC !== undefined) {
+      const check = checkHmacSignature(
+        raw,
+        hmacHeaders(req),
+        o.config.WARD_ALERT_HMAC_SECRET_GENERIC,
+        o.clock.now(),
+      );
+      if (!check.ok) {
+        log.info({ reason: check.reason }, 'generic alert signature refused');
         refuse(401, { error: 'missing or invalid credentials' });
         return;
       }
@@ -179,7 +219,7 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
         return;
       }
       if (err instanceof SnsVerificationError) {
-        log.warn({ reason: err.reason, err: err.message }, 'SNS message refused');
+        log.warn({ reason: err.reason, err }, 'SNS message refused');
         refuse(401, { error: 'SNS signature could not be verified' });
         return;
       }

@@ -93,6 +93,11 @@ export const envSchema = z.object({
   WARD_ALERT_RATE_PER_SOURCE: z.coerce.number().int().min(1).default(1200),
   WARD_ALERT_RATE_PER_HOST: z.coerce.number().int().min(1).default(60),
 
+  // The HTTP edge (docs/security.md): what a sender who has not proven who it is may cost ward.
+  WARD_HTTP_MAX_PENDING_BODIES: z.coerce.number().int().min(1).default(32),
+  WARD_HTTP_MAX_PENDING_BODIES_PER_IP: z.coerce.number().int().min(1).default(4),
+  WARD_HTTP_BODY_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+
   /**
    * `1`: approve and plan everything, change nothing (for demos, training and staging). Approved `change`
    * commands report their plan as "dry run: nothing changed" instead of running; read-only ones (forensics) run.
