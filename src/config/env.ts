@@ -75,6 +75,8 @@ export const envSchema = z.object({
   WARD_SSH_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   WARD_SSH_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
   WARD_LOCKDOWN_CONFIRM_SECONDS: z.coerce.number().int().min(5).max(3600).default(60),
+  WARD_HOST_LOCK_WAIT_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
+  WARD_AUTO_RUN_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(604_800).default(600),
 
   WARD_ALERT_TOKEN_ALERTMANAGER: optionalString,
   WARD_ALERT_TOKEN_GRAFANA: optionalString,

@@ -10,6 +10,22 @@ export interface StreamEntry {
   fields: Record<string, string>;
 }
 
+/** A lease lock's holders: who is in the way of an attempt, or who holds it now (opaque holder strings). */
+export interface LeaseHolders {
+  /** The exclusive holder, if any. */
+  exclusive: string | null;
+  /** Shared holders whose lease has not ended. */
+  shared: string[];
+  /** An exclusive attempt waiting for the shared holders (it keeps new shared holders out). */
+  waiting: string | null;
+}
+
+/** The answer to a lease attempt: acquired, or the holders in the way. */
+export interface LeaseAttempt {
+  acquired: boolean;
+  holders: LeaseHolders;
+}
+
 export interface Store {
   get(key: string): Promise<string | null>;
   /** Sets a value, optionally expiring after ttlMs. */
@@ -75,6 +91,27 @@ export interface Store {
   streamRange(key: string, start?: string, end?: string, count?: number): Promise<StreamEntry[]>;
   /** Newest entries first, at most count. */
   streamRevRange(key: string, count: number): Promise<StreamEntry[]>;
+
+  /**
+   * A reader/writer lock with leases on `key` (also using `<key>:shared` and `<key>:waiting`), decided atomically in
+   * the store so that it holds across ward replicas. `holder` is an opaque unique string naming the holder.
+   * - `shared`: granted when there is no exclusive holder and no exclusive attempt waiting; shared holders coexist.
+   * - `exclusive`: granted when there is no other holder at all. When refused, the attempt marks the key as waited
+   *   for (for `waitMarkMs`, renewed by each retry; one mark at a time), and shared attempts are refused while the
+   *   mark lasts: readers that keep arriving cannot starve a writer. The granted attempt clears its own mark.
+   * Every grant is a lease of `ttlMs`: a holder that dies stops holding the key when its lease ends.
+   */
+  leaseAcquire(
+    key: string,
+    mode: 'shared' | 'exclusive',
+    holder: string,
+    ttlMs: number,
+    waitMarkMs?: number,
+  ): Promise<LeaseAttempt>;
+  /** Ends `holder`'s lease on `key` (and its wait mark). True when it held the key or waited for it. */
+  leaseRelease(key: string, holder: string): Promise<boolean>;
+  /** Who holds `key` now (expired leases left out). */
+  leaseHolders(key: string): Promise<LeaseHolders>;
 
   /** Resolves when the store answers; rejects with StoreUnavailableError when it does not. */
   ping(): Promise<void>;

@@ -137,6 +137,87 @@ function contract(name: string, make: () => Promise<Store>, advance: (ms: number
       expect(racers.filter((r) => r !== null)).toHaveLength(1);
       expect(await store.streamRange(k)).toHaveLength(2);
     });
+
+    it('lease lock: shared holders coexist and keep an exclusive attempt out, naming themselves', async () => {
+      const k = key('rw');
+      expect((await store.leaseAcquire(k, 'shared', 'read-a', 10_000)).acquired).toBe(true);
+      expect((await store.leaseAcquire(k, 'shared', 'read-b', 10_000)).acquired).toBe(true);
+      const change = await store.leaseAcquire(k, 'exclusive', 'change-1', 10_000);
+      expect(change.acquired).toBe(false);
+      expect(change.holders.exclusive).toBeNull();
+      expect(change.holders.shared.sort()).toEqual(['read-a', 'read-b']);
+      expect((await store.leaseHolders(k)).shared.sort()).toEqual(['read-a', 'read-b']);
+    });
+
+    it('lease lock: a waiting exclusive attempt keeps new shared holders out, then gets in', async () => {
+      const k = key('rw-wait');
+      expect((await store.leaseAcquire(k, 'shared', 'read-a', 10_000)).acquired).toBe(true);
+      expect((await store.leaseAcquire(k, 'exclusive', 'change-1', 10_000, 5_000)).acquired).toBe(false);
+      // A read arriving while the change waits is refused, naming the change it waits behind.
+      const late = await store.leaseAcquire(k, 'shared', 'read-late', 10_000);
+      expect(late).toEqual({
+        acquired: false,
+        holders: { exclusive: null, shared: ['read-a'], waiting: 'change-1' },
+      });
+      // A second change does not steal the mark.
+      expect((await store.leaseAcquire(k, 'exclusive', 'change-2', 10_000, 5_000)).holders.waiting).toBe(
+        'change-1',
+      );
+      expect(await store.leaseRelease(k, 'read-a')).toBe(true);
+      expect((await store.leaseAcquire(k, 'exclusive', 'change-1', 10_000, 5_000)).acquired).toBe(true);
+      expect(await store.leaseHolders(k)).toEqual({ exclusive: 'change-1', shared: [], waiting: null });
+      // While it holds the key, reads and other changes are refused, and it is named.
+      const read = await store.leaseAcquire(k, 'shared', 'read-b', 10_000);
+      expect(read.acquired).toBe(false);
+      expect(read.holders.exclusive).toBe('change-1');
+      const other = await store.leaseAcquire(k, 'exclusive', 'change-2', 10_000, 5_000);
+      expect(other.acquired).toBe(false);
+      expect(other.holders.exclusive).toBe('change-1');
+    });
+
+    it('lease lock: only the holder releases its lease', async () => {
+      const k = key('rw-release');
+      expect((await store.leaseAcquire(k, 'exclusive', 'change-1', 10_000)).acquired).toBe(true);
+      expect(await store.leaseRelease(k, 'change-2')).toBe(false);
+      expect((await store.leaseHolders(k)).exclusive).toBe('change-1');
+      expect(await store.leaseRelease(k, 'change-1')).toBe(true);
+      expect((await store.leaseAcquire(k, 'shared', 'read-a', 10_000)).acquired).toBe(true);
+    });
+
+    it('lease lock: leases and wait marks end by themselves', async () => {
+      const k = key('rw-ttl');
+      expect((await store.leaseAcquire(k, 'exclusive', 'change-dead', 200)).acquired).toBe(true);
+      await advance(300);
+      expect((await store.leaseAcquire(k, 'shared', 'read-dead', 200)).acquired).toBe(true);
+      expect((await store.leaseAcquire(k, 'exclusive', 'change-1', 10_000, 200)).acquired).toBe(false);
+      await advance(300);
+      // The read's lease ended (its ward died): the change gets in without anyone releasing anything.
+      expect((await store.leaseAcquire(k, 'exclusive', 'change-1', 200)).acquired).toBe(true);
+      await advance(300);
+      // A change that stopped waiting (died) stops keeping reads out once its mark ends.
+      const k2 = key('rw-mark');
+      expect((await store.leaseAcquire(k2, 'shared', 'read-a', 10_000)).acquired).toBe(true);
+      expect((await store.leaseAcquire(k2, 'exclusive', 'change-gone', 10_000, 200)).acquired).toBe(false);
+      expect((await store.leaseAcquire(k2, 'shared', 'read-b', 10_000)).acquired).toBe(false);
+      await advance(300);
+      expect((await store.leaseAcquire(k2, 'shared', 'read-b', 10_000)).acquired).toBe(true);
+      expect(await store.leaseHolders(k)).toEqual({ exclusive: null, shared: [], waiting: null });
+    });
+
+    it('lease lock: under contention, one change or any number of reads, never both', async () => {
+      const k = key('rw-race');
+      const attempts = await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          store.leaseAcquire(k, i % 3 === 0 ? 'exclusive' : 'shared', `h${i}`, 10_000, 5_000),
+        ),
+      );
+      const won = attempts.flatMap((a, i) => (a.acquired ? [i] : []));
+      const changes = won.filter((i) => i % 3 === 0);
+      expect(won.length).toBeGreaterThan(0);
+      if (changes.length > 0) expect(won).toEqual(changes.slice(0, 1));
+      const h = await store.leaseHolders(k);
+      expect(h.exclusive === null ? h.shared.length : 1 + h.shared.length).toBe(won.length);
+    });
   });
 }
 

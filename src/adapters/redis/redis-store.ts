@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { StoreUnavailableError } from '../../errors.js';
-import type { Store, StreamEntry } from '../../ports/store.js';
+import type { LeaseAttempt, Store, StreamEntry } from '../../ports/store.js';
 
 // Atomic compare-and-set: the value is compared and replaced inside Redis, so two replicas (or two clicks)
 // can never both win. ARGV[1] is '1' when a value is expected, ARGV[3] '1' when a next value is written.
@@ -87,6 +87,62 @@ for p = 1, pushes do
 end
 return 1
 `;
+
+// Reader/writer lease lock (Store.leaseAcquire). KEYS: the exclusive holder (a string with PX), the shared holders (a
+// sorted set: member holder, score lease end in ms) and the waiting writer's mark (a string with PX). Time is
+// Redis's own (TIME), so replicas with skewed clocks agree on when a lease ends. Expired shared leases are dropped
+// first. Returns {granted 0/1, exclusive or '', waiting or '', shared...}.
+const LEASE_ACQUIRE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+local holder = ARGV[2]
+local ttl = tonumber(ARGV[3])
+local ex = redis.call('GET', KEYS[1])
+local waiting = redis.call('GET', KEYS[3])
+local shared = redis.call('ZRANGE', KEYS[2], 0, -1)
+local other = waiting
+if waiting == holder then other = false end
+if ARGV[1] == 'shared' then
+  if ex or other then return {0, ex or '', other or '', unpack(shared)} end
+  redis.call('ZADD', KEYS[2], now + ttl, holder)
+  if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end
+  return {1, '', ''}
+end
+if ex or #shared > 0 then
+  if ARGV[4] ~= '' and not other then redis.call('SET', KEYS[3], holder, 'PX', ARGV[4]) end
+  return {0, ex or '', other or '', unpack(shared)}
+end
+redis.call('SET', KEYS[1], holder, 'PX', ttl)
+if waiting == holder then redis.call('DEL', KEYS[3]) end
+return {1, '', ''}
+`;
+
+const LEASE_RELEASE = `
+local n = 0
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]); n = n + 1 end
+n = n + redis.call('ZREM', KEYS[2], ARGV[1])
+if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]); n = n + 1 end
+return n
+`;
+
+const LEASE_HOLDERS = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ex = redis.call('GET', KEYS[1])
+local waiting = redis.call('GET', KEYS[3])
+return {0, ex or '', waiting or '', unpack(redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. now, '+inf'))}
+`;
+
+const leaseKeys = (key: string): [string, string, string] => [key, `${key}:shared`, `${key}:waiting`];
+
+function toLeaseAttempt(reply: unknown): LeaseAttempt {
+  const [granted, exclusive, waiting, ...shared] = (reply as Array<string | number>).map(String);
+  return {
+    acquired: granted === '1',
+    holders: { exclusive: exclusive || null, shared, waiting: waiting || null },
+  };
+}
 
 /** Store on Redis (ioredis). Connection errors become StoreUnavailableError; ioredis reconnects by itself. */
 export class RedisStore implements Store {
@@ -200,6 +256,36 @@ export class RedisStore implements Store {
       found.push(...batch);
     } while (cursor !== '0');
     return [...new Set(found)];
+  }
+
+  async leaseAcquire(
+    key: string,
+    mode: 'shared' | 'exclusive',
+    holder: string,
+    ttlMs: number,
+    waitMarkMs?: number,
+  ) {
+    const r = await this.run(() =>
+      this.client.eval(
+        LEASE_ACQUIRE,
+        3,
+        ...leaseKeys(key),
+        mode,
+        holder,
+        String(Math.max(1, Math.round(ttlMs))),
+        waitMarkMs === undefined ? '' : String(Math.max(1, Math.round(waitMarkMs))),
+      ),
+    );
+    return toLeaseAttempt(r);
+  }
+
+  async leaseRelease(key: string, holder: string) {
+    return Number(await this.run(() => this.client.eval(LEASE_RELEASE, 3, ...leaseKeys(key), holder))) > 0;
+  }
+
+  async leaseHolders(key: string) {
+    return toLeaseAttempt(await this.run(() => this.client.eval(LEASE_HOLDERS, 3, ...leaseKeys(key))))
+      .holders;
   }
 
   listPush(key: string, value: string) {
