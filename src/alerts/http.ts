@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../config/env.js';
 import { BodyTooLargeError, type HttpRoutes, readBody, sendJson } from '../http/server.js';
-import type { Alert, AlertSource } from './alert.js';
+import { type Alert, type AlertSource, capAlertFields } from './alert.js';
 import { parseAlertmanager } from './alertmanager.js';
 import { checkBearer, checkHmacSignature } from './auth.js';
 import { parseFalco } from './falco.js';
@@ -167,7 +167,8 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
     }
 
     try {
-      await o.relay.accept(alerts);
+      // Every source's fields are capped here, once, before rules, dedupe records or Slack see them.
+      await o.relay.accept(alerts.map(capAlertFields));
     } catch (err) {
       log.error({ err }, 'could not record alerts');
       sendJson(res, 503, { error: 'ward could not record the alerts; retry' });
