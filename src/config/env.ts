@@ -87,6 +87,10 @@ export const envSchema = z.object({
     'must be a Slack channel id (C… or G…), not a channel name',
   ),
   WARD_ALERT_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
+  /** SNS messages older than this (their signed Timestamp) are refused; MessageIds are remembered this long. */
+  WARD_ALERT_SNS_MAX_AGE_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3600),
+  /** A signed generic request's timestamp may be this far from ward's clock, either way; each signature is used once. */
+  WARD_ALERT_HMAC_WINDOW_SECONDS: z.coerce.number().int().min(10).max(3600).default(300),
 
   /**
    * `1`: approve and plan everything, change nothing (for demos, training and staging). Approved `change`
