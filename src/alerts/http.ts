@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../config/env.js';
+import { StoreUnavailableError } from '../errors.js';
 import {
   BodyTimeoutError,
   BodyTooLargeError,
@@ -9,7 +10,8 @@ import {
   refuseUnread,
   sendJson,
 } from '../http/server.js';
-import type { Alert, AlertSource } from './alert.js';
+import type { Store } from '../ports/store.js';
+import { type Alert, type AlertSource, capAlertFields } from './alert.js';
 import { parseAlertmanager } from './alertmanager.js';
 import { checkBearer, checkHmacHeaders, checkHmacSignature } from './auth.js';
 import { parseFalco } from './falco.js';
@@ -19,6 +21,14 @@ import { type AlertIntakeLimits, declaredAlertCount } from './intake-limits.js';
 import { PayloadError } from './payload-error.js';
 import { AlertQueueFullError } from './queue.js';
 import type { AlertOutcome, AlertRelay } from './relay.js';
+import {
+  checkSnsTimestamp,
+  claimOnce,
+  hmacSignatureKey,
+  type OnceClaim,
+  snsMaxFutureSkewMs,
+  snsMessageKey,
+} from './replay-guard.js';
 import {
   type CertFetcher,
   isSnsUrl,
@@ -37,11 +47,15 @@ type AlertConfig = Pick<
   | 'WARD_ALERT_HMAC_SECRET_GENERIC'
   | 'WARD_ALERT_SNS_TOPICS'
   | 'WARD_ALERT_MAX_BODY_BYTES'
+  | 'WARD_ALERT_SNS_MAX_AGE_SECONDS'
+  | 'WARD_ALERT_HMAC_WINDOW_SECONDS'
 >;
 
 export interface AlertRoutesOptions {
   config: AlertConfig;
   relay: Pick<AlertRelay, 'accept'>;
+  /** Where SNS MessageIds and HMAC signatures already used are recorded (shared by replicas). */
+  store: Pick<Store, 'setIfAbsent' | 'del'>;
   log: Logger;
   clock: { now(): number };
   /** Fetches SNS signing certificates (PEM). */
@@ -76,11 +90,12 @@ function hmacHeaders(req: IncomingMessage): { signature: string | undefined; tim
 /**
  * `POST /alerts/:source` for alertmanager, grafana, falco, generic (bearer token; generic also HMAC) and sns
  * (message signature + topic allow-list). Answers: 202 once every alert is recorded durably; 400 naming the
- * failing field; 401 unauthenticated (checked before the body is read wherever the headers can prove it); 403 SNS
- * topic not allowed; 404 unknown or disabled source; 413 body over WARD_ALERT_MAX_BODY_BYTES or more alerts than
- * WARD_ALERT_MAX_PER_REQUEST; 429 with Retry-After when the source is over its rate limit, the queue is full, or too
- * many unauthenticated bodies are in flight (503 when that limit is the total); 503 when the store cannot record
- * (the sender retries). A body slower than WARD_HTTP_BODY_TIMEOUT_MS has its connection dropped.
+ * failing field; 401 unauthenticated, stale or replayed (checked before the body is read wherever the headers can
+ * prove it); 403 SNS topic not allowed; 404 unknown or disabled source; 413 body over WARD_ALERT_MAX_BODY_BYTES or
+ * more alerts than WARD_ALERT_MAX_PER_REQUEST; 429 with Retry-After when the source is over its rate limit, the queue
+ * is full, or too many unauthenticated bodies are in flight (503 when that limit is the total); 503 when the store
+ * cannot record (the sender retries). A body slower than WARD_HTTP_BODY_TIMEOUT_MS has its connection dropped. An
+ * SNS MessageId seen before is answered 200 without processing it again (SNS redelivers; that is not an error).
  */
 export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): void {
   const snsTopics = new Set(
@@ -89,6 +104,8 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
       .map((s) => s.trim())
       .filter((s) => s !== ''),
   );
+  const snsMaxAgeMs = o.config.WARD_ALERT_SNS_MAX_AGE_SECONDS * 1000;
+  const hmacWindowMs = o.config.WARD_ALERT_HMAC_WINDOW_SECONDS * 1000;
 
   routes.add('POST', '/alerts/:source', async (req: IncomingMessage, res: ServerResponse, params) => {
     const source = params['source'] ?? '';
@@ -110,6 +127,11 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
       o.onOutcome?.(source as AlertSource, 'rejected');
       sendJson(res, status, body);
     };
+    /** Nothing was recorded (the store is down): the sender retries. */
+    const unavailable = (err: unknown): void => {
+      log.error({ err }, 'could not record alerts');
+      sendJson(res, 503, { error: 'ward could not record the alerts; retry' });
+    };
 
     // Authenticate everything the headers can prove before reading a byte of the body: a request without a valid
     // bearer token (or, on generic, well-formed fresh HMAC headers) costs ward no memory.
@@ -122,11 +144,16 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
         const pre =
           hmacSecret === undefined
             ? undefined
-            : checkHmacHeaders(hmacHeaders(req), hmacSecret, o.clock.now());
+            : checkHmacHeaders(hmacHeaders(req), hmacSecret, o.clock.now(), hmacWindowMs);
         if (pre?.ok !== true) {
           if (pre !== undefined) log.info({ reason: pre.reason }, 'generic alert signature refused');
           o.onOutcome?.(source as AlertSource, 'rejected');
-          refuseUnread(res, 401, { error: 'missing or invalid credentials' });
+          refuseUnread(res, 401, {
+            error:
+              pre?.reason === 'stale'
+                ? `X-Ward-Timestamp is more than ${hmacWindowMs / 1000} s from ward's clock`
+                : 'missing or invalid credentials',
+          });
           return;
         }
       }
@@ -138,6 +165,8 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
       o.onOutcome?.(source as AlertSource, 'rejected');
       return;
     }
+    /** The one-use claim on this message or signature; given back when the alerts are not recorded (4xx/503). */
+    let claim: OnceClaim | null = null;
     let raw: Buffer;
     try {
       raw = await readBody(req, o.config.WARD_ALERT_MAX_BODY_BYTES, routes.limits.bodyTimeoutMs);
@@ -162,10 +191,24 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
         hmacHeaders(req),
         o.config.WARD_ALERT_HMAC_SECRET_GENERIC,
         o.clock.now(),
+        hmacWindowMs,
       );
       if (!check.ok) {
         log.info({ reason: check.reason }, 'generic alert signature refused');
         refuse(401, { error: 'missing or invalid credentials' });
+        return;
+      }
+      // Within its window a valid signature is used once: a captured request posted again is refused.
+      // The key lives 2 windows: a timestamp a full window ahead stays acceptable for 2 windows.
+      try {
+        claim = await claimOnce(o.store, hmacSignatureKey(check.signature), 2 * hmacWindowMs);
+      } catch (err) {
+        unavailable(err);
+        return;
+      }
+      if (claim === null) {
+        log.warn({ reason: 'replayed' }, 'generic alert signature refused: already used');
+        refuse(401, { error: 'replayed signature: each signed request is accepted once' });
         return;
       }
     }
@@ -188,7 +231,10 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
       });
       return true;
     };
-    if (tooMany(declaredAlertCount(body))) return;
+    if (tooMany(declaredAlertCount(body))) {
+      await claim?.release();
+      return;
+    }
 
     let alerts: Alert[];
     try {
@@ -199,6 +245,26 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
           return;
         }
         await verifySnsSignature(msg, o.fetchCert);
+        const fresh = checkSnsTimestamp(msg.Timestamp, o.clock.now(), snsMaxAgeMs);
+        if (!fresh.ok) {
+          log.warn(
+            { reason: fresh.reason, messageId: msg.MessageId },
+            `SNS message refused: ${fresh.detail}`,
+          );
+          refuse(401, { error: `SNS message refused: ${fresh.detail}` });
+          return;
+        }
+        // SNS delivers at least once: a MessageId seen within the window is answered 2xx and not processed again.
+        claim = await claimOnce(o.store, snsMessageKey(msg.MessageId), snsMaxAgeMs + snsMaxFutureSkewMs);
+        if (claim === null) {
+          o.onOutcome?.('sns', 'redelivered');
+          log.info(
+            { messageId: msg.MessageId, type: msg.Type },
+            'SNS message already received; not processed again',
+          );
+          sendJson(res, 200, { duplicate: true });
+          return;
+        }
         if (msg.Type === 'SubscriptionConfirmation') {
           if (!isSnsUrl(msg.SubscribeURL)) {
             refuse(400, { error: 'SubscribeURL: not an SNS URL' });
@@ -214,6 +280,7 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
         alerts = bearerSources[source as keyof typeof bearerSources].parse(body);
       }
     } catch (err) {
+      await claim?.release();
       if (err instanceof PayloadError) {
         refuse(400, { error: err.userMessage, field: err.field });
         return;
@@ -223,10 +290,17 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
         refuse(401, { error: 'SNS signature could not be verified' });
         return;
       }
+      if (err instanceof StoreUnavailableError) {
+        unavailable(err);
+        return;
+      }
       throw err;
     }
 
-    if (tooMany(alerts.length)) return;
+    if (tooMany(alerts.length)) {
+      await claim?.release();
+      return;
+    }
 
     let overHostLimit: boolean[] | undefined;
     try {
@@ -243,12 +317,16 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
             limit: admission.limit,
             retryAfterSeconds: admission.retryAfterSeconds,
           });
+          // The sender retries this same request: its one-use signature or MessageId must still be usable then.
+          await claim?.release();
           return;
         }
         overHostLimit = admission.overHostLimit;
       }
-      await o.relay.accept(alerts, overHostLimit === undefined ? {} : { overHostLimit });
+      // Every source's fields are capped here, once, before rules, dedupe records or Slack see them.
+      await o.relay.accept(alerts.map(capAlertFields), overHostLimit === undefined ? {} : { overHostLimit });
     } catch (err) {
+      await claim?.release();
       if (err instanceof AlertQueueFullError) {
         log.warn({ count: alerts.length, max: err.max }, 'alerts refused: the queue is full');
         res.setHeader('retry-after', String(queueFullRetryAfterSeconds));
@@ -259,8 +337,7 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
         });
         return;
       }
-      log.error({ err }, 'could not record alerts');
-      sendJson(res, 503, { error: 'ward could not record the alerts; retry' });
+      unavailable(err);
       return;
     }
     log.info({ count: alerts.length }, 'alerts accepted');

@@ -96,6 +96,7 @@ export function installAlerts(o: InstallAlertsOptions): InstalledAlerts | undefi
   registerAlertRoutes(routes, {
     config,
     relay,
+    store: services.store,
     log,
     clock: services.clock,
     fetchCert: fetchSnsCertificate,

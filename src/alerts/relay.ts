@@ -19,8 +19,11 @@ import {
 } from './render.js';
 import { type MatchedRoute, matchRules, type RuleSet } from './rules.js';
 
-/** What became of an alert (`ward_alerts_total{outcome}`); `rejected` is counted by the webhook (src/alerts/http.ts). */
-export type AlertOutcome = 'accepted' | 'deduplicated' | 'rolled_up' | 'rejected';
+/**
+ * What became of an alert (`ward_alerts_total{outcome}`); `rejected` and `redelivered` (an SNS MessageId received
+ * again) are counted by the webhook (src/alerts/http.ts).
+ */
+export type AlertOutcome = 'accepted' | 'deduplicated' | 'rolled_up' | 'rejected' | 'redelivered';
 
 /** An auto-run the relay asks for: a rule's `auto` command, on a new alert whose host is in the inventory. */
 export interface AutoRunRequest {

@@ -99,6 +99,10 @@ export const envSchema = z.object({
   WARD_HTTP_MAX_PENDING_BODIES: z.coerce.number().int().min(1).default(32),
   WARD_HTTP_MAX_PENDING_BODIES_PER_IP: z.coerce.number().int().min(1).default(4),
   WARD_HTTP_BODY_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  /** SNS messages older than this (their signed Timestamp) are refused; MessageIds are remembered this long. */
+  WARD_ALERT_SNS_MAX_AGE_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3600),
+  /** A signed generic request's timestamp may be this far from ward's clock, either way; each signature is used once. */
+  WARD_ALERT_HMAC_WINDOW_SECONDS: z.coerce.number().int().min(10).max(3600).default(300),
 
   /**
    * `1`: approve and plan everything, change nothing (for demos, training and staging). Approved `change`
