@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import { commands } from '../commands/index.js';
-import { ChainedAuditLog } from './adapters/audit/chained-audit-log.js';
+import { ChainedAuditLog, chainModeProblem } from './adapters/audit/chained-audit-log.js';
 import { DuoMfa } from './adapters/duo/duo-mfa.js';
 import { LocalShell } from './adapters/local/local-shell.js';
 import { DisabledMailer } from './adapters/mailgun/disabled-mailer.js';
@@ -14,6 +14,8 @@ import { NodeSshShell } from './adapters/ssh/node-ssh-shell.js';
 import { TotpMfa } from './adapters/totp/totp-mfa.js';
 import { TransportShell } from './adapters/transport-shell.js';
 import { installAlerts } from './alerts/install.js';
+import { AnchorPublisher } from './audit/anchor.js';
+import { deriveAuditKey } from './audit/chain.js';
 import { type CloudWatcher, startCloudWatcher } from './cloud/watcher.js';
 import { type Config, loadConfig, SECRET_VARS } from './config/env.js';
 import { fileSha256 } from './config/file-sha256.js';
@@ -106,6 +108,20 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
     );
   }
 
+  // The audit chain's HMAC key; without WARD_ENCRYPTION_KEY the chain is unkeyed (dev, sandbox), said loudly.
+  const auditKey = deriveAuditKey(config.WARD_ENCRYPTION_KEY);
+  const audit = new ChainedAuditLog(store, clock, auditKey);
+  const chainProblem = chainModeProblem(await audit.head(), auditKey);
+  if (chainProblem !== null) {
+    await store.close();
+    throw new WardError('ward_audit_chain_mode', chainProblem);
+  }
+  if (auditKey === null) {
+    log.warn(
+      'WARD_ENCRYPTION_KEY is not set: the audit chain is UNKEYED, so anyone who can write Redis can rewrite it undetected. Set the key for any real deployment.',
+    );
+  }
+
   const chat = new SlackChat(config.SLACK_BOT_TOKEN, { slackApiUrl: config.SLACK_API_URL, logger: log });
   const registry = new CommandRegistry(commands);
   const work = new WorkTracker();
@@ -141,7 +157,7 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
     store,
     chat,
     clock,
-    audit: new ChainedAuditLog(store, clock),
+    audit,
     policy: new PolicyEngine(policyFile, registry, chat, clock),
     commands: registry,
     inventory: () => inventory,
@@ -236,6 +252,13 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
     .record({ type: 'config.loaded', details: configFileHashes(config) })
     .catch((err) => log.error({ err }, 'could not audit the configuration in force'));
   recovery.start();
+  const stopAnchors = new AnchorPublisher({
+    head: () => audit.head(),
+    log,
+    chat,
+    store,
+    channel: config.WARD_AUDIT_ANCHOR_CHANNEL,
+  }).start(config.WARD_AUDIT_ANCHOR_MINUTES * 60_000);
 
   let stopping: Promise<void> | undefined;
   return {
@@ -268,6 +291,7 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
     stop() {
       stopping ??= (async () => {
         await watcher?.stop();
+        stopAnchors();
         approvals.stop();
         const left = await work.drain(config.WARD_SHUTDOWN_GRACE_MS);
         if (left > 0) log.warn({ left }, 'shutdown grace period over with work still running');

@@ -5,9 +5,15 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChainedAuditLog } from '../../src/adapters/audit/chained-audit-log.js';
 import { RedisStore } from '../../src/adapters/redis/redis-store.js';
-import { AUDIT_STREAM } from '../../src/audit/chain.js';
+import { AUDIT_STREAM, deriveAuditKey } from '../../src/audit/chain.js';
 import { systemClock } from '../../src/ports/clock.js';
-import { ADMIN, type OpsHarness, startOpsHarness, waitUntil } from '../helpers/ops-harness.js';
+import {
+  ADMIN,
+  OPS_ENCRYPTION_KEY,
+  type OpsHarness,
+  startOpsHarness,
+  waitUntil,
+} from '../helpers/ops-harness.js';
 import type { WardProcess } from '../helpers/ward-process.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -85,7 +91,10 @@ describe('Redis down, back, restarted', () => {
     await after.connect();
     expect((await after.streamRange(AUDIT_STREAM)).length).toBe(before);
     await after.close();
-    const verify = await auditCli(['verify'], { REDIS_URL: h.redis.url });
+    const verify = await auditCli(['verify'], {
+      REDIS_URL: h.redis.url,
+      WARD_ENCRYPTION_KEY: OPS_ENCRYPTION_KEY,
+    });
     expect(verify.stdout).toMatch(new RegExp(`audit chain OK: ${before} entries`));
     expect(verify.code).toBe(0);
   });
@@ -95,7 +104,7 @@ describe('npm run audit -- verify catches tampering', () => {
   async function seed(n: number) {
     const store = new RedisStore(h.redis.url);
     await store.connect();
-    const audit = new ChainedAuditLog(store, systemClock);
+    const audit = new ChainedAuditLog(store, systemClock, deriveAuditKey(OPS_ENCRYPTION_KEY));
     for (let i = 0; i < n; i++) {
       await audit.record({
         type: 'approval.vote',
@@ -109,9 +118,15 @@ describe('npm run audit -- verify catches tampering', () => {
 
   it('passes on a healthy log and exports it as JSON Lines', async () => {
     await seed(5);
-    const verify = await auditCli(['verify'], { REDIS_URL: h.redis.url });
+    const verify = await auditCli(['verify'], {
+      REDIS_URL: h.redis.url,
+      WARD_ENCRYPTION_KEY: OPS_ENCRYPTION_KEY,
+    });
     expect(verify.code).toBe(0);
-    const exported = await auditCli(['export'], { REDIS_URL: h.redis.url });
+    const exported = await auditCli(['export'], {
+      REDIS_URL: h.redis.url,
+      WARD_ENCRYPTION_KEY: OPS_ENCRYPTION_KEY,
+    });
     expect(exported.code).toBe(0);
     const lines = exported.stdout
       .trim()
@@ -119,7 +134,7 @@ describe('npm run audit -- verify catches tampering', () => {
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.length).toBeGreaterThanOrEqual(5);
     expect(lines.at(-1)).toMatchObject({ event: { type: 'approval.vote', requestId: 'r-seed4' } });
-    expect(lines.every((l) => typeof l['hash'] === 'string' && typeof l['prev'] === 'string')).toBe(true);
+    expect(lines.every((l) => typeof l['mac'] === 'string' && typeof l['prev'] === 'string')).toBe(true);
   });
 
   it('an edited entry (stream rewritten with one entry changed) is named, expected vs found', async () => {
@@ -134,15 +149,20 @@ describe('npm run audit -- verify catches tampering', () => {
       await redis.xadd(`${AUDIT_STREAM}:forged`, id, ...fields);
     }
     await redis.rename(`${AUDIT_STREAM}:forged`, AUDIT_STREAM);
-    const verify = await auditCli(['verify'], { REDIS_URL: h.redis.url });
+    const verify = await auditCli(['verify'], {
+      REDIS_URL: h.redis.url,
+      WARD_ENCRYPTION_KEY: OPS_ENCRYPTION_KEY,
+    });
     expect(verify.code).toBe(1);
     expect(verify.stderr).toContain(`BROKEN at entry ${entries[victim]![0]}`);
     expect(verify.stderr).toMatch(/edited/);
-    expect(verify.stderr).toMatch(/expected: hash [0-9a-f]{64}\n {2}found: {4}hash [0-9a-f]{64}/);
+    expect(verify.stderr).toMatch(/expected: mac [0-9a-f]{64}\n {2}found: {4}mac [0-9a-f]{64}/);
     // Put the original back for the next test.
     await redis.del(AUDIT_STREAM);
     for (const [id, flat] of entries) await redis.xadd(AUDIT_STREAM, id, ...flat);
-    expect((await auditCli(['verify'], { REDIS_URL: h.redis.url })).code).toBe(0);
+    expect(
+      (await auditCli(['verify'], { REDIS_URL: h.redis.url, WARD_ENCRYPTION_KEY: OPS_ENCRYPTION_KEY })).code,
+    ).toBe(0);
     await redis.quit();
   });
 
@@ -150,7 +170,10 @@ describe('npm run audit -- verify catches tampering', () => {
     const redis = new Redis(h.redis.url);
     const [[, flat]] = (await redis.xrevrange(AUDIT_STREAM, '+', '-', 'COUNT', 1)) as [[string, string[]]];
     const id = await redis.xadd(AUDIT_STREAM, '*', ...flat); // a replay of the last entry
-    const verify = await auditCli(['verify'], { REDIS_URL: h.redis.url });
+    const verify = await auditCli(['verify'], {
+      REDIS_URL: h.redis.url,
+      WARD_ENCRYPTION_KEY: OPS_ENCRYPTION_KEY,
+    });
     expect(verify.code).toBe(1);
     expect(verify.stderr).toContain(`BROKEN at entry ${id}`);
     await redis.xdel(AUDIT_STREAM, id!);
@@ -161,7 +184,10 @@ describe('npm run audit -- verify catches tampering', () => {
     const redis = new Redis(h.redis.url);
     const entries = await redis.xrange(AUDIT_STREAM, '-', '+');
     await redis.xdel(AUDIT_STREAM, entries[2]![0]);
-    const verify = await auditCli(['verify'], { REDIS_URL: h.redis.url });
+    const verify = await auditCli(['verify'], {
+      REDIS_URL: h.redis.url,
+      WARD_ENCRYPTION_KEY: OPS_ENCRYPTION_KEY,
+    });
     expect(verify.code).toBe(1);
     expect(verify.stderr).toContain(`BROKEN at entry ${entries[3]![0]}`);
     expect(verify.stderr).toMatch(/missing before this one/);
