@@ -25,6 +25,7 @@ import { loadYamlFile } from './config/yaml-file.js';
 import { ApprovalGate } from './core/approvals/approval-gate.js';
 import { ExecutionLedger } from './core/executions.js';
 import { InteractionRouter } from './core/interactions.js';
+import { sweepEnrolmentMessages } from './core/mfa/enrolment-messages.js';
 import { PolicyEngine } from './core/policy-engine.js';
 import { interruptRunning, RecoveryScanner, registerRecoveryActions } from './core/recovery.js';
 import { CommandRegistry } from './core/registry.js';
@@ -57,6 +58,8 @@ export interface WardHandle {
    * use stays as it was.
    */
   reloadInventory(): Inventory;
+  /** Deletes MFA enrolment DMs older than 15 minutes now (a timer does it every minute); returns how many. */
+  sweepEnrolmentMessages(): Promise<number>;
   /** Graceful stop: no new work, running work finishes within WARD_SHUTDOWN_GRACE_MS, connections close. */
   stop(): Promise<void>;
 }
@@ -259,6 +262,13 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
     store,
     channel: config.WARD_AUDIT_ANCHOR_CHANNEL,
   }).start(config.WARD_AUDIT_ANCHOR_MINUTES * 60_000);
+  // Enrolment DMs carry TOTP secrets: those never confirmed are deleted 15 minutes after they were sent.
+  const enrolmentSweep = setInterval(() => {
+    sweepEnrolmentMessages(services).catch((err: unknown) =>
+      log.warn({ err }, 'could not sweep MFA enrolment messages'),
+    );
+  }, 60_000);
+  enrolmentSweep.unref();
 
   let stopping: Promise<void> | undefined;
   return {
@@ -288,10 +298,12 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
       void audit('reloaded', { sha256: fileSha256(config.WARD_INVENTORY), hosts: inventory.hosts.size });
       return inventory;
     },
+    sweepEnrolmentMessages: () => sweepEnrolmentMessages(services),
     stop() {
       stopping ??= (async () => {
         await watcher?.stop();
         stopAnchors();
+        clearInterval(enrolmentSweep);
         approvals.stop();
         const left = await work.drain(config.WARD_SHUTDOWN_GRACE_MS);
         if (left > 0) log.warn({ left }, 'shutdown grace period over with work still running');
