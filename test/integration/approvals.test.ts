@@ -140,9 +140,11 @@ describe('approval flow', () => {
     const deniedBefore = await approvals(w, 'denied');
     await click(shared, w.url, USERS.approver1, message, 'approval.deny', id);
     await waitForStatus(shared, id, ['denied']);
-    expect((await auditEvents(shared, id)).find((e) => e.type === 'approval.denied')?.actor).toBe(
-      USERS.approver1,
+    // The audit entry follows the stored state change: wait for it rather than read it at once.
+    const denied = await waitFor('the approval.denied audit entry', async () =>
+      (await auditEvents(shared, id)).find((e) => e.type === 'approval.denied'),
     );
+    expect(denied.actor).toBe(USERS.approver1);
     expect(await approvals(w, 'denied')).toBe(deniedBefore + 1);
     await waitFor(
       'the denied message',
