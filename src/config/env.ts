@@ -75,6 +75,10 @@ export const envSchema = z.object({
   WARD_SSH_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   WARD_SSH_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
   WARD_LOCKDOWN_CONFIRM_SECONDS: z.coerce.number().int().min(5).max(3600).default(60),
+  /** block-ip refuses IPv4 ranges wider than this prefix length (a /8 typed by mistake cuts off a continent). */
+  WARD_BLOCK_MIN_PREFIX_V4: z.coerce.number().int().min(0).max(32).default(16),
+  /** The same for IPv6: a /48 is one site. */
+  WARD_BLOCK_MIN_PREFIX_V6: z.coerce.number().int().min(0).max(128).default(48),
 
   WARD_ALERT_TOKEN_ALERTMANAGER: optionalString,
   WARD_ALERT_TOKEN_GRAFANA: optionalString,

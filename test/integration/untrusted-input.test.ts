@@ -1,0 +1,89 @@
+/**
+ * What a hostile or careless user can type or click, sent to ward's real Bolt endpoint as Slack sends it (signed),
+ * and what ward then posts to the fake Slack: text that must stay text, containment targets that must be refused,
+ * votes that must come from the request's own message.
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  approvalMessage,
+  auditEvents,
+  newChannel,
+  type Shared,
+  slash,
+  startShared,
+  startTestWard,
+  USERS,
+  type Ward,
+  waitFor,
+  waitForResponse,
+} from '../helpers/approval-harness.js';
+
+let shared: Shared;
+let ward: Ward | undefined;
+
+beforeAll(async () => {
+  shared = await startShared();
+});
+afterAll(async () => {
+  await shared?.close();
+});
+beforeEach(async () => {
+  await shared.client.flushall();
+});
+afterEach(async () => {
+  await ward?.stop();
+  ward = undefined;
+});
+
+describe('block-ip refuses targets that would hurt the host rather than the attacker', () => {
+  // The harness inventory: web1, management 198.51.100.0/24.
+  const cases: Array<[string, RegExp]> = [
+    ['::/0', /::\/0 is too wide: ward blocks IPv6 ranges of \/48 or narrower/],
+    ['0.0.0.0/1', /0\.0\.0\.0\/1 is too wide: ward blocks IPv4 ranges of \/16 or narrower/],
+    ['10.0.0.0/8', /10\.0\.0\.0\/8 is too wide/],
+    ['2001:db8::/32', /2001:db8::\/32 is too wide/],
+    ['127.0.0.0/8', /127\.0\.0\.0\/8 is loopback/],
+    ['127.0.0.1', /127\.0\.0\.1 is loopback/],
+    ['::1', /::1 is loopback/],
+    ['169.254.169.254', /169\.254\.169\.254 is link-local/],
+    ['fe80::1', /fe80::1 is link-local/],
+    ['224.0.0.251', /224\.0\.0\.251 is multicast/],
+    ['ff02::1', /ff02::1 is multicast/],
+    ['0.0.0.0', /0\.0\.0\.0 is the unspecified address/],
+    ['::', /:: is the unspecified address/],
+    ['::ffff:203.0.113.9', /is IPv4-mapped IPv6/],
+  ];
+
+  it.each(cases)('block-ip web1 %s → a specific refusal, no request, nothing run', async (target, why) => {
+    ward = await startTestWard(shared, { 'block-ip': { approvals: 1, mfa: 'none' } });
+    const channel = newChannel();
+    const { responseUrl } = await slash(
+      shared,
+      ward.url,
+      USERS.requester,
+      channel,
+      `block-ip web1 ${target} --reason "INC-9"`,
+    );
+    const reply = await waitForResponse(shared, responseUrl);
+    expect(reply).toMatch(why);
+    expect(reply).toContain('Nothing was run');
+    expect(approvalMessage(shared, channel)).toBeUndefined();
+    expect((await auditEvents(shared)).filter((e) => e.type === 'approval.requested')).toEqual([]);
+  });
+
+  it('the minimum prefix is configurable, and a target within it gets a plan', async () => {
+    ward = await startTestWard(
+      shared,
+      { 'block-ip': { approvals: 1, mfa: 'none' } },
+      { WARD_BLOCK_MIN_PREFIX_V4: '24' },
+    );
+    const channel = newChannel();
+    const wide = await slash(shared, ward.url, USERS.requester, channel, 'block-ip web1 203.0.112.0/23');
+    expect(await waitForResponse(shared, wide.responseUrl)).toMatch(
+      /ranges of \/24 or narrower \(WARD_BLOCK_MIN_PREFIX_V4\)/,
+    );
+    await slash(shared, ward.url, USERS.requester, channel, 'block-ip web1 203.0.113.0/24');
+    const message = await waitFor('the approval message', () => approvalMessage(shared, channel));
+    expect(JSON.stringify(message.blocks)).toContain('Drop inbound traffic from 203.0.113.0/24');
+  });
+});
