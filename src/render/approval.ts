@@ -188,8 +188,14 @@ export function renderAdvisoryWarning(req: ApprovalRequest): ChatMessage {
   };
 }
 
-/** The modal asking for a TOTP code; private_metadata carries the request id and whose factor this is. */
-export function renderMfaModal(meta: { requestId: string; factor: 'requester' | 'approver' }, what: string) {
+/**
+ * The modal asking for a TOTP code; private_metadata carries the request id, whose factor this is, and the request
+ * message (channel, ts) it belongs to, checked again when the code comes back.
+ */
+export function renderMfaModal(
+  meta: { requestId: string; factor: 'requester' | 'approver'; channel: string; ts: string },
+  what: string,
+) {
   return {
     type: 'modal',
     callback_id: MFA_CALLBACK_ID,

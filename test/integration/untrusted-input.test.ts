@@ -7,16 +7,25 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import {
   approvalMessage,
   auditEvents,
+  click,
+  codeAt,
+  enrollMfa,
   newChannel,
   type Shared,
   slash,
   startShared,
   startTestWard,
+  storedRequest,
+  submitCode,
+  submitMfaView,
   USERS,
   type Ward,
   waitFor,
+  waitForApproval,
   waitForResponse,
+  waitForStatus,
 } from '../helpers/approval-harness.js';
+import { newTriggerId } from '../helpers/slack-requests.js';
 
 let shared: Shared;
 let ward: Ward | undefined;
@@ -85,5 +94,72 @@ describe('block-ip refuses targets that would hurt the host rather than the atta
     await slash(shared, ward.url, USERS.requester, channel, 'block-ip web1 203.0.113.0/24');
     const message = await waitFor('the approval message', () => approvalMessage(shared, channel));
     expect(JSON.stringify(message.blocks)).toContain('Drop inbound traffic from 203.0.113.0/24');
+  });
+});
+
+describe("votes count only from the request's own message", () => {
+  const REQUEST = 'forensics web1 --reason "INC-7"';
+
+  it('an Approve or Deny click naming another channel, or another message, changes nothing and is refused', async () => {
+    ward = await startTestWard(shared, { forensics: { approvals: 1, mfa: 'none' } });
+    const channel = newChannel();
+    await slash(shared, ward.url, USERS.requester, channel, REQUEST);
+    const { message, id } = await waitForApproval(shared, channel);
+    // Correctly signed clicks on a button with the request's id, but not on its message.
+    const elsewhere = { ...message, channel: newChannel() };
+    const otherTs = { ...message, ts: '1111111111.000100' };
+    for (const [where, action] of [
+      [elsewhere, 'approval.approve'],
+      [otherTs, 'approval.approve'],
+      [elsewhere, 'approval.deny'],
+    ] as const) {
+      const { responseUrl } = await click(shared, ward.url, USERS.approver1, where, action, id);
+      expect(await waitForResponse(shared, responseUrl)).toContain(
+        `That button is not on request \`${id}\`'s own message`,
+      );
+    }
+    const stored = await storedRequest(shared, id);
+    expect(stored.status).toBe('pending');
+    expect(stored.approvals).toEqual([]);
+    expect(
+      (await auditEvents(shared, id)).filter((e) => e.type === 'approval.vote').map((e) => e.outcome),
+    ).toEqual(['refused:other_message', 'refused:other_message', 'refused:other_message']);
+    // The same click on the request's own message counts.
+    await click(shared, ward.url, USERS.approver1, message, 'approval.approve', id);
+    await waitForStatus(shared, id, ['succeeded', 'failed', 'partial']);
+  });
+
+  it("an MFA code submitted from a window that names another message is not the request's factor", async () => {
+    ward = await startTestWard(shared, { forensics: { approvals: 1, mfa: 'approvers' } });
+    const w = ward;
+    const totp = await enrollMfa(shared, w, USERS.approver1);
+    const channel = newChannel();
+    await slash(shared, w.url, USERS.requester, channel, REQUEST);
+    const { message, id } = await waitForApproval(shared, channel);
+    const trigger = newTriggerId();
+    await click(shared, w.url, USERS.approver1, message, 'approval.approve', id, trigger);
+    const opened = await waitFor('the approver MFA modal', () =>
+      shared.slack.views().find((v) => v.trigger_id === trigger),
+    );
+    const meta = JSON.parse((opened.view as { private_metadata: string }).private_metadata) as Record<
+      string,
+      string
+    >;
+    expect(meta).toEqual({ requestId: id, factor: 'approver', channel, ts: message.ts });
+    const forged = [
+      JSON.stringify({ requestId: id, factor: 'approver' }),
+      JSON.stringify({ ...meta, channel: newChannel() }),
+      JSON.stringify({ ...meta, ts: '1111111111.000100' }),
+    ];
+    for (const m of forged) {
+      const answer = await submitMfaView(w.url, USERS.approver1, m, codeAt(totp, w));
+      expect(answer.errors?.['mfa_code']).toContain('does not belong to the request message');
+    }
+    expect((await storedRequest(shared, id)).approvals).toEqual([]);
+    expect(
+      (await auditEvents(shared, id)).filter((e) => e.type === 'mfa.attempt').map((e) => e.outcome),
+    ).toEqual([]);
+    expect(await submitCode(shared, w.url, USERS.approver1, id, 'approver', codeAt(totp, w))).toEqual({});
+    await waitForStatus(shared, id, ['succeeded', 'failed', 'partial']);
   });
 });
