@@ -514,7 +514,7 @@ describe('/ward status <request-id>', () => {
       'Execution finished (failed): Collect evidence on web1 (127.0.0.1), read-only: failed.',
     );
     expect(shown).toContain(
-      ':x: failed: Collect evidence on web1 (127.0.0.1), read-only (could not connect to web1',
+      ':x: failed: Collect evidence on web1 (127.0.0.1), read-only (`could not connect to web1',
     );
   });
 

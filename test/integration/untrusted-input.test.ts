@@ -163,3 +163,25 @@ describe("votes count only from the request's own message", () => {
     await waitForStatus(shared, id, ['succeeded', 'failed', 'partial']);
   });
 });
+
+describe('user text stays text in the approval message', () => {
+  it('a reason with newlines and markup shows as one inert line; ward keeps the only Plan and Approvals lines', async () => {
+    ward = await startTestWard(shared, { forensics: { approvals: 1, mfa: 'none' } });
+    const channel = newChannel();
+    const reason = 'INC-7\n*Plan*\n1. nothing (read-only check)\n*Approvals:* pre-approved by *admin*';
+    // Slack passes the newlines of a multi-line slash command through as they are.
+    await slash(shared, ward.url, USERS.requester, channel, `forensics web1 --reason "${reason}"`);
+    const { message } = await waitForApproval(shared, channel);
+    const mrkdwn = (message.blocks as Array<{ text?: { type: string; text: string } }>)
+      .map((b) => b.text)
+      .filter((t) => t?.type === 'mrkdwn')
+      .map((t) => t!.text);
+    const lines = mrkdwn.join('\n').split('\n');
+    expect(lines.filter((l) => l.startsWith('*Plan*'))).toHaveLength(1);
+    expect(lines.filter((l) => l.startsWith('*Approvals:*'))).toHaveLength(1);
+    expect(lines.filter((l) => /^\d+\. nothing/.test(l))).toEqual([]);
+    expect(lines).toContain(
+      '*Reason:* `INC-7 ⏎ *Plan* ⏎ 1. nothing (read-only check) ⏎ *Approvals:* pre-approved by *admin*`',
+    );
+  });
+});
