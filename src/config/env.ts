@@ -64,6 +64,8 @@ export const envSchema = z.object({
   DUO_IKEY: optionalString,
   DUO_SKEY: optionalString,
   DUO_API_URL: optionalUrl('override of https://<DUO_API_HOST>, for a test server'),
+  /** Duo pushes ward sends one person per hour (push fatigue); one push at a time per person regardless. */
+  WARD_DUO_MAX_PUSHES_PER_HOUR: z.coerce.number().int().min(1).max(100).default(5),
 
   WARD_EVIDENCE_DIR: z.string().default('./evidence'),
   WARD_ADMIN_EMAILS: optionalString,
