@@ -285,7 +285,7 @@ let built = false;
  * what `npm start` runs: plain JavaScript, no TypeScript loader. WARD_BENCH_SKIP_BUILD=1 uses dist/ as it is.
  */
 export function ensureBuilt(): void {
-  if (built || process.env['WARD_BENCH_SKIP_BUILD'] === '1') return;
+  if (built || process.env['WARD_BENCH_SKIP_BUILD'] === '1' || process.env['WARD_BENCH_WARD_JS']) return;
   const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
     cwd: ROOT,
     encoding: 'utf8',
@@ -294,8 +294,11 @@ export function ensureBuilt(): void {
   built = true;
 }
 
-/** ward's compiled entry point, as `npm start` runs it. */
-export const WARD_MAIN_JS = join(ROOT, 'dist', 'src', 'main.js');
+/**
+ * ward's compiled entry point, as `npm start` runs it. WARD_BENCH_WARD_JS points at another build (say, one of an
+ * older commit, compiled under bench/.work/) to compare before and after with the same harness.
+ */
+export const WARD_MAIN_JS = process.env['WARD_BENCH_WARD_JS'] ?? join(ROOT, 'dist', 'src', 'main.js');
 
 /**
  * Starts a plain-JavaScript program as its own node process (`node <file>`: the pid is the program's, so
