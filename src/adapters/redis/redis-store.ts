@@ -171,6 +171,10 @@ export class RedisStore implements Store {
   constructor(url: string) {
     this.client = new Redis(url, {
       lazyConnect: true,
+      // Commands issued in the same tick go out as one pipeline: under a burst (an alert storm: a rate-limit
+      // check, a queue push and an audit append per request) that is one write and one read for many requests.
+      // Each command keeps its own reply and error; ordering per connection is unchanged.
+      enableAutoPipelining: true,
       // Fail fast while Redis is down instead of queueing commands that would run much later, out of context.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
