@@ -5,8 +5,8 @@ import {
   type Figure,
   inFlight,
   percentile,
-  ratio,
   QUICK,
+  ratio,
   removeDir,
   runAlone,
   type ServiceProcess,
@@ -141,7 +141,9 @@ export async function run(options: AckOptions = {}): Promise<BenchResult> {
     const ratios = figures.map((f) => ratio(f)).filter((r): r is number => r !== undefined);
     notes.push(
       ...(QUICK
-        ? ['**QUICK MODE (WARD_BENCH_QUICK=1): tiny batches, the p99 is a maximum; these figures mean nothing.**']
+        ? [
+            '**QUICK MODE (WARD_BENCH_QUICK=1): tiny batches, the p99 is a maximum; these figures mean nothing.**',
+          ]
         : []),
       `Against the targets (reported, not asserted): worst p99 of any round ${worstP99.toFixed(0)} ms (target < 3000 ms); ward ÷ bare Bolt doing the same work, medians from ${Math.min(...ratios).toFixed(2)}× to ${Math.max(...ratios).toFixed(2)}× (target ≤ 1.5×).`,
       'Baseline: bench/bare-bolt.mjs with BARE_BOLT_WORK=same acks, then `help` → one reply through response_url, `lockdown` → one Redis SET with a TTL and one chat.postMessage. Second baseline: the same app acking only. ward runs compiled (dist/src/main.js) and both baselines as plain JS, each in its own process; the load generator and the fake Slack share this (third) process for all three.',

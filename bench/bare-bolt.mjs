@@ -44,7 +44,12 @@ app.command(/^\/ward/, async ({ ack, command, respond, client }) => {
   const text = command.text.trim();
   if (/^lockdown\s+\S/.test(text)) {
     const id = `${process.pid}-${++n}`;
-    await redis?.set(`bare:request:${id}`, JSON.stringify({ id, text, user: command.user_id }), 'PX', 900_000);
+    await redis?.set(
+      `bare:request:${id}`,
+      JSON.stringify({ id, text, user: command.user_id }),
+      'PX',
+      900_000,
+    );
     await client.chat.postMessage({ channel: command.channel_id, text: `Approval needed: ${text} (${id})` });
   } else {
     await respond({ response_type: 'ephemeral', text: `bare bolt: ${text}` });

@@ -28,10 +28,10 @@ import {
   forensicsScript,
   labSkipReason,
   QUICK,
+  ROOT,
   readProcMemory,
   removeDir,
   resetPeakRss,
-  ROOT,
   runAlone,
   type ServiceProcess,
   SIGNING_SECRET,
@@ -126,7 +126,8 @@ export async function run(options: FanoutOptions = {}): Promise<BenchResult> {
       child.once('error', reject);
       child.once('close', (code) => resolve({ code, output }));
     });
-    if (r.code !== 0) throw new Error(`the fan-out worker failed (exit ${r.code}):\n${r.output.slice(-3000)}`);
+    if (r.code !== 0)
+      throw new Error(`the fan-out worker failed (exit ${r.code}):\n${r.output.slice(-3000)}`);
     const result = JSON.parse(readFileSync(spec.resultPath, 'utf8')) as BenchResult;
     return { ...result, durationMs: Date.now() - started };
   } finally {

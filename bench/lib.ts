@@ -286,10 +286,14 @@ let built = false;
  */
 export function ensureBuilt(): void {
   if (built || process.env['WARD_BENCH_SKIP_BUILD'] === '1' || process.env['WARD_BENCH_WARD_JS']) return;
-  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
-    cwd: ROOT,
-    encoding: 'utf8',
-  });
+  const r = spawnSync(
+    process.execPath,
+    [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
+    {
+      cwd: ROOT,
+      encoding: 'utf8',
+    },
+  );
   if (r.status !== 0) throw new Error(`npm run build failed:\n${r.stdout}${r.stderr}`);
   built = true;
 }
@@ -315,8 +319,8 @@ export async function startNodeService(
 ): Promise<ServiceProcess> {
   const fd = openSync(logFile, 'a');
   const argv = options.netns
-    ? ['ip', ['netns', 'exec', options.netns, process.execPath, entry]] as const
-    : [process.execPath, [entry]] as const;
+    ? (['ip', ['netns', 'exec', options.netns, process.execPath, entry]] as const)
+    : ([process.execPath, [entry]] as const);
   const child = spawn(argv[0], [...argv[1]], {
     cwd: ROOT,
     env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/root', ...env },

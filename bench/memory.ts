@@ -4,8 +4,8 @@ import {
   type BenchResult,
   type Figure,
   inFlight,
-  readProcMemory,
   QUICK,
+  readProcMemory,
   removeDir,
   runAlone,
   type ServiceProcess,
@@ -80,18 +80,16 @@ export async function run(options: MemoryOptions = {}): Promise<BenchResult> {
           const url = `${proc.url}/slack/events`;
           const results = await inFlight(REQUESTS, CONCURRENCY, (i) => timedSignedPost(url, bodies[i]!));
           failures += results.filter((r) => r.status !== 200).length;
-          {
-            // The work behind the acks (replies, approval messages) done before memory is read, on both sides.
-            await waitUntil(
-              'the replies and approval messages',
-              () =>
-                slack.callsTo('response_url').length - before.response_url >= expected.response_url &&
-                slack.callsTo('chat.postMessage').length - before['chat.postMessage'] >=
-                  expected['chat.postMessage'],
-              120_000,
-              20,
-            );
-          }
+          // The work behind the acks (replies, approval messages) done before memory is read, on both sides.
+          await waitUntil(
+            'the replies and approval messages',
+            () =>
+              slack.callsTo('response_url').length - before.response_url >= expected.response_url &&
+              slack.callsTo('chat.postMessage').length - before['chat.postMessage'] >=
+                expected['chat.postMessage'],
+            120_000,
+            20,
+          );
           await sleep(IDLE_MS);
           const m = readProcMemory(proc.pid);
           into.after.push(m.rssMiB);
