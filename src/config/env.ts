@@ -77,6 +77,17 @@ export const envSchema = z.object({
   WARD_LOCKDOWN_CONFIRM_SECONDS: z.coerce.number().int().min(5).max(3600).default(60),
   WARD_HOST_LOCK_WAIT_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
   WARD_AUTO_RUN_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(604_800).default(600),
+  /** Hunt bounds per host (README "Hunting"): files larger than this are not hashed; at most this many files. */
+  WARD_HUNT_MAX_FILE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(64 * 1024 * 1024),
+  WARD_HUNT_MAX_FILES: z.coerce.number().int().min(1).max(10_000_000).default(200_000),
+  /** The sha256 scan's time cap on each host; `--time-limit` may only shorten it. */
+  WARD_HUNT_SCAN_TIMEOUT_MS: z.coerce.number().int().min(100).default(120_000),
+  /** A hunt on more than 5 hosts edits one progress message, at most this often. */
+  WARD_HUNT_PROGRESS_INTERVAL_MS: z.coerce.number().int().min(200).default(2000),
 
   WARD_ALERT_TOKEN_ALERTMANAGER: optionalString,
   WARD_ALERT_TOKEN_GRAFANA: optionalString,
