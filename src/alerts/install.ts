@@ -1,3 +1,4 @@
+import { indicatorText, parseIndicators } from '../actions/hunt-indicators.js';
 import type { Config } from '../config/env.js';
 import { fileSha256 } from '../config/file-sha256.js';
 import { HOST_NAME_PATTERN } from '../config/inventory.js';
@@ -188,6 +189,14 @@ function parseButtonValue(actionId: string, value: string): SuggestButtonValue {
   ) {
     throw new UserInputError('That alert button is malformed, so nothing was requested.');
   }
+  if (b.command === 'hunt') {
+    // Re-validated here: a button value comes back from Slack and is not trusted more than typed text.
+    if (!Array.isArray(b.indicators) || b.indicators.length === 0) {
+      throw new UserInputError('That hunt button carries no indicator, so nothing was requested.');
+    }
+    const indicators = parseIndicators(b.indicators.map(String)).map(indicatorText);
+    return { command: b.command, host: b.host, fingerprint: b.fingerprint, title: b.title, indicators };
+  }
   return { command: b.command, host: b.host, fingerprint: b.fingerprint, title: b.title };
 }
 
@@ -202,7 +211,10 @@ export function registerSuggestButtons(services: Services): void {
     const invocation: Invocation = {
       user: event.user,
       channel: event.channel ?? '',
-      text: `${button.command} ${button.host} --reason "${alertReason(button.title, button.fingerprint)}"`,
+      text:
+        button.command === 'hunt'
+          ? `hunt all ${(button.indicators ?? []).join(' ')} --reason "${alertReason(button.title, button.fingerprint)}"`
+          : `${button.command} ${button.host} --reason "${alertReason(button.title, button.fingerprint)}"`,
       triggerId: event.triggerId,
       responseUrl: event.responseUrl,
       threadTs: event.messageTs,

@@ -1,6 +1,7 @@
 import type { ChatMessage } from '../ports/chat.js';
 import { actions, type ButtonSpec, clip, context, esc, fields, header, section } from '../render/blocks.js';
 import type { Alert, Severity } from './alert.js';
+import { huntIndicatorsFor } from './hunt-suggest.js';
 
 /** What an alert's Slack message shows besides the alert itself. */
 export interface AlertMessageState {
@@ -34,6 +35,8 @@ export interface SuggestButtonValue {
   fingerprint: string;
   /** The alert title (clipped), for the request's reason. */
   title: string;
+  /** `hunt` only: the indicators derived from the alert (re-validated on click); the hunt runs on all hosts. */
+  indicators?: string[] | undefined;
 }
 
 /** Longest title carried in a button value (Slack allows 2000 characters per value). */
@@ -78,16 +81,40 @@ export function renderAlertMessage(
   const buttons: ButtonSpec[] =
     resolved || host === undefined
       ? []
-      : route.suggest.map((command) => ({
-          text: `${command} ${host}`,
-          actionId: `alert.suggest.${command}`,
-          value: JSON.stringify({
+      : route.suggest.flatMap((command): ButtonSpec[] => {
+          const value: SuggestButtonValue = {
             command,
             host,
             fingerprint: alert.fingerprint,
             title: clip(alert.title, buttonTitleMax),
-          } satisfies SuggestButtonValue),
-        }));
+          };
+          if (command !== 'hunt') {
+            return [
+              {
+                text: `${command} ${host}`,
+                actionId: `alert.suggest.${command}`,
+                value: JSON.stringify(value),
+              },
+            ];
+          }
+          // "Where else is this?": the exact hunt is shown (in the confirm dialog) before it runs.
+          const indicators = huntIndicatorsFor(alert);
+          if (indicators.length === 0) return [];
+          const exact = `/ward hunt all ${indicators.join(' ')}`;
+          return [
+            {
+              text: `hunt all: ${indicators.join(' ')}`,
+              actionId: 'alert.suggest.hunt',
+              value: JSON.stringify({ ...value, indicators }),
+              confirm: {
+                title: 'Hunt every host?',
+                text: `\`${esc(exact)}\``,
+                confirm: 'Hunt',
+                deny: 'Cancel',
+              },
+            },
+          ];
+        });
   if (alert.link !== undefined && /^https?:\/\//.test(alert.link)) {
     blocks.push(section(`<${alert.link.replace(/[<>|]/g, encodeURIComponent)}|Open in ${alert.source}>`));
   }
