@@ -60,7 +60,7 @@ export default defineCommand({
     'hunt all sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08',
     'hunt tag:web process:kworker-upd ip:203.0.113.0/24 port:4444',
     'hunt tag:web package:openssh-server<1:9.2p1-2+deb12u3 user:backdoor file:/etc/cron.d/upd',
-    'hunt tag:web sha256:… --then-unblock-port 443',
+    'hunt tag:web file:/tmp/.x/kworker-upd --then-unblock-port 443',
   ],
   kind: 'change',
   // Reads only: runs even under WARD_DRY_RUN, and shares hosts with other reads.
