@@ -77,7 +77,7 @@ export const envSchema = z.object({
   WARD_LOCKDOWN_CONFIRM_SECONDS: z.coerce.number().int().min(5).max(3600).default(60),
   WARD_HOST_LOCK_WAIT_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
   WARD_AUTO_RUN_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(604_800).default(600),
-  /** Hunt bounds per host (README "Hunting"): files larger than this are not hashed; at most this many files. */
+  /** Hunt bounds per host (README, command reference: hunt): files larger than this are not hashed; at most this many files. */
   WARD_HUNT_MAX_FILE_BYTES: z.coerce
     .number()
     .int()
