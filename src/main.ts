@@ -3,6 +3,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import { commands } from '../commands/index.js';
+import { registerHuntButtons } from './actions/hunt-buttons.js';
 import { ChainedAuditLog, chainModeProblem } from './adapters/audit/chained-audit-log.js';
 import { DuoMfa } from './adapters/duo/duo-mfa.js';
 import { LocalShell } from './adapters/local/local-shell.js';
@@ -191,6 +192,7 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
   approvals.register(services.interactions);
   approvals.start();
   registerRecoveryActions(services, (inv) => replierFor(services, inv));
+  registerHuntButtons(services);
   const recovery = new RecoveryScanner(services);
 
   const slack = createSlackApp(config, services, work);

@@ -1,3 +1,4 @@
+import { indicatorText, parseIndicators } from '../actions/hunt-indicators.js';
 import type { Config } from '../config/env.js';
 import { fileSha256 } from '../config/file-sha256.js';
 import { HOST_NAME_PATTERN } from '../config/inventory.js';
@@ -173,6 +174,8 @@ interface ClickedSuggestion {
   host: string;
   fingerprint: string;
   title: string;
+  /** `hunt` only: the indicators the button carried, re-validated. */
+  indicators?: string[] | undefined;
 }
 
 const REF_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -233,7 +236,16 @@ async function resolveButton(
   ) {
     throw malformed();
   }
-  return { command: b.command, host: b.host, fingerprint: alert.fingerprint, title: alert.title };
+  const resolved = { command: b.command, host: b.host, fingerprint: alert.fingerprint, title: alert.title };
+  if (b.command === 'hunt') {
+    // Re-validated here: a button value comes back from Slack and is not trusted more than typed text.
+    if (!Array.isArray(b.indicators) || b.indicators.length === 0) {
+      throw new UserInputError('That hunt button carries no indicator, so nothing was requested.');
+    }
+    const indicators = parseIndicators(b.indicators.map(String)).map(indicatorText);
+    return { ...resolved, indicators };
+  }
+  return resolved;
 }
 
 /**
@@ -247,7 +259,10 @@ export function registerSuggestButtons(services: Services): void {
     const invocation: Invocation = {
       user: event.user,
       channel: event.channel ?? '',
-      text: `${button.command} ${button.host} --reason "${alertReason(button.title, button.fingerprint)}"`,
+      text:
+        button.command === 'hunt'
+          ? `hunt all ${(button.indicators ?? []).join(' ')} --reason "${alertReason(button.title, button.fingerprint)}"`
+          : `${button.command} ${button.host} --reason "${alertReason(button.title, button.fingerprint)}"`,
       triggerId: event.triggerId,
       responseUrl: event.responseUrl,
       threadTs: event.messageTs,

@@ -83,6 +83,17 @@ export const envSchema = z.object({
   WARD_BLOCK_MIN_PREFIX_V4: z.coerce.number().int().min(0).max(32).default(16),
   /** The same for IPv6: a /48 is one site. */
   WARD_BLOCK_MIN_PREFIX_V6: z.coerce.number().int().min(0).max(128).default(48),
+  /** Hunt bounds per host (README, command reference: hunt): files larger than this are not hashed; at most this many files. */
+  WARD_HUNT_MAX_FILE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(64 * 1024 * 1024),
+  WARD_HUNT_MAX_FILES: z.coerce.number().int().min(1).max(10_000_000).default(200_000),
+  /** The sha256 scan's time cap on each host; `--time-limit` may only shorten it. */
+  WARD_HUNT_SCAN_TIMEOUT_MS: z.coerce.number().int().min(100).default(120_000),
+  /** A hunt on more than 5 hosts edits one progress message, at most this often. */
+  WARD_HUNT_PROGRESS_INTERVAL_MS: z.coerce.number().int().min(200).default(2000),
 
   WARD_ALERT_TOKEN_ALERTMANAGER: optionalString,
   WARD_ALERT_TOKEN_GRAFANA: optionalString,

@@ -12,6 +12,7 @@ const KEY = `SHA256:${'A'.repeat(43)}`;
 const inventory = toInventory({
   management: { cidrs: ['198.51.100.0/24'] },
   defaults: {},
+  hunt: {},
   forensics: {},
   hosts: {
     web1: {
