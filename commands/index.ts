@@ -6,6 +6,7 @@ import disableUser from './disable-user.js';
 import forensics from './forensics.js';
 import help from './help.js';
 import hosts from './hosts.js';
+import incident from './incident.js';
 import killProcess from './kill-process.js';
 import lockdown from './lockdown.js';
 import mfa from './mfa.js';
@@ -32,4 +33,5 @@ export const commands: AnyCommand[] = [
   unquarantine,
   rules,
   audit,
+  incident,
 ];

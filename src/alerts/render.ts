@@ -88,6 +88,21 @@ export function renderAlertMessage(
             title: clip(alert.title, buttonTitleMax),
           } satisfies SuggestButtonValue),
         }));
+  // Every firing alert can become an incident; one alert opens at most one (src/incidents/).
+  if (!resolved) {
+    buttons.push({
+      text: 'Open incident',
+      actionId: 'incident.open_alert',
+      value: JSON.stringify({
+        fingerprint: alert.fingerprint,
+        title: clip(alert.title, buttonTitleMax),
+        severity: alert.severity,
+        ...(host === undefined ? {} : { host }),
+        source: alert.source,
+        firstSeen: state.firstSeen,
+      }),
+    });
+  }
   if (alert.link !== undefined && /^https?:\/\//.test(alert.link)) {
     blocks.push(section(`<${alert.link.replace(/[<>|]/g, encodeURIComponent)}|Open in ${alert.source}>`));
   }

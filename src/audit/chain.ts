@@ -224,3 +224,74 @@ export class ChainVerifier {
     return false;
   }
 }
+
+/** Whether the chain holds over `[fromSeq, toSeq]`, and the first problem when it does not. */
+export type RangeVerdict = { ok: true } | { ok: false; seq: number | null; problem: string };
+
+/**
+ * Verifies a stretch of the chain (an incident's entries) without trusting anything inside it: every entry from
+ * `fromSeq` to `toSeq` must be readable, numbered in order, link to the hash before it and match its own hash, and
+ * the entry after `toSeq` (or the head key, when `toSeq` is the newest) must link to the last one, so that an
+ * entry edited along with its hash is caught too. The entry before `fromSeq` is the anchor. `entries` is the stream,
+ * oldest first (it may hold more than the range).
+ */
+export function verifyRange(
+  entries: readonly StreamEntry[],
+  fromSeq: number,
+  toSeq: number,
+  head: ChainHead | null,
+): RangeVerdict {
+  let prevHash: string | undefined = fromSeq === 1 ? GENESIS_HASH : undefined;
+  let expected = fromSeq;
+  let closed = false;
+  for (const e of entries) {
+    const entry = parseEntry(e.fields['entry']);
+    if (!entry) {
+      if (expected > fromSeq && expected <= toSeq + 1) {
+        return { ok: false, seq: null, problem: `entry ${e.id} is not a readable chain entry (edited?)` };
+      }
+      continue;
+    }
+    if (entry.seq === fromSeq - 1) {
+      prevHash = e.fields['hash'];
+      continue;
+    }
+    if (entry.seq < fromSeq) continue;
+    if (prevHash === undefined)
+      return { ok: false, seq: fromSeq - 1, problem: 'the entry before the range is missing' };
+    if (entry.seq !== expected) {
+      return {
+        ok: false,
+        seq: entry.seq,
+        problem: `expected seq ${expected}, found ${entry.seq} (entries deleted or inserted)`,
+      };
+    }
+    if (entry.prev !== prevHash) {
+      return {
+        ok: false,
+        seq: entry.seq,
+        problem: 'does not link to the entry before it (that entry was edited)',
+      };
+    }
+    if (entry.seq === toSeq + 1) {
+      closed = true;
+      break;
+    }
+    if (hashEntry(entry.prev, e.fields['entry']!) !== e.fields['hash']) {
+      return { ok: false, seq: entry.seq, problem: 'content does not match its hash (the entry was edited)' };
+    }
+    prevHash = e.fields['hash'];
+    expected++;
+  }
+  if (expected <= toSeq) return { ok: false, seq: expected, problem: 'entries of the range are missing' };
+  if (!closed) {
+    if (head === null || head.seq !== toSeq || head.hash !== prevHash) {
+      return {
+        ok: false,
+        seq: toSeq,
+        problem: 'the newest entry does not match the head key (edited or rebuilt?)',
+      };
+    }
+  }
+  return { ok: true };
+}
