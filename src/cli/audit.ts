@@ -12,12 +12,15 @@ import { RedisStore } from '../adapters/redis/redis-store.js';
 import { AUDIT_HEAD_KEY, AUDIT_STREAM, ChainVerifier, parseEntry, parseHead } from '../audit/chain.js';
 import { envSchema } from '../config/env.js';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
+import { INCIDENT_ID_PATTERN } from '../incidents/incident.js';
+import { readTimeline } from '../incidents/timeline.js';
 import type { Store, StreamEntry } from '../ports/store.js';
 
 const BATCH = 1000;
 
 const USAGE = `Usage:
   npm run audit -- verify                       check the whole hash chain; exit 1 naming the first broken entry
+  npm run audit -- verify --incident INC-<n>    check the chain over one incident's entries (first to last)
   npm run audit -- export [--since ISO-8601] [--output FILE]
                                                 write entries as JSON Lines for a SIEM (to FILE, else stdout:
                                                 use \`npm run -s\` so that npm's banner stays out of the file)`;
@@ -70,6 +73,25 @@ export async function verifyAuditChain(store: Store, io: CliIo): Promise<number>
   return 1;
 }
 
+/** Verifies the chain over one incident's entries: exit 0 verified, 1 broken, 2 no such entries. */
+export async function verifyIncident(store: Store, io: CliIo, incident: string): Promise<number> {
+  const t = await readTimeline(store, incident);
+  if (!t.range || !t.verdict) {
+    io.err(`no audit entries are attached to ${incident}\n`);
+    return 2;
+  }
+  if (t.verdict.ok) {
+    await io.out(
+      `${incident}: audit chain OK over seq ${t.range.from}–${t.range.to} (${t.entries.length} incident entries)\n`,
+    );
+    return 0;
+  }
+  io.err(
+    `${incident}: audit chain BROKEN over seq ${t.range.from}–${t.range.to} at seq ${t.verdict.seq ?? '?'}: ${t.verdict.problem}\n`,
+  );
+  return 1;
+}
+
 export async function exportAudit(store: Store, io: CliIo, sinceMs?: number): Promise<number> {
   let n = 0;
   for await (const e of walkStream(store, sinceMs === undefined ? '-' : `${sinceMs}-0`)) {
@@ -99,6 +121,7 @@ export async function runAuditCli(
   const [action, ...rest] = argv;
   let sinceMs: number | undefined;
   let output: string | undefined;
+  let incident: string | undefined;
   if (action === 'export') {
     for (let i = 0; i < rest.length; i++) {
       const arg = rest[i]!;
@@ -118,7 +141,19 @@ export async function runAuditCli(
         return 2;
       }
     }
-  } else if (action !== 'verify' || rest.length > 0) {
+  } else if (action === 'verify' && rest.length > 0) {
+    const [flag, value] = rest[0]?.includes('=') ? rest[0].split(/=(.*)/s) : [rest[0], rest[1]];
+    if (
+      flag !== '--incident' ||
+      value === undefined ||
+      !INCIDENT_ID_PATTERN.test(value) ||
+      rest.length > (rest[0]?.includes('=') ? 1 : 2)
+    ) {
+      io.err(`${USAGE}\n`);
+      return 2;
+    }
+    incident = value;
+  } else if (action !== 'verify') {
     io.err(`${USAGE}\n`);
     return 2;
   }
@@ -139,6 +174,7 @@ export async function runAuditCli(
   const store = new RedisStore(parsed.data.REDIS_URL);
   try {
     await store.connect();
+    if (action === 'verify' && incident !== undefined) return await verifyIncident(store, io, incident);
     if (action === 'verify') return await verifyAuditChain(store, io);
     if (output === undefined) return await exportAudit(store, io, sinceMs);
     const file = createWriteStream(output, { flags: 'wx' });

@@ -165,9 +165,10 @@ export class IncidentService {
     }
   }
 
+  /** Finishes opening an incident that stopped part-way (said as "is open", not as a duplicate). */
   async resume(id: string): Promise<OpenOutcome> {
     await this.require(id);
-    return this.advance(id, { existing: true });
+    return this.advance(id, { existing: false });
   }
 
   /** Carries out the opening steps not done yet, recording each as done; stops at the first Slack refusal. */

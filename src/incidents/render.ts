@@ -28,13 +28,21 @@ function alertLine(incident: Incident): string {
   return `${esc(a.title)}${a.host ? ` on ${esc(a.host)}` : ''} (\`${esc(a.fingerprint.slice(0, 16))}\`)`;
 }
 
+/**
+ * A title for a plain_text header. plain_text never becomes a mention, but a copy of the header (a notification, a
+ * client that renders it differently) should not carry `<!channel>` either: angle brackets become look-alikes.
+ */
+function plainTitle(incident: Incident): string {
+  return `${incident.id}: ${incident.title.replace(/</g, '‹').replace(/>/g, '›')}`;
+}
+
 /** The pinned header of an incident channel, updated as severity, status and roles change. */
 export function renderIncidentHeader(incident: Incident): ChatMessage {
   const text = `${incident.id}: ${esc(incident.title)} (${incident.severity}, ${incident.status})`;
   return {
     text,
     blocks: [
-      header(`${incident.id}: ${incident.title}`),
+      header(plainTitle(incident)),
       fields([
         ['Severity', incident.severity],
         ['Status', incident.status],
@@ -105,7 +113,7 @@ export function renderCard(incident: Incident, facts: CardFacts): ChatMessage {
   return {
     text,
     blocks: [
-      header(`${incident.id}: ${incident.title}`),
+      header(plainTitle(incident)),
       fields([
         ['Status', incident.status],
         ['Severity', incident.severity],

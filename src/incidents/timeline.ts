@@ -25,13 +25,16 @@ export interface Timeline {
   range: { from: number; to: number } | null;
 }
 
-/**
- * Reads an incident's entries from the audit stream and verifies the chain over their range. The head is read
- * before the stream, so entries appended meanwhile only extend the chain past it.
- */
+/** Reads an incident's entries from the audit stream and verifies the chain over their range. */
 export async function readTimeline(store: Store, incident: string): Promise<Timeline> {
-  const head = parseHead(await store.get(AUDIT_HEAD_KEY));
-  const stream = await store.streamRange(AUDIT_STREAM);
+  // Read until the stream and the head agree: an entry appended between the two reads would otherwise look like
+  // an end of chain that does not match the head.
+  let stream = await store.streamRange(AUDIT_STREAM);
+  let head = parseHead(await store.get(AUDIT_HEAD_KEY));
+  for (let i = 0; i < 5 && lastSeq(stream) !== (head?.seq ?? 0); i++) {
+    stream = await store.streamRange(AUDIT_STREAM);
+    head = parseHead(await store.get(AUDIT_HEAD_KEY));
+  }
   const entries: TimelineEntry[] = [];
   for (const e of stream) {
     const parsed = parseEntry(e.fields['entry']);
@@ -41,6 +44,11 @@ export async function readTimeline(store: Store, incident: string): Promise<Time
   if (entries.length === 0) return { entries, verdict: null, range: null };
   const range = { from: entries[0]!.seq, to: entries[entries.length - 1]!.seq };
   return { entries, verdict: verifyRange(stream, range.from, range.to, head), range };
+}
+
+function lastSeq(stream: readonly { fields: Record<string, string> }[]): number {
+  const last = stream.at(-1);
+  return last === undefined ? 0 : (parseEntry(last.fields['entry'])?.seq ?? -1);
 }
 
 const detail = (e: AuditEvent, key: string): string | undefined => {

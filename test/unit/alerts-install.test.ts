@@ -75,7 +75,9 @@ const route = { rule: 'ssh', suggest: ['forensics', 'lockdown'] };
 describe('alert message buttons', () => {
   it('carry the inventory host name, not the raw hint', () => {
     const blocks = renderAlertMessage(alert, { ...state, inventoryHost: 'web1' }, route).blocks!;
-    const buttons = blocks.find((b) => b.type === 'actions')?.['elements'] as Array<{ value: string }>;
+    const buttons = (
+      blocks.find((b) => b.type === 'actions')?.['elements'] as Array<{ value: string; action_id: string }>
+    ).filter((b) => b.action_id.startsWith('alert.suggest.'));
     expect(buttons.map((b) => JSON.parse(b.value))).toEqual([
       { command: 'forensics', host: 'web1', fingerprint: 'abc123', title: 'SSH brute force' },
       { command: 'lockdown', host: 'web1', fingerprint: 'abc123', title: 'SSH brute force' },
@@ -84,8 +86,22 @@ describe('alert message buttons', () => {
 
   it('are left out for a host ward does not know, and the message says so', () => {
     const message = renderAlertMessage(alert, state, route);
-    expect(message.blocks!.some((b) => b.type === 'actions')).toBe(false);
+    expect(JSON.stringify(message.blocks)).not.toContain('alert.suggest.');
     expect(JSON.stringify(message.blocks)).toContain("host `i-0abc12345def67890` is not in ward's inventory");
+  });
+
+  it('every firing alert has an Open incident button carrying its fingerprint and first sighting', () => {
+    const blocks = renderAlertMessage(alert, { ...state, firstSeen: '2024-05-01T12:00:00.000Z' }, route).blocks!;
+    const open = (blocks.find((b) => b.type === 'actions')?.['elements'] as Array<Record<string, string>>).find(
+      (b) => b['action_id'] === 'incident.open_alert',
+    )!;
+    expect(JSON.parse(open['value']!)).toMatchObject({
+      fingerprint: 'abc123',
+      title: 'SSH brute force',
+      firstSeen: '2024-05-01T12:00:00.000Z',
+    });
+    const resolved = renderAlertMessage(alert, { ...state, status: 'resolved' }, route);
+    expect(JSON.stringify(resolved.blocks)).not.toContain('incident.open_alert');
   });
 });
 
