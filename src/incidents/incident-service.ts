@@ -1,4 +1,5 @@
 import { readHostState } from '../actions/host-state.js';
+import { type AuditKey, deriveAuditKey } from '../audit/chain.js';
 import { type QuarantineRecord, quarantineKey } from '../cloud/record.js';
 import type { Replier } from '../core/command.js';
 import type { Services } from '../core/services.js';
@@ -66,6 +67,11 @@ export class IncidentService {
     private readonly botUserId: () => Promise<string>,
   ) {
     this.store = new IncidentStore(() => this.services().store);
+  }
+
+  /** The audit chain's key (derived from WARD_ENCRYPTION_KEY as the audit log derives it), to verify MACs. */
+  private auditKey(): AuditKey {
+    return deriveAuditKey(this.s.config.WARD_ENCRYPTION_KEY);
   }
 
   private get s(): Services {
@@ -437,7 +443,7 @@ export class IncidentService {
   // ---- read ---------------------------------------------------------------------------------------------------
 
   async card(incident: Incident) {
-    const timeline = await readTimeline(this.s.store, incident.id);
+    const timeline = await readTimeline(this.s.store, incident.id, this.auditKey());
     const requested = new Map<string, boolean>();
     let evidence = 0;
     for (const e of timeline.entries) {
@@ -473,7 +479,7 @@ export class IncidentService {
     ips: Array<{ host: string; address: string }>;
     instances: Array<{ instanceId: string; requestId: string; inIncident: boolean }>;
   }> {
-    const timeline = await readTimeline(this.s.store, incident.id);
+    const timeline = await readTimeline(this.s.store, incident.id, this.auditKey());
     const requests = new Set(timeline.entries.map((e) => e.event.requestId).filter((r): r is string => !!r));
     const hosts: Array<{ host: string; since: number; requestId: string; inIncident: boolean }> = [];
     for (const key of await this.s.store.keys('ward:host:')) {
@@ -513,7 +519,7 @@ export class IncidentService {
   }
 
   async timelineMessage(incident: Incident, limit = 15) {
-    const t = await readTimeline(this.s.store, incident.id);
+    const t = await readTimeline(this.s.store, incident.id, this.auditKey());
     const last = t.entries.slice(-limit);
     const lines = last.map(
       (e) =>
@@ -525,7 +531,7 @@ export class IncidentService {
   }
 
   async export(incident: Incident, actor: string, channel: string): Promise<{ verified: boolean | null }> {
-    const t = await readTimeline(this.s.store, incident.id);
+    const t = await readTimeline(this.s.store, incident.id, this.auditKey());
     const target = incident.open.channel?.id ?? channel;
     await this.s.chat.uploadFile({
       channel: target,
@@ -569,7 +575,7 @@ export class IncidentService {
     if (!wasResolved) incidentTimeToResolveSeconds.observe((now - updated.times.detected) / 1000);
     await this.refreshHeader(updated);
     const [timeline, containment] = await Promise.all([
-      readTimeline(this.s.store, incident.id),
+      readTimeline(this.s.store, incident.id, this.auditKey()),
       this.containmentInPlace(updated),
     ]);
     const report = buildReport(updated, timeline, containment);

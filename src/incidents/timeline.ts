@@ -1,6 +1,8 @@
 import {
   AUDIT_HEAD_KEY,
   AUDIT_STREAM,
+  type AuditKey,
+  linkOf,
   parseEntry,
   parseHead,
   type RangeVerdict,
@@ -13,7 +15,7 @@ import type { Store } from '../ports/store.js';
 export interface TimelineEntry {
   seq: number;
   at: string;
-  /** The stored entry hash (sha256 chain link). */
+  /** The stored chain link: the entry's HMAC (keyed chain) or sha256 (unkeyed). */
   hash: string;
   event: AuditEvent;
 }
@@ -26,7 +28,7 @@ export interface Timeline {
 }
 
 /** Reads an incident's entries from the audit stream and verifies the chain over their range. */
-export async function readTimeline(store: Store, incident: string): Promise<Timeline> {
+export async function readTimeline(store: Store, incident: string, key: AuditKey): Promise<Timeline> {
   // Read until the stream and the head agree: an entry appended between the two reads would otherwise look like
   // an end of chain that does not match the head.
   let stream = await store.streamRange(AUDIT_STREAM);
@@ -39,11 +41,11 @@ export async function readTimeline(store: Store, incident: string): Promise<Time
   for (const e of stream) {
     const parsed = parseEntry(e.fields['entry']);
     if (parsed?.event.incident !== incident) continue;
-    entries.push({ seq: parsed.seq, at: parsed.at, hash: e.fields['hash'] ?? '', event: parsed.event });
+    entries.push({ seq: parsed.seq, at: parsed.at, hash: linkOf(e.fields) ?? '', event: parsed.event });
   }
   if (entries.length === 0) return { entries, verdict: null, range: null };
   const range = { from: entries[0]!.seq, to: entries[entries.length - 1]!.seq };
-  return { entries, verdict: verifyRange(stream, range.from, range.to, head), range };
+  return { entries, verdict: verifyRange(stream, range.from, range.to, head, key), range };
 }
 
 function lastSeq(stream: readonly { fields: Record<string, string> }[]): number {

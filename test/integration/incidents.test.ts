@@ -7,6 +7,7 @@ import type { FakeMessage } from '../../src/fake-slack/fake-slack.js';
 import {
   auditEvents,
   click,
+  ENCRYPTION_KEY,
   metricValue,
   newChannel,
   responses,
@@ -358,7 +359,7 @@ describe('working in the incident channel', () => {
       const err: string[] = [];
       const code = await runAuditCli(
         ['verify', '--incident', 'INC-1'],
-        { REDIS_URL: shared.redis.url },
+        { REDIS_URL: shared.redis.url, WARD_ENCRYPTION_KEY: ENCRYPTION_KEY },
         {
           out: async (t) => {
             out.push(t);
