@@ -149,10 +149,10 @@ function buttons(message: FakeMessage): Array<{ action_id: string; value: string
   return ((block?.['elements'] as Array<Record<string, unknown>> | undefined) ?? [])
     .filter((e) => String(e['action_id']).startsWith('alert.suggest.'))
     .map((e) => ({
-    action_id: e['action_id'] as string,
-    value: e['value'] as string,
-    text: (e['text'] as { text: string }).text,
-  }));
+      action_id: e['action_id'] as string,
+      value: e['value'] as string,
+      text: (e['text'] as { text: string }).text,
+    }));
 }
 
 /** Signals ward's node process (startWardProcess runs `node --import tsx src/main.ts`: the child is ward). */

@@ -76,7 +76,7 @@ describe('alert message buttons', () => {
   it('carry the inventory host name, not the raw hint', () => {
     const blocks = renderAlertMessage(alert, { ...state, inventoryHost: 'web1' }, route).blocks!;
     const buttons = (
-      blocks.find((b) => b.type === 'actions')?.['elements'] as Array<{ value: string; action_id: string }>
+      blocks.find((b) => b.type === 'actions')!['elements'] as Array<{ value: string; action_id: string }>
     ).filter((b) => b.action_id.startsWith('alert.suggest.'));
     expect(buttons.map((b) => JSON.parse(b.value))).toEqual([
       { command: 'forensics', host: 'web1', fingerprint: 'abc123', title: 'SSH brute force' },
@@ -91,10 +91,11 @@ describe('alert message buttons', () => {
   });
 
   it('every firing alert has an Open incident button carrying its fingerprint and first sighting', () => {
-    const blocks = renderAlertMessage(alert, { ...state, firstSeen: '2024-05-01T12:00:00.000Z' }, route).blocks!;
-    const open = (blocks.find((b) => b.type === 'actions')?.['elements'] as Array<Record<string, string>>).find(
-      (b) => b['action_id'] === 'incident.open_alert',
-    )!;
+    const blocks = renderAlertMessage(alert, { ...state, firstSeen: '2024-05-01T12:00:00.000Z' }, route)
+      .blocks!;
+    const open = (
+      blocks.find((b) => b.type === 'actions')!['elements'] as Array<Record<string, string>>
+    ).find((b) => b['action_id'] === 'incident.open_alert')!;
     expect(JSON.parse(open['value']!)).toMatchObject({
       fingerprint: 'abc123',
       title: 'SSH brute force',
