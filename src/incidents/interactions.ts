@@ -1,18 +1,8 @@
+import { messageKey } from '../alerts/relay.js';
 import type { Services } from '../core/services.js';
 import { UserInputError } from '../errors.js';
 import { replierFor } from '../slack/app.js';
 import { TITLE_MAX } from './incident.js';
-
-/** What the **Open incident** button under an alert carries (`incident.open_alert`). */
-export interface OpenIncidentButtonValue {
-  fingerprint: string;
-  title: string;
-  severity?: string | undefined;
-  host?: string | undefined;
-  source?: string | undefined;
-  /** ISO time the alert was first seen: the incident's detection time. */
-  firstSeen?: string | undefined;
-}
 
 /** Alert severities mapped onto incident severities (a person can change it at once with `/ward incident severity`). */
 export function incidentSeverityFor(alertSeverity: string | undefined): 'sev1' | 'sev2' | 'sev3' | 'sev4' {
@@ -28,17 +18,36 @@ export function incidentSeverityFor(alertSeverity: string | undefined): 'sev1' |
   }
 }
 
-function parseValue(value: string): OpenIncidentButtonValue {
-  let v: Partial<OpenIncidentButtonValue> | undefined;
+const REF_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** The alert behind an **Open incident** button (`{ ref }`), read from the relay's own record of it. */
+async function alertOfButton(services: Services, value: string) {
+  let ref: unknown;
   try {
-    v = JSON.parse(value) as Partial<OpenIncidentButtonValue>;
+    ref = (JSON.parse(value) as { ref?: unknown }).ref;
   } catch {
-    v = undefined;
+    ref = undefined;
   }
-  if (!v || typeof v.fingerprint !== 'string' || v.fingerprint === '' || typeof v.title !== 'string') {
+  if (typeof ref !== 'string' || !REF_PATTERN.test(ref)) {
     throw new UserInputError('That incident button is malformed, so nothing was opened.');
   }
-  return v as OpenIncidentButtonValue;
+  const raw = await services.store.get(messageKey(ref));
+  const record = (raw === null ? null : JSON.parse(raw)) as {
+    kind?: string;
+    alert?: { fingerprint?: unknown; title?: unknown; severity?: string; source?: string; host?: string };
+    state?: { inventoryHost?: string; firstSeen?: string };
+  } | null;
+  const alert = record?.alert;
+  if (
+    record?.kind !== 'message' ||
+    typeof alert?.fingerprint !== 'string' ||
+    typeof alert.title !== 'string'
+  ) {
+    throw new UserInputError(
+      'ward no longer keeps this alert (alerts are kept for their rule\'s dedupe window plus a day), so nothing was opened. Type `/ward incident open "…"` instead.',
+    );
+  }
+  return { ...alert, fingerprint: alert.fingerprint, title: alert.title, state: record.state ?? {} };
 }
 
 /**
@@ -57,8 +66,8 @@ export function registerIncidentInteractions(services: Services): void {
       threadTs: event.messageTs,
     });
     await services.policy.authorize(event.user, command());
-    const b = parseValue(event.value);
-    const firstSeenMs = b.firstSeen === undefined ? undefined : Date.parse(b.firstSeen);
+    const b = await alertOfButton(services, event.value);
+    const firstSeenMs = b.state.firstSeen === undefined ? undefined : Date.parse(b.state.firstSeen);
     const outcome = await services.incidents.openFromAlert({
       requester: event.user,
       title: b.title.slice(0, TITLE_MAX),
@@ -68,7 +77,7 @@ export function registerIncidentInteractions(services: Services): void {
         fingerprint: b.fingerprint,
         title: b.title,
         severity: b.severity,
-        host: b.host,
+        host: b.state.inventoryHost ?? b.host,
         source: b.source,
         channel: event.channel,
         ts: event.messageTs,
