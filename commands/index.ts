@@ -8,6 +8,7 @@ import forensics from './forensics.js';
 import help from './help.js';
 import hosts from './hosts.js';
 import hunt from './hunt.js';
+import incident from './incident.js';
 import killProcess from './kill-process.js';
 import lockdown from './lockdown.js';
 import mfa from './mfa.js';
@@ -38,4 +39,5 @@ export const commands: AnyCommand[] = [
   unquarantine,
   rules,
   audit,
+  incident,
 ];

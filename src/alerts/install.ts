@@ -7,11 +7,13 @@ import { answerError, dispatchCommand, parseCommandText } from '../core/dispatch
 import type { Services } from '../core/services.js';
 import { UserInputError } from '../errors.js';
 import type { HttpRoutes } from '../http/server.js';
+import { TITLE_MAX } from '../incidents/incident.js';
+import { incidentSeverityFor } from '../incidents/interactions.js';
 import { newRequestId } from '../log.js';
 import { alertsTotal } from '../metrics.js';
 import type { ChatMessage } from '../ports/chat.js';
 import { replierFor } from '../slack/app.js';
-import type { AlertSource } from './alert.js';
+import type { Alert, AlertSource } from './alert.js';
 import { matchInventoryHost } from './host-match.js';
 import { registerAlertRoutes } from './http.js';
 import { AlertIntakeLimits } from './intake-limits.js';
@@ -91,6 +93,7 @@ export function installAlerts(o: InstallAlertsOptions): InstalledAlerts | undefi
     fallbackChannel: rules.fallbackChannel,
     resolveHost: (hint) => matchInventoryHost(services.inventory(), hint),
     onAuto: (request) => autoRun(services, o.botUserId, request),
+    onIncident: (request) => autoOpenIncident(services, o.botUserId, request),
     onOutcome: countAlertOutcome,
     queueMax: config.WARD_ALERT_QUEUE_MAX,
   });
@@ -276,6 +279,43 @@ export function registerSuggestButtons(services: Services): void {
     );
     await dispatchCommand(services, invocation, replierFor(services, invocation));
   });
+}
+
+// ---- incident: auto ---------------------------------------------------------------------------------------------
+
+/**
+ * A rule's `incident: auto`: ward itself (the bot user) opens an incident for a new alert. The same fingerprint
+ * never opens two: a repeat finds the first one. What happened is said in the alert's thread.
+ */
+export async function autoOpenIncident(
+  services: Services,
+  botUserId: () => Promise<string>,
+  request: { alert: Alert; channel: string; ts: string; firstSeen: string; host?: string | undefined },
+): Promise<void> {
+  const user = await botUserId();
+  const firstSeenMs = Date.parse(request.firstSeen);
+  const outcome = await services.incidents.openFromAlert({
+    requester: user,
+    title: request.alert.title.slice(0, TITLE_MAX),
+    severity: incidentSeverityFor(request.alert.severity),
+    originChannel: request.channel,
+    alert: {
+      fingerprint: request.alert.fingerprint,
+      title: request.alert.title,
+      severity: request.alert.severity,
+      source: request.alert.source,
+      host: request.host ?? request.alert.host,
+      channel: request.channel,
+      ts: request.ts,
+      firstSeenMs: Number.isFinite(firstSeenMs) ? firstSeenMs : undefined,
+    },
+  });
+  if (!outcome.complete || outcome.existing) {
+    await services.incidents.reportOpen(outcome, {
+      ephemeral: (message) =>
+        services.chat.postMessage(request.channel, message, { threadTs: request.ts }).then(() => undefined),
+    });
+  }
 }
 
 // ---- auto-run ---------------------------------------------------------------------------------------------------

@@ -116,6 +116,11 @@ export function renderAlertMessage(
             },
           ];
         });
+  // Every firing alert can become an incident; one alert opens at most one (src/incidents/). Like the suggested
+  // actions, the button carries only a reference to the stored alert: its text is read back from ward's own record.
+  if (!resolved && ref !== undefined) {
+    buttons.push({ text: 'Open incident', actionId: 'incident.open_alert', value: JSON.stringify({ ref }) });
+  }
   if (alert.link !== undefined && /^https?:\/\//.test(alert.link)) {
     blocks.push(section(`<${alert.link.replace(/[<>|]/g, encodeURIComponent)}|Open in ${alert.source}>`));
   }

@@ -136,6 +136,19 @@ export const envSchema = z.object({
   WARD_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
   WARD_EXECUTION_LEASE_MS: z.coerce.number().int().min(1000).default(15_000),
 
+  /** Incident channels are private unless `0` (src/incidents/). */
+  WARD_INCIDENT_PRIVATE: z.enum(['0', '1'], { error: 'must be 0 or 1' }).default('1'),
+  /** Invited to every incident channel: Slack user ids and/or user group ids, comma-separated. */
+  WARD_INCIDENT_RESPONDERS: optionalString.refine(
+    (v) => v === undefined || v.split(',').every((p) => /^[UWS][A-Z0-9]{2,}$/.test(p.trim())),
+    'must be Slack user ids (U…/W…) and user group ids (S…), comma-separated',
+  ),
+  /** Where new incidents and their updates are announced, besides the channel they were opened from. */
+  WARD_INCIDENT_BROADCAST_CHANNEL: optionalString.refine(
+    (v) => v === undefined || /^[CG][A-Z0-9]{2,}$/.test(v),
+    'must be a Slack channel id (C… or G…), not a channel name',
+  ),
+
   AWS_ENDPOINT_URL: optionalUrl('an EC2-compatible endpoint'),
   WARD_AWS_WATCH: z.enum(['0', '1']).default('0'),
   WARD_AWS_WATCH_INTERVAL_SECONDS: z.coerce.number().int().min(10).default(60),

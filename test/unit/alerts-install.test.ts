@@ -82,6 +82,8 @@ describe('alert message buttons', () => {
     expect(buttons.map((b) => JSON.parse(b.value))).toEqual([
       { command: 'forensics', host: 'web1', ref },
       { command: 'lockdown', host: 'web1', ref },
+      // Open incident: every firing alert has it (test/integration/incidents.test.ts).
+      { ref },
     ]);
   });
 
