@@ -8,3 +8,4 @@ export { falco } from './falco.js';
 export { generic } from './generic.js';
 export { grafana } from './grafana.js';
 export { sns } from './sns.js';
+export { wazuh } from './wazuh.js';
