@@ -77,13 +77,14 @@ function hmacHeaders(req: IncomingMessage): { signature: string | undefined; tim
 
 /**
  * `POST /alerts/:source` for every source in src/alerts/sources/index.ts, authenticated as the source declares:
- * bearer token, bearer token or HMAC signature, or SNS message signature + topic allow-list. Answers: 202 once every alert is recorded durably; 400 naming the
- * failing field; 401 unauthenticated, stale or replayed (checked before the body is read wherever the headers can
- * prove it); 403 SNS topic not allowed; 404 unknown or disabled source; 413 body over WARD_ALERT_MAX_BODY_BYTES or
- * more alerts than WARD_ALERT_MAX_PER_REQUEST; 429 with Retry-After when the source is over its rate limit, the queue
- * is full, or too many unauthenticated bodies are in flight (503 when that limit is the total); 503 when the store
- * cannot record (the sender retries). A body slower than WARD_HTTP_BODY_TIMEOUT_MS has its connection dropped. An
- * SNS MessageId seen before is answered 200 without processing it again (SNS redelivers; that is not an error).
+ * bearer token, bearer token or HMAC signature, or SNS message signature + topic allow-list. Answers: 202 once every
+ * alert is recorded durably; 400 naming the failing field; 401 unauthenticated, stale or replayed (checked before
+ * the body is read wherever the headers can prove it); 403 SNS topic not allowed; 404 unknown or disabled source;
+ * 413 body over WARD_ALERT_MAX_BODY_BYTES or more alerts than WARD_ALERT_MAX_PER_REQUEST; 429 with Retry-After when
+ * the source is over its rate limit, the queue is full, or too many unauthenticated bodies are in flight (503 when
+ * that limit is the total); 503 when the store cannot record (the sender retries). A body slower than
+ * WARD_HTTP_BODY_TIMEOUT_MS has its connection dropped. An SNS MessageId seen before is answered 200 without
+ * processing it again (SNS redelivers; that is not an error).
  */
 export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): void {
   /** Per SNS-signed source, the topics it accepts (WARD_ALERT_SNS_TOPICS). */

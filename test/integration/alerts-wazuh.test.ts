@@ -62,17 +62,31 @@ function post(token?: string) {
   });
 }
 
+/** `ward_alerts_total{source="wazuh",outcome}` as ward reports it now (0 before the first count). */
+async function counted(outcome: 'accepted' | 'rejected'): Promise<number> {
+  const metrics = await (await fetch(`${ward.url}/metrics`)).text();
+  const line = metrics
+    .split('\n')
+    .find((l) => l.startsWith(`ward_alerts_total{source="wazuh",outcome="${outcome}",`));
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+// Tests run in a random order (vitest.config.ts): each compares counts before and after its own posts.
 describe('Wazuh alerts posted to ward', () => {
-  it('without the Wazuh token, or with a wrong one, are refused 401 and nothing reaches Slack', async () => {
+  it('without the Wazuh token, or with a wrong one, are refused 401 and none is accepted', async () => {
+    const before = { accepted: await counted('accepted'), rejected: await counted('rejected') };
     expect((await post()).status).toBe(401);
     expect((await post('wrong-token')).status).toBe(401);
-    expect(slack.messages('C0WAZUH')).toEqual([]);
+    expect(await counted('rejected')).toBe(before.rejected + 2);
+    expect(await counted('accepted')).toBe(before.accepted);
   });
 
   it('with the token, the real sample reaches the channel its rule names as one message', async () => {
+    const before = await counted('accepted');
     const res = await post(WAZUH_TOKEN);
     expect(res.status).toBe(202);
     expect(await res.json()).toEqual({ accepted: 1 });
+    expect(await counted('accepted')).toBe(before + 1);
     const deadline = Date.now() + 30_000;
     while (slack.messages('C0WAZUH').length === 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
@@ -83,8 +97,5 @@ describe('Wazuh alerts posted to ward', () => {
     expect(shown).toContain('sshd: Multiple authentication failures.');
     expect(shown).toContain('Centos');
     expect(shown).toContain('Failed password for root from 49.88.112.76');
-    const metrics = await (await fetch(`${ward.url}/metrics`)).text();
-    expect(metrics).toContain('ward_alerts_total{source="wazuh",outcome="rejected",app="ward"} 2');
-    expect(metrics).toContain('ward_alerts_total{source="wazuh",outcome="accepted",app="ward"} 1');
   });
 });

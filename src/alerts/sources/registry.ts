@@ -15,7 +15,7 @@ type Listed = (typeof listed)[keyof typeof listed];
 /** One of the listed sources (its `name`, `env` and `auth` keep their literal types). */
 export type RegisteredAlertSource = Listed;
 
-/** A source's name: `POST /alerts/<name>`, `Alert.source`, the rules' `source:` value, the metrics' `source` label. */
+/** A source's name: `POST /alerts/<name>`, `Alert.source`, the rules' `source:` value, the `source` label. */
 export type AlertSource = Listed['name'];
 
 /** The variables one source reads (distributes over a union of sources). */

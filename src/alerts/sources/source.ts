@@ -8,7 +8,7 @@ import type { Alert } from '../alert.js';
 export interface SourceEnvVar {
   /** Parses the raw value (src/config/env.ts spreads it into the one env schema). */
   readonly schema: z.ZodType<string | undefined, string | undefined>;
-  /** One line for .env.example and the README's configuration reference (test/unit/alerts-sources.test.ts checks both). */
+  /** One line for .env.example and the README's configuration reference (test/unit/alerts-sources.test.ts). */
   readonly doc: string;
   /** Never logged nor echoed in a config error (SECRET_VARS). */
   readonly secret: boolean;
