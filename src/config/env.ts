@@ -61,6 +61,8 @@ export const envSchema = z.object({
   DUO_IKEY: optionalString,
   DUO_SKEY: optionalString,
   DUO_API_URL: optionalUrl('override of https://<DUO_API_HOST>, for a test server'),
+  /** Duo pushes ward sends one person per hour (push fatigue); one push at a time per person regardless. */
+  WARD_DUO_MAX_PUSHES_PER_HOUR: z.coerce.number().int().min(1).max(100).default(5),
 
   WARD_EVIDENCE_DIR: z.string().default('./evidence'),
   WARD_ADMIN_EMAILS: optionalString,
@@ -74,6 +76,10 @@ export const envSchema = z.object({
   WARD_LOCKDOWN_CONFIRM_SECONDS: z.coerce.number().int().min(5).max(3600).default(60),
   WARD_HOST_LOCK_WAIT_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
   WARD_AUTO_RUN_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(604_800).default(600),
+  /** block-ip refuses IPv4 ranges wider than this prefix length (a /8 typed by mistake cuts off a continent). */
+  WARD_BLOCK_MIN_PREFIX_V4: z.coerce.number().int().min(0).max(32).default(16),
+  /** The same for IPv6: a /48 is one site. */
+  WARD_BLOCK_MIN_PREFIX_V6: z.coerce.number().int().min(0).max(128).default(48),
 
   // Each alert source's own variables (tokens, secrets, SNS topics), declared in its module in src/alerts/sources/.
   ...alertSourceEnvShape,
