@@ -22,6 +22,7 @@ import { type AlertOutcome, AlertRelay, type AutoRunRequest, messageKey } from '
 import type { SuggestButtonValue } from './render.js';
 import { AlertRules, type ReloadResult, summarizeRules } from './rules-holder.js';
 import { fetchSnsCertificate, visitSubscribeUrl } from './sns-fetch.js';
+import { enabledAlertSources } from './sources/registry.js';
 
 /** What the rest of ward (the `rules` command, SIGHUP) may do with the alert relay. */
 export interface AlertsControl {
@@ -63,14 +64,7 @@ export function installAlerts(o: InstallAlertsOptions): InstalledAlerts | undefi
   const log = services.log.child({ component: 'alerts' });
   if (config.WARD_ALERT_DEFAULT_CHANNEL === undefined) {
     // env.ts refuses WARD_RULES without a default channel, so this is "neither is set".
-    const tokens = [
-      config.WARD_ALERT_TOKEN_ALERTMANAGER,
-      config.WARD_ALERT_TOKEN_GRAFANA,
-      config.WARD_ALERT_TOKEN_FALCO,
-      config.WARD_ALERT_TOKEN_GENERIC,
-      config.WARD_ALERT_HMAC_SECRET_GENERIC,
-      config.WARD_ALERT_SNS_TOPICS,
-    ].some((t) => t !== undefined);
+    const tokens = enabledAlertSources(config).length > 0;
     log[tokens ? 'warn' : 'info'](
       'alert relay off: set WARD_ALERT_DEFAULT_CHANNEL (and optionally WARD_RULES) to accept alerts on /alerts/*',
     );

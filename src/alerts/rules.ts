@@ -2,15 +2,8 @@ import { RE2JS } from 're2js';
 import { z } from 'zod';
 import { slackPrincipal } from '../config/policy.js';
 import { parseDurationMs, parseYaml } from '../config/yaml-file.js';
-import {
-  type Alert,
-  alertSources,
-  alertStatuses,
-  isSeverity,
-  type Severity,
-  severities,
-  severityRank,
-} from './alert.js';
+import { type Alert, alertStatuses, isSeverity, type Severity, severities, severityRank } from './alert.js';
+import { alertSources } from './sources/registry.js';
 
 /*
  * Alert rules (WARD_RULES): which channel sees an alert, who is mentioned, which commands are offered as buttons

@@ -1,16 +1,13 @@
 import { z } from 'zod';
+import { alertSourceEnvShape, alertSourceSecretVars } from '../alerts/sources/registry.js';
 import { ConfigError } from '../errors.js';
+import { optionalString } from './env-values.js';
 
 /**
  * Every environment variable ward reads, in one schema. `secret: true` in the description table below means the
  * value is never printed, not even in an error. Nothing outside this file reads process.env.
  * test/unit/env-example.test.ts keeps .env.example in step with ENV_VARS.
  */
-const optionalString = z
-  .string()
-  .optional()
-  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
-
 const optionalUrl = (what: string) =>
   optionalString.refine((v) => v === undefined || isUrl(v), `must be a URL (${what})`);
 
@@ -95,12 +92,8 @@ export const envSchema = z.object({
   /** A hunt on more than 5 hosts edits one progress message, at most this often. */
   WARD_HUNT_PROGRESS_INTERVAL_MS: z.coerce.number().int().min(200).default(2000),
 
-  WARD_ALERT_TOKEN_ALERTMANAGER: optionalString,
-  WARD_ALERT_TOKEN_GRAFANA: optionalString,
-  WARD_ALERT_TOKEN_FALCO: optionalString,
-  WARD_ALERT_TOKEN_GENERIC: optionalString,
-  WARD_ALERT_HMAC_SECRET_GENERIC: optionalString,
-  WARD_ALERT_SNS_TOPICS: optionalString,
+  // Each alert source's own variables (tokens, secrets, SNS topics), declared in its module in src/alerts/sources/.
+  ...alertSourceEnvShape,
   WARD_ALERT_DEFAULT_CHANNEL: optionalString.refine(
     (v) => v === undefined || /^[CG][A-Z0-9]{2,}$/.test(v),
     'must be a Slack channel id (C… or G…), not a channel name',
@@ -167,11 +160,7 @@ export const SECRET_VARS: ReadonlySet<string> = new Set([
   'DUO_IKEY',
   'DUO_SKEY',
   'MAILGUN_API_KEY',
-  'WARD_ALERT_TOKEN_ALERTMANAGER',
-  'WARD_ALERT_TOKEN_GRAFANA',
-  'WARD_ALERT_TOKEN_FALCO',
-  'WARD_ALERT_TOKEN_GENERIC',
-  'WARD_ALERT_HMAC_SECRET_GENERIC',
+  ...alertSourceSecretVars,
 ]);
 
 /** Every variable the schema knows, for the .env.example check. */
