@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { alertCountsShown } from '../../bench/alert-storm.js';
-import { parseGeneric } from '../../src/alerts/generic.js';
+import { parseGeneric } from '../../src/alerts/sources/generic.js';
 import { renderAlertMessage, renderRollup } from '../../src/alerts/render.js';
 
 const alert = (fp: string) =>
