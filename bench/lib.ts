@@ -380,6 +380,11 @@ export function startWardService(
   return startNodeService(
     WARD_MAIN_JS,
     {
+      // For profiling ward under a benchmark, e.g. WARD_BENCH_WARD_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof"
+      // (the profile is written when ward exits at the end of the benchmark).
+      ...(process.env['WARD_BENCH_WARD_NODE_OPTIONS']
+        ? { NODE_OPTIONS: process.env['WARD_BENCH_WARD_NODE_OPTIONS'] }
+        : {}),
       SLACK_BOT_TOKEN: BOT_TOKEN,
       SLACK_SIGNING_SECRET: SIGNING_SECRET,
       PORT: '0',
