@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { alertCountsShown } from '../../bench/alert-storm.js';
-import { parseGeneric } from '../../src/alerts/sources/generic.js';
 import { renderAlertMessage, renderRollup } from '../../src/alerts/render.js';
+import { parseGeneric } from '../../src/alerts/sources/generic.js';
 
 const alert = (fp: string) =>
   parseGeneric({ title: `storm alert ${fp}`, fingerprint: fp, severity: 'warning' })[0]!;
