@@ -315,12 +315,13 @@ export async function startNodeService(
   env: Record<string, string>,
   logFile: string,
   portOf: (line: Record<string, unknown>) => number | undefined,
-  options: { netns?: string; host?: string } = {},
+  options: { netns?: string; host?: string; nodeArgs?: readonly string[] } = {},
 ): Promise<ServiceProcess> {
   const fd = openSync(logFile, 'a');
+  const node = [process.execPath, ...(options.nodeArgs ?? []), entry];
   const argv = options.netns
-    ? (['ip', ['netns', 'exec', options.netns, process.execPath, entry]] as const)
-    : ([process.execPath, [entry]] as const);
+    ? (['ip', ['netns', 'exec', options.netns, ...node]] as const)
+    : ([node[0]!, node.slice(1)] as const);
   const child = spawn(argv[0], [...argv[1]], {
     cwd: ROOT,
     env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/root', ...env },
@@ -380,11 +381,6 @@ export function startWardService(
   return startNodeService(
     WARD_MAIN_JS,
     {
-      // For profiling ward under a benchmark, e.g. WARD_BENCH_WARD_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof"
-      // (the profile is written when ward exits at the end of the benchmark).
-      ...(process.env['WARD_BENCH_WARD_NODE_OPTIONS']
-        ? { NODE_OPTIONS: process.env['WARD_BENCH_WARD_NODE_OPTIONS'] }
-        : {}),
       SLACK_BOT_TOKEN: BOT_TOKEN,
       SLACK_SIGNING_SECRET: SIGNING_SECRET,
       PORT: '0',
@@ -399,7 +395,12 @@ export function startWardService(
       typeof l['msg'] === 'string' && l['msg'].startsWith('ward listening on')
         ? Number(l['port'])
         : undefined,
-    options,
+    {
+      ...options,
+      // For profiling ward under a benchmark, e.g. WARD_BENCH_WARD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"
+      // (node writes the profile when ward exits at the end of the benchmark).
+      nodeArgs: (process.env['WARD_BENCH_WARD_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== ''),
+    },
   );
 }
 
