@@ -14,6 +14,7 @@ import release from './release.js';
 import rules from './rules.js';
 import status from './status.js';
 import unquarantine from './unquarantine.js';
+import verify from './verify.js';
 
 /** Every chat command, listed explicitly (no folder scanning): the order is the order of `/ward help`. */
 export const commands: AnyCommand[] = [
@@ -25,6 +26,7 @@ export const commands: AnyCommand[] = [
   forensics,
   lockdown,
   release,
+  verify,
   blockIp,
   killProcess,
   disableUser,

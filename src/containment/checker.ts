@@ -101,9 +101,10 @@ export interface Verdict {
  */
 export async function recordCheck(
   services: Services,
-  target: Target,
+  listed: Target,
   outcome: CheckOutcome,
 ): Promise<Verdict> {
+  const target = (outcome.status === 'checked' ? outcome.target : undefined) ?? listed;
   const key = checkStateKey(target.id);
   const raw = await services.store.get(key);
   const prev: CheckState | undefined = raw ? (JSON.parse(raw) as CheckState) : undefined;

@@ -74,7 +74,8 @@ export interface Target {
 export type Finding = { item: string; differences: string[] };
 
 export type CheckOutcome =
-  | { status: 'checked'; findings: Finding[] }
+  /** `target`: what ward held when the host was checked (read under the host's lock), if it changed since listing. */
+  | { status: 'checked'; findings: Finding[]; target?: Target | undefined }
   | { status: 'unverified'; reason: string }
   /** Another job holds the host for a change: this round does not count, either way. */
   | { status: 'busy'; reason: string };
@@ -221,9 +222,16 @@ async function checkHost(services: Services, target: Target): Promise<CheckOutco
     waitMs: 0,
   });
   try {
+    // Read again under the lock: a release that finished just before must not look like a deleted table.
+    const fresh = (await hostTarget(services, host.name)) ?? { ...target, items: [] };
+    if (fresh.items.length === 0) return { status: 'checked', findings: [], target: fresh };
     const session = await connectHost(job, host);
     try {
-      return { status: 'checked', findings: await hostFindings(services, session, job, target) };
+      return {
+        status: 'checked',
+        findings: await hostFindings(services, session, job, fresh),
+        target: fresh,
+      };
     } finally {
       await session.close().catch(() => {});
     }
