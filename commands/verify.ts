@@ -3,6 +3,7 @@ import { hostSelectorArg, resolveHosts } from '../src/config/inventory.js';
 import { checkAll, describeCheck } from '../src/containment/checker.js';
 import { defineCommand } from '../src/core/command.js';
 import { esc, header, section } from '../src/render/blocks.js';
+import { userText } from '../src/render/user-text.js';
 
 /**
  * `/ward verify <host|tag:…>`: checks now, read-only, every containment ward holds on those hosts (lockdown table,
@@ -34,10 +35,12 @@ export default defineCommand({
         .map((v) => {
           const what = v.target.items.map((i) => i.label).join(', ');
           if (v.outcome.status === 'busy')
-            return `• *${esc(h.name)}* (${esc(what)}): not checked, ${esc(v.outcome.reason)}`;
+            return `• *${esc(h.name)}* (${esc(what)}): not checked, ${userText(v.outcome.reason, 300)}`;
           const differences =
             v.outcome.status === 'checked'
-              ? v.outcome.findings.flatMap((f) => f.differences.map((d) => `\n    ◦ ${esc(d)}`)).join('')
+              ? v.outcome.findings
+                  .flatMap((f) => f.differences.map((d) => `\n    ◦ ${userText(d, 500)}`))
+                  .join('')
               : '';
           return `• *${esc(h.name)}* (${esc(what)}): ${describeCheck(v.state)}${differences}`;
         })

@@ -151,6 +151,7 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
           ikey: config.DUO_IKEY!,
           skey: config.DUO_SKEY!,
           baseUrl: config.DUO_API_URL,
+          limits: { store, maxPushesPerHour: config.WARD_DUO_MAX_PUSHES_PER_HOUR },
         })
       : new TotpMfa(store, clock, config.WARD_ENCRYPTION_KEY);
   if (mfa.name === 'totp' && config.WARD_ENCRYPTION_KEY === undefined) {

@@ -5,7 +5,7 @@ import { type InventoryHost, persistDirs } from '../config/inventory.js';
 import type { PlanStep } from '../core/command.js';
 import type { ShellSession } from '../ports/remote-shell.js';
 import { mustRun, type RemoteJob, runRemote } from './host-session.js';
-import { BLOCK_TABLE, lockdownRuleset } from './nft.js';
+import { BLOCK_TABLE, createBlockTable, lockdownRuleset } from './nft.js';
 import { displayCommand, type RemoteCommand } from './remote-command.js';
 
 /**
@@ -73,25 +73,19 @@ export function isEmpty(c: PersistedContainment): boolean {
   return c.lockdown === undefined && c.blocked.length === 0;
 }
 
-/** The block table with its elements, in the same shape block-ip creates live (nft -f replaces it atomically). */
+/**
+ * The block table with its elements: block-ip's own table text (createBlockTable), with the sets filled in, so the
+ * boot-time copy cannot drift from what block-ip creates live. `table X` + `delete table X` first: idempotent load.
+ */
 export function blockRuleset(blocked: readonly string[]): string {
-  const v4 = blocked.filter((a) => isIP(SafeValue.ipOrCidr(a).split('/')[0] ?? '') === 4);
-  const v6 = blocked.filter((a) => isIP(a.split('/')[0] ?? '') === 6);
+  const family = (a: string) => isIP(SafeValue.ipOrCidr(a).split('/')[0] ?? '');
   const elements = (list: string[]) => (list.length > 0 ? ` elements = { ${list.join(', ')} };` : '');
-  return [
-    `table inet ${BLOCK_TABLE}`,
-    `delete table inet ${BLOCK_TABLE}`,
-    `table inet ${BLOCK_TABLE} {`,
-    `  set blocked4 { type ipv4_addr; flags interval;${elements(v4)} }`,
-    `  set blocked6 { type ipv6_addr; flags interval;${elements(v6)} }`,
-    '  chain input {',
-    '    type filter hook input priority filter - 10; policy accept;',
-    '    ip saddr @blocked4 drop',
-    '    ip6 saddr @blocked6 drop',
-    '  }',
-    '}',
-    '',
-  ].join('\n');
+  const v4 = elements(blocked.filter((a) => family(a) === 4));
+  const v6 = elements(blocked.filter((a) => family(a) === 6));
+  const body = (createBlockTable.stdin ?? '')
+    .replace(/(set blocked4 \{[^}]*?)( \})/, (_m, set: string, end: string) => `${set}${v4}${end}`)
+    .replace(/(set blocked6 \{[^}]*?)( \})/, (_m, set: string, end: string) => `${set}${v6}${end}`);
+  return [`table inet ${BLOCK_TABLE}`, `delete table inet ${BLOCK_TABLE}`, body].join('\n');
 }
 
 /**

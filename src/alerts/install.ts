@@ -15,7 +15,7 @@ import { matchInventoryHost } from './host-match.js';
 import { registerAlertRoutes } from './http.js';
 import { AlertIntakeLimits } from './intake-limits.js';
 import { ChannelPacer } from './pacer.js';
-import { type AlertOutcome, AlertRelay, type AutoRunRequest } from './relay.js';
+import { type AlertOutcome, AlertRelay, type AutoRunRequest, messageKey } from './relay.js';
 import type { SuggestButtonValue } from './render.js';
 import { AlertRules, type ReloadResult, summarizeRules } from './rules-holder.js';
 import { fetchSnsCertificate, visitSubscribeUrl } from './sns-fetch.js';
@@ -167,28 +167,73 @@ export function alertReason(title: string, fingerprint: string): string {
   return `alert ${clean(title, 300)} (${clean(fingerprint, 100)})`;
 }
 
-function parseButtonValue(actionId: string, value: string): SuggestButtonValue {
+/** The alert a suggested-action button stands for: what the click handler needs to open the request. */
+interface ClickedSuggestion {
+  command: string;
+  host: string;
+  fingerprint: string;
+  title: string;
+}
+
+const REF_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Reads a suggested-action button: `{command, host, ref}`, the alert's fingerprint and title looked up by `ref` in
+ * its stored message record (which must still offer that command for that host). Buttons posted before references
+ * existed carried `{command, host, fingerprint, title}` inline; those still work.
+ */
+async function resolveButton(
+  services: Services,
+  actionId: string,
+  value: string,
+): Promise<ClickedSuggestion> {
   let v: unknown;
   try {
     v = JSON.parse(value);
   } catch {
     v = undefined;
   }
-  const b = v as Partial<SuggestButtonValue> | undefined;
+  const b = v as Partial<SuggestButtonValue & { fingerprint: unknown; title: unknown }> | undefined;
+  const malformed = () => new UserInputError('That alert button is malformed, so nothing was requested.');
   if (
     typeof b !== 'object' ||
     b === null ||
     typeof b.command !== 'string' ||
     actionId !== `alert.suggest.${b.command}` ||
     typeof b.host !== 'string' ||
-    !HOST_NAME_PATTERN.test(b.host) ||
-    typeof b.fingerprint !== 'string' ||
-    b.fingerprint.length === 0 ||
-    typeof b.title !== 'string'
+    !HOST_NAME_PATTERN.test(b.host)
   ) {
-    throw new UserInputError('That alert button is malformed, so nothing was requested.');
+    throw malformed();
   }
-  return { command: b.command, host: b.host, fingerprint: b.fingerprint, title: b.title };
+  if (b.ref === undefined && typeof b.fingerprint === 'string' && typeof b.title === 'string') {
+    if (b.fingerprint.length === 0) throw malformed();
+    return { command: b.command, host: b.host, fingerprint: b.fingerprint, title: b.title };
+  }
+  if (typeof b.ref !== 'string' || !REF_PATTERN.test(b.ref)) throw malformed();
+  const raw = await services.store.get(messageKey(b.ref));
+  const record = (raw === null ? null : JSON.parse(raw)) as {
+    kind?: string;
+    alert?: { fingerprint?: unknown; title?: unknown };
+    route?: { suggest?: unknown };
+    state?: { inventoryHost?: unknown };
+  } | null;
+  if (record === null) {
+    throw new UserInputError(
+      `ward no longer keeps this alert (alerts are kept for their rule's dedupe window plus a day), so nothing was requested. Type \`/ward ${b.command} ${b.host} --reason "…"\` instead.`,
+    );
+  }
+  const { alert, route, state } = record;
+  if (
+    record.kind !== 'message' ||
+    typeof alert?.fingerprint !== 'string' ||
+    typeof alert.title !== 'string' ||
+    !Array.isArray(route?.suggest) ||
+    !route.suggest.includes(b.command) ||
+    state?.inventoryHost !== b.host
+  ) {
+    throw malformed();
+  }
+  return { command: b.command, host: b.host, fingerprint: alert.fingerprint, title: alert.title };
 }
 
 /**
@@ -198,7 +243,7 @@ function parseButtonValue(actionId: string, value: string): SuggestButtonValue {
  */
 export function registerSuggestButtons(services: Services): void {
   services.interactions.onAction('alert.suggest.', async (event) => {
-    const button = parseButtonValue(event.actionId, event.value);
+    const button = await resolveButton(services, event.actionId, event.value);
     const invocation: Invocation = {
       user: event.user,
       channel: event.channel ?? '',

@@ -76,7 +76,8 @@ export function payloadDigest(raw: unknown): { sha256: string; bytes: number } {
 }
 
 const pointerKey = (channel: string, fingerprint: string) => `ward:alert:msg:${channel}:${fingerprint}`;
-const messageKey = (id: string) => `ward:alert:message:${id}`;
+/** An alert's message record; its id is what the message's buttons refer to (render.ts SuggestButtonValue). */
+export const messageKey = (id: string) => `ward:alert:message:${id}`;
 const stormKey = (rule: string, minute: number) => `ward:alert:storm:${rule}:${minute}`;
 const rollupPartKey = (rule: string, channel: string, minute: number) =>
   `ward:alert:rollup:${rule}:${channel}:${minute}`;
@@ -602,7 +603,7 @@ export class AlertRelay {
           const record = await this.getJson<SlackRecord>(recordKey);
           if (record === null || record.failed) return 'done' as const;
           if (record.syncedRev >= record.rev && record.ts !== undefined) return 'done' as const;
-          const message = this.render(record);
+          const message = this.render(record, recordKey);
           try {
             if (record.ts === undefined) {
               const posted = await this.o.chat.postMessage(target, message);
@@ -632,14 +633,14 @@ export class AlertRelay {
     }
   }
 
-  private render(record: SlackRecord): ChatMessage {
+  private render(record: SlackRecord, key: string): ChatMessage {
     if (record.kind === 'rollup') {
       const message = renderRollup(record.rule, record.minuteStart, record.state);
       return record.plain ? { text: message.text } : message;
     }
     const alert = { ...record.alert, raw: null };
     if (record.plain) return renderAlertPlain(alert, record.state, record.state.note ?? '');
-    return renderAlertMessage(alert, record.state, record.route);
+    return renderAlertMessage(alert, record.state, record.route, key.slice(messageKey('').length));
   }
 
   /**

@@ -64,6 +64,8 @@ export const envSchema = z.object({
   DUO_IKEY: optionalString,
   DUO_SKEY: optionalString,
   DUO_API_URL: optionalUrl('override of https://<DUO_API_HOST>, for a test server'),
+  /** Duo pushes ward sends one person per hour (push fatigue); one push at a time per person regardless. */
+  WARD_DUO_MAX_PUSHES_PER_HOUR: z.coerce.number().int().min(1).max(100).default(5),
 
   WARD_EVIDENCE_DIR: z.string().default('./evidence'),
   WARD_ADMIN_EMAILS: optionalString,
@@ -81,6 +83,10 @@ export const envSchema = z.object({
   WARD_CONTAINMENT_CHECK_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
   /** Consecutive failed checks of one containment before ward says in the channel that it is unverified. */
   WARD_CONTAINMENT_UNVERIFIED_AFTER: z.coerce.number().int().min(1).max(1000).default(3),
+  /** block-ip refuses IPv4 ranges wider than this prefix length (a /8 typed by mistake cuts off a continent). */
+  WARD_BLOCK_MIN_PREFIX_V4: z.coerce.number().int().min(0).max(32).default(16),
+  /** The same for IPv6: a /48 is one site. */
+  WARD_BLOCK_MIN_PREFIX_V6: z.coerce.number().int().min(0).max(128).default(48),
 
   WARD_ALERT_TOKEN_ALERTMANAGER: optionalString,
   WARD_ALERT_TOKEN_GRAFANA: optionalString,

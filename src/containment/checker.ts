@@ -5,6 +5,7 @@ import type { Services } from '../core/services.js';
 import { containmentDriftTotal, containmentLastVerifiedSeconds } from '../metrics.js';
 import type { ChatMessage } from '../ports/chat.js';
 import { actions, context, esc, section } from '../render/blocks.js';
+import { userText, userTextPlain } from '../render/user-text.js';
 import {
   type CheckOutcome,
   checkTarget,
@@ -131,7 +132,7 @@ export async function recordCheck(
     const threshold = services.config.WARD_CONTAINMENT_UNVERIFIED_AFTER;
     if (next.failures >= threshold && !next.unverifiedReported) {
       next.unverifiedReported = true;
-      const text = `:grey_question: Containment on *${esc(target.name)}* is UNVERIFIED: ${next.failures} checks in a row since ${when(next.failingSince)} could not reach it (${esc(outcome.reason)}). ward does not know whether ${target.items.map((i) => esc(i.label)).join(', ')} still hold${target.items.length === 1 ? 's' : ''}; check it by other means.`;
+      const text = `:grey_question: Containment on *${esc(target.name)}* is UNVERIFIED: ${next.failures} checks in a row since ${when(next.failingSince)} could not reach it (${userText(outcome.reason, 300)}). ward does not know whether ${target.items.map((i) => esc(i.label)).join(', ')} still hold${target.items.length === 1 ? 's' : ''}; check it by other means.`;
       messages.push(async () => {
         await services.audit
           .record({
@@ -178,9 +179,9 @@ export async function recordCheck(
             })
             .catch((err) => services.log.error({ err }, 'could not audit a containment drift'));
           await say(services, item.thread, {
-            text: `${text} ${differences.join('; ')}`,
+            text: `${text} ${userTextPlain(differences.join('; '), 1000)}`,
             blocks: [
-              section(`${text}\n${differences.map((d) => `• ${esc(d)}`).join('\n')}`),
+              section(`${text}\n${differences.map((d) => `• ${userText(d, 1500)}`).join('\n')}`),
               context(
                 'ward re-applies nothing by itself. *Re-apply* opens a new request through approval, like the original one.',
               ),
@@ -334,8 +335,8 @@ export function describeCheck(state: CheckState | undefined): string {
     case 'ok':
       return `last verified ${verified}: ok`;
     case 'drift':
-      return `last verified ${verified}: *DRIFT* (${esc(state.detail ?? '')})`;
+      return `last verified ${verified}: *DRIFT* ${userText(state.detail ?? '', 300)}`;
     default:
-      return `*unverified* (${state.failures} failed check${state.failures === 1 ? '' : 's'} since ${when(state.failingSince ?? state.lastCheckedAt)}: ${esc(state.detail ?? '')}); last verified ${verified}`;
+      return `*unverified* (${state.failures} failed check${state.failures === 1 ? '' : 's'} since ${when(state.failingSince ?? state.lastCheckedAt)}: ${userText(state.detail ?? '', 300)}); last verified ${verified}`;
   }
 }
