@@ -251,6 +251,8 @@ async function forgetGone(services: Services, current: ReadonlySet<string>): Pro
     const raw = await services.store.get(key);
     if (!raw || !(await services.store.compareAndSet(key, raw, null))) continue;
     const state = JSON.parse(raw) as CheckState;
+    // A host ward no longer holds anything on has no "last verified" any more.
+    containmentLastVerifiedSeconds.remove({ host: state.name });
     for (const reported of Object.values(state.drifts ?? {})) {
       await fixed(
         services,
