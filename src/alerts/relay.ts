@@ -52,6 +52,14 @@ export interface AlertRelayOptions {
   fallbackChannel: string;
   /** The inventory host name for an alert's host hint; undefined when ward does not know the host. */
   resolveHost?: (hint: string) => string | undefined;
+  /** A rule with `incident: auto` matched a new alert: open an incident for it (once per fingerprint). */
+  onIncident?: (request: {
+    alert: Alert;
+    channel: string;
+    ts: string;
+    firstSeen: string;
+    host?: string | undefined;
+  }) => Promise<void>;
   /** A rule's `auto` command on a new alert; wired to the policy-checked request path (src/alerts/install.ts). */
   onAuto?: (request: AutoRunRequest) => Promise<void>;
   /** Counts outcomes (hook for the ops metrics: `ward_alerts_total{source,outcome}`). */
@@ -137,7 +145,13 @@ interface SyncedRecord {
 interface MessageRecord extends SyncedRecord {
   kind: 'message';
   alert: Omit<Alert, 'raw'>;
-  route: { rule: string; mention?: string | undefined; suggest: string[]; auto: string[] };
+  route: {
+    rule: string;
+    mention?: string | undefined;
+    suggest: string[];
+    auto: string[];
+    incident?: 'auto' | undefined;
+  };
   state: AlertMessageState;
   /** The rule's auto commands still to start once the message exists. */
   autoPending: boolean;
@@ -503,6 +517,7 @@ export class AlertRelay {
         ...(route.mention === undefined ? {} : { mention: route.mention }),
         suggest: route.suggest,
         auto: route.auto,
+        ...(route.incident === undefined ? {} : { incident: route.incident }),
       },
       state: {
         count: 1,
@@ -511,7 +526,7 @@ export class AlertRelay {
         status: alert.status,
         ...(inventoryHost === undefined ? {} : { inventoryHost }),
       },
-      autoPending: alert.status === 'firing' && route.auto.length > 0,
+      autoPending: alert.status === 'firing' && (route.auto.length > 0 || route.incident === 'auto'),
     };
     await store.set(key, JSON.stringify(record), route.dedupeWindowMs + dayMs);
     if (alert.status === 'firing') {
@@ -722,6 +737,22 @@ export class AlertRelay {
       }
     });
     const found = record as MessageRecord | null;
+    if (found !== null && found.route.incident === 'auto' && this.o.onIncident !== undefined) {
+      await this.o
+        .onIncident({
+          alert: { ...found.alert, raw: null },
+          channel: posted.channel,
+          ts: posted.ts,
+          firstSeen: found.state.firstSeen,
+          host: found.state.inventoryHost,
+        })
+        .catch((err) =>
+          this.o.log.error(
+            { err, fingerprint: found.alert.fingerprint },
+            'opening an incident for an alert failed',
+          ),
+        );
+    }
     if (found === null || this.o.onAuto === undefined) return;
     const host = found.state.inventoryHost;
     if (host === undefined) {

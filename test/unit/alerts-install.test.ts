@@ -12,6 +12,7 @@ const KEY = `SHA256:${'A'.repeat(43)}`;
 const inventory = toInventory({
   management: { cidrs: ['198.51.100.0/24'] },
   defaults: {},
+  hunt: {},
   forensics: {},
   hosts: {
     web1: {
@@ -81,6 +82,8 @@ describe('alert message buttons', () => {
     expect(buttons.map((b) => JSON.parse(b.value))).toEqual([
       { command: 'forensics', host: 'web1', ref },
       { command: 'lockdown', host: 'web1', ref },
+      // Open incident: every firing alert has it (test/integration/incidents.test.ts).
+      { ref },
     ]);
   });
 
