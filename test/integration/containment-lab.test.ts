@@ -31,7 +31,12 @@ describeLab('containment that holds: persistence and drift checks against real h
   beforeAll(async () => {
     h = await startHarness({
       hosts: 2,
-      env: { WARD_CONTAINMENT_CHECK_SECONDS: String(CHECK_SECONDS), WARD_CONTAINMENT_UNVERIFIED_AFTER: '2' },
+      env: {
+        WARD_CONTAINMENT_CHECK_SECONDS: String(CHECK_SECONDS),
+        WARD_CONTAINMENT_UNVERIFIED_AFTER: '2',
+        // Checks every 2 s add SSH load to a busy 2-core machine: a slow handshake must not fail the block itself.
+        WARD_SSH_CONNECT_TIMEOUT_MS: '20000',
+      },
     });
   }, 90_000);
 
