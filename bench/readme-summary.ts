@@ -60,7 +60,10 @@ function provenance(results: string): string {
   const notRoot = /NOT RUN AS ROOT/.test(results)
     ? ' **Not run as root: the lab benchmarks were skipped.**'
     : '';
-  return `From \`bench/RESULTS.md\`: commit ${commit}, ${field('Date')}; ${field('Machine')}; load average ${field('Load average \\(1/5/15 min\\)')}.${partial}${notRoot}`;
+  const quick = /QUICK MODE/.test(results)
+    ? ' **QUICK MODE (WARD_BENCH_QUICK=1): tiny rounds, figures meaningless; do not commit.**'
+    : '';
+  return `From \`bench/RESULTS.md\`: commit ${commit}, ${field('Date')}; ${field('Machine')}; load average ${field('Load average \\(1/5/15 min\\)')}.${partial}${notRoot}${quick}`;
 }
 
 /** The README block for a RESULTS.md text: one table row per figure (median, baseline median, ratio, target). */
