@@ -16,7 +16,7 @@ export default defineCommand({
   positionals: ['id'],
   policy: { allow: [EVERYONE] },
   async run({ args, invocation, reply, services }) {
-    await services.gate.cancel(args.id, invocation.user);
+    await services.requests.cancel(args.id, invocation.user);
     await reply.ephemeral({ text: `Request \`${args.id}\` is cancelled; nothing was run.` });
   },
 });

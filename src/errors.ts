@@ -72,3 +72,17 @@ export class MfaUnavailableError extends WardError {
     super('ward_mfa_unavailable', userMessage, cause === undefined ? undefined : { cause });
   }
 }
+
+/**
+ * ward itself (a rule's auto-run, a watcher) asked for something its policy does not let it ask for: the command is
+ * not `auto: true`, needs the requester's second factor, or would need a break-glass override. `why` is the reason
+ * alone, for the audit log.
+ */
+export class AutomationRefusedError extends WardError {
+  readonly why: string;
+
+  constructor(why: string) {
+    super('ward_auto_refused', `Not run automatically: ${why}`);
+    this.why = why;
+  }
+}

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Logger } from 'pino';
 import type { Config } from '../config/env.js';
 import { BodyTooLargeError, type HttpRoutes, readBody, sendJson } from '../http/server.js';
+import type { Logger } from '../ports/logger.js';
 import type { Alert, AlertSource } from './alert.js';
 import { parseAlertmanager } from './alertmanager.js';
 import { checkBearer, checkHmacSignature } from './auth.js';

@@ -1,32 +1,18 @@
 import type { Config } from '../config/env.js';
 import { fileSha256 } from '../config/file-sha256.js';
-import { HOST_NAME_PATTERN } from '../config/inventory.js';
-import type { CommandContext, Invocation, Replier } from '../core/command.js';
-import { answerError, dispatchCommand, parseCommandText } from '../core/dispatcher.js';
+import { newCorrelationId } from '../core/ids.js';
+import { openRequest } from '../core/requests/open-request.js';
 import type { Services } from '../core/services.js';
-import { UserInputError } from '../errors.js';
 import type { HttpRoutes } from '../http/server.js';
-import { newRequestId } from '../log.js';
-import { alertsTotal } from '../metrics.js';
-import type { ChatMessage } from '../ports/chat.js';
-import { replierFor } from '../slack/app.js';
+import type { AlertsControl } from '../ports/alerts-control.js';
 import type { AlertSource } from './alert.js';
 import { matchInventoryHost } from './host-match.js';
 import { registerAlertRoutes } from './http.js';
 import { ChannelPacer } from './pacer.js';
 import { type AlertOutcome, AlertRelay, type AutoRunRequest } from './relay.js';
-import type { SuggestButtonValue } from './render.js';
-import { AlertRules, type ReloadResult, summarizeRules } from './rules-holder.js';
+import { AlertRules, summarizeRules } from './rules-holder.js';
 import { fetchSnsCertificate, visitSubscribeUrl } from './sns-fetch.js';
-
-/** What the rest of ward (the `rules` command, SIGHUP) may do with the alert relay. */
-export interface AlertsControl {
-  rules: AlertRules;
-  /** Reloads WARD_RULES, keeping the rules in use when the file is invalid; audited as `config.reload`. */
-  reloadRules(actor: { user?: string; trigger: 'command' | 'SIGHUP' }): Promise<ReloadResult>;
-  /** The rules in use, one line each. */
-  summary(): string[];
-}
+import { alertReason } from './suggest.js';
 
 export interface InstalledAlerts {
   relay: AlertRelay;
@@ -39,13 +25,8 @@ export interface InstallAlertsOptions {
   config: Config;
   services: Services;
   routes: HttpRoutes;
-  /** ward's own Slack user id (auth.test), the requester of auto-run commands. */
-  botUserId: () => Promise<string>;
-}
-
-/** Counts what became of each alert in `ward_alerts_total{source,outcome}` (relay outcomes and webhook refusals). */
-export function countAlertOutcome(source: AlertSource, outcome: AlertOutcome): void {
-  alertsTotal.inc({ source, outcome });
+  /** Counts what became of each alert (`ward_alerts_total{source,outcome}`). */
+  onOutcome: (source: AlertSource, outcome: AlertOutcome) => void;
 }
 
 /**
@@ -88,8 +69,8 @@ export function installAlerts(o: InstallAlertsOptions): InstalledAlerts | undefi
     rules: () => rules.current(),
     fallbackChannel: rules.fallbackChannel,
     resolveHost: (hint) => matchInventoryHost(services.inventory(), hint),
-    onAuto: (request) => autoRun(services, o.botUserId, request),
-    onOutcome: countAlertOutcome,
+    onAuto: (request) => autoRun(services, request),
+    onOutcome: o.onOutcome,
   });
   registerAlertRoutes(routes, {
     config,
@@ -98,9 +79,8 @@ export function installAlerts(o: InstallAlertsOptions): InstalledAlerts | undefi
     clock: services.clock,
     fetchCert: fetchSnsCertificate,
     confirmSubscription: visitSubscribeUrl,
-    onOutcome: countAlertOutcome,
+    onOutcome: o.onOutcome,
   });
-  registerSuggestButtons(services);
 
   const control: AlertsControl = {
     rules,
@@ -132,7 +112,6 @@ export function installAlerts(o: InstallAlertsOptions): InstalledAlerts | undefi
       return result;
     },
   };
-  services.alerts = control;
   log.info(
     { rules: rules.current().rules.length, source: rules.current().source, fallback: rules.fallbackChannel },
     'alert relay on',
@@ -145,149 +124,26 @@ export function installAlerts(o: InstallAlertsOptions): InstalledAlerts | undefi
   };
 }
 
-// ---- suggested-action buttons -----------------------------------------------------------------------------------
-
-/** Characters that could end or escape the quoted reason (`"`, `\`, and the typographic quotes folded to `"`). */
-const unsafeInReason = /["\\\u201c\u201d\u201e\u0000-\u001f\u007f-\u009f]/g;
-
-/** `alert <title> (<fingerprint>)`, safe inside `--reason "…"` whatever the alert said, and under 500 characters. */
-export function alertReason(title: string, fingerprint: string): string {
-  const clean = (s: string, max: number) => {
-    const t = s.replace(unsafeInReason, ' ').replace(/\s+/g, ' ').trim();
-    return t.length <= max ? t : `${t.slice(0, max - 1)}…`;
-  };
-  return `alert ${clean(title, 300)} (${clean(fingerprint, 100)})`;
-}
-
-function parseButtonValue(actionId: string, value: string): SuggestButtonValue {
-  let v: unknown;
-  try {
-    v = JSON.parse(value);
-  } catch {
-    v = undefined;
-  }
-  const b = v as Partial<SuggestButtonValue> | undefined;
-  if (
-    typeof b !== 'object' ||
-    b === null ||
-    typeof b.command !== 'string' ||
-    actionId !== `alert.suggest.${b.command}` ||
-    typeof b.host !== 'string' ||
-    !HOST_NAME_PATTERN.test(b.host) ||
-    typeof b.fingerprint !== 'string' ||
-    b.fingerprint.length === 0 ||
-    typeof b.title !== 'string'
-  ) {
-    throw new UserInputError('That alert button is malformed, so nothing was requested.');
-  }
-  return { command: b.command, host: b.host, fingerprint: b.fingerprint, title: b.title };
-}
-
-/**
- * A click on a suggested action (`alert.suggest.<command>`) opens a ward request as the person who clicked,
- * exactly as if they had typed `/ward <command> <host> --reason "alert <title> (<fingerprint>)"`: their roles, the
- * command's approvals and MFA apply unchanged. Replies thread under the alert message.
- */
-export function registerSuggestButtons(services: Services): void {
-  services.interactions.onAction('alert.suggest.', async (event) => {
-    const button = parseButtonValue(event.actionId, event.value);
-    const invocation: Invocation = {
-      user: event.user,
-      channel: event.channel ?? '',
-      text: `${button.command} ${button.host} --reason "${alertReason(button.title, button.fingerprint)}"`,
-      triggerId: event.triggerId,
-      responseUrl: event.responseUrl,
-      threadTs: event.messageTs,
-      requestId: event.requestId,
-      // The Slack listener already dropped redeliveries of this click.
-      deduplicated: true,
-    };
-    services.log.info(
-      { requestId: event.requestId, user: event.user, command: button.command, host: button.host },
-      'alert button: opening a request',
-    );
-    await dispatchCommand(services, invocation, replierFor(services, invocation));
-  });
-}
-
 // ---- auto-run ---------------------------------------------------------------------------------------------------
 
 /**
- * A rule's `auto` command, run as ward itself (the bot user from auth.test) on a new alert whose host is in the
- * inventory. Auto-run bypasses the role check (no person asked), but never the approval count: the plan goes to
- * the gate with the command's effective policy, so a command whose policy demands approvals becomes a pending
- * request instead of running. Only commands whose effective policy says `auto: true` run this way; a command that
- * needs the requester's second factor is refused (ward has none to give). Replies thread under the alert.
+ * A rule's `auto` command, asked for by ward itself on behalf of the rule, on a new alert whose host is in the
+ * inventory. The request pipeline decides (src/core/requests/open-request.ts): only commands whose effective policy
+ * says `auto: true` and needs no requester factor; the approval count still applies, so a command whose policy
+ * demands approvals becomes a pending request instead of running. Replies thread under the alert.
  */
-export async function autoRun(
-  services: Services,
-  botUserId: () => Promise<string>,
-  request: AutoRunRequest,
-): Promise<void> {
-  const log = services.log.child({ component: 'alerts', command: request.command, host: request.host });
-  const note = (message: ChatMessage) =>
-    services.chat.postMessage(request.channel, message, { threadTs: request.ts }).then(() => undefined);
-  const command = services.commands.find(request.command);
-  if (!command) {
-    log.warn('auto-run: no such command');
-    return;
-  }
-  const policy = services.policy.policyFor(command);
-  const refuse = async (why: string) => {
-    log.info({ why }, 'auto-run refused');
-    await services.audit
-      .record({
-        type: 'alert.auto_run',
-        command: command.name,
-        hosts: [request.host],
-        outcome: 'refused',
-        details: { why },
-      })
-      .catch(() => {});
-    await note({ text: `:information_source: Not run automatically: ${why}` });
-  };
-  if (!policy.auto) {
-    await refuse(`\`${command.name}\` is not marked \`auto: true\` in ward's policy.`);
-    return;
-  }
-  if (policy.mfa === 'requester' || policy.mfa === 'both') {
-    await refuse(`\`${command.name}\` needs the requester's second factor; use the button instead.`);
-    return;
-  }
-  const user = await botUserId();
-  const invocation: Invocation = {
-    user,
-    channel: request.channel,
-    text: `${command.name} ${request.host} --reason "${alertReason(request.alert.title, request.alert.fingerprint)}"`,
-    threadTs: request.ts,
-    requestId: newRequestId(),
-  };
-  const reply: Replier = {
-    ephemeral: note,
-    inChannel: (message, options = {}) =>
-      services.chat.postMessage(request.channel, message, { threadTs: options.threadTs ?? request.ts }),
-  };
-  try {
-    const { args, flags } = parseCommandText(services, invocation.text);
-    const ctx: CommandContext<unknown> = { args, flags, invocation, reply, services };
-    await services.audit
-      .record({
-        type: 'alert.auto_run',
-        actor: user,
-        requestId: invocation.requestId,
-        command: command.name,
-        hosts: [request.host],
-        outcome: 'submitted',
-        details: { fingerprint: request.alert.fingerprint, approvals: policy.approvals },
-      })
-      .catch(() => {});
-    if (command.kind === 'read') {
-      await command.run!(ctx);
-      return;
-    }
-    const plan = await command.plan!(ctx);
-    await services.gate.submit({ command, ctx, plan, policy });
-  } catch (err) {
-    await answerError(services, log, reply, err, { command: command.name, user });
-  }
+export async function autoRun(services: Services, request: AutoRunRequest): Promise<void> {
+  await openRequest(services, {
+    origin: { kind: 'ward', on: { rule: request.rule } },
+    ask: {
+      text: `${request.command} ${request.host} --reason "${alertReason(request.alert.title, request.alert.fingerprint)}"`,
+    },
+    replyTo: { channel: request.channel, threadTs: request.ts },
+    correlationId: newCorrelationId(),
+    automation: {
+      type: 'alert.auto_run',
+      hosts: [request.host],
+      details: { fingerprint: request.alert.fingerprint, rule: request.rule },
+    },
+  });
 }
