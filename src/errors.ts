@@ -80,9 +80,18 @@ export class MfaUnavailableError extends WardError {
  */
 export class AutomationRefusedError extends WardError {
   readonly why: string;
+  /** The audit outcome: `refused`, or `suppressed` when a rule's pacing held it back. */
+  readonly outcome: string;
+  /** More for the audit entry (the earlier run a suppressed one defers to). */
+  readonly details: Record<string, unknown>;
 
-  constructor(why: string) {
-    super('ward_auto_refused', `Not run automatically: ${why}`);
+  constructor(
+    why: string,
+    options: { outcome?: string; details?: Record<string, unknown>; hint?: string } = {},
+  ) {
+    super('ward_auto_refused', `Not run automatically: ${why}${options.hint ? ` ${options.hint}` : ''}`);
     this.why = why;
+    this.outcome = options.outcome ?? 'refused';
+    this.details = options.details ?? {};
   }
 }

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import { commands } from '../commands/index.js';
@@ -32,8 +32,8 @@ import type { Services } from './core/services.js';
 import { WorkTracker } from './core/work-tracker.js';
 import { ConfigError, WardError } from './errors.js';
 import { registerOpsRoutes } from './http/ops-routes.js';
-import { HttpRoutes, listen, sendJson } from './http/server.js';
-import { createLogger } from './log.js';
+import { HttpRoutes, listen, refuseUnread } from './http/server.js';
+import { createLogger, installCrashHandlers } from './log.js';
 import { promMetrics } from './metrics.js';
 import type { Clock } from './ports/clock.js';
 import { systemClock } from './ports/clock.js';
@@ -57,6 +57,8 @@ export interface WardHandle {
   url: string;
   port: number;
   services: Services;
+  /** The process's pino logger (services.log is the same, seen through the Logger port). */
+  logger: Logger;
   server: Server;
   /** The approvals' expiry sweep (tests run it on demand). */
   approvals: Pick<ExpirySweeper, 'sweep'>;
@@ -81,6 +83,19 @@ function configFileHashes(config: Config): Record<string, string> {
     if (sha256 !== null) out[name] = sha256;
   }
   return out;
+}
+
+/**
+ * Whether a request to /slack/events carries Slack's signature headers with a timestamp Bolt would accept (within
+ * 5 minutes of the real clock, as Bolt reads it; Bolt also accepts future ones). The signature itself needs the body:
+ * Bolt checks it.
+ */
+function hasFreshSlackSignatureHeaders(req: IncomingMessage, nowMs: number): boolean {
+  const signature = req.headers['x-slack-signature'];
+  const timestamp = req.headers['x-slack-request-timestamp'];
+  if (typeof signature !== 'string' || !/^v0=[0-9a-f]{64}$/i.test(signature)) return false;
+  if (typeof timestamp !== 'string' || !/^\d{1,12}$/.test(timestamp)) return false;
+  return Number(timestamp) * 1000 >= nowMs - 5 * 60 * 1000;
 }
 
 /** The composition root: config → adapters → commands → listeners → HTTP. */
@@ -169,19 +184,34 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
   registerRecoveryListeners(interactions, () => services);
   registerAlertButtons(interactions, () => services);
   const slack = createSlackApp(config, services, work, interactions, log);
-  const routes = new HttpRoutes();
+  const routes = new HttpRoutes({
+    maxPendingBodies: config.WARD_HTTP_MAX_PENDING_BODIES,
+    maxPendingBodiesPerIp: config.WARD_HTTP_MAX_PENDING_BODIES_PER_IP,
+    bodyTimeoutMs: config.WARD_HTTP_BODY_TIMEOUT_MS,
+  });
   registerOpsRoutes(routes, { store, slackAuth: () => slackAuth.state, accepting: () => work.accepting });
   const alerts = installAlerts({ config, services, routes, onOutcome: countAlertOutcome });
   if (alerts) services.alerts = alerts.control;
   if (slack.receiver) {
     const listener = slack.receiver.requestListener;
-    routes.setFallback((req, res) => {
-      // Bolt's listener throws (HTTPReceiverDeferredRequestError, outside any promise) for every path but its
-      // endpoint: that would crash ward on any stray request, so only /slack/events reaches it.
-      if ((req.url ?? '/').split('?')[0] !== '/slack/events') {
-        sendJson(res, 404, { error: 'not found' });
+    routes.add('POST', '/slack/events', (req, res) => {
+      // Bolt reads the whole body (up to 4 MB) before it checks the signature: refuse at once what cannot be signed,
+      // and count the rest against the unauthenticated-body caps.
+      if (!hasFreshSlackSignatureHeaders(req, Date.now())) {
+        refuseUnread(res, 401, { error: 'missing or stale Slack signature' });
         return;
       }
+      const release = routes.admitUnauthenticatedBody(req, res);
+      if (release === undefined) return;
+      req.once('end', release);
+      // A body slower than the timeout loses its connection. No 408: Bolt answers the aborted read itself, and a
+      // second answer would make it throw ERR_HTTP_HEADERS_SENT.
+      const timer = setTimeout(() => {
+        if (!req.complete) req.destroy();
+      }, config.WARD_HTTP_BODY_TIMEOUT_MS);
+      res.once('close', () => clearTimeout(timer));
+      // Bolt's listener throws synchronously (HTTPReceiverDeferredRequestError, carrying the request and its
+      // headers) for requests it does not serve; HttpRoutes.handle turns a throw into a 500 that logs nothing.
       listener(req, res);
     });
   }
@@ -225,6 +255,7 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
     url,
     port,
     services,
+    logger: log,
     server,
     approvals: approvals.sweeper,
     reloadInventory: () => inventory.reload(services.audit, log),
@@ -261,6 +292,7 @@ async function cli(): Promise<void> {
     }
     process.exit(1);
   }
+  installCrashHandlers(ward.logger);
   const shutdown = (signal: string) => {
     ward.services.log.info({ signal }, 'shutting down');
     ward.stop().then(

@@ -56,7 +56,7 @@ export const sshConnectionFailuresTotal = new Counter({
   registers: [registry],
 });
 
-/** Webhook alerts. outcome: accepted | deduplicated | rolled_up | rejected. */
+/** Webhook alerts. outcome: accepted | deduplicated | rolled_up | rejected | redelivered. */
 export const alertsTotal = new Counter({
   name: 'ward_alerts_total',
   help: 'Webhook alerts received, by source and outcome',

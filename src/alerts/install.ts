@@ -3,11 +3,13 @@ import { fileSha256 } from '../config/file-sha256.js';
 import { newCorrelationId } from '../core/ids.js';
 import { openRequest } from '../core/requests/open-request.js';
 import type { Services } from '../core/services.js';
+import { AutomationRefusedError } from '../errors.js';
 import type { HttpRoutes } from '../http/server.js';
 import type { AlertsControl } from '../ports/alerts-control.js';
 import type { AlertSource } from './alert.js';
 import { matchInventoryHost } from './host-match.js';
 import { registerAlertRoutes } from './http.js';
+import { AlertIntakeLimits } from './intake-limits.js';
 import { ChannelPacer } from './pacer.js';
 import { type AlertOutcome, AlertRelay, type AutoRunRequest } from './relay.js';
 import { AlertRules, summarizeRules } from './rules-holder.js';
@@ -71,15 +73,22 @@ export function installAlerts(o: InstallAlertsOptions): InstalledAlerts | undefi
     resolveHost: (hint) => matchInventoryHost(services.inventory(), hint),
     onAuto: (request) => autoRun(services, request),
     onOutcome: o.onOutcome,
+    queueMax: config.WARD_ALERT_QUEUE_MAX,
   });
   registerAlertRoutes(routes, {
     config,
     relay,
+    store: services.store,
     log,
     clock: services.clock,
     fetchCert: fetchSnsCertificate,
     confirmSubscription: visitSubscribeUrl,
     onOutcome: o.onOutcome,
+    limits: new AlertIntakeLimits(services.store, {
+      maxPerRequest: config.WARD_ALERT_MAX_PER_REQUEST,
+      ratePerSourcePerMinute: config.WARD_ALERT_RATE_PER_SOURCE,
+      ratePerHostPerMinute: config.WARD_ALERT_RATE_PER_HOST,
+    }),
   });
 
   const control: AlertsControl = {
@@ -133,17 +142,79 @@ export function installAlerts(o: InstallAlertsOptions): InstalledAlerts | undefi
  * demands approvals becomes a pending request instead of running. Replies thread under the alert.
  */
 export async function autoRun(services: Services, request: AutoRunRequest): Promise<void> {
+  const correlationId = newCorrelationId();
   await openRequest(services, {
     origin: { kind: 'ward', on: { rule: request.rule } },
     ask: {
       text: `${request.command} ${request.host} --reason "${alertReason(request.alert.title, request.alert.fingerprint)}"`,
     },
     replyTo: { channel: request.channel, threadTs: request.ts },
-    correlationId: newCorrelationId(),
+    correlationId,
     automation: {
       type: 'alert.auto_run',
       hosts: [request.host],
       details: { fingerprint: request.alert.fingerprint, rule: request.rule },
+      // Claimed only once ward may ask for the command, so a refused one never holds the host's slot.
+      throttle: async () => {
+        const earlier = await claimAutoRun(services, request.command, request.host, {
+          requestId: correlationId,
+          fingerprint: request.alert.fingerprint,
+        });
+        return earlier === undefined ? undefined : suppression(services, request, earlier);
+      },
     },
+  });
+}
+
+/** `ward:auto-run:<host>:<command>`: the last auto-run of a command on a host, kept for WARD_AUTO_RUN_INTERVAL_SECONDS. */
+export const autoRunKey = (host: string, command: string): string => `ward:auto-run:${host}:${command}`;
+
+interface AutoRunClaim {
+  requestId: string;
+  fingerprint: string;
+  /** Epoch ms. */
+  at: number;
+}
+
+/**
+ * Claims the host's auto-run slot for this command (SET NX with the interval as expiry, so replicas agree and the
+ * slot frees itself). Returns the earlier run that holds the slot, or undefined when this run may go ahead.
+ */
+async function claimAutoRun(
+  services: Services,
+  command: string,
+  host: string,
+  run: { requestId: string; fingerprint: string },
+): Promise<AutoRunClaim | undefined> {
+  const intervalSeconds = services.config.WARD_AUTO_RUN_INTERVAL_SECONDS;
+  if (intervalSeconds === 0) return undefined;
+  const key = autoRunKey(host, command);
+  const claim: AutoRunClaim = { ...run, at: services.clock.now() };
+  if (await services.store.setIfAbsent(key, JSON.stringify(claim), intervalSeconds * 1000)) return undefined;
+  const current = await services.store.get(key);
+  try {
+    return current === null ? { requestId: '?', fingerprint: '?', at: Number.NaN } : JSON.parse(current);
+  } catch {
+    return { requestId: '?', fingerprint: '?', at: Number.NaN };
+  }
+}
+
+/** An auto-run inside the interval: said in the alert's thread and audited as `suppressed`, never silent. */
+function suppression(
+  services: Services,
+  request: AutoRunRequest,
+  earlier: AutoRunClaim,
+): AutomationRefusedError {
+  const intervalSeconds = services.config.WARD_AUTO_RUN_INTERVAL_SECONDS;
+  const when = Number.isFinite(earlier.at) ? ` at ${new Date(earlier.at).toISOString()}` : '';
+  const why = `\`${request.command}\` already ran automatically on ${request.host}${when} (request ${earlier.requestId}); ward auto-runs a command on a host at most once every ${intervalSeconds} s (WARD_AUTO_RUN_INTERVAL_SECONDS).`;
+  services.log.info(
+    { earlier: earlier.requestId, fingerprint: request.alert.fingerprint, command: request.command },
+    'auto-run suppressed',
+  );
+  return new AutomationRefusedError(why, {
+    outcome: 'suppressed',
+    details: { earlierRequestId: earlier.requestId, intervalSeconds },
+    hint: `Run \`/ward ${request.command} ${request.host}\` for a fresh one.`,
   });
 }

@@ -76,6 +76,8 @@ export async function openRequest(services: Services, input: RequestInput): Prom
       requestId: input.correlationId,
     };
     const ctx: CommandContext<unknown> = { args, flags, invocation, reply, services };
+    const held = await input.automation?.throttle?.();
+    if (held) throw held;
     log.info({ command: command.name }, 'command accepted');
     if (input.automation) {
       await services.audit

@@ -18,6 +18,11 @@ export interface AutomationRecord {
   details: Record<string, unknown>;
   /** Said before the error in the channel, e.g. "i-0abc is tagged … but ward could not open a quarantine request". */
   failurePrefix?: string | undefined;
+  /**
+   * The automation's own pacing, asked once ward may ask for the command (a rule's auto-run at most once per interval
+   * per host): an AutomationRefusedError to hold this one back, else undefined.
+   */
+  throttle?: (() => Promise<AutomationRefusedError | undefined>) | undefined;
 }
 
 /** The `outcome` label of ward_commands_total for a failed request. */
@@ -53,8 +58,8 @@ export async function answerError(
           type: about.automation.type,
           command: about.command,
           hosts: about.automation.hosts,
-          outcome: 'refused',
-          details: { why: err.why },
+          outcome: err.outcome,
+          details: { why: err.why, ...about.automation.details, ...err.details },
         }
       : err instanceof PermissionDeniedError
         ? {
