@@ -3,6 +3,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import { commands } from '../commands/index.js';
+import { releaseHostLocksOf } from './actions/host-lock.js';
 import { ChainedAuditLog } from './adapters/audit/chained-audit-log.js';
 import { DuoMfa } from './adapters/duo/duo-mfa.js';
 import { LocalShell } from './adapters/local/local-shell.js';
@@ -176,6 +177,7 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
     approvals: approvals.service,
     requests: approvals.service,
     wardUserId: wardUserIdOf(chat),
+    hostLocks: { releaseFor: (requestId, hosts) => releaseHostLocksOf(store, log, requestId, hosts) },
   };
 
   // Entry points: Slack listeners, alert routes and auto-run, the cloud tag watcher. Each builds a request and

@@ -1,4 +1,3 @@
-import { hostLockKey, parseHolder } from '../actions/host-lock.js';
 import type { ExecutionRecord } from './executions.js';
 import type { Services } from './services.js';
 import { withTimeout } from './with-timeout.js';
@@ -9,7 +8,7 @@ const NOTICE_TIMEOUT_MS = 5_000;
 /** Tells an execution's thread (and the audit log) that it was interrupted, with what had and had not been done. */
 export async function reportInterrupted(services: Services, record: ExecutionRecord): Promise<void> {
   services.metrics.executionInterrupted(record.command);
-  await releaseHostLocks(services, record);
+  await services.hostLocks.releaseFor(record.requestId, record.hosts);
   await services.audit
     .record({
       type: 'execution.interrupted',
@@ -45,33 +44,6 @@ export async function reportInterrupted(services: Services, record: ExecutionRec
         ),
       ),
   ]);
-}
-
-/**
- * Frees the per-host locks an interrupted execution still holds (a change's, a read's, or a change's wait mark), so
- * that its hosts do not stay busy until the leases end: its process is dead (lease expired) or is about to exit
- * (shutdown). Only holders naming this request are released, each atomically by its exact value.
- */
-async function releaseHostLocks(services: Services, record: ExecutionRecord): Promise<void> {
-  for (const host of record.hosts) {
-    const key = hostLockKey(host);
-    try {
-      const h = await services.store.leaseHolders(key);
-      const mine = [h.exclusive, h.waiting, ...h.shared].filter(
-        (v): v is string => v !== null && parseHolder(v)?.requestId === record.requestId,
-      );
-      for (const value of mine) {
-        if (await services.store.leaseRelease(key, value)) {
-          services.log.info(
-            { host, approvalRequestId: record.requestId },
-            'released the host lock of an interrupted execution',
-          );
-        }
-      }
-    } catch (err) {
-      services.log.warn({ err, host }, 'could not release the host lock of an interrupted execution');
-    }
-  }
 }
 
 /**

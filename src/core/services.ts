@@ -15,4 +15,6 @@ export interface Services extends CommandServices {
   approvals: RequestService;
   /** ward's own chat user id (auth.test): the requester of what a rule or a watcher asks for. */
   wardUserId(): Promise<string>;
+  /** Frees the host locks an interrupted execution still holds (src/actions/host-lock.ts). */
+  hostLocks: { releaseFor(requestId: string, hosts: readonly string[]): Promise<void> };
 }
