@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import { commands } from '../commands/index.js';
 import { releaseHostLocksOf } from './actions/host-lock.js';
-import { ChainedAuditLog } from './adapters/audit/chained-audit-log.js';
+import { ChainedAuditLog, chainModeProblem } from './adapters/audit/chained-audit-log.js';
 import { DuoMfa } from './adapters/duo/duo-mfa.js';
 import { LocalShell } from './adapters/local/local-shell.js';
 import { DisabledMailer } from './adapters/mailgun/disabled-mailer.js';
@@ -16,6 +16,8 @@ import { TotpMfa } from './adapters/totp/totp-mfa.js';
 import { TransportShell } from './adapters/transport-shell.js';
 import { countAlertOutcome } from './alerts/count.js';
 import { installAlerts } from './alerts/install.js';
+import { AnchorPublisher } from './audit/anchor.js';
+import { deriveAuditKey } from './audit/chain.js';
 import { type CloudWatcher, startCloudWatcher } from './cloud/watcher.js';
 import { type Config, loadConfig, SECRET_VARS } from './config/env.js';
 import { fileSha256 } from './config/file-sha256.js';
@@ -26,6 +28,7 @@ import { loadYamlFile } from './config/yaml-file.js';
 import { createApprovals } from './core/approvals/approvals.js';
 import type { ExpirySweeper } from './core/approvals/sweeper.js';
 import { ExecutionLedger } from './core/executions.js';
+import { sweepEnrolmentMessages } from './core/mfa/enrolment-messages.js';
 import { PolicyEngine } from './core/policy-engine.js';
 import { RecoveryScanner } from './core/recovery.js';
 import { CommandRegistry } from './core/registry.js';
@@ -68,6 +71,8 @@ export interface WardHandle {
    * use stays as it was.
    */
   reloadInventory(): Inventory;
+  /** Deletes MFA enrolment DMs older than 15 minutes now (a timer does it every minute); returns how many. */
+  sweepEnrolmentMessages(): Promise<number>;
   /** Graceful stop: no new work, running work finishes within WARD_SHUTDOWN_GRACE_MS, connections close. */
   stop(): Promise<void>;
 }
@@ -125,6 +130,20 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
     );
   }
 
+  // The audit chain's HMAC key; without WARD_ENCRYPTION_KEY the chain is unkeyed (dev, sandbox), said loudly.
+  const auditKey = deriveAuditKey(config.WARD_ENCRYPTION_KEY);
+  const audit = new ChainedAuditLog(store, clock, auditKey);
+  const chainProblem = chainModeProblem(await audit.head(), auditKey);
+  if (chainProblem !== null) {
+    await store.close();
+    throw new WardError('ward_audit_chain_mode', chainProblem);
+  }
+  if (auditKey === null) {
+    log.warn(
+      'WARD_ENCRYPTION_KEY is not set: the audit chain is UNKEYED, so anyone who can write Redis can rewrite it undetected. Set the key for any real deployment.',
+    );
+  }
+
   const chat = new SlackChat(config.SLACK_BOT_TOKEN, { slackApiUrl: config.SLACK_API_URL, logger: log });
   const registry = new CommandRegistry(commands);
   const work = new WorkTracker();
@@ -161,7 +180,7 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
     store,
     chat,
     clock,
-    audit: new ChainedAuditLog(store, clock),
+    audit,
     policy: new PolicyEngine(policyFile, registry, chat, clock),
     commands: registry,
     inventory: () => inventory.current(),
@@ -252,6 +271,20 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
     .record({ type: 'config.loaded', details: configFileHashes(config) })
     .catch((err) => log.error({ err }, 'could not audit the configuration in force'));
   recovery.start();
+  const stopAnchors = new AnchorPublisher({
+    head: () => audit.head(),
+    log,
+    chat,
+    store,
+    channel: config.WARD_AUDIT_ANCHOR_CHANNEL,
+  }).start(config.WARD_AUDIT_ANCHOR_MINUTES * 60_000);
+  // Enrolment DMs carry TOTP secrets: those never confirmed are deleted 15 minutes after they were sent.
+  const enrolmentSweep = setInterval(() => {
+    sweepEnrolmentMessages(services).catch((err: unknown) =>
+      log.warn({ err }, 'could not sweep MFA enrolment messages'),
+    );
+  }, 60_000);
+  enrolmentSweep.unref();
 
   return {
     url,
@@ -261,8 +294,10 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
     server,
     approvals: approvals.sweeper,
     reloadInventory: () => inventory.reload(services.audit, log),
+    sweepEnrolmentMessages: () => sweepEnrolmentMessages(services),
     stop: shutdownSequence({
       services,
+      timers: [stopAnchors, () => clearInterval(enrolmentSweep)],
       watcher,
       sweeper: approvals.sweeper,
       work,

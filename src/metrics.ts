@@ -92,6 +92,17 @@ export async function renderMetrics(): Promise<{ contentType: string; body: stri
   return { contentType: registry.contentType, body: await registry.metrics() };
 }
 
+/**
+ * TOTP submissions. outcome: valid | invalid | replayed (the code was checked) or locked (refused before any check:
+ * the attempt counter was already past the limit). At most 5 checks per user and lock window, whatever the load.
+ */
+export const mfaCodeChecksTotal = new Counter({
+  name: 'ward_mfa_code_checks_total',
+  help: 'TOTP code submissions, by outcome (locked ones were refused without checking the code)',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
 /** The Metrics port (src/ports/metrics.ts) over the counters above: what core counts, through prom-client. */
 export const promMetrics: Metrics = {
   commandFinished: (command, outcome) => commandsTotal.inc({ command, outcome }),

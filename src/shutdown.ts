@@ -8,6 +8,8 @@ import type { Store } from './ports/store.js';
 /** What a graceful stop stops, in order. */
 export interface Stoppable {
   services: Services;
+  /** Periodic work that stops with the watcher (audit anchors, the enrolment DM sweep). */
+  timers?: Array<() => void> | undefined;
   watcher?: { stop(): Promise<void> } | undefined;
   sweeper: ExpirySweeper;
   work: WorkTracker;
@@ -30,6 +32,7 @@ export function shutdownSequence(p: Stoppable): () => Promise<void> {
   return () =>
     (stopping ??= (async () => {
       await p.watcher?.stop();
+      for (const stop of p.timers ?? []) stop();
       p.sweeper.stop();
       const left = await p.work.drain(p.graceMs);
       if (left > 0) log.warn({ left }, 'shutdown grace period over with work still running');

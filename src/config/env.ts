@@ -110,6 +110,12 @@ export const envSchema = z.object({
    */
   WARD_DRY_RUN: z.enum(['0', '1'], { error: 'must be 0 or 1' }).default('0'),
 
+  WARD_AUDIT_ANCHOR_MINUTES: z.coerce.number().int().min(1).max(1440).default(15),
+  WARD_AUDIT_ANCHOR_CHANNEL: optionalString.refine(
+    (v) => v === undefined || /^[CG][A-Z0-9]{2,}$/.test(v),
+    'must be a Slack channel id (C… or G…), not a channel name',
+  ),
+
   WARD_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
   WARD_EXECUTION_LEASE_MS: z.coerce.number().int().min(1000).default(15_000),
 

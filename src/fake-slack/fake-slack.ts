@@ -688,6 +688,20 @@ class FakeSlackServer extends EventEmitter implements FakeSlack {
 
       'files.completeUploadExternal': (args) => this.completeUpload(args),
 
+      // As Slack: the file disappears, and with it from the messages that shared it.
+      'files.delete': (args) => {
+        const id = requireString(args, 'file', 'file_not_found');
+        const index = this.state.files.findIndex((f) => f.id === id);
+        if (index === -1) throw new SlackApiError('file_not_found');
+        this.state.files.splice(index, 1);
+        for (const m of [...this.state.messages]) {
+          if (!m.files?.some((f) => f.id === id)) continue;
+          m.files = m.files.filter((f) => f.id !== id);
+          if (m.files.length === 0 && !m.text) this.state.messages.splice(this.state.messages.indexOf(m), 1);
+        }
+        return {};
+      },
+
       'apps.connections.open': () => {
         const ticket = randomUUID();
         this.socketTickets.add(ticket);

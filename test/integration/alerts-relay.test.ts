@@ -561,7 +561,8 @@ describe('permanent Slack errors and replicas', () => {
         () => slackCalls.filter((c) => c.method === 'chat.postMessage').length >= 10,
       );
       await waitFor('an empty queue', async () => (await ward.relay.queue.depth()) === 0);
-      await new Promise((r) => setTimeout(r, 200));
+      // Stopping waits for every delivery in flight on both replicas: after it, no late duplicate can still come.
+      await Promise.all([ward.relay.stop(), second.relay.stop()]);
       const posted = slackCalls.filter((c) => c.method === 'chat.postMessage').map((c) => c.text);
       expect(posted).toHaveLength(10);
       expect(new Set(posted).size).toBe(10);
