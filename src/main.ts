@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import { commands } from '../commands/index.js';
 import { releaseHostLocksOf } from './actions/host-lock.js';
+import { registerHuntButtons } from './actions/hunt-buttons.js';
 import { ChainedAuditLog, chainModeProblem } from './adapters/audit/chained-audit-log.js';
 import { DuoMfa } from './adapters/duo/duo-mfa.js';
 import { LocalShell } from './adapters/local/local-shell.js';
@@ -32,11 +33,15 @@ import { sweepEnrolmentMessages } from './core/mfa/enrolment-messages.js';
 import { PolicyEngine } from './core/policy-engine.js';
 import { RecoveryScanner } from './core/recovery.js';
 import { CommandRegistry } from './core/registry.js';
+import { openRequest } from './core/requests/open-request.js';
 import type { Services } from './core/services.js';
 import { WorkTracker } from './core/work-tracker.js';
 import { ConfigError, WardError } from './errors.js';
 import { registerOpsRoutes } from './http/ops-routes.js';
 import { HttpRoutes, listen, refuseUnread } from './http/server.js';
+import { IncidentAuditLog } from './incidents/incident-audit.js';
+import { IncidentService } from './incidents/incident-service.js';
+import { registerIncidentInteractions } from './incidents/interactions.js';
 import { createLogger, installCrashHandlers } from './log.js';
 import { promMetrics } from './metrics.js';
 import type { Clock } from './ports/clock.js';
@@ -154,6 +159,7 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
           ikey: config.DUO_IKEY!,
           skey: config.DUO_SKEY!,
           baseUrl: config.DUO_API_URL,
+          limits: { store, maxPushesPerHour: config.WARD_DUO_MAX_PUSHES_PER_HOUR },
         })
       : new TotpMfa(store, clock, config.WARD_ENCRYPTION_KEY);
   if (mfa.name === 'totp' && config.WARD_ENCRYPTION_KEY === undefined) {
@@ -172,6 +178,7 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
         })
       : new DisabledMailer();
   const interactions = new InteractionRouter();
+  const wardUserId = wardUserIdOf(chat);
   const slackAuth = { state: 'pending' as 'pending' | 'ok' | 'failed' };
   const approvals = createApprovals(() => services, { mfa, track: (p) => work.track(p) });
   const services: Services = {
@@ -180,7 +187,12 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
     store,
     chat,
     clock,
-    audit,
+    // Entries about an incident (recorded in its channel, or about one of its requests) carry its id.
+    audit: new IncidentAuditLog(
+      audit,
+      () => store,
+      (incident, event) => services.incidents.onAttached(incident, event),
+    ),
     policy: new PolicyEngine(policyFile, registry, chat, clock),
     commands: registry,
     inventory: () => inventory.current(),
@@ -194,8 +206,27 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
     metrics: promMetrics,
     notifier: new SlackRequestNotifier(chat, log),
     approvals: approvals.service,
-    requests: approvals.service,
-    wardUserId: wardUserIdOf(chat),
+    requests: {
+      cancel: (requestId, user) => approvals.service.cancel(requestId, user),
+      openAs: async (r) => {
+        await openRequest(services, {
+          origin: { kind: 'person', user: r.user },
+          ask: { text: r.text },
+          replyTo: {
+            channel: r.channel,
+            threadTs: r.threadTs,
+            responseUrl: r.responseUrl,
+            triggerId: r.triggerId,
+          },
+          correlationId: r.correlationId,
+        });
+      },
+    },
+    wardUserId,
+    incidents: new IncidentService(
+      () => services,
+      () => wardUserId(),
+    ),
     hostLocks: { releaseFor: (requestId, hosts) => releaseHostLocksOf(store, log, requestId, hosts) },
   };
 
@@ -204,6 +235,8 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
   registerApprovalListeners(interactions, () => services);
   registerRecoveryListeners(interactions, () => services);
   registerAlertButtons(interactions, () => services);
+  registerIncidentInteractions(interactions, () => services);
+  registerHuntButtons(interactions, () => services);
   const slack = createSlackApp(config, services, work, interactions, log);
   const routes = new HttpRoutes({
     maxPendingBodies: config.WARD_HTTP_MAX_PENDING_BODIES,

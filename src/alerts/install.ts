@@ -5,8 +5,10 @@ import { openRequest } from '../core/requests/open-request.js';
 import type { Services } from '../core/services.js';
 import { AutomationRefusedError } from '../errors.js';
 import type { HttpRoutes } from '../http/server.js';
+import { TITLE_MAX } from '../incidents/incident.js';
+import { incidentSeverityFor } from '../incidents/interactions.js';
 import type { AlertsControl } from '../ports/alerts-control.js';
-import type { AlertSource } from './alert.js';
+import type { Alert, AlertSource } from './alert.js';
 import { matchInventoryHost } from './host-match.js';
 import { registerAlertRoutes } from './http.js';
 import { AlertIntakeLimits } from './intake-limits.js';
@@ -14,6 +16,7 @@ import { ChannelPacer } from './pacer.js';
 import { type AlertOutcome, AlertRelay, type AutoRunRequest } from './relay.js';
 import { AlertRules, summarizeRules } from './rules-holder.js';
 import { fetchSnsCertificate, visitSubscribeUrl } from './sns-fetch.js';
+import { enabledAlertSources } from './sources/registry.js';
 import { alertReason } from './suggest.js';
 
 export interface InstalledAlerts {
@@ -42,14 +45,7 @@ export function installAlerts(o: InstallAlertsOptions): InstalledAlerts | undefi
   const log = services.log.child({ component: 'alerts' });
   if (config.WARD_ALERT_DEFAULT_CHANNEL === undefined) {
     // env.ts refuses WARD_RULES without a default channel, so this is "neither is set".
-    const tokens = [
-      config.WARD_ALERT_TOKEN_ALERTMANAGER,
-      config.WARD_ALERT_TOKEN_GRAFANA,
-      config.WARD_ALERT_TOKEN_FALCO,
-      config.WARD_ALERT_TOKEN_GENERIC,
-      config.WARD_ALERT_HMAC_SECRET_GENERIC,
-      config.WARD_ALERT_SNS_TOPICS,
-    ].some((t) => t !== undefined);
+    const tokens = enabledAlertSources(config).length > 0;
     log[tokens ? 'warn' : 'info'](
       'alert relay off: set WARD_ALERT_DEFAULT_CHANNEL (and optionally WARD_RULES) to accept alerts on /alerts/*',
     );
@@ -72,6 +68,7 @@ export function installAlerts(o: InstallAlertsOptions): InstalledAlerts | undefi
     fallbackChannel: rules.fallbackChannel,
     resolveHost: (hint) => matchInventoryHost(services.inventory(), hint),
     onAuto: (request) => autoRun(services, request),
+    onIncident: (request) => autoOpenIncident(services, request),
     onOutcome: o.onOutcome,
     queueMax: config.WARD_ALERT_QUEUE_MAX,
   });
@@ -131,6 +128,42 @@ export function installAlerts(o: InstallAlertsOptions): InstalledAlerts | undefi
     start: () => relay.start(),
     stop: () => relay.stop(),
   };
+}
+
+// ---- incident: auto ---------------------------------------------------------------------------------------------
+
+/**
+ * A rule's `incident: auto`: ward itself (the bot user) opens an incident for a new alert. The same fingerprint
+ * never opens two: a repeat finds the first one. What happened is said in the alert's thread.
+ */
+export async function autoOpenIncident(
+  services: Services,
+  request: { alert: Alert; channel: string; ts: string; firstSeen: string; host?: string | undefined },
+): Promise<void> {
+  const user = await services.wardUserId();
+  const firstSeenMs = Date.parse(request.firstSeen);
+  const outcome = await services.incidents.openFromAlert({
+    requester: user,
+    title: request.alert.title.slice(0, TITLE_MAX),
+    severity: incidentSeverityFor(request.alert.severity),
+    originChannel: request.channel,
+    alert: {
+      fingerprint: request.alert.fingerprint,
+      title: request.alert.title,
+      severity: request.alert.severity,
+      source: request.alert.source,
+      host: request.host ?? request.alert.host,
+      channel: request.channel,
+      ts: request.ts,
+      firstSeenMs: Number.isFinite(firstSeenMs) ? firstSeenMs : undefined,
+    },
+  });
+  if (!outcome.complete || outcome.existing) {
+    await services.incidents.reportOpen(outcome, {
+      ephemeral: (message) =>
+        services.chat.postMessage(request.channel, message, { threadTs: request.ts }).then(() => undefined),
+    });
+  }
 }
 
 // ---- auto-run ---------------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { Config } from '../config/env.js';
 import type { Inventory } from '../config/inventory.js';
 import type { CommandPolicy } from '../config/policy.js';
+import type { IncidentService } from '../incidents/incident-service.js';
 import type { AlertsControl } from '../ports/alerts-control.js';
 import type { AuditLog } from '../ports/audit.js';
 import type { ChatClient, ChatMessage } from '../ports/chat.js';
@@ -50,7 +51,28 @@ export interface CommandServices {
   /** The alert relay's rules, when alerts are enabled. */
   alerts?: AlertsControl | undefined;
   /** `/ward cancel`: withdraws a pending request. Throws a WardError explaining a refusal (only the requester may). */
-  requests: { cancel(requestId: string, user: string): Promise<void> };
+  requests: {
+    cancel(requestId: string, user: string): Promise<void>;
+    /**
+     * Opens a request as a person, through the one pipeline (src/core/requests/open-request.ts), as if they had
+     * typed `/ward <text>`: a hunt's buttons and its `--then-unblock-port` follow-up. Never throws: refusals are
+     * answered to the person.
+     */
+    openAs(request: PersonRequest): Promise<void>;
+  };
+  /** Incidents: channels, roles, timeline, report (src/incidents/). */
+  incidents: IncidentService;
+}
+
+/** A request a person makes through a button (or a follow-up of theirs): who, what as `/ward` text, where. */
+export interface PersonRequest {
+  user: string;
+  text: string;
+  channel: string;
+  threadTs?: string | undefined;
+  responseUrl?: string | undefined;
+  triggerId?: string | undefined;
+  correlationId: string;
 }
 
 /** Who ran a command, where, and how to answer them. */
@@ -131,6 +153,8 @@ export interface CommandDefinition<S extends z.ZodObject = z.ZodObject> {
   args: S;
   /** Names of the schema's keys filled from positional words, in order. */
   positionals: readonly (keyof z.output<S> & string)[];
+  /** The last positional takes every remaining word, as an array (e.g. a hunt's indicators). */
+  variadic?: boolean;
   /** Schema keys given as options, by their kebab-case flag name (e.g. `{ 'since': 'since' }`). */
   options?: Readonly<Record<string, { key: keyof z.output<S> & string; boolean?: boolean }>>;
   /** Defaults; the policy file overrides them field by field. */

@@ -1,5 +1,5 @@
 import type { CommandPolicy, PolicyFile } from '../config/policy.js';
-import { EVERYONE } from '../config/policy.js';
+import { CONTEXT_ROLES, EVERYONE } from '../config/policy.js';
 import { ConfigError, PermissionDeniedError } from '../errors.js';
 import type { ChatClient } from '../ports/chat.js';
 import type { Clock } from '../ports/clock.js';
@@ -11,7 +11,7 @@ export interface PolicySubject {
 
 /** The commands the policy file may name. */
 export interface KnownCommands {
-  find(name: string): unknown;
+  find(name: string): PolicySubject | undefined;
   all(): ReadonlyArray<{ name: string }>;
 }
 
@@ -26,6 +26,7 @@ const BASE_POLICY: CommandPolicy = {
   breakGlass: [],
   auto: false,
   allowUnlisted: false,
+  actions: {},
 };
 
 /**
@@ -69,6 +70,12 @@ export class PolicyEngine {
             problems.push(`commands.${name}.${field}: role "${role}" is not defined under roles`);
         }
       }
+      for (const [action, allowed] of Object.entries(override.actions ?? {})) {
+        for (const role of allowed) {
+          if (!roles.has(role) && !CONTEXT_ROLES.has(role))
+            problems.push(`commands.${name}.actions.${action}: role "${role}" is not defined under roles`);
+        }
+      }
     }
     if (problems.length > 0) throw new ConfigError('policy file', problems);
   }
@@ -89,7 +96,14 @@ export class PolicyEngine {
       breakGlass: override.breakGlass ?? declared.breakGlass,
       auto: override.auto ?? declared.auto,
       allowUnlisted: override.allowUnlisted ?? declared.allowUnlisted,
+      actions: { ...declared.actions, ...override.actions },
     };
+  }
+
+  /** The roles a command's sub-action needs (policy file over the declaration); undefined when only `allow` applies. */
+  actionRoles(commandName: string, action: string): string[] | undefined {
+    const command = this.commands.find(commandName);
+    return command ? this.policyFor(command).actions[action] : undefined;
   }
 
   /**

@@ -27,6 +27,10 @@ export type RequestNotice =
   /** The button or window does not name a ward request. */
   | { kind: 'not_a_request' }
   | { kind: 'unknown_request'; id: string }
+  /** The button is not on the request's own message (a copy, another channel): it changed nothing. */
+  | { kind: 'other_message'; req: ApprovalRequest }
+  /** The code window names no request message, or another one: the code is not a factor for this request. */
+  | { kind: 'other_window'; req: ApprovalRequest }
   /** The request is no longer pending: a vote or factor changes nothing. */
   | { kind: 'final'; req: ApprovalRequest }
   /** The state machine refused the transition. */

@@ -15,6 +15,10 @@ export function renderNotice(n: RequestNotice): string {
       return 'That button does not belong to a ward request.';
     case 'unknown_request':
       return `Request \`${n.id}\` no longer exists.`;
+    case 'other_message':
+      return `That button is not on request \`${n.req.id}\`'s own message in <#${n.req.message?.channel ?? n.req.channel}>, so it changed nothing. Use the buttons there.`;
+    case 'other_window':
+      return 'This window does not belong to the request message. Use the buttons on it.';
     case 'final':
       return explainFinal(n.req);
     case 'refused':

@@ -7,6 +7,7 @@ import { replierFor } from '../core/requests/replier.js';
 import { answerError } from '../core/requests/report-failure.js';
 import type { Services } from '../core/services.js';
 import type { WorkTracker } from '../core/work-tracker.js';
+import { withIncident } from '../incidents/incident-audit.js';
 import { toSlackLogger, withRequestId } from '../log.js';
 import type { ChatMessage } from '../ports/chat.js';
 import { isFirstDelivery } from './dedupe.js';
@@ -60,6 +61,12 @@ export function createSlackApp(
     }).catch(() => {});
   };
 
+  /** The incident whose channel this is, if any: whatever happens there is attached to it. */
+  const incidentOf = (channel: string | undefined): Promise<string | undefined> =>
+    channel === undefined
+      ? Promise.resolve(undefined)
+      : services.incidents.store.byChannel(channel).catch(() => undefined);
+
   app.command(/^\/ward/, async ({ command, ack, respond }) => {
     await ack();
     const correlationId = newCorrelationId();
@@ -79,16 +86,19 @@ export function createSlackApp(
           services.metrics.commandFinished('unknown', 'duplicate');
           return;
         }
-        await openRequest(services, {
-          origin: { kind: 'person', user: command.user_id },
-          ask: { text: command.text ?? '' },
-          replyTo: {
-            channel: command.channel_id,
-            responseUrl: command.response_url,
-            triggerId: command.trigger_id,
-          },
-          correlationId,
-        });
+        // Whatever happens in an incident's channel is attached to that incident (audit tagging by channel).
+        await withIncident(await incidentOf(command.channel_id), () =>
+          openRequest(services, {
+            origin: { kind: 'person', user: command.user_id },
+            ask: { text: command.text ?? '' },
+            replyTo: {
+              channel: command.channel_id,
+              responseUrl: command.response_url,
+              triggerId: command.trigger_id,
+            },
+            correlationId,
+          }),
+        );
       }),
     );
   });
@@ -125,17 +135,20 @@ export function createSlackApp(
         try {
           // Slack redelivers the same click (same trigger_id) when the first delivery was not acked in time.
           if ((await isFirstDelivery(services.store, body.trigger_id)) === false) return;
-          await handler({
-            user: body.user.id,
-            actionId: action.action_id,
-            value,
-            channel,
-            messageTs: message?.ts,
-            threadTs: message?.thread_ts,
-            triggerId: body.trigger_id,
-            responseUrl,
-            requestId,
-          });
+          const incident = await incidentOf(channel);
+          await withIncident(incident, () =>
+            handler({
+              user: body.user.id,
+              actionId: action.action_id,
+              value,
+              channel,
+              messageTs: message?.ts,
+              threadTs: message?.thread_ts,
+              triggerId: body.trigger_id,
+              responseUrl,
+              requestId,
+            }),
+          );
         } catch (err) {
           await answerError(services, log, reply, err, { command: action.action_id, user: body.user.id });
         }
@@ -179,6 +192,48 @@ export function createSlackApp(
       await ack(first ? { response_action: 'errors', errors: { [first]: text.slice(0, 150) } } : undefined);
     }
   });
+
+  // Message shortcut "Add to incident timeline": the message's author, time, text and permalink become a note.
+  app.shortcut(
+    { callback_id: 'incident.add_to_timeline', type: 'message_action' },
+    async ({ ack, shortcut }) => {
+      await ack();
+      if (shortcut.type !== 'message_action') return;
+      const requestId = newCorrelationId();
+      const log = services.log.child({ requestId, user: shortcut.user.id, shortcut: shortcut.callback_id });
+      const channel = shortcut.channel.id;
+      const reply = replierFor(services.chat, {
+        person: shortcut.user.id,
+        channel,
+        responseUrl: shortcut.response_url,
+      });
+      if (!work.accepting) {
+        await refuseWhileStopping((m) => reply.ephemeral(m));
+        return;
+      }
+      void work.track(
+        withRequestId(requestId, async () => {
+          try {
+            if ((await isFirstDelivery(services.store, shortcut.trigger_id)) === false) return;
+            const incident = await services.incidents.ofChannel(channel);
+            await withIncident(incident.id, async () => {
+              await services.policy.authorize(shortcut.user.id, services.commands.get('incident'));
+              const message = shortcut.message as { ts: string; text?: string; user?: string };
+              const permalink = await services.chat.permalink(channel, message.ts).catch(() => undefined);
+              await services.incidents.note(incident, shortcut.user.id, message.text ?? '', {
+                author: message.user,
+                permalink,
+                messageTs: message.ts,
+              });
+              await reply.ephemeral({ text: `:memo: Added to the ${incident.id} timeline.` });
+            });
+          } catch (err) {
+            await answerError(services, log, reply, err, { command: 'incident', user: shortcut.user.id });
+          }
+        }),
+      );
+    },
+  );
 
   // ward works through /ward; a mention gets a pointer rather than silence.
   app.event('app_mention', async ({ event }) => {

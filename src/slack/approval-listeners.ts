@@ -24,21 +24,22 @@ export function registerApprovalListeners(
   router.onAction('approval.', async (event: ActionEvent) => {
     const who: Recipient = { user: event.user, channel: event.channel, responseUrl: event.responseUrl };
     const service = approvals();
+    const from = { channel: event.channel, ts: event.messageTs };
     switch (event.actionId) {
       case APPROVE_ACTION:
-        return service.vote(event.value, 'approve', who, event.triggerId);
+        return service.vote(event.value, 'approve', who, from, event.triggerId);
       case DENY_ACTION:
-        return service.vote(event.value, 'deny', who, event.triggerId);
+        return service.vote(event.value, 'deny', who, from, event.triggerId);
       case CANCEL_ACTION:
-        return service.withdraw(event.value, who);
+        return service.withdraw(event.value, who, from);
       case VERIFY_ACTION:
-        return service.confirmRequester(event.value, who, event.triggerId);
+        return service.confirmRequester(event.value, who, from, event.triggerId);
       default:
         await deps().notifier.tell(who, { kind: 'unknown_action' });
     }
   });
   router.onView(MFA_CALLBACK_ID, async (event: ViewEvent): Promise<ViewResult> => {
-    let meta: { requestId?: unknown; factor?: unknown };
+    let meta: { requestId?: unknown; factor?: unknown; channel?: unknown; ts?: unknown };
     try {
       meta = JSON.parse(event.privateMetadata) as typeof meta;
     } catch {
@@ -47,7 +48,12 @@ export function registerApprovalListeners(
     const id = typeof meta.requestId === 'string' ? meta.requestId : '';
     const factor = meta.factor === 'approver' ? 'approver' : 'requester';
     const code = event.values[MFA_BLOCK_ID]?.[MFA_INPUT_ID] ?? '';
-    const refused = await approvals().submitCode(id, factor, event.user, code);
+    // The request message the window was opened from, as ward wrote it into private_metadata.
+    const from = {
+      channel: typeof meta.channel === 'string' ? meta.channel : undefined,
+      ts: typeof meta.ts === 'string' ? meta.ts : undefined,
+    };
+    const refused = await approvals().submitCode(id, factor, event.user, code, from);
     return refused ? { errors: { [MFA_BLOCK_ID]: renderNoticeInModal(refused) } } : undefined;
   });
 }

@@ -58,11 +58,11 @@ export class SlackRequestNotifier implements RequestNotifier {
     }
   }
 
+  /** The window names the request's message, so that the code counts only for a window opened from it. */
   async askCode(triggerId: string, req: ApprovalRequest, factor: Factor): Promise<void> {
-    await this.chat.openView(
-      triggerId,
-      renderMfaModal({ requestId: req.id, factor }, `\`${req.command}\` (\`${req.id}\`)`),
-    );
+    const where = req.message ?? { channel: req.channel, ts: '' };
+    const meta = { requestId: req.id, factor, channel: where.channel, ts: where.ts };
+    await this.chat.openView(triggerId, renderMfaModal(meta, `\`${req.command}\` (\`${req.id}\`)`));
   }
 
   async planChanged(thread: Thread, req: ApprovalRequest, problem: string | undefined): Promise<void> {

@@ -113,8 +113,24 @@ function world(policy: CommandPolicyOverride) {
     metrics: noMetrics,
     notifier,
     approvals: approvals.service,
-    requests: approvals.service,
+    requests: {
+      cancel: (requestId, user) => approvals.service.cancel(requestId, user),
+      openAs: async (r) => {
+        await openRequest(services, {
+          origin: { kind: 'person', user: r.user },
+          ask: { text: r.text },
+          replyTo: {
+            channel: r.channel,
+            threadTs: r.threadTs,
+            responseUrl: r.responseUrl,
+            triggerId: r.triggerId,
+          },
+          correlationId: r.correlationId,
+        });
+      },
+    },
     wardUserId: async () => WARD,
+    incidents: {} as Services['incidents'],
     hostLocks: { releaseFor: async () => {} },
   };
   return { services, audited };

@@ -19,7 +19,13 @@ import {
   requesterVerified,
 } from './request.js';
 import type { RequestStore } from './request-store.js';
-import { grantOutcome, type Requirements, voteRefusal } from './rules.js';
+import {
+  type ClickOrigin,
+  fromRequestMessage,
+  grantOutcome,
+  type Requirements,
+  voteRefusal,
+} from './rules.js';
 import type { ApprovedRunner } from './run-approved.js';
 
 /** A request the pipeline (src/core/requests/open-request.ts) has decided may be made, with what it needs. */
@@ -152,8 +158,9 @@ export class RequestService {
     if (!r) throw new Error(`request ${req.id} vanished`);
     if (r.req.version !== req.version + 1) await redraw(s, this.requests, req.id);
 
-    // A slash command's trigger_id is valid for 3 s: the code window opens now, before anything slow.
-    if (req.requesterMfa === 'pending') await this.askFactor(req, 'requester', n.requesterAt, n.triggerId);
+    // A slash command's trigger_id is valid for 3 s: the code window opens now, before anything slow. The window
+    // names the request's message (r.req has it), which is checked again when the code comes back.
+    if (req.requesterMfa === 'pending') await this.askFactor(r.req, 'requester', n.requesterAt, n.triggerId);
     if (r.req.status === 'approved') await this.runner.run(req.id);
     return r.req;
   }
@@ -168,19 +175,41 @@ export class RequestService {
     return r.req;
   }
 
-  /** The pending request a click names, or undefined after telling the clicker why there is none. */
+  /**
+   * The request once its message is recorded. Slack can deliver a click on the message a moment before the process
+   * that posted it has stored where it is (postMessage answered, the store write not yet done): wait that moment
+   * out (up to 2 s) rather than refuse a genuine click. A request whose message never appears stays as it is.
+   */
+  private async withRecordedMessage(req: ApprovalRequest | undefined): Promise<ApprovalRequest | undefined> {
+    for (let i = 0; req && !req.message && req.status === 'pending' && i < 40; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      req = await this.requests.get(req.id);
+    }
+    return req;
+  }
+
+  /**
+   * The pending request a click names, or undefined after telling the clicker why there is none. A click counts
+   * only from the request's own message (fromRequestMessage); a vote from anywhere else is audited as refused.
+   */
   private async pendingFor(
     id: string,
     who: Recipient,
+    from: ClickOrigin,
     vote?: 'approve' | 'deny',
   ): Promise<ApprovalRequest | undefined> {
     if (!REQUEST_ID_PATTERN.test(id)) {
       await this.tell(who, { kind: 'not_a_request' });
       return undefined;
     }
-    const req = await this.current(id);
+    const req = await this.withRecordedMessage(await this.current(id));
     if (!req) {
       await this.tell(who, { kind: 'unknown_request', id });
+      return undefined;
+    }
+    if (!fromRequestMessage(req, from)) {
+      if (vote) await this.auditVote(req, who.user, vote, 'refused:other_message');
+      await this.tell(who, { kind: 'other_message', req });
       return undefined;
     }
     if (req.status !== 'pending') {
@@ -204,23 +233,24 @@ export class RequestService {
     return false;
   }
 
-  /** An Approve or Deny click. */
+  /** An Approve or Deny click on the message at `from`. */
   async vote(
     id: string,
     vote: 'approve' | 'deny',
     who: Recipient,
+    from: ClickOrigin,
     triggerId: string | undefined,
   ): Promise<void> {
-    const req = await this.pendingFor(id, who, vote);
+    const req = await this.pendingFor(id, who, from, vote);
     if (!req || !(await this.mayVote(who, req, vote))) return;
     if (vote === 'deny') return this.applyDenial(req.id, who);
     if (req.approverMfa) return this.askFactor(req, 'approver', who, triggerId);
     await this.applyApproval(req.id, who);
   }
 
-  /** The requester's Cancel click. */
-  async withdraw(id: string, who: Recipient): Promise<void> {
-    if (!(await this.pendingFor(id, who))) return;
+  /** The requester's Cancel click on the message at `from`. */
+  async withdraw(id: string, who: Recipient, from: ClickOrigin): Promise<void> {
+    if (!(await this.pendingFor(id, who, from))) return;
     try {
       await this.cancel(id, who.user);
     } catch (err) {
@@ -230,8 +260,13 @@ export class RequestService {
   }
 
   /** The requester's "enter MFA code" click. */
-  async confirmRequester(id: string, who: Recipient, triggerId: string | undefined): Promise<void> {
-    const req = await this.pendingFor(id, who);
+  async confirmRequester(
+    id: string,
+    who: Recipient,
+    from: ClickOrigin,
+    triggerId: string | undefined,
+  ): Promise<void> {
+    const req = await this.pendingFor(id, who, from);
     if (!req) return;
     if (who.user !== req.requester) return this.tell(who, { kind: 'requester_factor_only', req });
     if (req.requesterMfa !== 'pending') return this.tell(who, { kind: 'no_factor_pending', req });
@@ -240,18 +275,25 @@ export class RequestService {
 
   /**
    * A code typed into the window. Returns what to show under the input when it is refused; on success the window
-   * closes and the vote, the message update and any execution continue in the background.
+   * closes and the vote, the message update and any execution continue in the background. `from` is the request
+   * message the window was opened from (ward writes it into the window's metadata): a window that names no message,
+   * or another one, is not a factor for this request.
    */
   async submitCode(
     id: string,
     factor: Factor,
     user: string,
     code: string,
+    from: ClickOrigin,
   ): Promise<RequestNotice | undefined> {
     if (!REQUEST_ID_PATTERN.test(id)) return { kind: 'not_a_request' };
     const req = await this.current(id);
     if (!req) return { kind: 'unknown_request', id };
     if (req.status !== 'pending') return { kind: 'final', req };
+    if (!fromRequestMessage(req, from)) {
+      if (factor === 'approver') await this.auditVote(req, user, 'approve', 'refused:other_message');
+      return { kind: 'other_window', req };
+    }
     if (factor === 'approver') {
       if (user === req.requester) return { kind: 'own_request', vote: 'approve', req };
       if (!(await this.deps().policy.holdsAny(user, req.policy.approvers, { fresh: true }))) {

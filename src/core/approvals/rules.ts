@@ -66,3 +66,20 @@ export function grantOutcome(req: ApprovalRequest): 'overridden' | 'approved' | 
   if (req.advisory || (req.approvalsNeeded === 0 && req.requesterMfa === 'not_required')) return undefined;
   return 'approved';
 }
+
+/** Where a click (or the code window opened from one) came from: the message that held the button. */
+export interface ClickOrigin {
+  channel?: string | undefined;
+  ts?: string | undefined;
+}
+
+/**
+ * Whether a click (or a window opened from one) came from the request's own message, as stored with it. The same
+ * button (action id + request id) copied into a message elsewhere (another channel, a copy, a thread) must not
+ * vote, deny or cancel from out of sight. A request whose message was never recorded (its store write lost, e.g.
+ * Redis killed just after the post) can still be decided, but only from its own channel.
+ */
+export function fromRequestMessage(req: ApprovalRequest, from: ClickOrigin): boolean {
+  if (req.message === undefined) return from.channel === req.channel;
+  return from.channel === req.message.channel && from.ts === req.message.ts;
+}
