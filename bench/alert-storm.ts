@@ -25,6 +25,7 @@ import {
   QUICK,
   ROOT,
   removeDir,
+  type ServiceProcess,
   sized,
   startInfra,
   startNodeService,
@@ -195,27 +196,44 @@ export async function run(): Promise<AlertStormResult> {
 
   const infra = await startInfra();
   const { redis, slack } = infra;
-  const ward = await startWardService(
-    {
-      SLACK_API_URL: slack.apiUrl,
-      REDIS_URL: redis.url,
-      WARD_RULES: join(dir, 'rules.yaml'),
-      WARD_ALERT_DEFAULT_CHANNEL: 'C0BENCHFALLBACK',
-      WARD_ALERT_TOKEN_GENERIC: TOKEN,
-      // The bench measures throughput: 2,000 alerts a round from one source would be over the default per-source
-      // limit (docs/security.md, "Alert floods") and answered 429.
-      WARD_ALERT_RATE_PER_SOURCE: '1000000',
-    },
-    join(dir, 'ward.log'),
-  );
-  const baseline = await startNodeService(
-    join(ROOT, 'bench', 'bare-json.mjs'),
-    {},
-    join(dir, 'bare-json.log'),
-    (l) => (l['msg'] === 'bare json listening' ? Number(l['port']) : undefined),
-  );
-  const store = new RedisStore(redis.url);
-  await store.connect();
+  let ward: ServiceProcess | undefined;
+  let baseline: ServiceProcess | undefined;
+  let store: RedisStore | undefined;
+  const stopAll = async () => {
+    await store?.close();
+    await Promise.allSettled([ward?.stop(), baseline?.stop()]);
+    await infra.close();
+    removeDir(dir);
+  };
+  try {
+    ward = await startWardService(
+      {
+        SLACK_API_URL: slack.apiUrl,
+        REDIS_URL: redis.url,
+        WARD_RULES: join(dir, 'rules.yaml'),
+        WARD_ALERT_DEFAULT_CHANNEL: 'C0BENCHFALLBACK',
+        WARD_ALERT_TOKEN_GENERIC: TOKEN,
+        // The bench measures throughput: 2,000 alerts a round from one source would be over the default per-source
+        // limit (docs/security.md, "Alert floods") and answered 429.
+        WARD_ALERT_RATE_PER_SOURCE: '1000000',
+      },
+      join(dir, 'ward.log'),
+    );
+    baseline = await startNodeService(
+      join(ROOT, 'bench', 'bare-json.mjs'),
+      {},
+      join(dir, 'bare-json.log'),
+      (l) => (l['msg'] === 'bare json listening' ? Number(l['port']) : undefined),
+    );
+    store = new RedisStore(redis.url);
+    await store.connect();
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  const wardUrl = ward.url;
+  const baselineUrl = baseline.url;
+  const wardStore = store;
 
   const wardRates: number[] = [];
   const baselineRates: number[] = [];
@@ -231,16 +249,16 @@ export async function run(): Promise<AlertStormResult> {
   try {
     // Warm-up (connection pool, JIT) for both servers, not measured; its alerts are round 0's.
     const warm = bodies(0).slice(0, Math.min(200, ALERTS_PER_ROUND));
-    await send(`${baseline.url}/alerts/generic`, warm);
-    await send(`${ward.url}/alerts/generic`, warm);
-    await waitForQueueEmpty(store, DELIVERY_TIMEOUT_MS);
+    await send(`${baselineUrl}/alerts/generic`, warm);
+    await send(`${wardUrl}/alerts/generic`, warm);
+    await waitForQueueEmpty(wardStore, DELIVERY_TIMEOUT_MS);
     for (let round = 1; round <= ROUNDS; round++) {
       const all = bodies(round);
-      const b = await send(`${baseline.url}/alerts/generic`, all);
+      const b = await send(`${baselineUrl}/alerts/generic`, all);
       baselineRates.push(b.perSecond);
       const callsBefore = slack.calls.length;
       const firstSentAt = Date.now();
-      const w = await send(`${ward.url}/alerts/generic`, all);
+      const w = await send(`${wardUrl}/alerts/generic`, all);
       wardRates.push(w.perSecond);
       rejected += w.failed;
       total += w.accepted;
@@ -268,8 +286,8 @@ export async function run(): Promise<AlertStormResult> {
         }
         for (const [fp, n] of shown) if (fp.startsWith(prefix) && !sent.has(fp)) over += n;
         const queued =
-          (await store.listRange(alertQueueKey, 0, -1)).length +
-          (await store.listRange(alertUrgentQueueKey, 0, -1)).length;
+          (await wardStore.listRange(alertQueueKey, 0, -1)).length +
+          (await wardStore.listRange(alertUrgentQueueKey, 0, -1)).length;
         if ((missing === 0 && queued === 0) || Date.now() > deadline) break;
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -285,10 +303,7 @@ export async function run(): Promise<AlertStormResult> {
       callsPer1000.push((roundCalls.length / Math.max(1, w.accepted)) * 1000);
     }
   } finally {
-    await store.close();
-    await Promise.allSettled([ward.stop(), baseline.stop()]);
-    await infra.close();
-    removeDir(dir);
+    await stopAll();
   }
 
   const rateLimited = slack.calls.filter((c) => c.rateLimited).length;
