@@ -230,21 +230,24 @@ export class AlertRelay {
       now,
     );
     for (const alert of alerts) this.o.onOutcome?.(alert.source, 'accepted');
-    for (const alert of alerts) {
-      await this.o.audit
-        ?.record({
-          type: 'alert.accepted',
-          ...(alert.host === undefined ? {} : { hosts: [alert.host] }),
-          details: {
-            source: alert.source,
-            fingerprint: alert.fingerprint,
-            status: alert.status,
-            severity: alert.severity,
-            payload: payloadDigest(alert.raw),
-          },
-        })
-        .catch((err) => this.o.log.warn({ err }, 'could not audit an accepted alert'));
-    }
+    // Recorded together: the audit log writes records made in the same tick in one append.
+    await Promise.all(
+      alerts.map((alert) =>
+        this.o.audit
+          ?.record({
+            type: 'alert.accepted',
+            ...(alert.host === undefined ? {} : { hosts: [alert.host] }),
+            details: {
+              source: alert.source,
+              fingerprint: alert.fingerprint,
+              status: alert.status,
+              severity: alert.severity,
+              payload: payloadDigest(alert.raw),
+            },
+          })
+          .catch((err) => this.o.log.warn({ err }, 'could not audit an accepted alert')),
+      ),
+    );
     this.wake?.();
   }
 
@@ -329,10 +332,12 @@ export class AlertRelay {
     if (max <= 0) return [];
     const now = this.o.clock.now();
     const waiting = [...this.retryAt.values()].filter((r) => r.lane === lane && r.at > now).length;
-    const all = await this.queue.peek(lane, this.inFlightByLane[lane] + waiting + max);
-    return all
-      .filter((e) => !this.inFlight.has(e.entry) && (this.retryAt.get(e.entry)?.at ?? 0) <= now)
-      .slice(0, max);
+    const fresh = await this.queue.peek(
+      lane,
+      this.inFlightByLane[lane] + waiting + max,
+      (entry) => this.inFlight.has(entry) || (this.retryAt.get(entry)?.at ?? 0) > now,
+    );
+    return fresh.slice(0, max);
   }
 
   private track(e: PeekedEntry): Promise<boolean> {

@@ -87,6 +87,16 @@ export interface Store {
     fields: Record<string, string>,
     guard: { key: string; expected: string | null; next: string },
   ): Promise<string | null>;
+  /**
+   * streamAppendGuarded for several entries at once: all are appended, in order, only when `guardKey` still holds
+   * `expected`, and it is set to `next` in the same atomic step. Returns their ids, or null when the guard did not
+   * match (then nothing was appended). Lets the audit log write a burst of entries in one round trip.
+   */
+  streamAppendGuardedAll(
+    key: string,
+    entries: ReadonlyArray<Record<string, string>>,
+    guard: { key: string; expected: string | null; next: string },
+  ): Promise<string[] | null>;
   /** Entries with ids in [start, end] ('-' and '+' for the ends), at most count. */
   streamRange(key: string, start?: string, end?: string, count?: number): Promise<StreamEntry[]>;
   /** Newest entries first, at most count. */

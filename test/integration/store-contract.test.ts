@@ -138,6 +138,30 @@ function contract(name: string, make: () => Promise<Store>, advance: (ms: number
       expect(await store.streamRange(k)).toHaveLength(2);
     });
 
+    it('appends a batch of guarded entries in order, all or none', async () => {
+      const k = key('chain-all');
+      const head = key('head-all');
+      const ids = await store.streamAppendGuardedAll(k, [{ n: '1', x: 'a' }, { n: '2' }, { n: '3' }], {
+        key: head,
+        expected: null,
+        next: 'h3',
+      });
+      expect(ids).toHaveLength(3);
+      expect(await store.get(head)).toBe('h3');
+      const stale = await store.streamAppendGuardedAll(k, [{ n: '4' }, { n: '5' }], {
+        key: head,
+        expected: 'h1',
+        next: 'h5',
+      });
+      expect(stale).toBeNull();
+      expect((await store.streamRange(k)).map((e) => e.fields)).toEqual([
+        { n: '1', x: 'a' },
+        { n: '2' },
+        { n: '3' },
+      ]);
+      expect(await store.get(head)).toBe('h3');
+    });
+
     it('lease lock: shared holders coexist and keep an exclusive attempt out, naming themselves', async () => {
       const k = key('rw');
       expect((await store.leaseAcquire(k, 'shared', 'read-a', 10_000)).acquired).toBe(true);

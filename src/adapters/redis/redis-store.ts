@@ -36,6 +36,25 @@ redis.call('SET', KEYS[2], ARGV[3])
 return redis.call('XADD', KEYS[1], '*', unpack(ARGV, 4))
 `;
 
+// ARGV: guard flag, expected, next, then per entry: its field count ×2, then its field/value pairs.
+const GUARDED_XADD_ALL = `
+local cur = redis.call('GET', KEYS[2])
+if ARGV[1] == '1' then
+  if cur ~= ARGV[2] then return false end
+else
+  if cur then return false end
+end
+redis.call('SET', KEYS[2], ARGV[3])
+local ids = {}
+local i = 4
+while i <= #ARGV do
+  local n = tonumber(ARGV[i])
+  ids[#ids + 1] = redis.call('XADD', KEYS[1], '*', unpack(ARGV, i + 1, i + n))
+  i = i + 1 + n
+end
+return ids
+`;
+
 const INCR_TTL = `
 local by = tonumber(ARGV[2])
 local n = redis.call('INCRBY', KEYS[1], by)
@@ -152,6 +171,10 @@ export class RedisStore implements Store {
   constructor(url: string) {
     this.client = new Redis(url, {
       lazyConnect: true,
+      // Commands issued in the same tick go out as one pipeline: under a burst (an alert storm: a rate-limit
+      // check, a queue push and an audit append per request) that is one write and one read for many requests.
+      // Each command keeps its own reply and error; ordering per connection is unchanged.
+      enableAutoPipelining: true,
       // Fail fast while Redis is down instead of queueing commands that would run much later, out of context.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
@@ -332,6 +355,20 @@ export class RedisStore implements Store {
       ),
     );
     return r === null ? null : String(r);
+  }
+
+  async streamAppendGuardedAll(
+    key: string,
+    entries: ReadonlyArray<Record<string, string>>,
+    guard: { key: string; expected: string | null; next: string },
+  ) {
+    const args: string[] = [guard.expected === null ? '0' : '1', guard.expected ?? '', guard.next];
+    for (const fields of entries) {
+      const flat = Object.entries(fields).flat();
+      args.push(String(flat.length), ...flat);
+    }
+    const r = await this.run(() => this.client.eval(GUARDED_XADD_ALL, 2, key, guard.key, ...args));
+    return r === null ? null : (r as unknown[]).map(String);
   }
 
   async streamRange(key: string, start = '-', end = '+', count?: number) {
