@@ -28,7 +28,7 @@ export class AlertQueue {
 
   async enqueue(alert: Alert, receivedAtMs: number): Promise<string> {
     const item: QueuedAlert = { id: randomUUID(), receivedAt: new Date(receivedAtMs).toISOString(), alert };
-    await this.store.listPush(alertQueueKey, JSON.stringify(item));
+    await this.store.durable(() => this.store.listPush(alertQueueKey, JSON.stringify(item)));
     return item.id;
   }
 

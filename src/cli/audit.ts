@@ -1,16 +1,17 @@
 /**
  * `npm run audit -- verify` and `npm run audit -- export [--since ISO]`: check the audit log's hash chain, or write
- * it as JSON Lines for a SIEM. Reads only REDIS_URL (from the environment or a .env file in the working directory).
+ * it as JSON Lines for a SIEM. Reads only the Redis variables (REDIS_URL, or REDIS_SENTINELS and REDIS_SENTINEL_NAME
+ * with their passwords), from the environment or a .env file in the working directory.
  *
  * Exit codes: 0 chain intact / export written; 1 chain broken (the first broken entry is named); 2 nothing could be
- * checked (no REDIS_URL: the in-process store dies with its process; Redis unreachable; bad usage).
+ * checked (no Redis configured: the in-process store dies with its process; Redis unreachable; bad usage).
  */
 import { once } from 'node:events';
 import { createWriteStream, existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { RedisStore } from '../adapters/redis/redis-store.js';
+import { createRedisStore } from '../adapters/redis/redis-store.js';
 import { AUDIT_HEAD_KEY, AUDIT_STREAM, ChainVerifier, parseEntry, parseHead } from '../audit/chain.js';
-import { envSchema } from '../config/env.js';
+import { loadRedisConfig, type RedisConfig } from '../config/env.js';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
 import type { Store, StreamEntry } from '../ports/store.js';
 
@@ -123,20 +124,22 @@ export async function runAuditCli(
     return 2;
   }
 
-  const parsed = envSchema.pick({ REDIS_URL: true }).safeParse({ REDIS_URL: env['REDIS_URL'] });
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    io.err(`${new ConfigError('ward configuration (environment)', problems).userMessage}\n`);
+  let redis: RedisConfig | undefined;
+  try {
+    redis = loadRedisConfig(env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    io.err(`${err.userMessage}\n`);
     return 2;
   }
-  if (parsed.data.REDIS_URL === undefined) {
+  if (redis === undefined) {
     io.err(
-      'REDIS_URL is not set, so ward keeps its audit log in the in-process store, which is gone once ward exits: there is nothing to verify or export. Set REDIS_URL (the same as ward uses).\n',
+      'Neither REDIS_URL nor REDIS_SENTINELS is set, so ward keeps its audit log in the in-process store, which is gone once ward exits: there is nothing to verify or export. Set REDIS_URL or REDIS_SENTINELS and REDIS_SENTINEL_NAME (the same as ward uses).\n',
     );
     return 2;
   }
 
-  const store = new RedisStore(parsed.data.REDIS_URL);
+  const store = createRedisStore(redis);
   try {
     await store.connect();
     if (action === 'verify') return await verifyAuditChain(store, io);
@@ -155,7 +158,11 @@ export async function runAuditCli(
   } catch (err) {
     if (err instanceof StoreUnavailableError) {
       // Never print REDIS_URL itself: it may carry a password.
-      io.err('Cannot reach Redis at REDIS_URL: is it running and reachable from here?\n');
+      io.err(
+        redis.mode === 'sentinel'
+          ? 'Cannot reach a Redis primary through REDIS_SENTINELS: are the sentinels running, reachable from here, and is REDIS_SENTINEL_NAME the monitored group?\n'
+          : 'Cannot reach Redis at REDIS_URL: is it running and reachable from here?\n',
+      );
       return 2;
     }
     throw err;

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import {
+  NotDurableError,
   newErrorRef,
   PermissionDeniedError,
   StoreUnavailableError,
@@ -185,7 +186,7 @@ export async function dispatchCommand(
 function commandOutcome(err: unknown): string {
   if (err instanceof PermissionDeniedError) return 'refused';
   if (err instanceof UserInputError) return 'invalid';
-  if (err instanceof StoreUnavailableError) return 'unavailable';
+  if (err instanceof StoreUnavailableError || err instanceof NotDurableError) return 'unavailable';
   if (err instanceof WardError) return 'failed';
   return 'error';
 }

@@ -54,6 +54,16 @@ export interface Store {
   /** Newest entries first, at most count. */
   streamRevRange(key: string, count: number): Promise<StreamEntry[]>;
 
+  /**
+   * Runs `write` and then, when the store has replicas to wait for (Redis: WARD_REDIS_MIN_REPLICAS > 0), waits until
+   * enough of them acknowledged it (Redis WAIT on the same connection), so that a failover cannot lose it. Used for
+   * writes that carry a promise to someone: request creation and transitions, the execution claim and record,
+   * audit appends, accepted alerts. Rejects with NotDurableError when too few replicas acknowledged in time (the
+   * write did reach the primary: the caller must not report it done, and a retry must be safe). The in-process
+   * store has nothing to wait for.
+   */
+  durable<T>(write: () => Promise<T>): Promise<T>;
+
   /** Resolves when the store answers; rejects with StoreUnavailableError when it does not. */
   ping(): Promise<void>;
   close(): Promise<void>;

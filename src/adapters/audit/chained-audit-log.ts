@@ -46,11 +46,13 @@ export class ChainedAuditLog implements AuditLog {
       const current = await this.store.get(AUDIT_HEAD_KEY);
       const head = parseHead(current);
       const link = nextLink(head, new Date(this.clock.now()).toISOString(), content);
-      const id = await this.store.streamAppendGuarded(AUDIT_STREAM, link.fields, {
-        key: AUDIT_HEAD_KEY,
-        expected: current,
-        next: formatHead(link.head),
-      });
+      const id = await this.store.durable(() =>
+        this.store.streamAppendGuarded(AUDIT_STREAM, link.fields, {
+          key: AUDIT_HEAD_KEY,
+          expected: current,
+          next: formatHead(link.head),
+        }),
+      );
       if (id !== null) return;
       // Another writer appended first: back off a little so that two replicas do not keep colliding.
       await new Promise((r) => setTimeout(r, randomInt(1, 5 + attempt * 2)));

@@ -609,8 +609,19 @@ export class ApprovalGate implements ChangeGate {
    */
   async tryExecute(id: string): Promise<void> {
     const s = this.services();
-    const claimed = await s.store.setIfAbsent(executionClaimKey(id), this.owner, CLAIM_TTL_MS);
-    if (!claimed) return;
+    // The claim is durable before anything runs: a claim lost in a Redis failover was never acted on. Should one be
+    // lost anyway, the durable running state and execution record (ExecutionLedger.begin) still refuse a second run.
+    const claim = { won: false };
+    try {
+      await s.store.durable(async () => {
+        claim.won = await s.store.setIfAbsent(executionClaimKey(id), this.owner, CLAIM_TTL_MS);
+      });
+    } catch (err) {
+      // Not durable: give the claim back so that a retry (the click again, or the sweep) can take it.
+      if (claim.won) await s.store.compareAndSet(executionClaimKey(id), this.owner, null).catch(() => {});
+      throw err;
+    }
+    if (!claim.won) return;
     let req = await this.requests.get(id);
     if (req?.status !== 'approved') return;
     const command = s.commands.find(req.command);
