@@ -148,6 +148,9 @@ export async function run(): Promise<AlertStormResult> {
     WARD_ALERT_DEFAULT_CHANNEL: 'C0BENCHFALLBACK',
     WARD_ALERT_TOKEN_GENERIC: TOKEN,
     LOG_LEVEL: 'info',
+    // The bench measures throughput: 2,000 alerts a round from one source would be over the default per-source
+    // limit (docs/security.md, "Alert floods") and answered 429.
+    WARD_ALERT_RATE_PER_SOURCE: '1000000',
   });
   const baseline = await startBaseline();
   const store = new RedisStore(redis.url);

@@ -2,6 +2,7 @@ import QRCode from 'qrcode';
 import { z } from 'zod';
 import { EVERYONE } from '../src/config/policy.js';
 import { defineCommand } from '../src/core/command.js';
+import { deleteEnrolmentMessages, rememberEnrolmentMessages } from '../src/core/mfa/enrolment-messages.js';
 import { PermissionDeniedError, UserInputError } from '../src/errors.js';
 import { code, section } from '../src/render/blocks.js';
 
@@ -12,7 +13,8 @@ const RESET_ROLES = ['admin'];
 /**
  * `/ward mfa enroll|confirm <code>|status|reset <@user>`: the second factor. Enrolment sends, in a direct message,
  * the otpauth:// URI and a QR code for an authenticator app; it counts once confirmed with a first valid code.
- * Codes are never echoed back or logged.
+ * That DM carries the secret, so ward deletes it when the enrolment is confirmed, or after 15 minutes
+ * (src/core/mfa/enrolment-messages.ts). Codes are never echoed back or logged.
  */
 export default defineCommand({
   name: 'mfa',
@@ -79,22 +81,27 @@ export default defineCommand({
     mfa.assertUsable();
     if (args.action === 'enroll') {
       const { uri } = await mfa.enroll(user, `ward:${user}`);
+      // A new enrolment's secret replaces the old one: its DM goes now.
+      await deleteEnrolmentMessages(services, user);
       const dm = await services.chat.openDm(user);
-      await services.chat.postMessage(dm, {
+      const posted = await services.chat.postMessage(dm, {
         text: 'ward MFA enrolment: add this to your authenticator app, then run /ward mfa confirm <code>.',
         blocks: [
           section(
-            `*ward MFA enrolment*\nScan the QR code below with your authenticator app, or add this URI by hand:\n${code(uri)}\nThen run \`/ward mfa confirm <code>\` with the 6-digit code it shows. Delete this message once enrolled.`,
+            `*ward MFA enrolment*\nScan the QR code below with your authenticator app, or add this URI by hand:\n${code(uri)}\nThen run \`/ward mfa confirm <code>\` with the 6-digit code it shows. ward deletes this message and the QR code once you are enrolled, or in 15 minutes.`,
           ),
         ],
       });
       const png = await QRCode.toBuffer(uri, { type: 'png', margin: 2, width: 256 });
-      await services.chat.uploadFile({
+      // Recorded before the upload too, so that the DM is deleted even when the upload fails half-way.
+      await rememberEnrolmentMessages(services, user, { channel: posted.channel, ts: posted.ts });
+      const { fileId } = await services.chat.uploadFile({
         channel: dm,
         filename: 'ward-mfa.png',
         title: 'ward MFA QR code',
         content: png,
       });
+      await rememberEnrolmentMessages(services, user, { channel: posted.channel, ts: posted.ts, fileId });
       await services.audit.record({ type: 'mfa.enroll', actor: user, outcome: 'started' });
       await reply.ephemeral({
         text: 'I sent you a direct message with your MFA setup. Confirm it with `/ward mfa confirm <code>`.',
@@ -105,6 +112,13 @@ export default defineCommand({
     const given = (args.value ?? '').trim();
     if (!/^\d{6}$/.test(given))
       throw new UserInputError('Usage: `/ward mfa confirm <code>` with the 6-digit code from your app.');
+    if ((await mfa.status(user)).enrolled) {
+      // Nothing is checked, so nothing is audited: this answer proves nothing about the code.
+      await reply.ephemeral({
+        text: 'You are already enrolled: nothing to confirm. To enrol a new device, ask an admin to run `/ward mfa reset` for you first.',
+      });
+      return;
+    }
     const outcome = await mfa.confirm(user, given);
     await services.audit.record({
       type: 'mfa.attempt',
@@ -114,6 +128,7 @@ export default defineCommand({
     });
     if (!outcome.ok) throw new UserInputError(outcome.message);
     await services.audit.record({ type: 'mfa.enroll', actor: user, outcome: 'confirmed' });
+    await deleteEnrolmentMessages(services, user);
     await reply.ephemeral({
       text: ':closed_lock_with_key: MFA enrolled. ward will ask for a code when a request needs it.',
     });

@@ -69,6 +69,51 @@ export function redactObject(value: unknown, knownSecrets: readonly string[] = [
   return out;
 }
 
+/** The longest string a log field (or message) keeps; longer ones are cut with a marker saying how much went. */
+export const maxLogStringChars = 4096;
+/** Array items and object keys a logged value keeps at one level, and how deep it is followed. */
+const maxLogItems = 100;
+const maxLogDepth = 8;
+
+/**
+ * Cuts a logged value down to a bounded size: strings to maxLogStringChars, arrays and objects to 100 entries, 8
+ * levels deep. Whatever a sender puts in a field (a 200 KB SigningCertURL, a huge header) costs the log a few KB
+ * at most. Applied to every line by the logger, after redaction (a secret is never cut in half and half-logged).
+ */
+export function boundLogValue(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return truncateLogText(value);
+  if (value === null || typeof value !== 'object' || value instanceof Error) return value;
+  if (Buffer.isBuffer(value)) return `[${value.length} bytes]`;
+  if (depth >= maxLogDepth) return '[too deep]';
+  if (Array.isArray(value)) {
+    const kept = value.slice(0, maxLogItems).map((v) => boundLogValue(v, depth + 1));
+    if (value.length > maxLogItems) kept.push(`[${value.length - maxLogItems} more items]`);
+    return kept;
+  }
+  const out: Record<string, unknown> = {};
+  const entries = Object.entries(value);
+  for (const [k, v] of entries.slice(0, maxLogItems))
+    out[truncateLogText(k, 200)] = boundLogValue(v, depth + 1);
+  if (entries.length > maxLogItems) out['…'] = `[${entries.length - maxLogItems} more keys]`;
+  return out;
+}
+
+/** A string cut to `max` characters, with a marker naming how many were dropped. */
+export function truncateLogText(text: string, max = maxLogStringChars): string {
+  if (text.length <= max) return text;
+  return `${text.slice(0, max)}…[truncated ${text.length - max} chars]`;
+}
+
+/**
+ * The `err` field of a log line, bounded. An Error keeps its type, message and stack (and its own fields, scrubbed);
+ * anything else passed as `err` becomes `{ message }`: pino would spread a bare string one character per key.
+ */
+function serializeErr(err: unknown, knownSecrets: readonly string[]): unknown {
+  if (typeof err !== 'object' || err === null)
+    return { message: truncateLogText(redactText(String(err), knownSecrets)) };
+  return boundLogValue(redactObject({ ...pino.stdSerializers.err(err as Error) }, knownSecrets));
+}
+
 /** Field paths pino blanks out wherever they appear in a logged object (fast path; redactObject goes deeper). */
 export const REDACT_PATHS = [
   'token',
@@ -111,21 +156,21 @@ export function createLogger(
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       formatters: {
         level: (label) => ({ level: label }),
-        log: (object) => redactObject(object, knownSecrets) as Record<string, unknown>,
+        log: (object) => boundLogValue(redactObject(object, knownSecrets)) as Record<string, unknown>,
       },
       mixin: () => requestContext.getStore() ?? {},
       hooks: {
         // Free text can carry secrets too (an error message quoting a token): scrub the message itself.
         logMethod(args, method) {
-          const mapped = args.map((a) => (typeof a === 'string' ? redactText(a, knownSecrets) : a));
+          const mapped = args.map((a) =>
+            typeof a === 'string' ? truncateLogText(redactText(a, knownSecrets)) : a,
+          );
           method.apply(this, mapped as Parameters<typeof method>);
         },
       },
       serializers: {
-        err: (err: unknown) => {
-          // Slack's errors carry the request (and its headers) in enumerable fields: scrub them all.
-          return redactObject({ ...pino.stdSerializers.err(err as Error) }, knownSecrets);
-        },
+        // Slack's errors carry the request (and its headers) in enumerable fields: scrub them all.
+        err: (err: unknown) => serializeErr(err, knownSecrets),
       },
     },
     destination,
@@ -148,4 +193,38 @@ export function toSlackLogger(log: Logger, component: string): SlackLogger {
     getLevel: () => LogLevel.INFO,
     setName: () => {},
   };
+}
+
+/**
+ * Replaces node's crash dump, which prints the error with util.inspect: every enumerable field, so an error that
+ * carries a request (Bolt's HTTPReceiverDeferredRequestError has `req`) would print its headers, Authorization and
+ * Cookie included. The line written instead has the error's type, code, message and stack only, redacted and
+ * bounded.
+ *
+ * An uncaught exception exits 1 as node would (state is unknown after a throw nobody caught). An unhandled
+ * rejection is logged and ward goes on: Bolt's listener rejects when a client vanishes mid-answer
+ * (ERR_HTTP_HEADERS_SENT after an aborted request), and a sender must not be able to stop ward that way.
+ */
+export function installCrashHandlers(log: Logger, exit: (code: number) => void = process.exit): void {
+  const summarize = (err: unknown) => {
+    const e = err instanceof Error ? err : new Error(String(err));
+    const code = (e as { code?: unknown }).code;
+    return {
+      type: e.name,
+      ...(typeof code === 'string' ? { code } : {}),
+      message: e.message,
+      stack: e.stack ?? '',
+    };
+  };
+  process.on('uncaughtException', (err) => {
+    try {
+      log.fatal({ crash: summarize(err) }, 'uncaught exception: ward exits');
+      log.flush?.();
+    } finally {
+      exit(1);
+    }
+  });
+  process.on('unhandledRejection', (reason) => {
+    log.error({ crash: summarize(reason) }, 'unhandled promise rejection (ward goes on)');
+  });
 }

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import { commands } from '../commands/index.js';
-import { ChainedAuditLog } from './adapters/audit/chained-audit-log.js';
+import { ChainedAuditLog, chainModeProblem } from './adapters/audit/chained-audit-log.js';
 import { DuoMfa } from './adapters/duo/duo-mfa.js';
 import { LocalShell } from './adapters/local/local-shell.js';
 import { DisabledMailer } from './adapters/mailgun/disabled-mailer.js';
@@ -14,6 +14,8 @@ import { NodeSshShell } from './adapters/ssh/node-ssh-shell.js';
 import { TotpMfa } from './adapters/totp/totp-mfa.js';
 import { TransportShell } from './adapters/transport-shell.js';
 import { installAlerts } from './alerts/install.js';
+import { AnchorPublisher } from './audit/anchor.js';
+import { deriveAuditKey } from './audit/chain.js';
 import { type CloudWatcher, startCloudWatcher } from './cloud/watcher.js';
 import { type Config, loadConfig, SECRET_VARS } from './config/env.js';
 import { fileSha256 } from './config/file-sha256.js';
@@ -23,14 +25,15 @@ import { loadYamlFile } from './config/yaml-file.js';
 import { ApprovalGate } from './core/approvals/approval-gate.js';
 import { ExecutionLedger } from './core/executions.js';
 import { InteractionRouter } from './core/interactions.js';
+import { sweepEnrolmentMessages } from './core/mfa/enrolment-messages.js';
 import { PolicyEngine } from './core/policy-engine.js';
 import { interruptRunning, RecoveryScanner, registerRecoveryActions } from './core/recovery.js';
 import { CommandRegistry } from './core/registry.js';
 import type { Services } from './core/services.js';
 import { WorkTracker } from './core/work-tracker.js';
 import { ConfigError, WardError } from './errors.js';
-import { HttpRoutes, listen, sendJson } from './http/server.js';
-import { createLogger } from './log.js';
+import { HttpRoutes, listen, refuseUnread, sendJson } from './http/server.js';
+import { createLogger, installCrashHandlers } from './log.js';
 import { renderMetrics } from './metrics.js';
 import type { Clock } from './ports/clock.js';
 import { systemClock } from './ports/clock.js';
@@ -55,6 +58,8 @@ export interface WardHandle {
    * use stays as it was.
    */
   reloadInventory(): Inventory;
+  /** Deletes MFA enrolment DMs older than 15 minutes now (a timer does it every minute); returns how many. */
+  sweepEnrolmentMessages(): Promise<number>;
   /** Graceful stop: no new work, running work finishes within WARD_SHUTDOWN_GRACE_MS, connections close. */
   stop(): Promise<void>;
 }
@@ -78,6 +83,19 @@ function configFileHashes(config: Config): Record<string, string> {
     if (sha256 !== null) out[name] = sha256;
   }
   return out;
+}
+
+/**
+ * Whether a request to /slack/events carries Slack's signature headers with a timestamp Bolt would accept (within
+ * 5 minutes of the real clock, as Bolt reads it; Bolt also accepts future ones). The signature itself needs the body:
+ * Bolt checks it.
+ */
+function hasFreshSlackSignatureHeaders(req: IncomingMessage, nowMs: number): boolean {
+  const signature = req.headers['x-slack-signature'];
+  const timestamp = req.headers['x-slack-request-timestamp'];
+  if (typeof signature !== 'string' || !/^v0=[0-9a-f]{64}$/i.test(signature)) return false;
+  if (typeof timestamp !== 'string' || !/^\d{1,12}$/.test(timestamp)) return false;
+  return Number(timestamp) * 1000 >= nowMs - 5 * 60 * 1000;
 }
 
 /** The composition root: config → adapters → commands → listeners → HTTP. */
@@ -108,6 +126,20 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
     store = new MemoryStore(clock);
     log.warn(
       'REDIS_URL is not set: using the in-process store (REDIS_SENTINELS is not set either). Pending approvals, locks and deduplication are lost on restart, and only one ward replica may run.',
+    );
+  }
+
+  // The audit chain's HMAC key; without WARD_ENCRYPTION_KEY the chain is unkeyed (dev, sandbox), said loudly.
+  const auditKey = deriveAuditKey(config.WARD_ENCRYPTION_KEY);
+  const audit = new ChainedAuditLog(store, clock, auditKey);
+  const chainProblem = chainModeProblem(await audit.head(), auditKey);
+  if (chainProblem !== null) {
+    await store.close();
+    throw new WardError('ward_audit_chain_mode', chainProblem);
+  }
+  if (auditKey === null) {
+    log.warn(
+      'WARD_ENCRYPTION_KEY is not set: the audit chain is UNKEYED, so anyone who can write Redis can rewrite it undetected. Set the key for any real deployment.',
     );
   }
 
@@ -146,7 +178,7 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
     store,
     chat,
     clock,
-    audit: new ChainedAuditLog(store, clock),
+    audit,
     policy: new PolicyEngine(policyFile, registry, chat, clock),
     commands: registry,
     inventory: () => inventory,
@@ -166,7 +198,11 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
   const recovery = new RecoveryScanner(services);
 
   const slack = createSlackApp(config, services, work);
-  const routes = new HttpRoutes();
+  const routes = new HttpRoutes({
+    maxPendingBodies: config.WARD_HTTP_MAX_PENDING_BODIES,
+    maxPendingBodiesPerIp: config.WARD_HTTP_MAX_PENDING_BODIES_PER_IP,
+    bodyTimeoutMs: config.WARD_HTTP_BODY_TIMEOUT_MS,
+  });
   let slackAuth: 'pending' | 'ok' | 'failed' = 'pending';
   routes.add('GET', '/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));
   routes.add('GET', '/readyz', async (_req, res) => {
@@ -204,13 +240,24 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
   });
   if (slack.receiver) {
     const listener = slack.receiver.requestListener;
-    routes.setFallback((req, res) => {
-      // Bolt's listener throws (HTTPReceiverDeferredRequestError, outside any promise) for every path but its
-      // endpoint: that would crash ward on any stray request, so only /slack/events reaches it.
-      if ((req.url ?? '/').split('?')[0] !== '/slack/events') {
-        sendJson(res, 404, { error: 'not found' });
+    routes.add('POST', '/slack/events', (req, res) => {
+      // Bolt reads the whole body (up to 4 MB) before it checks the signature: refuse at once what cannot be signed,
+      // and count the rest against the unauthenticated-body caps.
+      if (!hasFreshSlackSignatureHeaders(req, Date.now())) {
+        refuseUnread(res, 401, { error: 'missing or stale Slack signature' });
         return;
       }
+      const release = routes.admitUnauthenticatedBody(req, res);
+      if (release === undefined) return;
+      req.once('end', release);
+      // A body slower than the timeout loses its connection. No 408: Bolt answers the aborted read itself, and a
+      // second answer would make it throw ERR_HTTP_HEADERS_SENT.
+      const timer = setTimeout(() => {
+        if (!req.complete) req.destroy();
+      }, config.WARD_HTTP_BODY_TIMEOUT_MS);
+      res.once('close', () => clearTimeout(timer));
+      // Bolt's listener throws synchronously (HTTPReceiverDeferredRequestError, carrying the request and its
+      // headers) for requests it does not serve; HttpRoutes.handle turns a throw into a 500 that logs nothing.
       listener(req, res);
     });
   }
@@ -242,6 +289,20 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
     .record({ type: 'config.loaded', details: configFileHashes(config) })
     .catch((err) => log.error({ err }, 'could not audit the configuration in force'));
   recovery.start();
+  const stopAnchors = new AnchorPublisher({
+    head: () => audit.head(),
+    log,
+    chat,
+    store,
+    channel: config.WARD_AUDIT_ANCHOR_CHANNEL,
+  }).start(config.WARD_AUDIT_ANCHOR_MINUTES * 60_000);
+  // Enrolment DMs carry TOTP secrets: those never confirmed are deleted 15 minutes after they were sent.
+  const enrolmentSweep = setInterval(() => {
+    sweepEnrolmentMessages(services).catch((err: unknown) =>
+      log.warn({ err }, 'could not sweep MFA enrolment messages'),
+    );
+  }, 60_000);
+  enrolmentSweep.unref();
 
   let stopping: Promise<void> | undefined;
   return {
@@ -271,9 +332,12 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
       void audit('reloaded', { sha256: fileSha256(config.WARD_INVENTORY), hosts: inventory.hosts.size });
       return inventory;
     },
+    sweepEnrolmentMessages: () => sweepEnrolmentMessages(services),
     stop() {
       stopping ??= (async () => {
         await watcher?.stop();
+        stopAnchors();
+        clearInterval(enrolmentSweep);
         approvals.stop();
         const left = await work.drain(config.WARD_SHUTDOWN_GRACE_MS);
         if (left > 0) log.warn({ left }, 'shutdown grace period over with work still running');
@@ -313,6 +377,7 @@ async function cli(): Promise<void> {
     }
     process.exit(1);
   }
+  installCrashHandlers(ward.services.log);
   const shutdown = (signal: string) => {
     ward.services.log.info({ signal }, 'shutting down');
     ward.stop().then(

@@ -55,7 +55,7 @@ export const sshConnectionFailuresTotal = new Counter({
   registers: [registry],
 });
 
-/** Webhook alerts. outcome: accepted | deduplicated | rolled_up | rejected. */
+/** Webhook alerts. outcome: accepted | deduplicated | rolled_up | rejected | redelivered. */
 export const alertsTotal = new Counter({
   name: 'ward_alerts_total',
   help: 'Webhook alerts received, by source and outcome',
@@ -105,3 +105,14 @@ export const redisPrimary = new Gauge({
 export async function renderMetrics(): Promise<{ contentType: string; body: string }> {
   return { contentType: registry.contentType, body: await registry.metrics() };
 }
+
+/**
+ * TOTP submissions. outcome: valid | invalid | replayed (the code was checked) or locked (refused before any check:
+ * the attempt counter was already past the limit). At most 5 checks per user and lock window, whatever the load.
+ */
+export const mfaCodeChecksTotal = new Counter({
+  name: 'ward_mfa_code_checks_total',
+  help: 'TOTP code submissions, by outcome (locked ones were refused without checking the code)',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});

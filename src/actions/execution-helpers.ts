@@ -26,6 +26,8 @@ export function jobFrom(ctx: ExecutionContext<unknown>): RemoteJob {
     command: ctx.plan.command,
     user: ctx.invocation.user,
     thread: ctx.thread,
+    // A command declared read-only only collects: it shares its hosts with other collections.
+    access: ctx.services.commands.find(ctx.plan.command)?.readOnly === true ? 'read' : 'change',
   };
 }
 

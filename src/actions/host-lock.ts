@@ -1,68 +1,144 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { WardError } from '../errors.js';
 import type { Clock } from '../ports/clock.js';
-import type { Store } from '../ports/store.js';
+import type { LeaseHolders, Store } from '../ports/store.js';
 
-/** Another remediation holds the host. */
-export class HostBusyError extends WardError {
-  constructor(host: string, holder: HostLockHolder | undefined) {
-    super(
-      'ward_host_busy',
-      holder
-        ? `${host} is busy with request ${holder.requestId} (${holder.command}) since ${new Date(holder.since).toISOString()}. Nothing was run on ${host}; try again when it has finished.`
-        : `${host} is busy with another remediation. Nothing was run on ${host}; try again when it has finished.`,
-    );
-  }
-}
+/**
+ * How a job uses a host: `read` (collection that changes nothing, e.g. forensics) shares the host with other reads;
+ * `change` has it to itself.
+ */
+export type HostAccess = 'read' | 'change';
 
 export interface HostLockHolder {
   token: string;
   requestId: string;
   command: string;
+  access: HostAccess;
   /** Epoch ms. */
   since: number;
 }
 
+/** Another remediation held the host for longer than ward waits (WARD_HOST_LOCK_WAIT_SECONDS). */
+export class HostBusyError extends WardError {
+  constructor(host: string, holders: LeaseHolders, waitedMs: number) {
+    const waited =
+      waitedMs >= 1000
+        ? ` ward waited ${Math.round(waitedMs / 1000)} s for it (WARD_HOST_LOCK_WAIT_SECONDS).`
+        : '';
+    super(
+      'ward_host_busy',
+      `${describeHolders(host, holders)}.${waited} Nothing was run on ${host}; try again when it has finished.`,
+    );
+  }
+}
+
 export interface HostLock {
   readonly holder: HostLockHolder;
-  /** Releases the lock if this holder still owns it (a lock that expired and was taken by another is left alone). */
+  /** Ends this holder's lease (a lease that already expired is left alone, whoever holds the host now). */
   release(): Promise<void>;
 }
 
 export const hostLockKey = (host: string): string => `ward:lock:host:${host}`;
 
+export function parseHolder(value: string): HostLockHolder | undefined {
+  try {
+    const h = JSON.parse(value) as Partial<HostLockHolder>;
+    return typeof h.requestId === 'string' && typeof h.command === 'string'
+      ? {
+          token: String(h.token),
+          requestId: h.requestId,
+          command: h.command,
+          access: h.access ?? 'change',
+          since: Number(h.since),
+        }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function describeOne(h: HostLockHolder | undefined): string {
+  if (!h) return 'another remediation';
+  const since = Number.isFinite(h.since) ? ` since ${new Date(h.since).toISOString()}` : '';
+  return `request ${h.requestId} (${h.command}${h.access === 'read' ? ', read-only' : ''})${since}`;
+}
+
+/** "web1 is busy with request r-… (kill-process) since …": who is in the way, the change first. */
+export function describeHolders(host: string, holders: LeaseHolders): string {
+  if (holders.exclusive !== null)
+    return `${host} is busy with ${describeOne(parseHolder(holders.exclusive))}`;
+  if (holders.waiting !== null) {
+    return `${host} is reserved for ${describeOne(parseHolder(holders.waiting))}, which is waiting for reads to finish`;
+  }
+  const [first, ...rest] = holders.shared;
+  if (first === undefined) return `${host} is busy with another remediation`;
+  const more = rest.length > 0 ? ` and ${rest.length} other read-only collection(s)` : '';
+  return `${host} is busy with ${describeOne(parseHolder(first))}${more}`;
+}
+
+/** How often a waiting job asks again; jittered so that replicas do not ask in step. */
+const POLL_MS = 200;
+/** A waiting change keeps new reads out this long after its last attempt: a change that died stops blocking soon. */
+const WAIT_MARK_MS = 3_000;
+
 /**
- * Takes the per-host lock (`ward:lock:host:<name>`), atomically in the store, so that two remediations never
- * run on one host at once, across ward replicas too. The TTL frees the host if ward dies while holding it.
+ * Takes the per-host lock (`ward:lock:host:<name>` and its `:shared`, `:waiting` companions) atomically in the store,
+ * so that a change never runs on a host while anything else does, across ward replicas too; reads share the host.
+ * A busy host is waited for, up to `waitMs`, then refused with HostBusyError naming who holds it. A waiting change
+ * keeps new reads out, so an alert storm's forensics cannot starve a containment. Each grant is a lease of `ttlMs`:
+ * a ward process that dies frees the host when it ends.
  */
 export async function acquireHostLock(
   store: Store,
   clock: Clock,
   host: string,
-  owner: { requestId: string; command: string; ttlMs: number },
+  owner: {
+    requestId: string;
+    command: string;
+    access: HostAccess;
+    ttlMs: number;
+    waitMs: number;
+    /** Called once, when the host is found busy and ward starts waiting. */
+    onWait?: (holders: LeaseHolders) => Promise<void> | void;
+  },
 ): Promise<HostLock> {
   const holder: HostLockHolder = {
     token: randomBytes(12).toString('hex'),
     requestId: owner.requestId,
     command: owner.command,
+    access: owner.access,
     since: clock.now(),
   };
   const value = JSON.stringify(holder);
   const key = hostLockKey(host);
-  if (!(await store.setIfAbsent(key, value, owner.ttlMs))) {
-    const current = await store.get(key);
-    let parsed: HostLockHolder | undefined;
-    try {
-      parsed = current ? (JSON.parse(current) as HostLockHolder) : undefined;
-    } catch {
-      parsed = undefined;
+  const mode = owner.access === 'read' ? 'shared' : 'exclusive';
+  // Real elapsed time: waiting is sleeping, whatever the injected clock says.
+  const started = performance.now();
+  let told = false;
+  for (;;) {
+    const attempt = await store.leaseAcquire(key, mode, value, owner.ttlMs, WAIT_MARK_MS);
+    if (attempt.acquired) break;
+    const waited = performance.now() - started;
+    if (waited >= owner.waitMs) {
+      // Drop this change's wait mark at once, so reads are not kept out by a change that gave up.
+      await store.leaseRelease(key, value).catch(() => {});
+      throw new HostBusyError(host, attempt.holders, waited);
     }
-    throw new HostBusyError(host, parsed);
+    if (!told) {
+      told = true;
+      try {
+        await owner.onWait?.(attempt.holders);
+      } catch {
+        // Telling people is a courtesy; the wait goes on.
+      }
+    }
+    await sleep(Math.min(POLL_MS / 2 + Math.random() * POLL_MS, owner.waitMs - waited + 1));
   }
   return {
     holder,
     async release() {
-      await store.compareAndSet(key, value, null);
+      await store.leaseRelease(key, value);
     },
   };
 }

@@ -3,7 +3,7 @@ import type { Services } from '../core/services.js';
 import { WardError } from '../errors.js';
 import type { ExecResult, HostTarget, ShellSession } from '../ports/remote-shell.js';
 import { code, context, esc, header, section } from '../render/blocks.js';
-import { acquireHostLock } from './host-lock.js';
+import { acquireHostLock, describeHolders, type HostAccess } from './host-lock.js';
 import { displayCommand, type RemoteCommand } from './remote-command.js';
 
 /** A remote step answered with an unexpected exit code; the message shows the command and its stderr. */
@@ -27,6 +27,8 @@ export interface RemoteJob {
   user: string;
   /** Channel (and thread) of the request. */
   thread: { channel: string; ts: string };
+  /** `read` for commands declared `readOnly` (forensics): they share a host with other reads. Default `change`. */
+  access?: HostAccess;
 }
 
 /** How long a host stays locked if ward dies mid-remediation: long enough for the slowest job, then freed. */
@@ -81,17 +83,34 @@ export async function connectHost(job: RemoteJob, host: HostTarget): Promise<She
 
 /**
  * Runs `fn` with the host's lock held and a verified connection open; releases both whatever happens.
- * The lock is taken before connecting, so a busy host is refused without touching it.
+ * The lock is taken before connecting: a change waits (WARD_HOST_LOCK_WAIT_SECONDS) for whatever holds the host,
+ * saying so in the thread, and a host still busy then is refused without touching it. Reads share the host.
  */
 export async function withHost<T>(
   job: RemoteJob,
   host: HostTarget,
   fn: (session: ShellSession) => Promise<T>,
 ): Promise<T> {
+  const waitSeconds = job.services.config.WARD_HOST_LOCK_WAIT_SECONDS;
   const lock = await acquireHostLock(job.services.store, job.services.clock, host.name, {
     requestId: job.requestId,
     command: job.command,
+    access: job.access ?? 'change',
     ttlMs: hostLockTtlMs(job.services),
+    waitMs: waitSeconds * 1000,
+    onWait: async (holders) => {
+      job.services.log.info(
+        { host: host.name, approvalRequestId: job.requestId, holders },
+        'host busy: waiting for it',
+      );
+      await job.services.chat.postMessage(
+        job.thread.channel,
+        {
+          text: `:hourglass_flowing_sand: ${esc(describeHolders(host.name, holders))}; waiting up to ${waitSeconds} s for it to finish.`,
+        },
+        { threadTs: job.thread.ts },
+      );
+    },
   });
   try {
     const session = await connectHost(job, host);

@@ -114,3 +114,62 @@ export function hostFromInstance(instance: string | undefined): string | undefin
   if (hostPort) return hostPort[1];
   return value;
 }
+
+/**
+ * Longest value of each alert field that reaches rules, dedupe records and Slack. Every source is capped here, in
+ * one place, after parsing: a 100 KB title would otherwise be stored per message, scanned by every rule and sent
+ * to Slack on every update. Longer text is cut with `truncationMarker` at the end, so a reader sees it was cut.
+ */
+export const alertFieldCaps = {
+  title: 300,
+  summary: 3000,
+  /** A DNS name is at most 253 characters; a longer hint cannot name an inventory host anyway. */
+  host: 253,
+  fingerprint: 200,
+  labelName: 100,
+  labelValue: 1000,
+  labels: 100,
+  /** A longer link is dropped, not cut: a cut URL leads somewhere else. */
+  link: 2000,
+} as const;
+
+export const truncationMarker = '…[truncated]';
+
+/** `text` cut to at most `max` characters, ending in the truncation marker when it was cut. */
+export function truncateText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let end = max - truncationMarker.length;
+  // Do not leave half of a surrogate pair (an emoji) before the marker.
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end -= 1;
+  return `${text.slice(0, end)}${truncationMarker}`;
+}
+
+/**
+ * The alert with every field within `alertFieldCaps`. A fingerprint over the cap keeps its start and gains a hash
+ * of the whole (two long fingerprints sharing a prefix stay two problems). Labels beyond the 100th are dropped and
+ * counted in the label `ward_labels_dropped`. `raw` is left as received: it goes to the audit log only.
+ */
+export function capAlertFields(alert: Alert): Alert {
+  const c = alertFieldCaps;
+  const labels: Record<string, string> = {};
+  const entries = Object.entries(alert.labels);
+  for (const [name, value] of entries.slice(0, c.labels)) {
+    labels[truncateText(name, c.labelName)] = truncateText(value, c.labelValue);
+  }
+  if (entries.length > c.labels) labels['ward_labels_dropped'] = String(entries.length - c.labels);
+  const fingerprint =
+    alert.fingerprint.length <= c.fingerprint
+      ? alert.fingerprint
+      : `${alert.fingerprint.slice(0, c.fingerprint - 33)}~${createHash('sha256').update(alert.fingerprint).digest('hex').slice(0, 32)}`;
+  const { link, host, ...rest } = alert;
+  return {
+    ...rest,
+    fingerprint,
+    title: truncateText(alert.title, c.title),
+    summary: truncateText(alert.summary, c.summary),
+    ...(host === undefined ? {} : { host: truncateText(host, c.host) }),
+    labels,
+    ...(link === undefined || link.length > c.link ? {} : { link }),
+  };
+}

@@ -25,11 +25,15 @@ export function checkBearer(headerValue: string | undefined, expected: string): 
   return constantTimeEqual(m[1], expected);
 }
 
-/** How far a signed request's timestamp may be from ward's clock, either way: 5 minutes. */
+/**
+ * How far a signed request's timestamp may be from ward's clock, either way, by default: 5 minutes
+ * (WARD_ALERT_HMAC_WINDOW_SECONDS).
+ */
 export const hmacMaxSkewMs = 5 * 60 * 1000;
 
 export type HmacCheck =
-  | { ok: true }
+  /** `signature`: the verified signature as lowercase hex, the key of its one use (src/alerts/replay-guard.ts). */
+  | { ok: true; signature: string }
   | { ok: false; reason: 'missing' | 'malformed' | 'stale' | 'mismatch' | 'disabled' };
 
 /**
@@ -39,7 +43,8 @@ export type HmacCheck =
  * - `X-Ward-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>`
  *
  * The signature covers the exact bytes received (verify before parsing JSON) and the timestamp, which must be
- * within 5 minutes of ward's clock, so that a captured request cannot be replayed later. Example sender:
+ * within `maxSkewMs` (5 minutes by default) of ward's clock either way, so that a captured request cannot be
+ * replayed later; within the window the caller allows each signature once (http.ts). Example sender:
  * `ts=$(date +%s); sig=$(printf '%s.%s' "$ts" "$body" | openssl dgst -sha256 -hmac "$secret" -r | cut -d' ' -f1)`.
  */
 export function checkHmacSignature(
@@ -47,17 +52,34 @@ export function checkHmacSignature(
   headers: { signature: string | undefined; timestamp: string | undefined },
   secret: string,
   nowMs: number = Date.now(),
+  maxSkewMs: number = hmacMaxSkewMs,
 ): HmacCheck {
+  const pre = checkHmacHeaders(headers, secret, nowMs, maxSkewMs);
+  if (!pre.ok) return pre;
+  const expected = createHmac('sha256', secret).update(`${pre.timestamp}.`).update(rawBody).digest();
+  return timingSafeEqual(pre.signature, expected)
+    ? { ok: true, signature: expected.toString('hex') }
+    : { ok: false, reason: 'mismatch' };
+}
+
+/**
+ * The part of `checkHmacSignature` that needs no body: both headers present, well formed, and the timestamp
+ * fresh. The webhook checks this before it reads (and holds) a body an attacker may have sent.
+ */
+export function checkHmacHeaders(
+  headers: { signature: string | undefined; timestamp: string | undefined },
+  secret: string,
+  nowMs: number = Date.now(),
+  maxSkewMs: number = hmacMaxSkewMs,
+): { ok: true; signature: Buffer; timestamp: string } | Exclude<HmacCheck, { ok: true }> {
   if (secret === '') return { ok: false, reason: 'disabled' };
   if (headers.signature === undefined || headers.timestamp === undefined)
     return { ok: false, reason: 'missing' };
   const sig = /^sha256=([0-9a-f]{64})$/i.exec(headers.signature.trim());
   const ts = headers.timestamp.trim();
   if (!sig?.[1] || !/^\d{1,12}$/.test(ts)) return { ok: false, reason: 'malformed' };
-  if (Math.abs(nowMs - Number(ts) * 1000) > hmacMaxSkewMs) return { ok: false, reason: 'stale' };
-  const expected = createHmac('sha256', secret).update(`${ts}.`).update(rawBody).digest();
-  const given = Buffer.from(sig[1], 'hex');
-  return timingSafeEqual(given, expected) ? { ok: true } : { ok: false, reason: 'mismatch' };
+  if (Math.abs(nowMs - Number(ts) * 1000) > maxSkewMs) return { ok: false, reason: 'stale' };
+  return { ok: true, signature: Buffer.from(sig[1], 'hex'), timestamp: ts };
 }
 
 /** Signs a body as `checkHmacSignature` expects (for senders written in TypeScript, and for tests). */

@@ -8,10 +8,10 @@ import { parsePayload, toIsoTime } from './payload-error.js';
  *
  * ```jsonc
  * {
- *   "title": "sshd: 200 failed logins in 1 minute",       // required, 1–300 characters
+ *   "title": "sshd: 200 failed logins in 1 minute",       // required; over 300 characters is cut
  *   "status": "firing",                                     // firing (default) | resolved
  *   "severity": "warning",                                  // info | warning (default) | error | critical
- *   "summary": "Source 198.51.100.7, users root, admin",   // optional, up to 3000 characters
+ *   "summary": "Source 198.51.100.7, users root, admin",   // optional; over 3000 characters is cut
  *   "host": "web1",                                         // optional: a host hint matched to the inventory
  *   "fingerprint": "sshd-bruteforce-web1",                  // optional: same value = same problem (dedupe)
  *   "labels": { "team": "secops" },                         // optional: string values, usable in rules
@@ -25,13 +25,15 @@ import { parsePayload, toIsoTime } from './payload-error.js';
  */
 export const genericAlertSchema = z
   .object({
-    title: z.string().trim().min(1).max(300),
+    // Lengths are not refused here: an over-long alert is still an alert. capAlertFields (alert.ts) cuts every
+    // source's fields to the same caps, with a visible marker.
+    title: z.string().trim().min(1),
     status: z.enum(alertStatuses).default('firing'),
     severity: z.enum(severities).default('warning'),
-    summary: z.string().max(3000).default(''),
-    host: z.string().trim().min(1).max(253).optional(),
-    fingerprint: z.string().trim().min(1).max(200).optional(),
-    labels: z.record(z.string().min(1).max(100), z.string().max(1000)).default({}),
+    summary: z.string().default(''),
+    host: z.string().trim().min(1).optional(),
+    fingerprint: z.string().trim().min(1).optional(),
+    labels: z.record(z.string().min(1), z.string()).default({}),
     link: z
       .string()
       .refine((u) => /^https?:\/\//.test(u), { message: 'expected an http(s) URL' })

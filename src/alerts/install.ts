@@ -13,6 +13,7 @@ import { replierFor } from '../slack/app.js';
 import type { AlertSource } from './alert.js';
 import { matchInventoryHost } from './host-match.js';
 import { registerAlertRoutes } from './http.js';
+import { AlertIntakeLimits } from './intake-limits.js';
 import { ChannelPacer } from './pacer.js';
 import { type AlertOutcome, AlertRelay, type AutoRunRequest } from './relay.js';
 import type { SuggestButtonValue } from './render.js';
@@ -90,15 +91,22 @@ export function installAlerts(o: InstallAlertsOptions): InstalledAlerts | undefi
     resolveHost: (hint) => matchInventoryHost(services.inventory(), hint),
     onAuto: (request) => autoRun(services, o.botUserId, request),
     onOutcome: countAlertOutcome,
+    queueMax: config.WARD_ALERT_QUEUE_MAX,
   });
   registerAlertRoutes(routes, {
     config,
     relay,
+    store: services.store,
     log,
     clock: services.clock,
     fetchCert: fetchSnsCertificate,
     confirmSubscription: visitSubscribeUrl,
     onOutcome: countAlertOutcome,
+    limits: new AlertIntakeLimits(services.store, {
+      maxPerRequest: config.WARD_ALERT_MAX_PER_REQUEST,
+      ratePerSourcePerMinute: config.WARD_ALERT_RATE_PER_SOURCE,
+      ratePerHostPerMinute: config.WARD_ALERT_RATE_PER_HOST,
+    }),
   });
   registerSuggestButtons(services);
 
@@ -262,6 +270,14 @@ export async function autoRun(
     threadTs: request.ts,
     requestId: newRequestId(),
   };
+  const earlier = await claimAutoRun(services, command.name, request.host, {
+    requestId: invocation.requestId,
+    fingerprint: request.alert.fingerprint,
+  });
+  if (earlier !== undefined) {
+    await suppress(services, log, note, command.name, request, earlier);
+    return;
+  }
   const reply: Replier = {
     ephemeral: note,
     inChannel: (message, options = {}) =>
@@ -290,4 +306,68 @@ export async function autoRun(
   } catch (err) {
     await answerError(services, log, reply, err, { command: command.name, user });
   }
+}
+
+/** `ward:auto-run:<host>:<command>`: the last auto-run of a command on a host, kept for WARD_AUTO_RUN_INTERVAL_SECONDS. */
+export const autoRunKey = (host: string, command: string): string => `ward:auto-run:${host}:${command}`;
+
+interface AutoRunClaim {
+  requestId: string;
+  fingerprint: string;
+  /** Epoch ms. */
+  at: number;
+}
+
+/**
+ * Claims the host's auto-run slot for this command (SET NX with the interval as expiry, so replicas agree and the
+ * slot frees itself). Returns the earlier run that holds the slot, or undefined when this run may go ahead.
+ */
+async function claimAutoRun(
+  services: Services,
+  command: string,
+  host: string,
+  run: { requestId: string; fingerprint: string },
+): Promise<AutoRunClaim | undefined> {
+  const intervalSeconds = services.config.WARD_AUTO_RUN_INTERVAL_SECONDS;
+  if (intervalSeconds === 0) return undefined;
+  const key = autoRunKey(host, command);
+  const claim: AutoRunClaim = { ...run, at: services.clock.now() };
+  if (await services.store.setIfAbsent(key, JSON.stringify(claim), intervalSeconds * 1000)) return undefined;
+  const current = await services.store.get(key);
+  try {
+    return current === null ? { requestId: '?', fingerprint: '?', at: Number.NaN } : JSON.parse(current);
+  } catch {
+    return { requestId: '?', fingerprint: '?', at: Number.NaN };
+  }
+}
+
+/** An auto-run inside the interval: said in the alert's thread, logged and audited, never silent. */
+async function suppress(
+  services: Services,
+  log: Services['log'],
+  note: (message: ChatMessage) => Promise<void>,
+  command: string,
+  request: AutoRunRequest,
+  earlier: AutoRunClaim,
+): Promise<void> {
+  const intervalSeconds = services.config.WARD_AUTO_RUN_INTERVAL_SECONDS;
+  const when = Number.isFinite(earlier.at) ? ` at ${new Date(earlier.at).toISOString()}` : '';
+  const why = `\`${command}\` already ran automatically on ${request.host}${when} (request ${earlier.requestId}); ward auto-runs a command on a host at most once every ${intervalSeconds} s (WARD_AUTO_RUN_INTERVAL_SECONDS).`;
+  log.info({ earlier: earlier.requestId, fingerprint: request.alert.fingerprint }, 'auto-run suppressed');
+  await services.audit
+    .record({
+      type: 'alert.auto_run',
+      command,
+      hosts: [request.host],
+      outcome: 'suppressed',
+      details: {
+        fingerprint: request.alert.fingerprint,
+        earlierRequestId: earlier.requestId,
+        intervalSeconds,
+      },
+    })
+    .catch((err) => log.warn({ err }, 'could not audit a suppressed auto-run'));
+  await note({
+    text: `:information_source: Not run automatically: ${why} Run \`/ward ${command} ${request.host}\` for a fresh one.`,
+  });
 }

@@ -1,11 +1,13 @@
 import type { Clock } from '../ports/clock.js';
+import { KeyedLanes } from './keyed-lanes.js';
 
 /**
  * Spaces Slack calls per channel: Slack allows about one chat.postMessage per second per channel (short bursts
  * are tolerated, sustained ones get 429). Calls on one channel run one at a time, at least `minIntervalMs` apart;
  * channels do not wait for each other. A rate-limit error (`retryAfter` seconds, as @slack/web-api's
  * RateLimitedError carries) pauses that channel for as long as Slack asked and then retries the same call, so a
- * 429 delays a message but never loses it.
+ * 429 delays a message but never loses it. An urgent call (a critical alert) goes ahead of every call still waiting
+ * in its channel; it still honours the interval and any 429 pause.
  */
 export interface PacerOptions {
   clock: Clock;
@@ -28,7 +30,7 @@ export class ChannelPacer {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly minIntervalMs: number;
   private readonly maxRetries: number;
-  private readonly tails = new Map<string, Promise<unknown>>();
+  private readonly lanes = new KeyedLanes();
   private readonly nextAt = new Map<string, number>();
 
   constructor(options: PacerOptions) {
@@ -38,20 +40,12 @@ export class ChannelPacer {
     this.maxRetries = options.maxRateLimitRetries ?? 10;
   }
 
-  /** Runs `call` in `channel`'s turn. Resolves or rejects with the call's own result. */
-  run<T>(channel: string, call: () => Promise<T>): Promise<T> {
-    const previous = this.tails.get(channel) ?? Promise.resolve();
-    const mine = previous.then(
-      () => this.execute(channel, call),
-      () => this.execute(channel, call),
-    );
-    const tail = mine.catch(() => {});
-    this.tails.set(channel, tail);
-    // Forget idle channels so the map does not grow with every channel ever used.
-    void tail.then(() => {
-      if (this.tails.get(channel) === tail) this.tails.delete(channel);
-    });
-    return mine;
+  /**
+   * Runs `call` in `channel`'s turn (`urgent`: before every call still waiting there). Resolves or rejects with
+   * the call's own result.
+   */
+  run<T>(channel: string, call: () => Promise<T>, options: { urgent?: boolean } = {}): Promise<T> {
+    return this.lanes.run(channel, () => this.execute(channel, call), options.urgent === true);
   }
 
   private async execute<T>(channel: string, call: () => Promise<T>): Promise<T> {

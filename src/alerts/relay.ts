@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AuditLog } from '../ports/audit.js';
 import type { ChatClient, ChatMessage } from '../ports/chat.js';
@@ -6,8 +6,9 @@ import type { Clock } from '../ports/clock.js';
 import type { Store } from '../ports/store.js';
 import type { Alert, AlertSource } from './alert.js';
 import { DrainerLock } from './drainer-lock.js';
+import { KeyedLanes } from './keyed-lanes.js';
 import type { ChannelPacer } from './pacer.js';
-import { AlertQueue, type QueuedAlert, type QueueEntry } from './queue.js';
+import { AlertQueue, laneOf, type PeekedEntry, type QueuedAlert, type QueueLane } from './queue.js';
 import {
   type AlertMessageState,
   type RollupState,
@@ -18,8 +19,11 @@ import {
 } from './render.js';
 import { type MatchedRoute, matchRules, type RuleSet } from './rules.js';
 
-/** What became of an alert (`ward_alerts_total{outcome}`); `rejected` is counted by the webhook (src/alerts/http.ts). */
-export type AlertOutcome = 'accepted' | 'deduplicated' | 'rolled_up' | 'rejected';
+/**
+ * What became of an alert (`ward_alerts_total{outcome}`); `rejected` and `redelivered` (an SNS MessageId received
+ * again) are counted by the webhook (src/alerts/http.ts).
+ */
+export type AlertOutcome = 'accepted' | 'deduplicated' | 'rolled_up' | 'rejected' | 'redelivered';
 
 /** An auto-run the relay asks for: a rule's `auto` command, on a new alert whose host is in the inventory. */
 export interface AutoRunRequest {
@@ -58,6 +62,17 @@ export interface AlertRelayOptions {
   pollIntervalMs?: number;
   /** The drainer lock's lease; another replica takes over this long after this one died. */
   lockTtlMs?: number;
+  /** Most alerts queued at once (WARD_ALERT_QUEUE_MAX); beyond it `accept` throws AlertQueueFullError. */
+  queueMax?: number;
+}
+
+/**
+ * What the audit log keeps of an alert's payload: its sha256 and size, not the payload (a flood of large payloads
+ * must not grow Redis by their size). The digest is over the payload as JSON, exactly as ward parsed it.
+ */
+export function payloadDigest(raw: unknown): { sha256: string; bytes: number } {
+  const text = JSON.stringify(raw ?? null);
+  return { sha256: createHash('sha256').update(text).digest('hex'), bytes: Buffer.byteLength(text) };
 }
 
 const pointerKey = (channel: string, fingerprint: string) => `ward:alert:msg:${channel}:${fingerprint}`;
@@ -152,6 +167,10 @@ type Pointer = { kind: 'message'; key: string } | { kind: 'rollup'; key: string 
  * is synced; a marker per (entry, channel) written with the apply makes a replay (after a crash or a failure on
  * another route) sync without counting again. The one window left: a crash between the apply and its marker
  * counts that alert twice (the message still appears once).
+ *
+ * Floods: critical alerts wait in their own queue lane, drained first; their record changes and Slack calls go ahead
+ * of everything waiting in their channel, and they are never rolled into a storm summary. Alerts flagged at intake
+ * as over their host's rate limit join the summary directly.
  */
 export class AlertRelay {
   readonly queue: AlertQueue;
@@ -162,26 +181,38 @@ export class AlertRelay {
   private wake: (() => void) | undefined;
   /** Queue entries being delivered now, by their stored text. */
   private readonly inFlight = new Map<string, Promise<boolean>>();
+  /** How many of `inFlight` came from each lane: each lane has its own budget, so warnings never fill it for all. */
+  private readonly inFlightByLane: Record<QueueLane, number> = { urgent: 0, normal: 0 };
   /** Entries whose delivery failed: not retried before this time, with a growing delay. */
-  private readonly retryAt = new Map<string, { at: number; delayMs: number }>();
+  private readonly retryAt = new Map<string, { at: number; delayMs: number; lane: QueueLane }>();
   /** Per-channel order of record read-modify-write (the pacer orders Slack calls, this orders the state). */
-  private readonly channelTails = new Map<string, Promise<unknown>>();
+  private readonly channelOrder = new KeyedLanes();
   /** Pending syncs per record: a sync that has not read its record yet is joined, not repeated. */
-  private readonly syncs = new Map<string, { started: boolean; promise: Promise<void> }>();
+  private readonly syncs = new Map<string, { started: boolean; urgent: boolean; promise: Promise<void> }>();
 
   constructor(options: AlertRelayOptions) {
     this.o = options;
-    this.queue = new AlertQueue(options.store);
+    this.queue = new AlertQueue(options.store, {
+      ...(options.queueMax === undefined ? {} : { max: options.queueMax }),
+    });
     this.lock = new DrainerLock(options.store, options.lockTtlMs);
   }
 
-  /** Records alerts durably; resolves once all are in the store (then the webhook may answer 2xx). */
-  async accept(alerts: readonly Alert[]): Promise<void> {
+  /**
+   * Records alerts durably, all or none; resolves once all are in the store (then the webhook may answer 2xx).
+   * Throws AlertQueueFullError (nothing recorded) when the queue has no room for them. `overHostLimit[i]` marks
+   * alert i as beyond its host's rate limit (it joins the storm summary).
+   */
+  async accept(
+    alerts: readonly Alert[],
+    options: { overHostLimit?: readonly boolean[] } = {},
+  ): Promise<void> {
     const now = this.o.clock.now();
-    for (const alert of alerts) {
-      await this.queue.enqueue(alert, now);
-      this.o.onOutcome?.(alert.source, 'accepted');
-    }
+    await this.queue.enqueueAll(
+      alerts.map((alert, i) => ({ alert, overHostLimit: options.overHostLimit?.[i] === true })),
+      now,
+    );
+    for (const alert of alerts) this.o.onOutcome?.(alert.source, 'accepted');
     for (const alert of alerts) {
       await this.o.audit
         ?.record({
@@ -191,7 +222,8 @@ export class AlertRelay {
             source: alert.source,
             fingerprint: alert.fingerprint,
             status: alert.status,
-            raw: alert.raw,
+            severity: alert.severity,
+            payload: payloadDigest(alert.raw),
           },
         })
         .catch((err) => this.o.log.warn({ err }, 'could not audit an accepted alert'));
@@ -242,7 +274,8 @@ export class AlertRelay {
    */
   async drain(max = 500): Promise<number> {
     if (!(await this.lock.hold())) return 0;
-    const entries = await this.freshEntries(max);
+    const urgent = await this.freshEntries('urgent', max);
+    const entries = [...urgent, ...(await this.freshEntries('normal', max - urgent.length))];
     const results = await Promise.all(entries.map((e) => this.track(e)));
     return results.filter(Boolean).length;
   }
@@ -261,29 +294,37 @@ export class AlertRelay {
     });
   }
 
+  /** Starts entries from the urgent lane first; each lane may have up to maxInFlight entries in flight. */
   private async startEntries(): Promise<number> {
-    const room = (this.o.maxInFlight ?? 5000) - this.inFlight.size;
-    if (room <= 0) return 0;
-    const entries = await this.freshEntries(Math.min(room, 1000));
-    for (const e of entries) void this.track(e);
-    return entries.length;
+    let started = 0;
+    for (const lane of ['urgent', 'normal'] as const) {
+      const room = (this.o.maxInFlight ?? 5000) - this.inFlightByLane[lane];
+      if (room <= 0) continue;
+      const entries = await this.freshEntries(lane, Math.min(room, 1000));
+      for (const e of entries) void this.track(e);
+      started += entries.length;
+    }
+    return started;
   }
 
-  /** The oldest queued entries that are neither in flight nor waiting for a retry. */
-  private async freshEntries(max: number): Promise<Array<QueueEntry | { entry: string; item: null }>> {
+  /** The oldest queued entries of a lane that are neither in flight nor waiting for a retry. */
+  private async freshEntries(lane: QueueLane, max: number): Promise<PeekedEntry[]> {
+    if (max <= 0) return [];
     const now = this.o.clock.now();
-    const waiting = [...this.retryAt.values()].filter((r) => r.at > now).length;
-    const all = await this.queue.peek(this.inFlight.size + waiting + max);
+    const waiting = [...this.retryAt.values()].filter((r) => r.lane === lane && r.at > now).length;
+    const all = await this.queue.peek(lane, this.inFlightByLane[lane] + waiting + max);
     return all
       .filter((e) => !this.inFlight.has(e.entry) && (this.retryAt.get(e.entry)?.at ?? 0) <= now)
       .slice(0, max);
   }
 
-  private track(e: QueueEntry | { entry: string; item: null }): Promise<boolean> {
+  private track(e: PeekedEntry): Promise<boolean> {
     const existing = this.inFlight.get(e.entry);
     if (existing) return existing;
+    this.inFlightByLane[e.lane] += 1;
     const p = this.handle(e).finally(() => {
       this.inFlight.delete(e.entry);
+      this.inFlightByLane[e.lane] -= 1;
       this.wake?.();
     });
     this.inFlight.set(e.entry, p);
@@ -291,20 +332,21 @@ export class AlertRelay {
   }
 
   /** Delivers one entry to every route and removes it from the queue; false (and a later retry) on failure. */
-  private async handle({ entry, item }: QueueEntry | { entry: string; item: null }): Promise<boolean> {
+  private async handle(e: PeekedEntry): Promise<boolean> {
+    const { entry, item } = e;
     if (item === null) {
       this.o.log.error({ entry: entry.slice(0, 200) }, 'unreadable entry in the alert queue, removed');
-      await this.queue.ack(entry);
+      await this.queue.ack(e);
       return true;
     }
     try {
-      await this.deliver(item);
-      await this.queue.ack(entry);
+      await this.deliver({ ...item, alert: { ...item.alert, raw: null } }, e.lane === 'urgent');
+      await this.queue.ack(e);
       this.retryAt.delete(entry);
       return true;
     } catch (err) {
       const delayMs = Math.min((this.retryAt.get(entry)?.delayMs ?? 500) * 2, 60_000);
-      this.retryAt.set(entry, { at: this.o.clock.now() + delayMs, delayMs });
+      this.retryAt.set(entry, { at: this.o.clock.now() + delayMs, delayMs, lane: e.lane });
       this.o.log.error(
         { err, fingerprint: item.alert.fingerprint, source: item.alert.source, retryInMs: delayMs },
         'could not deliver an alert to Slack; it stays queued',
@@ -329,7 +371,7 @@ export class AlertRelay {
     ];
   }
 
-  private async deliver(item: QueuedAlert): Promise<void> {
+  private async deliver(item: QueuedAlert, urgent: boolean): Promise<void> {
     const deliveries: Promise<void>[] = [];
     const seen = new Set<string>();
     for (const route of this.routesFor(item.alert)) {
@@ -337,7 +379,7 @@ export class AlertRelay {
         // Two matching rules routing to one channel still make one message there.
         if (seen.has(channel)) continue;
         seen.add(channel);
-        deliveries.push(this.deliverTo(channel, route, item));
+        deliveries.push(this.deliverTo(channel, route, item, urgent));
       }
     }
     const outcomes = await Promise.allSettled(deliveries);
@@ -345,28 +387,35 @@ export class AlertRelay {
     if (failed) throw failed.reason;
   }
 
-  private async deliverTo(channel: string, route: MatchedRoute, item: QueuedAlert): Promise<void> {
+  private async deliverTo(
+    channel: string,
+    route: MatchedRoute,
+    item: QueuedAlert,
+    urgent: boolean,
+  ): Promise<void> {
     const marker = deliveredKey(item.id, channel);
     let recordKey = await this.o.store.get(marker);
     if (recordKey === null) {
-      recordKey = await this.inChannelOrder(channel, async () => {
-        const key = await this.apply(channel, route, item.alert);
-        await this.o.store.set(marker, key, dayMs);
-        return key;
-      });
+      recordKey = await this.inChannelOrder(
+        channel,
+        async () => {
+          const key = await this.apply(channel, route, item.alert, item.overHostLimit === true);
+          await this.o.store.set(marker, key, dayMs);
+          return key;
+        },
+        urgent,
+      );
     }
-    await this.sync(recordKey);
+    await this.sync(recordKey, urgent);
   }
 
-  private inChannelOrder<T>(channel: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.channelTails.get(channel) ?? Promise.resolve();
-    const mine = previous.then(fn, fn);
-    const tail = mine.catch(() => {});
-    this.channelTails.set(channel, tail);
-    void tail.then(() => {
-      if (this.channelTails.get(channel) === tail) this.channelTails.delete(channel);
-    });
-    return mine;
+  /**
+   * Runs a read-modify-write of a channel's records one at a time. `urgent` (a critical alert, or bookkeeping after
+   * a Slack call) goes ahead of queued alerts: only mutual exclusion matters for correctness, and order only
+   * between alerts of one fingerprint, which share a lane unless their severity changed.
+   */
+  private inChannelOrder<T>(channel: string, fn: () => Promise<T>, urgent = false): Promise<T> {
+    return this.channelOrder.run(channel, fn, urgent);
   }
 
   private async getJson<T>(key: string): Promise<T | null> {
@@ -375,13 +424,20 @@ export class AlertRelay {
   }
 
   /** Applies one alert to the record of its Slack message in `channel` (called in channel order). */
-  private async apply(channel: string, route: MatchedRoute, alert: Alert): Promise<string> {
+  private async apply(
+    channel: string,
+    route: MatchedRoute,
+    alert: Alert,
+    overHostLimit: boolean,
+  ): Promise<string> {
     const { store } = this.o;
     const pKey = pointerKey(channel, alert.fingerprint);
     const now = new Date(this.o.clock.now()).toISOString();
     const pointer = await this.getJson<Pointer>(pKey);
+    // A critical alert is never part of a summary: not even when its fingerprint was rolled up as a warning.
+    const critical = laneOf(alert) === 'urgent';
 
-    if (pointer?.kind === 'rollup') {
+    if (pointer?.kind === 'rollup' && !critical) {
       const rollup = await this.getJson<RollupRecord>(pointer.key);
       if (rollup !== null) {
         this.addToRollup(rollup, alert);
@@ -413,16 +469,21 @@ export class AlertRelay {
     }
 
     // A new problem (or a resolve ward never saw firing, which is still posted: nothing accepted is dropped).
-    if (alert.status === 'firing') {
+    // Beyond the rule's storm limit, or from a host over its rate limit, it joins the minute's summary; a critical
+    // one never does (it is posted alone, with its buttons).
+    if (!critical && (alert.status === 'firing' || overHostLimit)) {
       const minute = Math.floor(this.o.clock.now() / 60_000);
-      const newThisMinute = await store.incr(stormKey(route.rule, minute), 120_000);
-      if (newThisMinute > route.stormPerMinute) {
+      const rollUp =
+        overHostLimit || (await store.incr(stormKey(route.rule, minute), 120_000)) > route.stormPerMinute;
+      if (rollUp) {
         const key = await this.rollupFor(route.rule, channel, minute, alert);
-        await store.set(
-          pKey,
-          JSON.stringify({ kind: 'rollup', key } satisfies Pointer),
-          route.dedupeWindowMs,
-        );
+        if (alert.status === 'firing') {
+          await store.set(
+            pKey,
+            JSON.stringify({ kind: 'rollup', key } satisfies Pointer),
+            route.dedupeWindowMs,
+          );
+        }
         this.o.onOutcome?.(alert.source, 'rolled_up');
         return key;
       }
@@ -508,11 +569,13 @@ export class AlertRelay {
    * Resolves once Slack shows a revision of the record at least as new as the one present when this was called.
    * A sync waiting for its turn is joined rather than repeated.
    */
-  private sync(recordKey: string): Promise<void> {
+  private sync(recordKey: string, urgent = false): Promise<void> {
     const pending = this.syncs.get(recordKey);
-    if (pending && !pending.started) return pending.promise;
-    const job = { started: false, promise: Promise.resolve() };
-    job.promise = (pending?.promise ?? Promise.resolve())
+    if (pending && !pending.started && (pending.urgent || !urgent)) return pending.promise;
+    const job = { started: false, urgent, promise: Promise.resolve() };
+    // An urgent sync does not queue behind a normal one: syncs of one record are idempotent (each reads the record
+    // inside its paced call) and the pacer runs one call per channel at a time, so they cannot post twice.
+    job.promise = (urgent ? Promise.resolve() : (pending?.promise ?? Promise.resolve()))
       .catch(() => {})
       .then(() => this.syncNow(recordKey, job))
       .finally(() => {
@@ -522,7 +585,7 @@ export class AlertRelay {
     return job.promise;
   }
 
-  private async syncNow(recordKey: string, job: { started: boolean }): Promise<void> {
+  private async syncNow(recordKey: string, job: { started: boolean; urgent: boolean }): Promise<void> {
     // A permanent refusal moves the message to the fallback channel (then to plain text): at most 3 attempts.
     for (let attempt = 0; attempt < 3; attempt++) {
       const peek = await this.getJson<SlackRecord>(recordKey);
@@ -531,34 +594,38 @@ export class AlertRelay {
         return;
       }
       const target = peek.postedChannel ?? peek.channel;
-      const outcome = await this.o.pacer.run(target, async () => {
-        // Everything written before this point is in this call; later writers start a new sync.
-        job.started = true;
-        const record = await this.getJson<SlackRecord>(recordKey);
-        if (record === null || record.failed) return 'done' as const;
-        if (record.syncedRev >= record.rev && record.ts !== undefined) return 'done' as const;
-        const message = this.render(record);
-        try {
-          if (record.ts === undefined) {
-            const posted = await this.o.chat.postMessage(target, message);
+      const outcome = await this.o.pacer.run(
+        target,
+        async () => {
+          // Everything written before this point is in this call; later writers start a new sync.
+          job.started = true;
+          const record = await this.getJson<SlackRecord>(recordKey);
+          if (record === null || record.failed) return 'done' as const;
+          if (record.syncedRev >= record.rev && record.ts !== undefined) return 'done' as const;
+          const message = this.render(record);
+          try {
+            if (record.ts === undefined) {
+              const posted = await this.o.chat.postMessage(target, message);
+              await this.commit(record.channel, recordKey, (r) => {
+                r.ts = posted.ts;
+                r.syncedRev = Math.max(r.syncedRev, record.rev);
+              });
+              return { posted: { channel: target, ts: posted.ts } };
+            }
+            await this.o.chat.update(target, record.ts, message);
             await this.commit(record.channel, recordKey, (r) => {
-              r.ts = posted.ts;
               r.syncedRev = Math.max(r.syncedRev, record.rev);
             });
-            return { posted: { channel: target, ts: posted.ts } };
+            return 'done' as const;
+          } catch (err) {
+            const code = permanentSlackError(err);
+            if (code === undefined) throw err;
+            await this.onPermanentError(recordKey, record, target, code);
+            return 'retry' as const;
           }
-          await this.o.chat.update(target, record.ts, message);
-          await this.commit(record.channel, recordKey, (r) => {
-            r.syncedRev = Math.max(r.syncedRev, record.rev);
-          });
-          return 'done' as const;
-        } catch (err) {
-          const code = permanentSlackError(err);
-          if (code === undefined) throw err;
-          await this.onPermanentError(recordKey, record, target, code);
-          return 'retry' as const;
-        }
-      });
+        },
+        { urgent: job.urgent },
+      );
       if (outcome === 'retry') continue;
       if (outcome !== 'done') await this.startAuto(recordKey, outcome.posted);
       return;
@@ -575,15 +642,22 @@ export class AlertRelay {
     return renderAlertMessage(alert, record.state, record.route);
   }
 
-  /** Read-modify-write of a record in its channel's order. */
+  /**
+   * Read-modify-write of a record in its channel's order, ahead of queued alerts: it runs inside a paced Slack call
+   * (after a post), and waiting behind a storm's queued alerts there would stall the whole channel's pacing.
+   */
   private commit(channel: string, key: string, change: (r: SlackRecord) => void): Promise<void> {
-    return this.inChannelOrder(channel, async () => {
-      const record = await this.getJson<SlackRecord>(key);
-      if (record === null) return;
-      change(record);
-      const ttl = await this.o.store.ttlMs(key);
-      await this.o.store.set(key, JSON.stringify(record), ttl ?? dayMs);
-    });
+    return this.inChannelOrder(
+      channel,
+      async () => {
+        const record = await this.getJson<SlackRecord>(key);
+        if (record === null) return;
+        change(record);
+        const ttl = await this.o.store.ttlMs(key);
+        await this.o.store.set(key, JSON.stringify(record), ttl ?? dayMs);
+      },
+      true,
+    );
   }
 
   /** Slack refused the message for good: post it to the fallback channel with a note, else as plain text, else give up. */

@@ -1,3 +1,4 @@
+import { RE2JS } from 're2js';
 import { readConfigFile } from '../config/yaml-file.js';
 import { ConfigError } from '../errors.js';
 import { builtinRuleDefaults, type Criterion, loadRules, type RuleSet } from './rules.js';
@@ -74,8 +75,8 @@ export function builtinRuleSet(channel: string): RuleSet {
 
 function describeCriterion(c: Criterion): string {
   const value =
-    c.value instanceof RegExp
-      ? `/${c.value.source}/`
+    c.value instanceof RE2JS
+      ? `/${c.value.pattern()}/`
       : Array.isArray(c.value)
         ? `[${c.value.join(', ')}]`
         : typeof c.value === 'boolean'

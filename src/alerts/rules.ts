@@ -1,3 +1,4 @@
+import { RE2JS } from 're2js';
 import { z } from 'zod';
 import { slackPrincipal } from '../config/policy.js';
 import { parseDurationMs, parseYaml } from '../config/yaml-file.js';
@@ -62,7 +63,7 @@ const severityOperators = new Set<RuleOperator>(['gt', 'gte', 'lt', 'lte']);
 /** One compiled test of one field. */
 export type Criterion =
   | { field: string; op: 'equals' | 'nequals' | 'contains' | 'icontains' | 'startswith'; value: string }
-  | { field: string; op: 'regex'; value: RegExp }
+  | { field: string; op: 'regex'; value: RE2JS }
   | { field: string; op: 'in'; value: readonly string[] }
   | { field: string; op: 'exists'; value: boolean }
   | { field: string; op: 'gt' | 'gte' | 'lt' | 'lte'; value: Severity };
@@ -231,13 +232,12 @@ function makeRuleSchema(knownCommands: readonly string[] | undefined) {
             }
           }
           switch (op) {
-            case 'regex':
-              try {
-                criteria.push({ field, op, value: new RegExp(value as string) });
-              } catch (err) {
-                problem(at, `invalid regex ${JSON.stringify(value)}: ${(err as Error).message}`);
-              }
+            case 'regex': {
+              const compiled = compileRuleRegex(value as string);
+              if (compiled instanceof RE2JS) criteria.push({ field, op, value: compiled });
+              else problem(at, compiled.problem);
               break;
+            }
             case 'in':
               criteria.push({ field, op, value: value as string[] });
               break;
@@ -262,6 +262,27 @@ function makeRuleSchema(knownCommands: readonly string[] | undefined) {
         storm: rule.storm,
       };
     });
+}
+
+/**
+ * Compiles a rule's `regex` with RE2 (re2js), never with JavaScript's RegExp: a rule is matched against text an
+ * attacker writes (alert titles, summaries, labels), and a backtracking engine lets a pattern such as
+ * `^(\w+\s?)*$` take exponential time on a crafted 32-character title, blocking the event loop (health checks,
+ * Slack acks) for minutes. RE2 matches in time linear in the input, and refuses what it cannot run that way:
+ * lookahead, lookbehind and backreferences. Those are refused here, at load, so a rules file either loads whole
+ * or not at all.
+ */
+export function compileRuleRegex(pattern: string): RE2JS | { problem: string } {
+  try {
+    return RE2JS.compile(pattern);
+  } catch (err) {
+    const reason = (err as Error).message.replace(/^error parsing regexp: /, '');
+    return {
+      problem:
+        `invalid regex ${JSON.stringify(pattern)}: ${reason} ` +
+        '(rule regexes use RE2 syntax: no lookahead, lookbehind or backreferences)',
+    };
+  }
 }
 
 function makeRulesFileSchema(knownCommands: readonly string[] | undefined) {

@@ -1,26 +1,48 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { canonicalJson } from '../core/canonical-json.js';
 import type { AuditEvent, AuditRecord } from '../ports/audit.js';
 import type { Store, StreamEntry } from '../ports/store.js';
 
 /**
- * The audit log's hash chain, as pure functions shared by the writer (ChainedAuditLog), the verifier (`npm run
- * audit -- verify`) and the exporter.
+ * The audit log's chain, as pure functions shared by the writer (ChainedAuditLog), the verifier (`npm run audit --
+ * verify`), the migration and the exporter.
  *
  * Each stream entry has two fields:
  *   entry = canonical JSON of { seq, at, event, prev }
- *   hash  = sha256 hex of (prev + entry)
- * `prev` is the previous entry's hash (GENESIS_HASH for the first), `seq` counts from 1. Editing an entry changes
- * its hash (or leaves a hash that no longer matches its content); deleting one breaks the next entry's `prev` and
- * `seq`; deleting the newest ones leaves the head key (`ward:audit:head`) pointing past the end of the stream.
+ *   mac   = hex HMAC-SHA256(audit key, prev + entry)         (keyed chain, when WARD_ENCRYPTION_KEY is set)
+ *   hash  = hex sha256(prev + entry)                          (unkeyed chain: no key configured, or written by an
+ *                                                              earlier ward before `npm run audit -- migrate`)
+ * `prev` is the previous entry's mac or hash (GENESIS_HASH for the first), `seq` counts from 1.
  *
- * sha256 is unkeyed: someone able to write to Redis could rebuild the whole chain and move the head. Anchor the
- * head elsewhere (the SIEM export carries every hash; `verify` prints the head) to make that detectable too.
+ * The audit key is derived from WARD_ENCRYPTION_KEY with HKDF under its own label, and never stored in Redis: who
+ * can write Redis but does not hold the key cannot rebuild a chain that verifies. What a MAC cannot show is a chain
+ * cut short (newest entries deleted, head moved back) or deleted altogether: for that ward publishes the head as an
+ * anchor outside Redis (src/audit/anchor.ts) and `verify --anchor seq:mac` checks the chain still reaches it.
+ *
+ * An unkeyed prefix is accepted by a keyed verifier only when the first keyed entry after it is the
+ * `audit.migrated` entry of `npm run audit -- migrate`, which verified the prefix before sealing it: that entry's
+ * `prev` is the prefix's last hash, so rewriting the prefix later breaks the link to a MAC nobody can recompute.
  */
 
 export const AUDIT_STREAM = 'ward:audit';
 export const AUDIT_HEAD_KEY = 'ward:audit:head';
 export const GENESIS_HASH = '0'.repeat(64);
+/** The event type of the entry that seals an unkeyed chain under the key. */
+export const MIGRATION_EVENT = 'audit.migrated';
+/** HKDF label: the audit key is unrelated to the AES key that seals TOTP secrets, though both come from one secret. */
+const AUDIT_KEY_INFO = 'ward audit chain hmac-sha256 v1';
+
+/** The key that MACs the chain; null means an unkeyed chain (no WARD_ENCRYPTION_KEY: dev and sandbox setups). */
+export type AuditKey = Buffer | null;
+
+/** Derives the audit chain key from WARD_ENCRYPTION_KEY (64 hex characters or base64 of 32 bytes). */
+export function deriveAuditKey(encryptionKey: string | undefined): AuditKey {
+  if (encryptionKey === undefined) return null;
+  const ikm = /^[0-9a-fA-F]{64}$/.test(encryptionKey)
+    ? Buffer.from(encryptionKey, 'hex')
+    : Buffer.from(encryptionKey, 'base64');
+  return Buffer.from(hkdfSync('sha256', ikm, Buffer.alloc(0), AUDIT_KEY_INFO, 32));
+}
 
 /** One link of the chain, as stored (the `entry` field, parsed). */
 export interface ChainEntry {
@@ -30,14 +52,19 @@ export interface ChainEntry {
   prev: string;
 }
 
-/** The head key's value: the newest entry's seq and hash. */
+/** The head key's value: the newest entry's seq and link value (its mac, or its hash in an unkeyed chain). */
 export interface ChainHead {
   seq: number;
   hash: string;
+  keyed: boolean;
 }
 
 export function hashEntry(prev: string, entryText: string): string {
   return createHash('sha256').update(prev).update(entryText).digest('hex');
+}
+
+export function macEntry(key: Buffer, prev: string, entryText: string): string {
+  return createHmac('sha256', key).update(prev).update(entryText).digest('hex');
 }
 
 /** Builds the stream fields of the entry that follows `head` (null: the chain is empty). */
@@ -45,23 +72,44 @@ export function nextLink(
   head: ChainHead | null,
   at: string,
   event: AuditEvent,
-): { fields: { entry: string; hash: string }; head: ChainHead } {
+  key: AuditKey,
+): { fields: { entry: string; hash: string } | { entry: string; mac: string }; head: ChainHead } {
   const prev = head?.hash ?? GENESIS_HASH;
   const seq = (head?.seq ?? 0) + 1;
   const entry = canonicalJson({ seq, at, event, prev } satisfies ChainEntry);
-  const hash = hashEntry(prev, entry);
-  return { fields: { entry, hash }, head: { seq, hash } };
+  if (key === null) {
+    const hash = hashEntry(prev, entry);
+    return { fields: { entry, hash }, head: { seq, hash, keyed: false } };
+  }
+  const mac = macEntry(key, prev, entry);
+  return { fields: { entry, mac }, head: { seq, hash: mac, keyed: true } };
 }
 
+/** `seq:hash` for an unkeyed head, `seq:mac:<mac>` for a keyed one. */
 export function formatHead(head: ChainHead): string {
-  return `${head.seq}:${head.hash}`;
+  return head.keyed ? `${head.seq}:mac:${head.hash}` : `${head.seq}:${head.hash}`;
 }
 
 export function parseHead(value: string | null): ChainHead | null {
   if (value === null) return null;
-  const m = /^(\d+):([0-9a-f]{64})$/.exec(value);
+  const m = /^(\d+):(mac:)?([0-9a-f]{64})$/.exec(value);
   if (!m) throw new Error(`the audit head key ${AUDIT_HEAD_KEY} holds an unexpected value`);
-  return { seq: Number(m[1]), hash: m[2]! };
+  return { seq: Number(m[1]), hash: m[3]!, keyed: m[2] !== undefined };
+}
+
+/** A published head: `<seq>:<mac>` as ward logs and posts it. */
+export interface ChainAnchor {
+  seq: number;
+  mac: string;
+}
+
+export function formatAnchor(head: ChainHead): string {
+  return `${head.seq}:${head.hash}`;
+}
+
+export function parseAnchor(value: string): ChainAnchor | null {
+  const m = /^(\d+):([0-9a-f]{64})$/.exec(value.trim());
+  return m && Number(m[1]) > 0 ? { seq: Number(m[1]), mac: m[2]! } : null;
 }
 
 /** Parses a stored entry's `entry` field; null when it is not a chain entry at all. */
@@ -115,8 +163,23 @@ export interface ChainBreak {
 }
 
 export type ChainVerdict =
-  | { ok: true; entries: number; head: ChainHead | null }
+  | {
+      ok: true;
+      entries: number;
+      head: ChainHead | null;
+      /** Entries checked by sha256 only: an unkeyed chain, or the prefix a migration sealed. */
+      unkeyed: number;
+      /** Anchors the chain was shown to reach, unchanged. */
+      anchors: ChainAnchor[];
+    }
   | { ok: false; entries: number; break: ChainBreak };
+
+export interface VerifyOptions {
+  /** The audit key; null checks an unkeyed chain (and fails on keyed entries, which it cannot check). */
+  key: AuditKey;
+  /** Published heads the chain must still reach, each entry unchanged. */
+  anchors?: readonly ChainAnchor[];
+}
 
 /**
  * Checks entries oldest first, incrementally, so that a stream of any length is verified in batches. `head` is
@@ -127,9 +190,21 @@ export class ChainVerifier {
   private seq = 0;
   private lastId = '';
   private count = 0;
+  private unkeyed = 0;
+  /** Set once a keyed entry was seen: no unkeyed entry may follow (that would be a downgrade). */
+  private keyedSeen = false;
   private failure: ChainBreak | undefined;
+  private readonly key: AuditKey;
+  private readonly anchors: readonly ChainAnchor[];
+  private readonly reached = new Set<ChainAnchor>();
 
-  constructor(private readonly head: ChainHead | null) {}
+  constructor(
+    private readonly head: ChainHead | null,
+    options: VerifyOptions,
+  ) {
+    this.key = options.key;
+    this.anchors = options.anchors ?? [];
+  }
 
   /** Feeds the next entry; returns false once the chain is broken (further entries are ignored). */
   add(id: string, fields: Record<string, string>): boolean {
@@ -168,34 +243,114 @@ export class ChainVerifier {
         found: `prev ${entry.prev}`,
       });
     }
+    const link =
+      fields['mac'] !== undefined ? this.checkKeyed(id, entry, fields) : this.checkUnkeyed(id, entry, fields);
+    if (link === null) return false;
+    this.prevHash = link;
+    this.seq = entry.seq;
+    if (this.head && entry.seq === this.head.seq && link !== this.head.hash) {
+      return this.fail({
+        id,
+        seq: entry.seq,
+        problem: 'the chain was rebuilt: this entry is not the one the head key recorded',
+        expected: `${this.head.keyed ? 'mac' : 'hash'} ${this.head.hash}`,
+        found: `${fields['mac'] !== undefined ? 'mac' : 'hash'} ${link}`,
+      });
+    }
+    for (const anchor of this.anchors) {
+      if (anchor.seq !== entry.seq) continue;
+      if (!safeEqualHex(anchor.mac, link)) {
+        return this.fail({
+          id,
+          seq: entry.seq,
+          problem: 'this entry is not the one the anchor published: the chain was rewritten up to here',
+          expected: `mac ${anchor.mac}`,
+          found: `${fields['mac'] !== undefined ? 'mac' : 'hash'} ${link}`,
+        });
+      }
+      this.reached.add(anchor);
+    }
+    return true;
+  }
+
+  private checkKeyed(id: string, entry: ChainEntry, fields: Record<string, string>): string | null {
+    if (this.key === null) {
+      this.fail({
+        id,
+        seq: entry.seq,
+        problem: 'keyed entry: it can only be checked with the audit key (set WARD_ENCRYPTION_KEY)',
+        expected: 'the key',
+        found: 'no key',
+      });
+      return null;
+    }
+    if (!this.keyedSeen && this.unkeyed > 0 && entry.event.type !== MIGRATION_EVENT) {
+      // An unkeyed prefix counts only when `migrate` verified it before sealing it with a MAC.
+      this.fail({
+        id,
+        seq: entry.seq,
+        problem: `unkeyed entries before this one were never sealed by \`npm run audit -- migrate\` (inserted by someone without the key?)`,
+        expected: `event ${MIGRATION_EVENT}`,
+        found: `event ${entry.event.type}`,
+      });
+      return null;
+    }
+    const computed = macEntry(this.key, entry.prev, fields['entry']!);
+    if (!safeEqualHex(fields['mac']!, computed)) {
+      this.fail({
+        id,
+        seq: entry.seq,
+        problem: 'content does not match its MAC (the entry was edited, or written without the key)',
+        expected: `mac ${computed}`,
+        found: `mac ${fields['mac']}`,
+      });
+      return null;
+    }
+    this.keyedSeen = true;
+    return computed;
+  }
+
+  private checkUnkeyed(id: string, entry: ChainEntry, fields: Record<string, string>): string | null {
+    if (this.keyedSeen) {
+      this.fail({
+        id,
+        seq: entry.seq,
+        problem: 'an unkeyed entry after keyed ones (written by someone without the key)',
+        expected: 'mac field',
+        found: `hash ${fields['hash'] ?? '(none)'}`,
+      });
+      return null;
+    }
     const computed = hashEntry(entry.prev, fields['entry']!);
     if (fields['hash'] !== computed) {
-      return this.fail({
+      this.fail({
         id,
         seq: entry.seq,
         problem: 'content does not match its hash (the entry was edited)',
         expected: `hash ${computed}`,
         found: `hash ${fields['hash'] ?? '(none)'}`,
       });
+      return null;
     }
-    this.prevHash = computed;
-    this.seq = entry.seq;
-    if (this.head && entry.seq === this.head.seq && computed !== this.head.hash) {
-      return this.fail({
-        id,
-        seq: entry.seq,
-        problem: 'the chain was rebuilt: this entry is not the one the head key recorded',
-        expected: `hash ${this.head.hash}`,
-        found: `hash ${computed}`,
-      });
-    }
-    return true;
+    this.unkeyed++;
+    return computed;
   }
 
-  /** Ends the walk: checks that the chain reaches the head recorded before the walk. */
+  /** Ends the walk: checks that the chain reaches the head recorded before the walk, and every anchor. */
   finish(): ChainVerdict {
     if (this.failure) return { ok: false, entries: this.count, break: this.failure };
     const head = this.head;
+    const missed = this.anchors.filter((a) => !this.reached.has(a)).sort((x, y) => y.seq - x.seq)[0];
+    if (missed) {
+      this.fail({
+        id: this.lastId || '(empty stream)',
+        seq: this.seq || null,
+        problem: `the chain ends before a published anchor: entries up to seq ${missed.seq} were deleted`,
+        expected: `anchor seq ${missed.seq} mac ${missed.mac}`,
+        found: this.seq ? `last seq ${this.seq}` : 'no entries',
+      });
+      return { ok: false, entries: this.count, break: this.failure! };
+    }
     if (head && this.seq < head.seq) {
       this.fail({
         id: this.lastId || '(empty stream)',
@@ -216,11 +371,34 @@ export class ChainVerifier {
       });
       return { ok: false, entries: this.count, break: this.failure! };
     }
-    return { ok: true, entries: this.count, head: this.seq ? { seq: this.seq, hash: this.prevHash } : null };
+    if (this.key !== null && this.count > 0 && !this.keyedSeen) {
+      this.fail({
+        id: this.lastId,
+        seq: this.seq,
+        problem:
+          'the whole chain is unkeyed: either it predates keyed audit (run `npm run audit -- migrate` once) or it was rewritten by someone without the key',
+        expected: 'keyed entries (mac field)',
+        found: `${this.count} unkeyed entries`,
+      });
+      return { ok: false, entries: this.count, break: this.failure! };
+    }
+    return {
+      ok: true,
+      entries: this.count,
+      head: this.seq ? { seq: this.seq, hash: this.prevHash, keyed: this.keyedSeen } : null,
+      unkeyed: this.unkeyed,
+      anchors: [...this.reached],
+    };
   }
 
   private fail(b: ChainBreak): false {
     this.failure = b;
     return false;
   }
+}
+
+function safeEqualHex(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'utf8');
+  const y = Buffer.from(b, 'utf8');
+  return x.length === y.length && timingSafeEqual(x, y);
 }

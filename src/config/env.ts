@@ -94,6 +94,8 @@ export const envSchema = z.object({
   WARD_SSH_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   WARD_SSH_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
   WARD_LOCKDOWN_CONFIRM_SECONDS: z.coerce.number().int().min(5).max(3600).default(60),
+  WARD_HOST_LOCK_WAIT_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
+  WARD_AUTO_RUN_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(604_800).default(600),
 
   WARD_ALERT_TOKEN_ALERTMANAGER: optionalString,
   WARD_ALERT_TOKEN_GRAFANA: optionalString,
@@ -106,12 +108,32 @@ export const envSchema = z.object({
     'must be a Slack channel id (C… or G…), not a channel name',
   ),
   WARD_ALERT_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
+  /** Alert flood limits (docs/security.md, "Alert floods"). */
+  WARD_ALERT_MAX_PER_REQUEST: z.coerce.number().int().min(1).max(5000).default(500),
+  WARD_ALERT_QUEUE_MAX: z.coerce.number().int().min(2).default(10_000),
+  WARD_ALERT_RATE_PER_SOURCE: z.coerce.number().int().min(1).default(1200),
+  WARD_ALERT_RATE_PER_HOST: z.coerce.number().int().min(1).default(60),
+
+  // The HTTP edge (docs/security.md): what a sender who has not proven who it is may cost ward.
+  WARD_HTTP_MAX_PENDING_BODIES: z.coerce.number().int().min(1).default(32),
+  WARD_HTTP_MAX_PENDING_BODIES_PER_IP: z.coerce.number().int().min(1).default(4),
+  WARD_HTTP_BODY_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  /** SNS messages older than this (their signed Timestamp) are refused; MessageIds are remembered this long. */
+  WARD_ALERT_SNS_MAX_AGE_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3600),
+  /** A signed generic request's timestamp may be this far from ward's clock, either way; each signature is used once. */
+  WARD_ALERT_HMAC_WINDOW_SECONDS: z.coerce.number().int().min(10).max(3600).default(300),
 
   /**
    * `1`: approve and plan everything, change nothing (for demos, training and staging). Approved `change`
    * commands report their plan as "dry run: nothing changed" instead of running; read-only ones (forensics) run.
    */
   WARD_DRY_RUN: z.enum(['0', '1'], { error: 'must be 0 or 1' }).default('0'),
+
+  WARD_AUDIT_ANCHOR_MINUTES: z.coerce.number().int().min(1).max(1440).default(15),
+  WARD_AUDIT_ANCHOR_CHANNEL: optionalString.refine(
+    (v) => v === undefined || /^[CG][A-Z0-9]{2,}$/.test(v),
+    'must be a Slack channel id (C… or G…), not a channel name',
+  ),
 
   WARD_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
   WARD_EXECUTION_LEASE_MS: z.coerce.number().int().min(1000).default(15_000),
@@ -330,6 +352,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     extra.push(
       'WARD_ALERT_DEFAULT_CHANNEL: required with WARD_RULES (alerts that match no rule, or whose channel Slack refuses, go there)',
     );
+  }
+  if (data.WARD_ALERT_RATE_PER_SOURCE < data.WARD_ALERT_MAX_PER_REQUEST) {
+    // A full request must fit in a minute's budget, or the sender's retries would be refused forever.
+    extra.push('WARD_ALERT_RATE_PER_SOURCE: must be at least WARD_ALERT_MAX_PER_REQUEST');
   }
   if (mailgunSet === 1) extra.push('MAILGUN_API_KEY, MAILGUN_DOMAIN: set both, or neither to disable email');
   const redis = redisConfigOf(data, extra);

@@ -1,4 +1,4 @@
-import { hostLockKey } from '../actions/host-lock.js';
+import { hostLockKey, parseHolder } from '../actions/host-lock.js';
 import { UserInputError } from '../errors.js';
 import { newRequestId, withRequestId } from '../log.js';
 import { executionsTotal } from '../metrics.js';
@@ -54,22 +54,25 @@ export async function reportInterrupted(services: Services, record: ExecutionRec
 }
 
 /**
- * Frees the per-host locks an interrupted execution still holds, so that its hosts do not stay busy until the
- * locks' TTL: its process is dead (lease expired) or is about to exit (shutdown). Only locks naming this request
- * are released, each by compare-and-set.
+ * Frees the per-host locks an interrupted execution still holds (a change's, a read's, or a change's wait mark), so
+ * that its hosts do not stay busy until the leases end: its process is dead (lease expired) or is about to exit
+ * (shutdown). Only holders naming this request are released, each atomically by its exact value.
  */
 async function releaseHostLocks(services: Services, record: ExecutionRecord): Promise<void> {
   for (const host of record.hosts) {
     const key = hostLockKey(host);
     try {
-      const value = await services.store.get(key);
-      if (value === null) continue;
-      const holder = JSON.parse(value) as { requestId?: string };
-      if (holder.requestId === record.requestId && (await services.store.compareAndSet(key, value, null))) {
-        services.log.info(
-          { host, approvalRequestId: record.requestId },
-          'released the host lock of an interrupted execution',
-        );
+      const h = await services.store.leaseHolders(key);
+      const mine = [h.exclusive, h.waiting, ...h.shared].filter(
+        (v): v is string => v !== null && parseHolder(v)?.requestId === record.requestId,
+      );
+      for (const value of mine) {
+        if (await services.store.leaseRelease(key, value)) {
+          services.log.info(
+            { host, approvalRequestId: record.requestId },
+            'released the host lock of an interrupted execution',
+          );
+        }
       }
     } catch (err) {
       services.log.warn({ err, host }, 'could not release the host lock of an interrupted execution');

@@ -1,4 +1,5 @@
 import { UserInputError } from '../errors.js';
+import { esc } from '../render/blocks.js';
 import type { AnyCommand } from './command.js';
 import { truncate } from './tokenize.js';
 
@@ -27,7 +28,8 @@ export class CommandRegistry {
     if (c) return c;
     const near = this.suggest(name);
     throw new UserInputError(
-      `Unknown command \`${truncate(name, 40)}\`.${near.length > 0 ? ` Did you mean ${near.map((n) => `\`${n}\``).join(' or ')}?` : ''} Type \`/ward help\` for the list.`,
+      // Escaped: the name is user text, and `<!channel>` echoed raw would be a mention in ward's reply.
+      `Unknown command \`${esc(truncate(name, 40))}\`.${near.length > 0 ? ` Did you mean ${near.map((n) => `\`${n}\``).join(' or ')}?` : ''} Type \`/ward help\` for the list.`,
       'ward_unknown_command',
     );
   }

@@ -136,6 +136,11 @@ export interface FakeSlackOptions {
   botUserId?: string;
   /** When set, the only bot token accepted; otherwise any `xoxb-` token is. */
   botToken?: string;
+  /**
+   * The bot token's scopes. Slack reports them in an `x-oauth-scopes` header (comma-separated) on Web API
+   * answers; `ward doctor` compares them with the manifest. Unset: no header.
+   */
+  scopes?: readonly string[];
 }
 
 const DEFAULT_WAIT_MS = 10_000;
@@ -191,6 +196,7 @@ class FakeSlackServer extends EventEmitter implements FakeSlack {
   readonly appId = 'A0FAKEAPP1';
 
   private readonly botToken: string | undefined;
+  private readonly scopes: readonly string[] | undefined;
   private readonly server: Server;
   private readonly wss = new WebSocketServer({ noServer: true });
   private readonly sockets = new Set<Socket>();
@@ -221,6 +227,7 @@ class FakeSlackServer extends EventEmitter implements FakeSlack {
     super();
     this.botUserId = opts.botUserId ?? 'U0FAKEBOT1';
     this.botToken = opts.botToken;
+    this.scopes = opts.scopes;
     this.handlers = this.buildHandlers();
     this.server = createServer((req, res) => {
       this.route(req, res).catch((err: unknown) => {
@@ -406,7 +413,9 @@ class FakeSlackServer extends EventEmitter implements FakeSlack {
       };
     }
     this.record(call);
-    sendJson(res, 200, body);
+    const scopes =
+      this.scopes !== undefined && token?.startsWith('xoxb-') ? this.scopes.join(',') : undefined;
+    sendJson(res, 200, body, scopes === undefined ? {} : { 'x-oauth-scopes': scopes });
   }
 
   /** Slack's token rules, reduced to prefixes: bot tokens for the Web API, the app token for Socket Mode only. */
@@ -678,6 +687,20 @@ class FakeSlackServer extends EventEmitter implements FakeSlack {
       },
 
       'files.completeUploadExternal': (args) => this.completeUpload(args),
+
+      // As Slack: the file disappears, and with it from the messages that shared it.
+      'files.delete': (args) => {
+        const id = requireString(args, 'file', 'file_not_found');
+        const index = this.state.files.findIndex((f) => f.id === id);
+        if (index === -1) throw new SlackApiError('file_not_found');
+        this.state.files.splice(index, 1);
+        for (const m of [...this.state.messages]) {
+          if (!m.files?.some((f) => f.id === id)) continue;
+          m.files = m.files.filter((f) => f.id !== id);
+          if (m.files.length === 0 && !m.text) this.state.messages.splice(this.state.messages.indexOf(m), 1);
+        }
+        return {};
+      },
 
       'apps.connections.open': () => {
         const ticket = randomUUID();
@@ -1023,9 +1046,15 @@ function closeWebSocket(ws: WebSocket, graceMs: number): Promise<void> {
   });
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
+    ...headers,
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),
   });

@@ -37,7 +37,8 @@ export const AUDIT_EVENT_TYPES = {
   'config.loaded': 'ward started with these policy, inventory and rules files (their sha256 in details)',
   'config.reload': 'the inventory or the alert rules were reloaded (sha256 of the file in details)',
   'alert.accepted': 'a webhook alert was accepted (source, fingerprint in details)',
-  'alert.auto_run': "a rule's automatic command was submitted to the gate, or refused",
+  'alert.auto_run':
+    "a rule's automatic command was submitted to the gate, refused, or suppressed (ran within the interval)",
   'alert.undeliverable': 'an alert could not be posted to its channel or the fallback',
 } as const;
 

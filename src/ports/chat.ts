@@ -31,6 +31,10 @@ export interface ChatClient {
   ): Promise<void>;
   /** Opens a modal; trigger ids are valid for 3 seconds after the click. Returns the view id. */
   openView(triggerId: string, view: Record<string, unknown>): Promise<string>;
+  /** Deletes one of ward's messages (chat.delete). A message already gone counts as deleted. */
+  deleteMessage(channel: string, ts: string): Promise<void>;
+  /** Deletes a file ward uploaded (files.delete). A file already gone counts as deleted. */
+  deleteFile(fileId: string): Promise<void>;
   /** Opens (or finds) the direct message channel with a user. */
   openDm(user: string): Promise<string>;
   /** Members of a user group (S…). */

@@ -10,6 +10,22 @@ export interface StreamEntry {
   fields: Record<string, string>;
 }
 
+/** A lease lock's holders: who is in the way of an attempt, or who holds it now (opaque holder strings). */
+export interface LeaseHolders {
+  /** The exclusive holder, if any. */
+  exclusive: string | null;
+  /** Shared holders whose lease has not ended. */
+  shared: string[];
+  /** An exclusive attempt waiting for the shared holders (it keeps new shared holders out). */
+  waiting: string | null;
+}
+
+/** The answer to a lease attempt: acquired, or the holders in the way. */
+export interface LeaseAttempt {
+  acquired: boolean;
+  holders: LeaseHolders;
+}
+
 export interface Store {
   get(key: string): Promise<string | null>;
   /** Sets a value, optionally expiring after ttlMs. */
@@ -24,8 +40,22 @@ export interface Store {
    * Returns true when the swap happened.
    */
   compareAndSet(key: string, expected: string | null, next: string | null, ttlMs?: number): Promise<boolean>;
-  /** Atomically increments an integer counter and returns the new value; ttlMs is set when the key is created. */
-  incr(key: string, ttlMs?: number): Promise<number>;
+  /**
+   * Atomically adds `by` (default 1) to an integer counter and returns the new value; ttlMs is set when the key is
+   * created.
+   */
+  incr(key: string, ttlMs?: number, by?: number): Promise<number>;
+  /**
+   * A fixed-window budget: atomically adds `amount` to the counter only when the result stays within `limit`
+   * (all or nothing). The counter expires `windowMs` after it was created. Returns whether the amount was taken
+   * and the time left in the window (when the budget refills).
+   */
+  takeWithin(
+    key: string,
+    amount: number,
+    limit: number,
+    windowMs: number,
+  ): Promise<{ taken: boolean; resetMs: number }>;
   /** Remaining time to live in ms: null when the key has no expiry or does not exist. */
   ttlMs(key: string): Promise<number | null>;
   /** Keys starting with `prefix` (a SCAN, not KEYS, in Redis). */
@@ -37,6 +67,14 @@ export interface Store {
   listRange(key: string, start: number, stop: number): Promise<string[]>;
   /** Removes every element equal to value; returns how many were removed. */
   listRemove(key: string, value: string): Promise<number>;
+  /**
+   * Appends to several lists in one atomic step, all or nothing. Checked in the order given: each push needs the
+   * lengths of every listed key before the call, plus the values of this push and of those before it, to stay
+   * within its `maxTotal`. Returns false (and changes nothing) when one of them would not.
+   */
+  listPushBounded(
+    pushes: ReadonlyArray<{ key: string; values: readonly string[]; maxTotal: number }>,
+  ): Promise<boolean>;
 
   /** Appends an entry to a stream (XADD *); returns its id. */
   streamAppend(key: string, fields: Record<string, string>): Promise<string>;
@@ -63,6 +101,27 @@ export interface Store {
    * store has nothing to wait for.
    */
   durable<T>(write: () => Promise<T>): Promise<T>;
+
+  /**
+   * A reader/writer lock with leases on `key` (also using `<key>:shared` and `<key>:waiting`), decided atomically in
+   * the store so that it holds across ward replicas. `holder` is an opaque unique string naming the holder.
+   * - `shared`: granted when there is no exclusive holder and no exclusive attempt waiting; shared holders coexist.
+   * - `exclusive`: granted when there is no other holder at all. When refused, the attempt marks the key as waited
+   *   for (for `waitMarkMs`, renewed by each retry; one mark at a time), and shared attempts are refused while the
+   *   mark lasts: readers that keep arriving cannot starve a writer. The granted attempt clears its own mark.
+   * Every grant is a lease of `ttlMs`: a holder that dies stops holding the key when its lease ends.
+   */
+  leaseAcquire(
+    key: string,
+    mode: 'shared' | 'exclusive',
+    holder: string,
+    ttlMs: number,
+    waitMarkMs?: number,
+  ): Promise<LeaseAttempt>;
+  /** Ends `holder`'s lease on `key` (and its wait mark). True when it held the key or waited for it. */
+  leaseRelease(key: string, holder: string): Promise<boolean>;
+  /** Who holds `key` now (expired leases left out). */
+  leaseHolders(key: string): Promise<LeaseHolders>;
 
   /** Resolves when the store answers; rejects with StoreUnavailableError when it does not. */
   ping(): Promise<void>;

@@ -5,6 +5,7 @@
  * itself still reads its configuration only through loadConfig(), from the env object the sandbox builds.
  */
 import { WardError } from '../errors.js';
+import { installCrashHandlers } from '../log.js';
 import { startSandbox } from './sandbox.js';
 
 async function main(): Promise<void> {
@@ -22,6 +23,7 @@ async function main(): Promise<void> {
     process.stderr.write(`ward sandbox cannot start: ${message}\n`);
     process.exit(1);
   }
+  installCrashHandlers(sandbox.ward.services.log);
   process.stdout.write(
     `ward sandbox: open ${sandbox.url}\n` +
       `  ward itself: ${sandbox.ward.url} (Slack endpoint /slack/events), fake Slack API: ${sandbox.slack.apiUrl}\n` +

@@ -59,6 +59,8 @@ class PageError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** Response headers (Allow on a 405). */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
@@ -297,9 +299,23 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     handle(req, res).catch((err: unknown) => {
       const status = err instanceof PageError ? err.status : 500;
       const message = err instanceof Error ? err.message : String(err);
-      if (!res.headersSent) sendJson(res, status, { error: message });
-      else res.end();
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (err instanceof PageError) for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
+      sendJson(res, status, { error: message });
     });
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  // A request node cannot parse is answered 400 here; its error carries the raw request bytes and is not logged.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (socket.writable && err.code !== 'ECONNRESET' && err.code !== 'EPIPE') {
+      socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    } else {
+      socket.destroy();
+    }
   });
   const sockets = new Set<Socket>();
   server.on('connection', (s) => {
@@ -313,9 +329,17 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     if (host !== `127.0.0.1:${pagePort}` && host !== `localhost:${pagePort}`) {
       throw new PageError(421, 'the sandbox answers only on 127.0.0.1');
     }
-    const url = new URL(req.url ?? '/', `http://${host}`);
+    const target = req.url ?? '/';
+    if (!target.startsWith('/') || target.startsWith('//'))
+      throw new PageError(400, 'malformed request path');
+    let url: URL;
+    try {
+      url = new URL(target, `http://${host}`);
+    } catch {
+      throw new PageError(400, 'malformed request path');
+    }
     const path = url.pathname;
-    if (req.method === 'GET') {
+    if (req.method === 'GET' || req.method === 'HEAD') {
       if (path === '/') return sendStatic(res, publicDir, 'index.html');
       const name = path.slice(1);
       if (staticFiles.has(name)) return sendStatic(res, publicDir, name);
@@ -339,7 +363,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       const body = await readJson(req);
       return sendJson(res, 200, await handler(body));
     }
-    throw new PageError(405, 'method not allowed');
+    throw new PageError(405, 'method not allowed', {
+      allow:
+        path.startsWith('/api/') && path !== '/api/state' && path !== '/api/mfa' && path !== '/api/events'
+          ? 'POST'
+          : 'GET, HEAD',
+    });
   }
 
   function openStream(user: DemoUser, res: ServerResponse): void {

@@ -9,7 +9,7 @@
  * Actions: DescribeInstances, DescribeSecurityGroups, CreateSecurityGroup, AuthorizeSecurityGroupIngress,
  * RevokeSecurityGroupEgress, ModifyNetworkInterfaceAttribute, CreateTags, DeleteTags, CreateSnapshot.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -85,7 +85,21 @@ class Ec2Error extends Error {
 
 const XMLNS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
 
+/** The access key the fake accepts; a request signed with any other secret gets SignatureDoesNotMatch, as AWS answers. */
+export interface FakeEc2Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+/** What test/helpers/cloud-env.ts gives ward in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY. */
+export const FAKE_EC2_CREDENTIALS: FakeEc2Credentials = {
+  accessKeyId: 'AKIDWARDCLOUDTEST',
+  secretAccessKey: 'ward-cloud-test-secret-key',
+};
+
 export class FakeEc2 {
+  /** Mutable so that a test can rotate the secret under a running ward. */
+  credentials: FakeEc2Credentials = { ...FAKE_EC2_CREDENTIALS };
   readonly instances = new Map<string, FakeInstance>();
   readonly networkInterfaces = new Map<string, FakeNetworkInterface>();
   readonly groups = new Map<string, FakeGroup>();
@@ -211,6 +225,7 @@ export class FakeEc2 {
           401,
         );
       }
+      this.verifySignature(req, auth, Buffer.concat(chunks));
       if (params['Version'] !== '2016-11-15') throw new Ec2Error('InvalidParameterValue', 'bad Version');
       const failure = this.failures.find((f) => f.action === action && f.remaining > 0 && f.when(params));
       if (failure) {
@@ -228,6 +243,73 @@ export class FakeEc2 {
       res.writeHead(e.status, { 'content-type': 'text/xml;charset=UTF-8' });
       res.end(
         `<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>${x(e.code)}</Code><Message>${x(e.message)}</Message></Error></Errors><RequestID>${requestId}</RequestID></Response>`,
+      );
+    }
+  }
+
+  /**
+   * SigV4 as AWS checks it: rebuild the canonical request from what arrived (the signed headers, the body's
+   * sha256), derive the signing key from the secret this fake holds, and compare signatures. An unknown access key
+   * is AuthFailure; a known one signed with another secret is SignatureDoesNotMatch (HTTP 403), word for word.
+   */
+  private verifySignature(req: IncomingMessage, auth: string, body: Buffer): void {
+    const m =
+      /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(
+        auth,
+      );
+    if (!m)
+      throw new Ec2Error(
+        'IncompleteSignature',
+        'The request signature does not conform to AWS standards.',
+        400,
+      );
+    const [, keyId, date, region, service, signedHeaders, signature] = m as unknown as string[];
+    if (keyId !== this.credentials.accessKeyId) {
+      throw new Ec2Error('AuthFailure', 'AWS was not able to validate the provided access credentials', 401);
+    }
+    const amzDate = String(req.headers['x-amz-date'] ?? '');
+    const headers = signedHeaders!.split(';');
+    const canonicalHeaders = headers
+      .map((h) => {
+        const raw = req.headers[h];
+        const value = Array.isArray(raw) ? raw.join(',') : (raw ?? '');
+        return `${h}:${value.trim().replace(/\s+/g, ' ')}\n`;
+      })
+      .join('');
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const query = [...url.searchParams.entries()]
+      .map(([k, v]) => [encodeRfc3986(k), encodeRfc3986(v)] as const)
+      .sort(([a, x], [b, y]) => (a === b ? (x < y ? -1 : 1) : a < b ? -1 : 1))
+      .map(([k, v]) => `${k}=${v}`)
+      .join('&');
+    const payloadHash =
+      typeof req.headers['x-amz-content-sha256'] === 'string'
+        ? req.headers['x-amz-content-sha256']
+        : createHash('sha256').update(body).digest('hex');
+    const canonicalRequest = [
+      req.method,
+      url.pathname,
+      query,
+      canonicalHeaders,
+      signedHeaders,
+      payloadHash,
+    ].join('\n');
+    const scope = `${date}/${region}/${service}/aws4_request`;
+    const stringToSign = [
+      'AWS4-HMAC-SHA256',
+      amzDate,
+      scope,
+      createHash('sha256').update(canonicalRequest).digest('hex'),
+    ].join('\n');
+    let key: Buffer = Buffer.from(`AWS4${this.credentials.secretAccessKey}`);
+    for (const part of [date!, region!, service!, 'aws4_request'])
+      key = createHmac('sha256', key).update(part).digest();
+    const expected = createHmac('sha256', key).update(stringToSign).digest('hex');
+    if (!timingSafeEqual(Buffer.from(expected), Buffer.from(signature!))) {
+      throw new Ec2Error(
+        'SignatureDoesNotMatch',
+        'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.',
+        403,
       );
     }
   }
@@ -487,6 +569,10 @@ export class FakeEc2 {
 
 export async function startFakeEc2(): Promise<FakeEc2> {
   return new FakeEc2().start();
+}
+
+function encodeRfc3986(v: string): string {
+  return encodeURIComponent(v).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 // ---- Query-protocol parameter helpers (flattened lists: `Name.1`, `Name.1.Sub.2.Field`) ------------------------

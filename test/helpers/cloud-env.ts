@@ -12,7 +12,7 @@ import { readAuditEvents } from '../../src/audit/chain.js';
 import type { FakeSlack, RecordedCall } from '../../src/fake-slack/fake-slack.js';
 import { startFakeSlack } from '../../src/fake-slack/fake-slack.js';
 import type { AuditRecord } from '../../src/ports/audit.js';
-import { type FakeEc2, startFakeEc2 } from '../fakes/fake-ec2.js';
+import { FAKE_EC2_CREDENTIALS, type FakeEc2, startFakeEc2 } from '../fakes/fake-ec2.js';
 import { type RedisProcess, startRedis } from './redis-server.js';
 import { sendSlashCommand } from './slack-requests.js';
 import { startWardProcess, type WardProcess } from './ward-process.js';
@@ -70,8 +70,8 @@ export async function startCloudEnv(opts: {
     WARD_INVENTORY: join(dir, 'inventory.yaml'),
     WARD_EVIDENCE_DIR: evidenceDir,
     AWS_ENDPOINT_URL: ec2.url,
-    AWS_ACCESS_KEY_ID: 'AKIDWARDCLOUDTEST',
-    AWS_SECRET_ACCESS_KEY: 'ward-cloud-test-secret-key',
+    AWS_ACCESS_KEY_ID: FAKE_EC2_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: FAKE_EC2_CREDENTIALS.secretAccessKey,
     AWS_REGION: 'eu-west-1',
     // Only the environment provides credentials: never probe an instance metadata service.
     AWS_EC2_METADATA_DISABLED: 'true',

@@ -27,6 +27,8 @@ export const TOKEN = 'xoxb-ops-test-token-0123456789';
 export const RESPONDER = 'U0RESPOND1';
 export const ADMIN = 'U0ADMIN01';
 export const CHANNEL = 'C0INCIDENT';
+/** WARD_ENCRYPTION_KEY of the wards this harness starts: their audit chain is keyed with it. */
+export const OPS_ENCRYPTION_KEY = 'c3'.repeat(32);
 /** A well-formed fingerprint that no host presents: the `stuck` host never gets as far as showing its key. */
 const SOME_HOST_KEY = `SHA256:${'A'.repeat(43)}`;
 
@@ -125,6 +127,7 @@ export async function startOpsHarness(
         SLACK_SIGNING_SECRET: SECRET,
         SLACK_API_URL: slack.apiUrl,
         REDIS_URL: redis.url,
+        WARD_ENCRYPTION_KEY: OPS_ENCRYPTION_KEY,
         WARD_INVENTORY: inventoryPath,
         WARD_POLICY: policyPath,
         WARD_EVIDENCE_DIR: join(dir, 'evidence'),

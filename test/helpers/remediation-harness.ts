@@ -82,6 +82,8 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   /** Rewrites the inventory text before ward reads it (e.g. a wrong key, a bad management CIDR). */
   inventory?: (yaml: string, lab: Lab) => string;
+  /** Rewrites the policy text before ward reads it (e.g. `auto: true` for a command a rule auto-runs). */
+  policy?: (yaml: string) => string;
 }
 
 const COMMANDS = ['forensics', 'lockdown', 'release', 'block-ip', 'kill-process', 'disable-user'];
@@ -98,17 +100,15 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const policyPath = join(dir, 'policy.yaml');
   // The approval gate runs a change command at once when its policy needs no approval and no MFA: that is what
   // this (legitimate) policy says for the commands under test; the approval flow has its own tests.
-  writeFileSync(
-    policyPath,
-    [
-      'roles:',
-      `  responder: [${RESPONDER}]`,
-      `  admin: [${RESPONDER}]`,
-      'commands:',
-      ...COMMANDS.map((c) => `  ${c}: { allow: [responder], approvals: 0, mfa: none }`),
-      '',
-    ].join('\n'),
-  );
+  const policy = [
+    'roles:',
+    `  responder: [${RESPONDER}]`,
+    `  admin: [${RESPONDER}]`,
+    'commands:',
+    ...COMMANDS.map((c) => `  ${c}: { allow: [responder], approvals: 0, mfa: none }`),
+    '',
+  ].join('\n');
+  writeFileSync(policyPath, opts.policy ? opts.policy(policy) : policy);
   const evidenceDir = join(dir, 'evidence');
   const ward = await startWardProcess({
     SLACK_BOT_TOKEN: BOT_TOKEN,

@@ -111,7 +111,7 @@ export async function startWardProcess(
   const listening = await Promise.race([
     waitForLog(
       (l) => typeof l['msg'] === 'string' && l['msg'].startsWith('ward listening on'),
-      options.timeoutMs ?? 20_000,
+      options.timeoutMs ?? 60_000,
     ),
     exited.then(() => {
       throw new Error(`ward exited before listening (code ${child.exitCode}). Output:\n${text}`);

@@ -153,6 +153,45 @@ describe('alert rules with auto commands', () => {
     ).toBe(true);
   });
 
+  it('runs a command on a host at most once per interval, saying so on the later alerts and auditing it', async () => {
+    // A different alert (a new fingerprint, so a new message) for the same host, right after the first one's run.
+    const body = JSON.stringify({
+      alerts: [{ title: 'Second beacon from the same host', host: 'test-host' }],
+    });
+    expect((await post('generic', body, GENERIC_TOKEN)).status).toBe(202);
+    const alert = await waitUntil(
+      () => topLevel('C0AUTO').find((m) => messageText(m).includes('Second beacon from the same host')),
+      'the second alert message',
+    );
+    const note = await waitUntil(
+      () =>
+        slack
+          .messages('C0AUTO')
+          .find((m) => m.thread_ts === alert.ts && m.text?.includes('Not run') === true),
+      'the note in the second alert thread',
+    );
+    const first = (await auditLog()).find(
+      (e) => e.type === 'alert.auto_run' && e.command === 'forensics' && e.outcome === 'submitted',
+    );
+    expect(note.text).toContain(`\`forensics\` already ran automatically on test-host at `);
+    expect(note.text).toContain(`(request ${first?.requestId})`);
+    expect(note.text).toContain('at most once every 600 s (WARD_AUTO_RUN_INTERVAL_SECONDS)');
+
+    const suppressed = await waitUntil(
+      async () =>
+        (await auditLog()).find(
+          (e) => e.type === 'alert.auto_run' && e.command === 'forensics' && e.outcome === 'suppressed',
+        ),
+      'the suppression in the audit log',
+    );
+    expect(suppressed).toMatchObject({ hosts: ['test-host'] });
+    expect(suppressed.details?.['earlierRequestId']).toBe(first?.requestId);
+    // No second forensics request was opened.
+    expect(topLevel('C0AUTO').filter((m) => messageText(m).includes('Command:* `forensics`'))).toHaveLength(
+      1,
+    );
+  });
+
   it('a command whose policy lacks `auto: true` is not run: audited as refused, no request opened', async () => {
     const body = JSON.stringify({
       output: 'Shell spawned in a container',

@@ -203,6 +203,8 @@ const tokens = {
   WARD_ALERT_HMAC_SECRET_GENERIC: 'generic-hmac',
   WARD_ALERT_SNS_TOPICS: topic,
   WARD_ALERT_MAX_BODY_BYTES: 64 * 1024,
+  WARD_ALERT_SNS_MAX_AGE_SECONDS: 3600,
+  WARD_ALERT_HMAC_WINDOW_SECONDS: 300,
 };
 // A fixed clock: the storm minute and "last seen" do not depend on when the test runs.
 const clock = { now: () => Date.parse('2024-05-01T12:00:30Z') };
@@ -239,6 +241,7 @@ async function startRelay(options: { lockTtlMs?: number } = {}): Promise<Ward> {
   registerAlertRoutes(routes, {
     config: tokens,
     relay,
+    store,
     log,
     clock,
     fetchCert: async (url) => {
@@ -351,9 +354,11 @@ describe('alert webhooks', () => {
   });
 
   it('marks the one message resolved when the alert resolves (generic, HMAC-signed)', async () => {
+    // Each request signed anew (its own timestamp): a signature is accepted once.
+    let sent = 0;
     const send = async (status: string) => {
       const body = JSON.stringify({ title: 'Disk full', host: 'web2', status, severity: 'error' });
-      const headers = signHmac(body, 'generic-hmac', clock.now() / 1000);
+      const headers = signHmac(body, 'generic-hmac', clock.now() / 1000 - sent++);
       expect((await post('/alerts/generic', body, headers)).status).toBe(202);
       await deliverAll();
     };
@@ -393,7 +398,12 @@ describe('alert webhooks', () => {
       Records: { Sns: { Message: string; Subject: string } }[];
     };
     const base = JSON.parse(fixture('aws_sns_http_notification_body.json')) as Record<string, unknown>;
-    const signed = signSns({ ...base, Message: lambda.Records[0]!.Sns.Message, Subject: 'ALARM: EXAMPLE' });
+    const signed = signSns({
+      ...base,
+      Message: lambda.Records[0]!.Sns.Message,
+      Subject: 'ALARM: EXAMPLE',
+      Timestamp: '2024-05-01T12:00:00.000Z',
+    });
     expect((await post('/alerts/sns', signed)).status).toBe(202);
     const tampered = signed.replace('NetworkOut', 'NetworkIn');
     expect((await post('/alerts/sns', tampered)).status).toBe(401);
@@ -415,6 +425,48 @@ describe('alert webhooks', () => {
     await deliverAll();
     expect(slackCalls.map((c) => [c.method, c.channel])).toEqual([['chat.postMessage', 'C0ALERTS']]);
     expect(JSON.stringify(slackCalls[0]?.blocks)).toContain('TestInstance');
+  });
+});
+
+describe('replays', () => {
+  const base = () => JSON.parse(fixture('aws_sns_http_notification_body.json')) as Record<string, unknown>;
+
+  it('SNS: a redelivered MessageId is answered 200 and not processed again; a stale or future one is refused', async () => {
+    const fresh = signSns({ ...base(), MessageId: 'm-fresh', Timestamp: '2024-05-01T12:00:00.000Z' });
+    expect((await post('/alerts/sns', fresh)).status).toBe(202);
+    const again = await post('/alerts/sns', fresh);
+    expect(again.status).toBe(200);
+    expect(await again.json()).toEqual({ duplicate: true });
+    expect(await ward.relay.queue.depth()).toBe(1);
+
+    // The docs example as signed in 2012: genuine, and far too old.
+    const old = await post('/alerts/sns', signSns({ ...base(), MessageId: 'm-old' }));
+    expect(old.status).toBe(401);
+    expect((await old.json()) as { error: string }).toMatchObject({
+      error: expect.stringMatching(
+        /Timestamp 2012-05-02T00:54:06.655Z is \d+ s old \(at most 3600 s accepted\)/,
+      ),
+    });
+    const ahead = signSns({ ...base(), MessageId: 'm-ahead', Timestamp: '2024-05-01T12:06:00.000Z' });
+    const refused = await post('/alerts/sns', ahead);
+    expect(refused.status).toBe(401);
+    expect(((await refused.json()) as { error: string }).error).toContain("ahead of ward's clock");
+    expect(await ward.relay.queue.depth()).toBe(1);
+    await deliverAll();
+    expect(slackCalls).toHaveLength(1);
+  });
+
+  it('generic HMAC: the same signed request a second time is refused 401 "replayed signature"', async () => {
+    const body = JSON.stringify({ title: 'Disk full', host: 'web1', severity: 'error' });
+    const headers = signHmac(body, 'generic-hmac', clock.now() / 1000);
+    expect((await post('/alerts/generic', body, headers)).status).toBe(202);
+    const replay = await post('/alerts/generic', body, headers);
+    expect(replay.status).toBe(401);
+    expect(((await replay.json()) as { error: string }).error).toContain('replayed signature');
+    // Six minutes ahead is outside the ±5 minute window.
+    const ahead = signHmac(body, 'generic-hmac', clock.now() / 1000 + 360);
+    expect((await post('/alerts/generic', body, ahead)).status).toBe(401);
+    expect(await ward.relay.queue.depth()).toBe(1);
   });
 });
 
@@ -509,7 +561,8 @@ describe('permanent Slack errors and replicas', () => {
         () => slackCalls.filter((c) => c.method === 'chat.postMessage').length >= 10,
       );
       await waitFor('an empty queue', async () => (await ward.relay.queue.depth()) === 0);
-      await new Promise((r) => setTimeout(r, 200));
+      // Stopping waits for every delivery in flight on both replicas: after it, no late duplicate can still come.
+      await Promise.all([ward.relay.stop(), second.relay.stop()]);
       const posted = slackCalls.filter((c) => c.method === 'chat.postMessage').map((c) => c.text);
       expect(posted).toHaveLength(10);
       expect(new Set(posted).size).toBe(10);

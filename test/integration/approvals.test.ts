@@ -140,9 +140,11 @@ describe('approval flow', () => {
     const deniedBefore = await approvals(w, 'denied');
     await click(shared, w.url, USERS.approver1, message, 'approval.deny', id);
     await waitForStatus(shared, id, ['denied']);
-    expect((await auditEvents(shared, id)).find((e) => e.type === 'approval.denied')?.actor).toBe(
-      USERS.approver1,
+    // The audit entry follows the stored state change: wait for it rather than read it at once.
+    const denied = await waitFor('the approval.denied audit entry', async () =>
+      (await auditEvents(shared, id)).find((e) => e.type === 'approval.denied'),
     );
+    expect(denied.actor).toBe(USERS.approver1);
     expect(await approvals(w, 'denied')).toBe(deniedBefore + 1);
     await waitFor(
       'the denied message',
@@ -397,6 +399,81 @@ describe('MFA', () => {
     expect(await submitCode(w.url, USERS.requester, id, 'requester', codeAt(totp, w))).toEqual({});
   });
 
+  it('100 concurrent wrong codes then the right one: at most 5 are checked, the right one is refused', async () => {
+    const w = await start({ approvals: 1, mfa: 'requester', expires: '1h' });
+    const totp = await enrollMfa(shared, w, USERS.requester);
+    const channel = newChannel();
+    await slash(shared, w.url, USERS.requester, channel, REQUEST);
+    const { id } = await waitForApproval(shared, channel);
+    const right = codeAt(totp, w);
+    const wrong = right === '000000' ? '111111' : '000000';
+    const checks = (outcome: string) => metricValue(w.handle.url, 'ward_mfa_code_checks_total', { outcome });
+    const before = {
+      invalid: await checks('invalid'),
+      valid: await checks('valid'),
+      locked: await checks('locked'),
+    };
+    // Signed view submissions to ward's real endpoint, all in flight at once, as a script guessing codes would send.
+    const guesses = await Promise.all(
+      Array.from({ length: 100 }, () => submitCode(w.url, USERS.requester, id, 'requester', wrong)),
+    );
+    const afterRight = await submitCode(w.url, USERS.requester, id, 'requester', right);
+    expect(guesses.every((g) => g.errors?.['mfa_code'] !== undefined)).toBe(true);
+    expect(afterRight.errors?.['mfa_code']).toContain('locked');
+    const invalid = (await checks('invalid')) - before.invalid;
+    expect(invalid).toBeGreaterThan(0);
+    expect(invalid).toBeLessThanOrEqual(5);
+    expect((await checks('valid')) - before.valid).toBe(0);
+    expect((await checks('locked')) - before.locked).toBe(101 - invalid);
+    const outcomes = (await auditEvents(shared, id))
+      .filter((e) => e.type === 'mfa.attempt')
+      .map((e) => e.outcome);
+    expect(outcomes.filter((o) => o === 'invalid').length).toBeLessThanOrEqual(4);
+    expect(outcomes).not.toContain('success');
+    expect((await storedRequest(shared, id)).status).toBe('pending');
+  });
+
+  it('`mfa confirm` by someone already enrolled says so and audits nothing as a success', async () => {
+    const w = await start({ approvals: 1, mfa: 'none' });
+    await enrollMfa(shared, w, USERS.approver1);
+    const attemptsBefore = (await auditEvents(shared)).filter((e) => e.type === 'mfa.attempt').length;
+    const channel = newChannel();
+    const { responseUrl } = await slash(shared, w.url, USERS.approver1, channel, 'mfa confirm 000000');
+    const answer = await waitForResponse(shared, responseUrl);
+    expect(answer).toContain('already enrolled');
+    expect(answer).not.toContain('MFA enrolled.');
+    expect((await auditEvents(shared)).filter((e) => e.type === 'mfa.attempt')).toHaveLength(attemptsBefore);
+  });
+
+  it('the enrolment DM and QR code are deleted once enrolment is confirmed', async () => {
+    const w = await start({ approvals: 1, mfa: 'none' });
+    const deletesBefore = shared.slack.callsTo('files.delete').length;
+    await enrollMfa(shared, w, USERS.approver2);
+    const dm = shared.slack.dmChannelFor(USERS.approver2);
+    await waitFor('the enrolment DM to be deleted', () =>
+      shared.slack.messages(dm).some((m) => JSON.stringify(m).includes('otpauth://')) ? undefined : true,
+    );
+    expect(shared.slack.files().filter((f) => f.name === 'ward-mfa.png')).toEqual([]);
+    expect(shared.slack.callsTo('files.delete').length - deletesBefore).toBe(1);
+  });
+
+  it('an enrolment DM never confirmed is deleted after 15 minutes, not before', async () => {
+    const w = await start({ approvals: 1, mfa: 'none' });
+    const channel = newChannel();
+    const { responseUrl } = await slash(shared, w.url, USERS.approver2, channel, 'mfa enroll');
+    await waitForResponse(shared, responseUrl);
+    const dm = shared.slack.dmChannelFor(USERS.approver2);
+    const secretShown = () => shared.slack.messages(dm).some((m) => JSON.stringify(m).includes('otpauth://'));
+    expect(secretShown()).toBe(true);
+    w.clock.advance(14 * 60_000);
+    expect(await w.handle.sweepEnrolmentMessages()).toBe(0);
+    expect(secretShown()).toBe(true);
+    w.clock.advance(60_000);
+    expect(await w.handle.sweepEnrolmentMessages()).toBe(1);
+    expect(secretShown()).toBe(false);
+    expect(shared.slack.files().filter((f) => f.name === 'ward-mfa.png')).toEqual([]);
+  });
+
   it('approver MFA: the vote counts only after a valid code in the modal', async () => {
     const w = await start({ approvals: 1, mfa: 'approvers' });
     const totp = await enrollMfa(shared, w, USERS.approver1);
@@ -427,10 +504,14 @@ describe('MFA', () => {
 
   it('enrolment sends the QR code as a PNG in the DM; status and admin reset work', async () => {
     const w = await start({ approvals: 1, mfa: 'none' });
-    await enrollMfa(shared, w, USERS.approver2);
-    const png = shared.slack.files().find((f) => f.name === 'ward-mfa.png');
-    expect(png?.bytes.subarray(1, 4).toString()).toBe('PNG');
     const channel = newChannel();
+    await slash(shared, w.url, USERS.approver2, channel, 'mfa enroll');
+    // Looked at before confirming: ward deletes the QR code once the enrolment is confirmed.
+    const png = await waitFor('the QR code', () =>
+      shared.slack.files().find((f) => f.name === 'ward-mfa.png'),
+    );
+    expect(png.bytes.subarray(1, 4).toString()).toBe('PNG');
+    await enrollMfa(shared, w, USERS.approver2);
     const st = await slash(shared, w.url, USERS.approver2, channel, 'mfa status');
     expect(await waitForResponse(shared, st.responseUrl)).toContain('enrolled');
     const denied = await slash(

@@ -1,7 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChainedAuditLog } from '../../src/adapters/audit/chained-audit-log.js';
 import { RedisStore } from '../../src/adapters/redis/redis-store.js';
-import { AUDIT_HEAD_KEY, AUDIT_STREAM, ChainVerifier, parseHead } from '../../src/audit/chain.js';
+import {
+  AUDIT_HEAD_KEY,
+  AUDIT_STREAM,
+  ChainVerifier,
+  deriveAuditKey,
+  parseHead,
+} from '../../src/audit/chain.js';
+
+const KEY = deriveAuditKey('5e'.repeat(32));
+
 import { systemClock } from '../../src/ports/clock.js';
 import { type RedisProcess, startRedis } from '../helpers/redis-server.js';
 
@@ -21,7 +30,7 @@ afterAll(async () => {
 
 describe('audit log under load (real Redis)', () => {
   it('a thousand requests in flight in one ward all get their entry, in one unbroken chain', async () => {
-    const audit = new ChainedAuditLog(store, systemClock);
+    const audit = new ChainedAuditLog(store, systemClock, KEY);
     const results = await Promise.allSettled(
       Array.from({ length: 1000 }, (_, i) =>
         audit.record({ type: 'approval.requested', requestId: `r-${i}` }),
@@ -30,7 +39,7 @@ describe('audit log under load (real Redis)', () => {
     // Before appends were queued per process, concurrent requests collided on the chain head until they gave up
     // ("the audit log is too busy"), and the command they belonged to failed.
     expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
-    const verifier = new ChainVerifier(parseHead(await store.get(AUDIT_HEAD_KEY)));
+    const verifier = new ChainVerifier(parseHead(await store.get(AUDIT_HEAD_KEY)), { key: KEY });
     for (const e of await store.streamRange(AUDIT_STREAM)) verifier.add(e.id, e.fields);
     expect(verifier.finish()).toMatchObject({ ok: true, entries: 1000 });
   });

@@ -90,7 +90,9 @@ async function resultOf(title: string): Promise<{ report: RecordedCall; summary:
   return { report, summary };
 }
 
-describe('quarantine and unquarantine against the fake EC2 API', () => {
+// A story on one instance (quarantine, then unquarantine what it recorded): its steps run in order, on purpose.
+// TODO(shuffle): split into independent tests, each seeding its own instance.
+describe('quarantine and unquarantine against the fake EC2 API', { shuffle: false }, () => {
   it('--dry-run shows every EC2 call of the plan and makes none', async () => {
     const url = await slash(env, 'quarantine web1 --reason "INC-42 beaconing" --snapshot --dry-run');
     const reply = said(await replyTo(env, url));
@@ -221,6 +223,25 @@ describe('quarantine and unquarantine against the fake EC2 API', () => {
     });
     expect(env.ec2.instances.get(WEB1)!.tags).toEqual({ Name: 'web1', team: 'shop' });
     expect(await env.redisClient.get(`ward:cloud:quarantine:${WEB1}`)).toBeNull();
+  });
+
+  it('credentials EC2 refuses (secret rotated under ward): the reply names SignatureDoesNotMatch and nothing changes', async () => {
+    const before = JSON.stringify(env.ec2.groupsOf(WEB1));
+    env.ec2.credentials = { ...env.ec2.credentials, secretAccessKey: 'rotated-secret' };
+    try {
+      await slash(env, 'quarantine web1 --reason "INC-44"');
+      // ward's report in the request's thread names the refused call and EC2's own error code.
+      const report = await env.slack.waitForCall(
+        'chat.postMessage',
+        (c) => c.args['channel'] === CHANNEL && JSON.stringify(c.args).includes('SignatureDoesNotMatch'),
+        30_000,
+      );
+      expect(JSON.stringify(report.args)).toContain('EC2 DescribeInstances failed: SignatureDoesNotMatch');
+      expect(env.ec2.calls.at(-1)?.error).toBe('SignatureDoesNotMatch');
+    } finally {
+      env.ec2.credentials = { ...env.ec2.credentials, secretAccessKey: 'ward-cloud-test-secret-key' };
+    }
+    expect(JSON.stringify(env.ec2.groupsOf(WEB1))).toBe(before);
   });
 
   it('unquarantine without a recorded state refuses, says what a human must check, and calls nothing', async () => {

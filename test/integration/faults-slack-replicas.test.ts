@@ -1,10 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../src/adapters/redis/redis-store.js';
-import { AUDIT_HEAD_KEY, AUDIT_STREAM, ChainVerifier, parseHead } from '../../src/audit/chain.js';
+import {
+  AUDIT_HEAD_KEY,
+  AUDIT_STREAM,
+  ChainVerifier,
+  deriveAuditKey,
+  parseHead,
+} from '../../src/audit/chain.js';
 import {
   ADMIN,
   CHANNEL,
   messageText,
+  OPS_ENCRYPTION_KEY,
   type OpsHarness,
   RESPONDER,
   SECRET,
@@ -108,7 +115,9 @@ describe('two replicas on one Redis (HTTP mode behind a load balancer)', () => {
     await Promise.all([forensicsDown(a, 'chain from a'), forensicsDown(b, 'chain from b')]);
     const store = new RedisStore(h.redis.url);
     await store.connect();
-    const verifier = new ChainVerifier(parseHead(await store.get(AUDIT_HEAD_KEY)));
+    const verifier = new ChainVerifier(parseHead(await store.get(AUDIT_HEAD_KEY)), {
+      key: deriveAuditKey(OPS_ENCRYPTION_KEY),
+    });
     for (const e of await store.streamRange(AUDIT_STREAM)) verifier.add(e.id, e.fields);
     await store.close();
     const verdict = verifier.finish();

@@ -60,10 +60,11 @@ describeLab('an SSH host that hangs mid-command', () => {
       `Request ${requestId} (forensics): failed.`,
     );
 
-    // The per-host lock was released when ward gave up.
+    // The per-host lock (forensics reads, so it held a shared lease) was released when ward gave up.
     const redis = new Redis(h.redis.url);
     try {
       expect(await redis.get('ward:lock:host:web1')).toBeNull();
+      expect(await redis.zcard('ward:lock:host:web1:shared')).toBe(0);
     } finally {
       redis.disconnect();
     }

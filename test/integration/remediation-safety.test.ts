@@ -14,6 +14,8 @@ describeLab('remediation safety against real hosts', () => {
     beforeAll(async () => {
       h = await startHarness({
         hosts: 3,
+        // The busy-host case waits this long for the holder before giving up.
+        env: { WARD_HOST_LOCK_WAIT_SECONDS: '2' },
         inventory: (yaml, lab) =>
           yaml
             // web1's pinned key is web2's: a stand-in for a man-in-the-middle or a rebuilt host.
@@ -76,7 +78,7 @@ describeLab('remediation safety against real hosts', () => {
       expect(report.text).toMatch(/could not connect to web3 \(198\.51\.100\.99:22\)/);
     }, 60_000);
 
-    it('refuses a host another remediation holds, naming the request', async () => {
+    it('refuses a host another remediation holds after waiting for it, naming the request', async () => {
       const redis = new Redis(h.redis.url);
       try {
         const since = Date.now();
@@ -90,7 +92,7 @@ describeLab('remediation safety against real hosts', () => {
         await h.slash('forensics web2');
         const report = await h.waitForMessage((m) => m.text?.startsWith('forensics: ✗ web2') === true);
         expect(report.text).toContain(
-          `web2 is busy with request r-othr01 (lockdown) since ${new Date(since).toISOString()}`,
+          `web2 is busy with request r-othr01 (lockdown) since ${new Date(since).toISOString()}. ward waited 2 s for it (WARD_HOST_LOCK_WAIT_SECONDS).`,
         );
         expect(connectionsIn(h.lab.hosts[1]!.sshdLog)).toBe(before);
         // The other holder's lock is left alone.

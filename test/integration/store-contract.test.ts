@@ -49,6 +49,40 @@ function contract(name: string, make: () => Promise<Store>, advance: (ms: number
       expect(await store.get(k)).toBe('40');
     });
 
+    it('counts by more than one, and takes from a window budget all or nothing under contention', async () => {
+      const n = key('by');
+      expect(await store.incr(n, 60_000, 5)).toBe(5);
+      expect(await store.incr(n, 60_000, -2)).toBe(3);
+      expect(await store.ttlMs(n)).toBeGreaterThan(0);
+      const k = key('budget');
+      const takes = await Promise.all(Array.from({ length: 10 }, () => store.takeWithin(k, 3, 20, 60_000)));
+      expect(takes.filter((t) => t.taken)).toHaveLength(6);
+      expect(await store.get(k)).toBe('18');
+      const refused = takes.find((t) => !t.taken)!;
+      expect(refused.resetMs).toBeGreaterThan(0);
+      expect(refused.resetMs).toBeLessThanOrEqual(60_000);
+      expect((await store.takeWithin(k, 2, 20, 60_000)).taken).toBe(true);
+    });
+
+    it('pushes to several lists within their bounds, all or nothing', async () => {
+      const a = key('lane-a');
+      const b = key('lane-b');
+      const push = (na: number, nb: number) =>
+        store.listPushBounded([
+          { key: a, values: Array.from({ length: na }, (_, i) => `a${i}`), maxTotal: 4 },
+          { key: b, values: Array.from({ length: nb }, (_, i) => `b${i}`), maxTotal: 5 },
+        ]);
+      expect(await push(3, 1)).toBe(true);
+      // a would reach 4 + 1 = 5 > 4: nothing is pushed, not even to b.
+      expect(await push(1, 0)).toBe(false);
+      expect(await push(1, 1)).toBe(false);
+      expect(await store.listRange(a, 0, -1)).toEqual(['a0', 'a1', 'a2']);
+      // The room above a's bound is b's alone.
+      expect(await push(0, 1)).toBe(true);
+      expect(await push(0, 1)).toBe(false);
+      expect(await store.listRange(b, 0, -1)).toEqual(['b0', 'b0']);
+    });
+
     it('expires keys after their ttl', async () => {
       const k = key('ttl');
       await store.set(k, 'v', 200);
@@ -109,6 +143,87 @@ function contract(name: string, make: () => Promise<Store>, advance: (ms: number
       expect(await store.durable(() => store.setIfAbsent(k, 'a'))).toBe(true);
       expect(await store.durable(() => store.setIfAbsent(k, 'b'))).toBe(false);
       expect(await store.get(k)).toBe('a');
+    });
+
+    it('lease lock: shared holders coexist and keep an exclusive attempt out, naming themselves', async () => {
+      const k = key('rw');
+      expect((await store.leaseAcquire(k, 'shared', 'read-a', 10_000)).acquired).toBe(true);
+      expect((await store.leaseAcquire(k, 'shared', 'read-b', 10_000)).acquired).toBe(true);
+      const change = await store.leaseAcquire(k, 'exclusive', 'change-1', 10_000);
+      expect(change.acquired).toBe(false);
+      expect(change.holders.exclusive).toBeNull();
+      expect(change.holders.shared.sort()).toEqual(['read-a', 'read-b']);
+      expect((await store.leaseHolders(k)).shared.sort()).toEqual(['read-a', 'read-b']);
+    });
+
+    it('lease lock: a waiting exclusive attempt keeps new shared holders out, then gets in', async () => {
+      const k = key('rw-wait');
+      expect((await store.leaseAcquire(k, 'shared', 'read-a', 10_000)).acquired).toBe(true);
+      expect((await store.leaseAcquire(k, 'exclusive', 'change-1', 10_000, 5_000)).acquired).toBe(false);
+      // A read arriving while the change waits is refused, naming the change it waits behind.
+      const late = await store.leaseAcquire(k, 'shared', 'read-late', 10_000);
+      expect(late).toEqual({
+        acquired: false,
+        holders: { exclusive: null, shared: ['read-a'], waiting: 'change-1' },
+      });
+      // A second change does not steal the mark.
+      expect((await store.leaseAcquire(k, 'exclusive', 'change-2', 10_000, 5_000)).holders.waiting).toBe(
+        'change-1',
+      );
+      expect(await store.leaseRelease(k, 'read-a')).toBe(true);
+      expect((await store.leaseAcquire(k, 'exclusive', 'change-1', 10_000, 5_000)).acquired).toBe(true);
+      expect(await store.leaseHolders(k)).toEqual({ exclusive: 'change-1', shared: [], waiting: null });
+      // While it holds the key, reads and other changes are refused, and it is named.
+      const read = await store.leaseAcquire(k, 'shared', 'read-b', 10_000);
+      expect(read.acquired).toBe(false);
+      expect(read.holders.exclusive).toBe('change-1');
+      const other = await store.leaseAcquire(k, 'exclusive', 'change-2', 10_000, 5_000);
+      expect(other.acquired).toBe(false);
+      expect(other.holders.exclusive).toBe('change-1');
+    });
+
+    it('lease lock: only the holder releases its lease', async () => {
+      const k = key('rw-release');
+      expect((await store.leaseAcquire(k, 'exclusive', 'change-1', 10_000)).acquired).toBe(true);
+      expect(await store.leaseRelease(k, 'change-2')).toBe(false);
+      expect((await store.leaseHolders(k)).exclusive).toBe('change-1');
+      expect(await store.leaseRelease(k, 'change-1')).toBe(true);
+      expect((await store.leaseAcquire(k, 'shared', 'read-a', 10_000)).acquired).toBe(true);
+    });
+
+    it('lease lock: leases and wait marks end by themselves', async () => {
+      const k = key('rw-ttl');
+      expect((await store.leaseAcquire(k, 'exclusive', 'change-dead', 200)).acquired).toBe(true);
+      await advance(300);
+      expect((await store.leaseAcquire(k, 'shared', 'read-dead', 200)).acquired).toBe(true);
+      expect((await store.leaseAcquire(k, 'exclusive', 'change-1', 10_000, 200)).acquired).toBe(false);
+      await advance(300);
+      // The read's lease ended (its ward died): the change gets in without anyone releasing anything.
+      expect((await store.leaseAcquire(k, 'exclusive', 'change-1', 200)).acquired).toBe(true);
+      await advance(300);
+      // A change that stopped waiting (died) stops keeping reads out once its mark ends.
+      const k2 = key('rw-mark');
+      expect((await store.leaseAcquire(k2, 'shared', 'read-a', 10_000)).acquired).toBe(true);
+      expect((await store.leaseAcquire(k2, 'exclusive', 'change-gone', 10_000, 200)).acquired).toBe(false);
+      expect((await store.leaseAcquire(k2, 'shared', 'read-b', 10_000)).acquired).toBe(false);
+      await advance(300);
+      expect((await store.leaseAcquire(k2, 'shared', 'read-b', 10_000)).acquired).toBe(true);
+      expect(await store.leaseHolders(k)).toEqual({ exclusive: null, shared: [], waiting: null });
+    });
+
+    it('lease lock: under contention, one change or any number of reads, never both', async () => {
+      const k = key('rw-race');
+      const attempts = await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          store.leaseAcquire(k, i % 3 === 0 ? 'exclusive' : 'shared', `h${i}`, 10_000, 5_000),
+        ),
+      );
+      const won = attempts.flatMap((a, i) => (a.acquired ? [i] : []));
+      const changes = won.filter((i) => i % 3 === 0);
+      expect(won.length).toBeGreaterThan(0);
+      if (changes.length > 0) expect(won).toEqual(changes.slice(0, 1));
+      const h = await store.leaseHolders(k);
+      expect(h.exclusive === null ? h.shared.length : 1 + h.shared.length).toBe(won.length);
     });
   });
 }

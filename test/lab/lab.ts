@@ -134,12 +134,27 @@ export function labAvailable(): { ok: true } | { ok: false; why: string } {
   return { ok: true };
 }
 
+/** Throws when the lab cannot run and `CI` is set (to anything but empty, 0 or false). */
+export function refuseLabSkipInCi(
+  name: string,
+  available: { ok: true } | { ok: false; why: string },
+  env: Record<string, string | undefined>,
+): void {
+  const ci = env['CI'];
+  if (available.ok || ci === undefined || ['', '0', 'false'].includes(ci)) return;
+  throw new Error(
+    `LAB TESTS CANNOT RUN under CI: "${name}": ${available.why}. Run CI as root with the lab packages (.ci/run installs them); a skipped security test is a failed one.`,
+  );
+}
+
 /**
  * `describe` for a lab test file: when the lab cannot run, says so loudly (console.warn with the reason) and
- * skips the block. Never skips silently.
+ * skips the block. Never skips silently. Under CI (`CI` set, as .ci/run and CI services do) a lab that cannot run
+ * is a failure: the security behaviour these tests prove would otherwise go unproven while the run stays green.
  */
 export function describeLab(name: string, fn: () => void): void {
   const available = labAvailable();
+  refuseLabSkipInCi(name, available, process.env);
   if (!available.ok) {
     console.warn(
       `\n${'!'.repeat(78)}\n!! LAB TESTS SKIPPED: "${name}"\n!! reason: ${available.why}\n!! These tests need root and real sshd/nftables; they did NOT run.\n${'!'.repeat(78)}\n`,

@@ -36,14 +36,16 @@ describe('checkHmacSignature', () => {
 
   it('accepts a body signed as documented: sha256=hex(HMAC(secret, "<ts>.<body>"))', () => {
     const hex = createHmac('sha256', secret).update(`${ts}.${body.toString()}`).digest('hex');
+    // The verified signature comes back in lowercase hex: the key of its one use, whatever case was sent.
     expect(
-      checkHmacSignature(body, { signature: `sha256=${hex}`, timestamp: String(ts) }, secret, nowMs),
-    ).toEqual({
-      ok: true,
-    });
-    expect(checkHmacSignature(body, headers(signHmac(body, secret, ts - 299)), secret, nowMs)).toEqual({
-      ok: true,
-    });
+      checkHmacSignature(
+        body,
+        { signature: `sha256=${hex.toUpperCase()}`, timestamp: String(ts) },
+        secret,
+        nowMs,
+      ),
+    ).toEqual({ ok: true, signature: hex });
+    expect(checkHmacSignature(body, headers(signHmac(body, secret, ts - 299)), secret, nowMs).ok).toBe(true);
   });
 
   it('refuses a changed body, a changed timestamp and a wrong secret', () => {
@@ -68,6 +70,21 @@ describe('checkHmacSignature', () => {
       ok: false,
       reason: 'stale',
     });
+  });
+
+  it('refuses a timestamp outside a configured window either way (4 min ahead passes ±5 min, not ±3 min)', () => {
+    const fourMinutesAhead = headers(signHmac(body, secret, ts + 240));
+    expect(checkHmacSignature(body, fourMinutesAhead, secret, nowMs).ok).toBe(true);
+    expect(checkHmacSignature(body, fourMinutesAhead, secret, nowMs, 180_000)).toEqual({
+      ok: false,
+      reason: 'stale',
+    });
+    expect(
+      checkHmacSignature(body, headers(signHmac(body, secret, ts - 181)), secret, nowMs, 180_000),
+    ).toEqual({ ok: false, reason: 'stale' });
+    expect(
+      checkHmacSignature(body, headers(signHmac(body, secret, ts - 179)), secret, nowMs, 180_000).ok,
+    ).toBe(true);
   });
 
   it('refuses missing or malformed headers, and is closed without a secret', () => {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { alertSchema } from '../../src/alerts/alert.js';
+import { alertFieldCaps, alertSchema, capAlertFields, truncationMarker } from '../../src/alerts/alert.js';
 import { parseAlertmanager } from '../../src/alerts/alertmanager.js';
 import { parseFalco } from '../../src/alerts/falco.js';
 import { parseGeneric } from '../../src/alerts/generic.js';
@@ -428,5 +428,37 @@ describe('generic', () => {
     expect(payloadError(() => parseGeneric({ alerts: [{ title: 'x', startsAt: 'noon' }] })).field).toBe(
       'alerts[0].startsAt',
     );
+  });
+});
+
+describe('field caps (one place, every source)', () => {
+  it('accepts a generic alert with a 100 KB title and cuts every field to its cap with a visible marker', () => {
+    const big = 'x'.repeat(100_000);
+    const labels = Object.fromEntries(Array.from({ length: 150 }, (_, i) => [`l${i}`, big]));
+    const [parsed] = parseGeneric({ title: big, summary: big, host: big, fingerprint: big, labels });
+    const alert = capAlertFields(parsed!);
+    expect(alert.title).toHaveLength(alertFieldCaps.title);
+    expect(alert.title.endsWith(truncationMarker)).toBe(true);
+    expect(alert.summary).toHaveLength(alertFieldCaps.summary);
+    expect(alert.summary.endsWith(truncationMarker)).toBe(true);
+    expect(alert.host).toHaveLength(alertFieldCaps.host);
+    expect(alert.fingerprint.length).toBeLessThanOrEqual(alertFieldCaps.fingerprint);
+    expect(Object.keys(alert.labels)).toHaveLength(alertFieldCaps.labels + 1);
+    expect(alert.labels['ward_labels_dropped']).toBe('50');
+    expect(alert.labels['l0']).toHaveLength(alertFieldCaps.labelValue);
+    expect(alertSchema.safeParse(alert).success).toBe(true);
+  });
+
+  it('keeps two long fingerprints with the same start apart, and leaves short fields untouched', () => {
+    const [a] = parseGeneric({ title: 't', fingerprint: `${'p'.repeat(300)}a` });
+    const [b] = parseGeneric({ title: 't', fingerprint: `${'p'.repeat(300)}b` });
+    expect(capAlertFields(a!).fingerprint).not.toBe(capAlertFields(b!).fingerprint);
+    const [short] = parseGeneric({ title: 'Disk full', host: 'web1', labels: { team: 'ops' } });
+    expect(capAlertFields(short!)).toEqual(short);
+  });
+
+  it('drops a link too long to be a working link rather than cutting it', () => {
+    const [long] = parseGeneric({ title: 't', link: `https://example.com/${'a'.repeat(3000)}` });
+    expect(capAlertFields(long!).link).toBeUndefined();
   });
 });

@@ -196,6 +196,58 @@ rules:
   });
 });
 
+describe('rule regexes run in linear time (RE2)', () => {
+  const hostile = `${'a'.repeat(31)}!`; // 32 characters: minutes of backtracking for JavaScript's RegExp
+
+  it('loads a catastrophic-backtracking pattern and matches a hostile 32-character title at once', () => {
+    const ruleSet = loadRules(
+      "rules:\n  - name: words\n    match: { title: { regex: '^(\\w+\\s?)*$' } }\n    route: { channel: C0X }\n",
+      'rules.yaml',
+    );
+    expect(hostile).toHaveLength(32);
+    const startedAt = performance.now();
+    expect(matchRules(ruleSet, alert({ title: hostile }))).toEqual([]);
+    expect(matchRules(ruleSet, alert({ title: 'two words' }))).toHaveLength(1);
+    // A deadline, not a benchmark: the backtracking engine takes minutes here, RE2 a few milliseconds.
+    expect(performance.now() - startedAt).toBeLessThan(1000);
+  });
+
+  it('accepts RE2 syntax such as inline flags', () => {
+    expect(matches('{ title: { regex: "(?i)^possible ssh" } }', alert())).toBe(true);
+  });
+
+  it('refuses lookahead, lookbehind and backreferences at load, with the line', () => {
+    const err = configError(() =>
+      loadRules(
+        [
+          'rules:',
+          '  - name: ahead',
+          '    match:',
+          '      title: { regex: "^(?=.*ssh).*$" }',
+          '    route: { channel: C0X }',
+          '  - name: behind',
+          '    match: { host: { regex: "(?<=web)1" } }',
+          '    route: { channel: C0X }',
+          '  - name: backref',
+          '    match:',
+          "      summary: { regex: '(a+)\\1' }",
+          '    route: { channel: C0X }',
+          '',
+        ].join('\n'),
+        'rules.yaml',
+      ),
+    );
+    expect(err.problems).toHaveLength(3);
+    expect(err.problems[0]).toMatch(
+      /^line 4: rules\.0\.match\.title\.regex: rule "ahead": invalid regex "\^\(\?=\.\*ssh\)\.\*\$": .*RE2 syntax: no lookahead/,
+    );
+    expect(err.problems[1]).toMatch(/^line 7: rules\.1\.match\.host\.regex: rule "behind": invalid regex/);
+    expect(err.problems[2]).toMatch(
+      /^line 11: rules\.2\.match\.summary\.regex: rule "backref": invalid regex/,
+    );
+  });
+});
+
 describe('bad rules files', () => {
   it('names the rule and line of an invalid regex', () => {
     const err = configError(() =>

@@ -68,6 +68,27 @@ describe('TOTP MFA', () => {
     });
   });
 
+  it('100 concurrent wrong codes and the right one: at most 5 are checked, the right one is locked out', async () => {
+    const s = setup();
+    const totp = await enrolled(s);
+    const right = totp.generate({ timestamp: s.clock.now() });
+    const wrong = right === '000000' ? '111111' : '000000';
+    const outcomes = await Promise.all([
+      ...Array.from({ length: 100 }, () => s.mfa.verify('U0ALICE001', { code: wrong })),
+      s.mfa.verify('U0ALICE001', { code: right }),
+    ]);
+    // Only 'invalid' (and the fifth failure's 'locked') come from a check; every other answer is 'locked' unchecked.
+    expect(outcomes.filter((o) => !o.ok && o.reason === 'invalid')).toHaveLength(4);
+    expect(outcomes.at(-1)).toMatchObject({ ok: false, reason: 'locked' });
+    expect(await s.mfa.verify('U0ALICE001', { code: right })).toMatchObject({ reason: 'locked' });
+  });
+
+  it('confirming an enrolment that is already confirmed is refused, not answered ok', async () => {
+    const s = setup();
+    await enrolled(s);
+    await expect(s.mfa.confirm('U0ALICE001', '000000')).rejects.toThrow(/already enrolled/);
+  });
+
   it('refuses to work without WARD_ENCRYPTION_KEY', async () => {
     const s = setup();
     const noKey = new TotpMfa(s.store, s.clock, undefined);

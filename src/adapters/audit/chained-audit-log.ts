@@ -2,6 +2,8 @@ import { randomInt } from 'node:crypto';
 import {
   AUDIT_HEAD_KEY,
   AUDIT_STREAM,
+  type AuditKey,
+  type ChainHead,
   decodeAuditEntry,
   formatHead,
   nextLink,
@@ -18,7 +20,23 @@ const MAX_ATTEMPTS = 50;
 const RECENT_WINDOW = 5000;
 
 /**
- * The audit log as a hash-chained Redis stream (see src/audit/chain.ts). Appends are guarded by the head key:
+ * Why this log cannot extend the chain in the store: a keyed chain without the key (that would downgrade it), or an
+ * unkeyed chain from an earlier ward with the key (it must be verified and sealed by `npm run audit -- migrate`
+ * first). Null when it can.
+ */
+export function chainModeProblem(head: ChainHead | null, key: AuditKey): string | null {
+  if (head === null) return null;
+  if (head.keyed && key === null) {
+    return 'the audit chain in Redis is keyed, but WARD_ENCRYPTION_KEY is not set: set the key it was written with.';
+  }
+  if (!head.keyed && key !== null) {
+    return 'the audit chain in Redis is unkeyed (written by an earlier ward, or without WARD_ENCRYPTION_KEY): verify and seal it once with `npm run audit -- migrate`, then start ward.';
+  }
+  return null;
+}
+
+/**
+ * The audit log as an HMAC-chained Redis stream (see src/audit/chain.ts). Appends are guarded by the head key:
  * read the head, build the next link, append only if the head is still the one read (atomically, in the store),
  * else read again. Two replicas therefore never fork the chain.
  */
@@ -32,7 +50,14 @@ export class ChainedAuditLog implements AuditLog {
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
+    /** The audit key (deriveAuditKey); null: an unkeyed chain, for setups without WARD_ENCRYPTION_KEY. */
+    private readonly key: AuditKey,
   ) {}
+
+  /** The newest entry's seq and link value (what an anchor publishes); null while the log is empty. */
+  async head(): Promise<ChainHead | null> {
+    return parseHead(await this.store.get(AUDIT_HEAD_KEY));
+  }
 
   record(event: AuditEvent): Promise<void> {
     const append = this.tail.then(() => this.append(event));
@@ -45,7 +70,10 @@ export class ChainedAuditLog implements AuditLog {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const current = await this.store.get(AUDIT_HEAD_KEY);
       const head = parseHead(current);
-      const link = nextLink(head, new Date(this.clock.now()).toISOString(), content);
+      const problem = chainModeProblem(head, this.key);
+      if (problem !== null)
+        throw new WardError('ward_audit_chain_mode', `The audit log cannot be written: ${problem}`);
+      const link = nextLink(head, new Date(this.clock.now()).toISOString(), content, this.key);
       const id = await this.store.durable(() =>
         this.store.streamAppendGuarded(AUDIT_STREAM, link.fields, {
           key: AUDIT_HEAD_KEY,

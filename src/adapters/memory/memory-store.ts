@@ -1,6 +1,6 @@
 import type { Clock } from '../../ports/clock.js';
 import { systemClock } from '../../ports/clock.js';
-import type { Store, StreamEntry } from '../../ports/store.js';
+import type { LeaseHolders, Store, StreamEntry } from '../../ports/store.js';
 
 interface Entry {
   value: string | string[] | StreamEntry[];
@@ -68,12 +68,23 @@ export class MemoryStore implements Store {
     return true;
   }
 
-  async incr(key: string, ttlMs?: number) {
+  async incr(key: string, ttlMs?: number, by = 1) {
     const current = this.str(key);
-    const n = (current === null ? 0 : Number.parseInt(current, 10)) + 1;
+    const n = (current === null ? 0 : Number.parseInt(current, 10)) + by;
     const e = this.live(key);
     this.data.set(key, { value: String(n), expiresAt: e ? e.expiresAt : this.expiry(ttlMs) });
     return n;
+  }
+
+  async takeWithin(key: string, amount: number, limit: number, windowMs: number) {
+    const current = this.str(key);
+    const used = current === null ? 0 : Number.parseInt(current, 10);
+    const e = this.live(key);
+    const expiresAt = e?.expiresAt ?? this.expiry(Math.max(1, windowMs));
+    const resetMs = Math.max(0, (expiresAt ?? 0) - this.clock.now());
+    if (used + amount > limit) return { taken: false, resetMs };
+    this.data.set(key, { value: String(used + amount), expiresAt });
+    return { taken: true, resetMs };
   }
 
   async ttlMs(key: string) {
@@ -84,6 +95,80 @@ export class MemoryStore implements Store {
 
   async keys(prefix: string) {
     return [...this.data.keys()].filter((k) => k.startsWith(prefix) && this.live(k) !== undefined);
+  }
+
+  /** The shared holders of a lease (`<key>:shared`, JSON holder → lease end), expired ones dropped. */
+  private sharedLeases(key: string): Map<string, number> {
+    const raw = this.str(`${key}:shared`);
+    const now = this.clock.now();
+    const all = raw === null ? [] : Object.entries(JSON.parse(raw) as Record<string, number>);
+    return new Map(all.filter(([, end]) => end > now));
+  }
+
+  private storeSharedLeases(key: string, leases: Map<string, number>): void {
+    if (leases.size === 0) {
+      this.data.delete(`${key}:shared`);
+      return;
+    }
+    this.data.set(`${key}:shared`, {
+      value: JSON.stringify(Object.fromEntries(leases)),
+      expiresAt: Math.max(...leases.values()),
+    });
+  }
+
+  private holders(key: string, self?: string): LeaseHolders {
+    const waiting = this.str(`${key}:waiting`);
+    return {
+      exclusive: this.str(key),
+      shared: [...this.sharedLeases(key).keys()],
+      waiting: waiting === self ? null : waiting,
+    };
+  }
+
+  async leaseAcquire(
+    key: string,
+    mode: 'shared' | 'exclusive',
+    holder: string,
+    ttlMs: number,
+    waitMarkMs?: number,
+  ) {
+    const holders = this.holders(key, holder);
+    if (mode === 'shared') {
+      if (holders.exclusive !== null || holders.waiting !== null) return { acquired: false, holders };
+      const leases = this.sharedLeases(key);
+      leases.set(holder, this.clock.now() + ttlMs);
+      this.storeSharedLeases(key, leases);
+      return { acquired: true, holders: { exclusive: null, shared: [], waiting: null } };
+    }
+    if (holders.exclusive !== null || holders.shared.length > 0) {
+      if (waitMarkMs !== undefined && holders.waiting === null) {
+        this.data.set(`${key}:waiting`, { value: holder, expiresAt: this.expiry(waitMarkMs) });
+      }
+      return { acquired: false, holders };
+    }
+    this.data.set(key, { value: holder, expiresAt: this.expiry(ttlMs) });
+    if (this.str(`${key}:waiting`) === holder) this.data.delete(`${key}:waiting`);
+    return { acquired: true, holders: { exclusive: null, shared: [], waiting: null } };
+  }
+
+  async leaseRelease(key: string, holder: string) {
+    let released = false;
+    if (this.str(key) === holder) {
+      this.data.delete(key);
+      released = true;
+    }
+    const leases = this.sharedLeases(key);
+    if (leases.delete(holder)) released = true;
+    this.storeSharedLeases(key, leases);
+    if (this.str(`${key}:waiting`) === holder) {
+      this.data.delete(`${key}:waiting`);
+      released = true;
+    }
+    return released;
+  }
+
+  async leaseHolders(key: string) {
+    return this.holders(key);
   }
 
   private list(key: string, create: boolean): string[] | undefined {
@@ -105,6 +190,16 @@ export class MemoryStore implements Store {
     const l = this.list(key, true)!;
     l.push(value);
     return l.length;
+  }
+
+  async listPushBounded(pushes: ReadonlyArray<{ key: string; values: readonly string[]; maxTotal: number }>) {
+    let total = pushes.reduce((n, p) => n + (this.list(p.key, false)?.length ?? 0), 0);
+    for (const p of pushes) {
+      total += p.values.length;
+      if (p.values.length > 0 && total > p.maxTotal) return false;
+    }
+    for (const p of pushes) if (p.values.length > 0) this.list(p.key, true)!.push(...p.values);
+    return true;
   }
 
   async listRange(key: string, start: number, stop: number) {

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { RedisConfig } from '../../config/env.js';
 import { NotDurableError, StoreUnavailableError } from '../../errors.js';
 import { redisFailoversTotal, redisPrimary } from '../../metrics.js';
-import type { Store, StreamEntry } from '../../ports/store.js';
+import type { LeaseAttempt, Store, StreamEntry } from '../../ports/store.js';
 
 /** How long start-up (and `npm run audit`) waits for a first primary before giving up. */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -43,10 +43,112 @@ return redis.call('XADD', KEYS[1], '*', unpack(ARGV, 4))
 `;
 
 const INCR_TTL = `
-local n = redis.call('INCR', KEYS[1])
-if n == 1 and ARGV[1] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local by = tonumber(ARGV[2])
+local n = redis.call('INCRBY', KEYS[1], by)
+if n == by and ARGV[1] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n
 `;
+
+// A fixed-window budget shared by every replica: the amount is added only when the total stays within the limit.
+// Returns {taken (0/1), ms left in the window}.
+const TAKE_WITHIN = `
+local amount = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+if used + amount > limit then
+  local left = redis.call('PTTL', KEYS[1])
+  if left < 0 then left = tonumber(ARGV[3]) end
+  return {0, left}
+end
+local n = redis.call('INCRBY', KEYS[1], amount)
+if n == amount then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+local left = redis.call('PTTL', KEYS[1])
+if left < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  left = tonumber(ARGV[3])
+end
+return {1, left}
+`;
+
+// Bounded appends to several lists (the alert queue's lanes), all or nothing: the length check and the pushes are
+// one step, so replicas accepting at the same time cannot overfill the queue together.
+// ARGV: number of pushes, then per push: maxTotal, count, values…
+const PUSH_BOUNDED = `
+local total = 0
+for i = 1, #KEYS do total = total + redis.call('LLEN', KEYS[i]) end
+local pushes = tonumber(ARGV[1])
+local at = 2
+for p = 1, pushes do
+  local max = tonumber(ARGV[at])
+  local count = tonumber(ARGV[at + 1])
+  total = total + count
+  if count > 0 and total > max then return 0 end
+  at = at + 2 + count
+end
+at = 2
+for p = 1, pushes do
+  local count = tonumber(ARGV[at + 1])
+  if count > 0 then redis.call('RPUSH', KEYS[p], unpack(ARGV, at + 2, at + 1 + count)) end
+  at = at + 2 + count
+end
+return 1
+`;
+
+// Reader/writer lease lock (Store.leaseAcquire). KEYS: the exclusive holder (a string with PX), the shared holders (a
+// sorted set: member holder, score lease end in ms) and the waiting writer's mark (a string with PX). Time is
+// Redis's own (TIME), so replicas with skewed clocks agree on when a lease ends. Expired shared leases are dropped
+// first. Returns {granted 0/1, exclusive or '', waiting or '', shared...}.
+const LEASE_ACQUIRE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+local holder = ARGV[2]
+local ttl = tonumber(ARGV[3])
+local ex = redis.call('GET', KEYS[1])
+local waiting = redis.call('GET', KEYS[3])
+local shared = redis.call('ZRANGE', KEYS[2], 0, -1)
+local other = waiting
+if waiting == holder then other = false end
+if ARGV[1] == 'shared' then
+  if ex or other then return {0, ex or '', other or '', unpack(shared)} end
+  redis.call('ZADD', KEYS[2], now + ttl, holder)
+  if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end
+  return {1, '', ''}
+end
+if ex or #shared > 0 then
+  if ARGV[4] ~= '' and not other then redis.call('SET', KEYS[3], holder, 'PX', ARGV[4]) end
+  return {0, ex or '', other or '', unpack(shared)}
+end
+redis.call('SET', KEYS[1], holder, 'PX', ttl)
+if waiting == holder then redis.call('DEL', KEYS[3]) end
+return {1, '', ''}
+`;
+
+const LEASE_RELEASE = `
+local n = 0
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]); n = n + 1 end
+n = n + redis.call('ZREM', KEYS[2], ARGV[1])
+if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]); n = n + 1 end
+return n
+`;
+
+const LEASE_HOLDERS = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ex = redis.call('GET', KEYS[1])
+local waiting = redis.call('GET', KEYS[3])
+return {0, ex or '', waiting or '', unpack(redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. now, '+inf'))}
+`;
+
+const leaseKeys = (key: string): [string, string, string] => [key, `${key}:shared`, `${key}:waiting`];
+
+function toLeaseAttempt(reply: unknown): LeaseAttempt {
+  const [granted, exclusive, waiting, ...shared] = (reply as Array<string | number>).map(String);
+  return {
+    acquired: granted === '1',
+    holders: { exclusive: exclusive || null, shared, waiting: waiting || null },
+  };
+}
 
 /**
  * Store on Redis (ioredis), either one URL or a Sentinel group (ioredis asks the sentinels for the primary and,
@@ -222,10 +324,19 @@ export class RedisStore implements Store {
     return r === 1;
   }
 
-  async incr(key: string, ttlMs?: number) {
+  async incr(key: string, ttlMs?: number, by = 1) {
     return Number(
-      await this.run(() => this.client.eval(INCR_TTL, 1, key, ttlMs === undefined ? '' : String(ttlMs))),
+      await this.run(() =>
+        this.client.eval(INCR_TTL, 1, key, ttlMs === undefined ? '' : String(ttlMs), String(by)),
+      ),
     );
+  }
+
+  async takeWithin(key: string, amount: number, limit: number, windowMs: number) {
+    const [taken, left] = (await this.run(() =>
+      this.client.eval(TAKE_WITHIN, 1, key, String(amount), String(limit), String(Math.max(1, windowMs))),
+    )) as [number, number];
+    return { taken: taken === 1, resetMs: Number(left) };
   }
 
   async ttlMs(key: string) {
@@ -245,6 +356,36 @@ export class RedisStore implements Store {
     return [...new Set(found)];
   }
 
+  async leaseAcquire(
+    key: string,
+    mode: 'shared' | 'exclusive',
+    holder: string,
+    ttlMs: number,
+    waitMarkMs?: number,
+  ) {
+    const r = await this.run(() =>
+      this.client.eval(
+        LEASE_ACQUIRE,
+        3,
+        ...leaseKeys(key),
+        mode,
+        holder,
+        String(Math.max(1, Math.round(ttlMs))),
+        waitMarkMs === undefined ? '' : String(Math.max(1, Math.round(waitMarkMs))),
+      ),
+    );
+    return toLeaseAttempt(r);
+  }
+
+  async leaseRelease(key: string, holder: string) {
+    return Number(await this.run(() => this.client.eval(LEASE_RELEASE, 3, ...leaseKeys(key), holder))) > 0;
+  }
+
+  async leaseHolders(key: string) {
+    return toLeaseAttempt(await this.run(() => this.client.eval(LEASE_HOLDERS, 3, ...leaseKeys(key))))
+      .holders;
+  }
+
   listPush(key: string, value: string) {
     return this.run(() => this.client.rpush(key, value));
   }
@@ -255,6 +396,15 @@ export class RedisStore implements Store {
 
   listRemove(key: string, value: string) {
     return this.run(() => this.client.lrem(key, 0, value));
+  }
+
+  async listPushBounded(pushes: ReadonlyArray<{ key: string; values: readonly string[]; maxTotal: number }>) {
+    const args: string[] = [String(pushes.length)];
+    for (const p of pushes) args.push(String(p.maxTotal), String(p.values.length), ...p.values);
+    const r = await this.run(() =>
+      this.client.eval(PUSH_BOUNDED, pushes.length, ...pushes.map((p) => p.key), ...args),
+    );
+    return r === 1;
   }
 
   async streamAppend(key: string, fields: Record<string, string>) {

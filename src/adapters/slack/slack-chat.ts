@@ -112,6 +112,18 @@ export class SlackChat implements ChatClient {
     return r.view?.id ?? '';
   }
 
+  async deleteMessage(channel: string, ts: string) {
+    await this.web.chat.delete({ channel, ts }).catch((err: unknown) => {
+      if (slackErrorCode(err) !== 'message_not_found') throw err;
+    });
+  }
+
+  async deleteFile(fileId: string) {
+    await this.web.files.delete({ file: fileId }).catch((err: unknown) => {
+      if (slackErrorCode(err) !== 'file_not_found' && slackErrorCode(err) !== 'file_deleted') throw err;
+    });
+  }
+
   async openDm(user: string) {
     const r = await this.web.conversations.open({ users: user });
     const id = r.channel?.id;
@@ -143,6 +155,12 @@ export class SlackChat implements ChatClient {
     } as never)) as { files?: Array<{ files?: Array<{ id?: string }> }> };
     return { fileId: r.files?.[0]?.files?.[0]?.id ?? '' };
   }
+}
+
+/** The `error` of a WebAPIPlatformError (`ok: false` answers), else undefined. */
+function slackErrorCode(err: unknown): string | undefined {
+  const data = (err as { data?: { error?: unknown } } | undefined)?.data;
+  return typeof data?.error === 'string' ? data.error : undefined;
 }
 
 /** Tries at a response_url (429, 5xx and network errors are retried): about 7.5 s of backoff in all. */

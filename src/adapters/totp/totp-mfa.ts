@@ -1,11 +1,12 @@
 import { Secret, TOTP } from 'otpauth';
 import { SecretBox } from '../../core/mfa/secret-box.js';
-import { MfaUnavailableError } from '../../errors.js';
+import { MfaUnavailableError, UserInputError } from '../../errors.js';
+import { mfaCodeChecksTotal } from '../../metrics.js';
 import type { Clock } from '../../ports/clock.js';
 import type { MfaOutcome, MfaProvider, MfaStatus } from '../../ports/mfa.js';
 import type { Store } from '../../ports/store.js';
 
-/** Wrong codes in a row that lock a user's MFA, and for how long. */
+/** Attempts (counted before the code is checked) that lock a user's MFA when none succeeds, and for how long. */
 export const MAX_FAILURES = 5;
 export const LOCK_MS = 15 * 60_000;
 const PERIOD_SECONDS = 30;
@@ -25,13 +26,17 @@ interface Enrolment {
 const key = {
   enrolment: (user: string) => `ward:mfa:user:${user}`,
   used: (user: string, step: number) => `ward:mfa:used:${user}:${step}`,
-  failures: (user: string) => `ward:mfa:failures:${user}`,
+  attempts: (user: string) => `ward:mfa:attempts:${user}`,
   lock: (user: string) => `ward:mfa:lock:${user}`,
 };
 
 /**
  * TOTP (RFC 6238: SHA-1, 6 digits, 30 s) with secrets sealed at rest, replay protection (a time step once used is
  * refused, atomically, even across replicas) and a lock after five wrong codes. Codes are never stored or logged.
+ *
+ * The lock holds under concurrency: every submission first increments the user's attempt counter (one atomic
+ * INCR in the store, shared by all replicas) and only the first MAX_FAILURES of a window are ever checked. Checking
+ * first and counting afterwards let 200 concurrent guesses all be checked before the first lock was written.
  */
 export class TotpMfa implements MfaProvider {
   readonly name = 'totp' as const;
@@ -106,7 +111,10 @@ export class TotpMfa implements MfaProvider {
     const box = this.requireBox();
     const e = await this.load(user);
     if (!e) return { ok: false, reason: 'not_enrolled', message: 'Start with `/ward mfa enroll`.' };
-    if (e.confirmed) return { ok: true };
+    if (e.confirmed) {
+      // Answering ok here let `/ward mfa confirm <anything>` look like a successful second factor.
+      throw new UserInputError('You are already enrolled: nothing to confirm.');
+    }
     const outcome = await this.check(box, user, e, code);
     if (outcome.ok) {
       const raw = JSON.stringify(e);
@@ -132,20 +140,27 @@ export class TotpMfa implements MfaProvider {
 
   private async check(box: SecretBox, user: string, e: Enrolment, code: string): Promise<MfaOutcome> {
     const now = this.clock.now();
-    const lockedUntil = await this.lockedUntil(user);
-    if (lockedUntil !== undefined) return locked(lockedUntil);
+    // Counted before anything else: the INCR's result alone decides whether this code is checked at all.
+    let attempt = await this.store.incr(key.attempts(user), LOCK_MS);
+    if (attempt > MAX_FAILURES) attempt = await this.nextWindowAttempt(user, now);
+    if (attempt > MAX_FAILURES) {
+      mfaCodeChecksTotal.inc({ outcome: 'locked' });
+      return locked((await this.lockedUntil(user)) ?? now + LOCK_MS);
+    }
     const token = code.replace(/\s+/g, '');
     const totp = this.totp(box, user, e);
     const delta = CODE_PATTERN.test(token) ? totp.validate({ token, timestamp: now, window: WINDOW }) : null;
     if (delta === null) {
-      const failures = await this.store.incr(key.failures(user), LOCK_MS);
-      if (failures >= MAX_FAILURES) {
+      mfaCodeChecksTotal.inc({ outcome: 'invalid' });
+      if (attempt >= MAX_FAILURES) {
         const until = now + LOCK_MS;
         await this.store.set(key.lock(user), JSON.stringify({ until }), LOCK_MS);
-        await this.store.del(key.failures(user));
+        // The lock lasts LOCK_MS from now, not from the first attempt: restart the counter's window at the limit,
+        // so every attempt until then is still past it (concurrent INCRs in between only add to it).
+        await this.store.set(key.attempts(user), String(MAX_FAILURES), LOCK_MS);
         return locked(until);
       }
-      const left = MAX_FAILURES - failures;
+      const left = MAX_FAILURES - attempt;
       return {
         ok: false,
         reason: 'invalid',
@@ -156,14 +171,29 @@ export class TotpMfa implements MfaProvider {
     const step = totp.counter({ timestamp: now }) + delta;
     const first = await this.store.setIfAbsent(key.used(user, step), '1', USED_TTL_MS);
     if (!first) {
+      mfaCodeChecksTotal.inc({ outcome: 'replayed' });
       return {
         ok: false,
         reason: 'replayed',
         message: 'That code was already used. Wait for the next code in your app.',
       };
     }
-    await this.store.del(key.failures(user));
+    mfaCodeChecksTotal.inc({ outcome: 'valid' });
+    await this.store.del(key.attempts(user));
     return { ok: true };
+  }
+
+  /**
+   * Past the limit: still locked (returns a count past the limit) unless the lock has ended by ward's clock, which
+   * may run ahead of Redis's TTLs (tests inject one). Then exactly one caller, the one whose compare-and-set removes
+   * the lock, restarts the count; concurrent callers stay refused, so a new window still checks at most five.
+   */
+  private async nextWindowAttempt(user: string, now: number): Promise<number> {
+    const raw = await this.store.get(key.lock(user));
+    if (raw === null || (JSON.parse(raw) as { until: number }).until > now) return MAX_FAILURES + 1;
+    if (!(await this.store.compareAndSet(key.lock(user), raw, null))) return MAX_FAILURES + 1;
+    await this.store.set(key.attempts(user), '0', LOCK_MS);
+    return this.store.incr(key.attempts(user), LOCK_MS);
   }
 
   private async lockedUntil(user: string): Promise<number | undefined> {
@@ -186,7 +216,7 @@ export class TotpMfa implements MfaProvider {
   async reset(user: string): Promise<boolean> {
     const had = await this.store.del(key.enrolment(user));
     await this.store.del(key.lock(user));
-    await this.store.del(key.failures(user));
+    await this.store.del(key.attempts(user));
     return had;
   }
 }
