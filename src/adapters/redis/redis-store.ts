@@ -7,6 +7,8 @@ import type { LeaseAttempt, Store, StreamEntry } from '../../ports/store.js';
 
 /** How long start-up (and `npm run audit`) waits for a first primary before giving up. */
 const CONNECT_TIMEOUT_MS = 10_000;
+/** Pause before connecting again after ioredis gave a connection up for good (see RedisStore.onEnd). */
+const RECONNECT_AFTER_END_MS = 500;
 
 // Atomic compare-and-set: the value is compared and replaced inside Redis, so two replicas (or two clicks)
 // can never both win. ARGV[1] is '1' when a value is expected, ARGV[3] '1' when a next value is written.
@@ -164,6 +166,9 @@ export class RedisStore implements Store {
   private connectionSerial = 0;
   /** host:port of the primary currently connected to (undefined before the first connection). */
   private primaryAddress: string | undefined;
+  /** Set once connect() succeeded and until close(): only then does a connection ioredis gave up get replaced. */
+  private keepConnected = false;
+  private reconnectTimer: NodeJS.Timeout | undefined;
 
   constructor(
     target: string | RedisConfig,
@@ -206,6 +211,27 @@ export class RedisStore implements Store {
     // Errors are reported through the failing commands; without a listener ioredis would log each one.
     this.client.on('error', () => {});
     this.client.on('ready', () => this.onReady());
+    this.client.on('end', () => this.onEnd());
+  }
+
+  /**
+   * ioredis gave the connection up for good ("Connection is closed." on every command from then on). Its Sentinel
+   * failover detector does this when `+switch-master` arrives while it is still asking the sentinels for the primary
+   * after losing the old one: the disconnect it sends aborts that reconnection, and the client ends instead of
+   * retrying. That is exactly a failover, so ward connects again (asking the sentinels afresh) until closed.
+   */
+  private onEnd(): void {
+    if (!this.keepConnected || this.reconnectTimer !== undefined) return;
+    this.log?.warn(
+      'the Redis connection ended; connecting again through the configured Redis address or sentinels',
+    );
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (!this.keepConnected || this.client.status !== 'end') return;
+      // A failed attempt ends the client again, which schedules the next one.
+      this.client.connect().catch(() => {});
+    }, RECONNECT_AFTER_END_MS);
+    this.reconnectTimer.unref();
   }
 
   /** A new connection is ready: notes it, and says so when the primary is not the one it was. */
@@ -252,6 +278,7 @@ export class RedisStore implements Store {
     } finally {
       clearTimeout(timer);
     }
+    this.keepConnected = true;
   }
 
   async durable<T>(write: () => Promise<T>): Promise<T> {
@@ -451,6 +478,9 @@ export class RedisStore implements Store {
   }
 
   async close() {
+    this.keepConnected = false;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
     this.client.disconnect();
     if (this.primaryAddress !== undefined) redisPrimary.remove({ address: this.primaryAddress });
   }
