@@ -1,5 +1,11 @@
 import { hostname } from 'node:os';
-import { PermissionDeniedError, UserInputError, WardError } from '../../errors.js';
+import {
+  NotDurableError,
+  PermissionDeniedError,
+  StoreUnavailableError,
+  UserInputError,
+  WardError,
+} from '../../errors.js';
 import { approvalsTotal } from '../../metrics.js';
 import type { ChatMessage } from '../../ports/chat.js';
 import type { MfaProvider } from '../../ports/mfa.js';
@@ -19,6 +25,7 @@ import {
 import { context, esc, section } from '../../render/blocks.js';
 import type { CommandContext, Invocation, Plan, Replier } from '../command.js';
 import { runExecution } from '../execution.js';
+import { ExecutionAlreadyRanError } from '../executions.js';
 import type { ChangeGate } from '../gate.js';
 import type { ActionEvent, InteractionRouter, ViewEvent, ViewResult } from '../interactions.js';
 import { planHash } from '../plan.js';
@@ -39,11 +46,24 @@ import {
   requesterVerified,
   startRunning,
   type TransitionResult,
+  unstart,
 } from './request.js';
 import { RequestStore } from './request-store.js';
 
-/** The execution claim outlives any execution; it is never released, so a request can never run twice. */
+/**
+ * The execution claim outlives any execution. It is given back only by a start that provably did not happen (no
+ * execution record): the record (ExecutionLedger.begin, durable, first writer wins) is what keeps a request from
+ * running twice, the claim keeps two processes from preparing the same run at once.
+ */
 const CLAIM_TTL_MS = 90 * 24 * 60 * 60_000;
+/**
+ * A claim this old on a request that has no execution record belongs to a start that failed and could not be given
+ * back (the store was failing over): the sweep gives it back. Far longer than a claim takes to become a record.
+ */
+const DEFAULT_UNSTARTED_GRACE_MS = 60_000;
+/** Saving the approval message's place is retried for about as long as a Sentinel failover takes. */
+const MESSAGE_POINTER_ATTEMPTS = 10;
+const MESSAGE_POINTER_RETRY_MS = 1000;
 const DEFAULT_SWEEP_INTERVAL_MS = 15_000;
 
 type Factor = 'requester' | 'approver';
@@ -53,6 +73,8 @@ export interface ApprovalGateOptions {
   /** Work that continues after Slack was answered (e.g. an execution after a modal closed): shutdown waits for it. */
   track?: (work: Promise<unknown>) => void;
   sweepIntervalMs?: number;
+  /** How old a claim without an execution record must be before the sweep gives it back (default 60 s). */
+  unstartedGraceMs?: number;
 }
 
 /** Who clicked, and how to answer them privately. */
@@ -250,7 +272,7 @@ export class ApprovalGate implements ChangeGate {
     }
 
     const posted = await s.chat.postMessage(req.channel, renderApprovalMessage(req));
-    const withMessage = await this.setMessage(req.id, posted);
+    const withMessage = await this.saveMessagePointer(req, posted);
     if (withMessage.version !== req.version + 1) await this.refreshMessage(req.id);
 
     if (req.requesterMfa === 'pending') {
@@ -263,6 +285,34 @@ export class ApprovalGate implements ChangeGate {
       );
     }
     if (withMessage.status === 'approved') await this.tryExecute(req.id);
+  }
+
+  /**
+   * Saves where the approval message is, once it is posted. The request itself is already durable and people can
+   * see and click the message, so telling the requester "not done, retry" now would be wrong (a retry makes a second
+   * request): the save is retried through a failover window, and if it still is not confirmed the request carries
+   * on without it (its message is then not redrawn, and its run reports in a thread of its own).
+   */
+  private async saveMessagePointer(
+    req: ApprovalRequest,
+    message: { channel: string; ts: string },
+  ): Promise<ApprovalRequest> {
+    const s = this.services();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.setMessage(req.id, message);
+      } catch (err) {
+        if (!(err instanceof NotDurableError || err instanceof StoreUnavailableError)) throw err;
+        if (attempt >= MESSAGE_POINTER_ATTEMPTS) {
+          s.log.warn(
+            { err, approvalRequestId: req.id },
+            'could not confirm where the approval message is; the request goes on without it',
+          );
+          return (await this.requests.get(req.id).catch(() => undefined)) ?? req;
+        }
+        await new Promise((r) => setTimeout(r, MESSAGE_POINTER_RETRY_MS));
+      }
+    }
   }
 
   private async setMessage(id: string, message: { channel: string; ts: string }): Promise<ApprovalRequest> {
@@ -295,6 +345,9 @@ export class ApprovalGate implements ChangeGate {
         );
       }
       await this.tell(clicker, explainFinal(req));
+      // Approved but not started: the click that approved it was told "not done, retry" after its vote had in fact
+      // been kept, or its start failed. The person retried: start it now (the claim keeps this to one start).
+      if (req.status === 'approved') await this.tryExecute(req.id);
       return;
     }
     switch (event.actionId) {
@@ -611,23 +664,99 @@ export class ApprovalGate implements ChangeGate {
     const s = this.services();
     // The claim is durable before anything runs: a claim lost in a Redis failover was never acted on. Should one be
     // lost anyway, the durable running state and execution record (ExecutionLedger.begin) still refuse a second run.
+    const claimValue = `${this.owner}@${s.clock.now()}`;
     const claim = { won: false };
     try {
       await s.store.durable(async () => {
-        claim.won = await s.store.setIfAbsent(executionClaimKey(id), this.owner, CLAIM_TTL_MS);
+        claim.won = await s.store.setIfAbsent(executionClaimKey(id), claimValue, CLAIM_TTL_MS);
       });
     } catch (err) {
       // Not durable: give the claim back so that a retry (the click again, or the sweep) can take it.
-      if (claim.won) await s.store.compareAndSet(executionClaimKey(id), this.owner, null).catch(() => {});
+      if (claim.won) await s.store.compareAndSet(executionClaimKey(id), claimValue, null).catch(() => {});
       throw err;
     }
     if (!claim.won) return;
+    try {
+      await this.executeClaimed(id);
+    } catch (err) {
+      // Whatever failed before the execution record was confirmed (a transition or record not acknowledged by a
+      // replica, the store failing over) ran nothing: give the start back so that it is tried again, instead of
+      // leaving the request approved or "running" with nothing running it.
+      if (!(err instanceof ExecutionAlreadyRanError)) await this.giveBackStart(id, claimValue);
+      throw err;
+    }
+  }
+
+  /**
+   * Undoes a start that did not happen: back to approved and the claim released, only when no execution record
+   * exists (with one, the execution did start and its own recovery applies). Best effort: when the store fails
+   * here too, the sweep does it once the claim is old (recoverUnstarted).
+   */
+  private async giveBackStart(id: string, claimValue: string): Promise<void> {
+    const s = this.services();
+    try {
+      if ((await s.executions.get(id)) !== null) return;
+      await this.requests.update(id, unstart);
+      await s.store.compareAndSet(executionClaimKey(id), claimValue, null);
+      s.log.warn(
+        { approvalRequestId: id },
+        'execution not started (the store did not confirm it); it will be retried',
+      );
+    } catch (err) {
+      s.log.warn(
+        { err, approvalRequestId: id },
+        'execution not started and could not be given back yet; the sweep retries it',
+      );
+    }
+  }
+
+  /**
+   * An approved or "running" request with an old claim and no execution record: its start failed and could not be
+   * given back. Gives it back and tries again.
+   */
+  private async recoverUnstarted(req: ApprovalRequest): Promise<void> {
+    const s = this.services();
+    const claimValue = await s.store.get(executionClaimKey(req.id));
+    if (claimValue !== null) {
+      const claimedAt = Number(claimValue.slice(claimValue.lastIndexOf('@') + 1));
+      const grace = this.options.unstartedGraceMs ?? DEFAULT_UNSTARTED_GRACE_MS;
+      // A claim from a ward before claims carried their time counts as old.
+      if (Number.isFinite(claimedAt) && s.clock.now() - claimedAt < grace) return;
+    }
+    if ((await s.executions.get(req.id)) !== null) return;
+    s.log.warn(
+      { approvalRequestId: req.id, status: req.status },
+      'found an approved request whose execution never started: trying again',
+    );
+    if (req.status === 'running') await this.requests.update(req.id, unstart);
+    if (claimValue !== null) await s.store.compareAndSet(executionClaimKey(req.id), claimValue, null);
+    await this.tryExecute(req.id);
+  }
+
+  private async executeClaimed(id: string): Promise<void> {
+    const s = this.services();
     let req = await this.requests.get(id);
     if (req?.status !== 'approved') return;
     const command = s.commands.find(req.command);
     if (!command?.plan) throw new Error(`request ${id}: command ${req.command} is not a change command`);
-    if (!req.message)
-      req = await this.setMessage(id, await s.chat.postMessage(req.channel, renderApprovalMessage(req)));
+    if (!req.message) {
+      // The approval message was posted but saving where it is was not confirmed and a failover lost it (or it was
+      // never posted). Posting the approval message again would show people a second set of buttons for a request
+      // that is already approved: the run gets a plain notice of its own to report in instead.
+      s.log.warn(
+        { approvalRequestId: id },
+        'approved request without its approval message: reporting in a new thread',
+      );
+      const notice = await s.chat.postMessage(req.channel, {
+        text: `Request ${id} (${req.command}) is approved; its run is reported in this thread.`,
+        blocks: [
+          section(
+            `:white_check_mark: Request \`${id}\` (\`${esc(req.command)}\`) is approved; its run is reported in this thread.`,
+          ),
+        ],
+      });
+      req = await this.setMessage(id, notice);
+    }
     const thread = req.message!;
     const ctx = this.contextFor(req, thread);
 
@@ -744,8 +873,8 @@ export class ApprovalGate implements ChangeGate {
           expired++;
           await this.onExpired(r.req);
         }
-      } else if (req?.status === 'approved') {
-        await this.tryExecute(id);
+      } else if (req?.status === 'approved' || req?.status === 'running') {
+        await this.recoverUnstarted(req);
       }
     }
     return expired;
