@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +29,8 @@ import {
   writePolicy,
 } from '../helpers/approval-harness.js';
 import { SENTINEL_GROUP, type SentinelGroup, startSentinelGroup } from '../helpers/redis-sentinel.js';
+import { messageText } from '../helpers/remediation-harness.js';
+import { blockActionPayload, newTriggerId, slashCommandBody } from '../helpers/slack-requests.js';
 import { startWardProcess, type WardProcess } from '../helpers/ward-process.js';
 
 /*
@@ -40,8 +42,16 @@ import { startWardProcess, type WardProcess } from '../helpers/ward-process.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FINAL = ['succeeded', 'failed', 'partial'];
+// The audit chain is keyed (HMAC) with a key derived from this; `verify` needs the same key.
+const ENCRYPTION_KEY = 'ab'.repeat(32);
+
+/** Alerts go to this many channels (rules on a label): Slack's pace is about one message per second per channel. */
+const ALERT_CHANNELS = 25;
+const ALERT_TOKEN = 'generic-token-sentinel-0123';
 
 let group: SentinelGroup;
+/** ward's environment, shared by the HTTP replicas and the Socket Mode ones. */
+let wardEnv: Record<string, string>;
 let shared: Shared;
 const wards: WardProcess[] = [];
 
@@ -56,6 +66,21 @@ async function settled<T>(read: () => Promise<T>, timeoutMs = 20_000): Promise<T
       await new Promise((r) => setTimeout(r, 100));
     }
   }
+}
+
+/** The node the sentinels name primary now (the one a failover kills) and the one they would promote. */
+async function currentRoles() {
+  const oldPrimaryPort = await group.primaryPort();
+  const killed = oldPrimaryPort === group.primary.port ? group.primary : group.replica;
+  const newPrimaryPort = killed === group.primary ? group.replica.port : group.primary.port;
+  return { killed, oldPrimaryPort, newPrimaryPort };
+}
+
+/** After the primary was killed: the other node is promoted; the killed one restarts and rejoins as its replica. */
+async function recover(killed: SentinelGroup['primary'], oldPrimaryPort: number, newPrimaryPort: number) {
+  await group.waitForPrimary(newPrimaryPort, 90_000);
+  await killed.start();
+  await group.waitForReplica(oldPrimaryPort, newPrimaryPort, 90_000);
 }
 
 async function auditCli(args: string[], env: Record<string, string>) {
@@ -108,6 +133,22 @@ beforeAll(async () => {
   const inventory = join(dir, 'inventory.yaml');
   writePolicy(policy, { forensics: { approvals: 1, mfa: 'none', approvers: ['approver'] } });
   writeInventory(inventory);
+  const rules = join(dir, 'rules.yaml');
+  writeFileSync(
+    rules,
+    [
+      // Storm summaries would roll alerts up; each alert must be its own message here.
+      'defaults: { storm: { perMinute: 10000 } }',
+      'rules:',
+      ...Array.from({ length: ALERT_CHANNELS }, (_, i) =>
+        [
+          `  - name: lane-${i}`,
+          `    match: { source: generic, labels.lane: "${i}" }`,
+          `    route: { channel: C0ALERT${String(i).padStart(2, '0')} }`,
+        ].join('\n'),
+      ),
+    ].join('\n'),
+  );
   const env = {
     SLACK_BOT_TOKEN: 'xoxb-test-sentinel',
     SLACK_SIGNING_SECRET: SIGNING_SECRET,
@@ -117,7 +158,12 @@ beforeAll(async () => {
     WARD_POLICY: policy,
     WARD_INVENTORY: inventory,
     WARD_EVIDENCE_DIR: join(dir, 'evidence'),
+    WARD_ENCRYPTION_KEY: ENCRYPTION_KEY,
+    WARD_RULES: rules,
+    WARD_ALERT_TOKEN_GENERIC: ALERT_TOKEN,
+    WARD_ALERT_DEFAULT_CHANNEL: 'C0FALLBACK',
   };
+  wardEnv = env;
   wards.push(
     ...(await Promise.all([
       startWardProcess(env, { timeoutMs: 90_000 }),
@@ -135,9 +181,7 @@ afterAll(async () => {
 describe('ward on Redis Sentinel through a failover', () => {
   it('requests reported created survive the primary being killed, and each approved one runs exactly once', async () => {
     const [a, b] = wards.map((w) => `${w.url}/slack/events`) as [string, string];
-    const oldPrimaryPort = group.primary.port;
-    const newPrimaryPort = group.replica.port;
-    expect(await group.primaryPort()).toBe(oldPrimaryPort);
+    const { killed, oldPrimaryPort, newPrimaryPort } = await currentRoles();
 
     // 20 requests, split between the replicas: 10 sent, the primary killed once the first is in, 10 more sent
     // while the sentinels have not yet noticed or are promoting the replica.
@@ -158,14 +202,12 @@ describe('ward on Redis Sentinel through a failover', () => {
         approvalMessage(shared, `C0SENT${String(i).padStart(3, '0')}`),
       ).find((m) => m !== undefined),
     );
-    await group.primary.kill();
+    await killed.kill();
     const second = Array.from({ length: 10 }, (_, i) => send(10 + i));
     await Promise.allSettled([...first, ...second]);
 
-    await group.waitForPrimary(newPrimaryPort, 60_000);
     // (c) The old primary comes back (with its append-only file) and the sentinels make it a replica of the new one.
-    await group.primary.start();
-    await group.waitForReplica(oldPrimaryPort, newPrimaryPort, 60_000);
+    await recover(killed, oldPrimaryPort, newPrimaryPort);
 
     // Every slash command got an answer: an approval message (created) or an ephemeral error (not created).
     const created: Array<{ channel: string; id: string }> = [];
@@ -237,6 +279,7 @@ describe('ward on Redis Sentinel through a failover', () => {
     const verify = await auditCli(['verify'], {
       REDIS_SENTINELS: group.sentinelList,
       REDIS_SENTINEL_NAME: SENTINEL_GROUP,
+      WARD_ENCRYPTION_KEY: ENCRYPTION_KEY,
     });
     expect(verify.stderr).toBe('');
     expect(verify.stdout).toMatch(/audit chain OK/);
@@ -275,4 +318,174 @@ describe('ward on Redis Sentinel through a failover', () => {
       expect((await fetch(`${w.url}/readyz`)).status).toBe(200);
     }
   }, 300_000);
+  it('every alert answered 2xx across a failover is in Slack exactly once; alerts answered 503 are retried and arrive once', async () => {
+    const { killed, oldPrimaryPort, newPrimaryPort } = await currentRoles();
+    const total = 500;
+    const titleOf = (i: number) => `sentinel-alert-${String(i).padStart(3, '0')}`;
+    const answers = new Map<number, number[]>();
+    const deadline = Date.now() + 180_000;
+    /** As Alertmanager does: the same alert again, with a pause, until it is answered 2xx. */
+    const deliver = async (i: number) => {
+      const body = JSON.stringify({
+        title: titleOf(i),
+        severity: 'critical',
+        fingerprint: `sentinel-fp-${i}`,
+        labels: { lane: String(i % ALERT_CHANNELS) },
+      });
+      for (let attempt = 0; ; attempt++) {
+        const w = wards[(i + attempt) % wards.length]!;
+        let status = 0;
+        try {
+          const res = await fetch(`${w.url}/alerts/generic`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${ALERT_TOKEN}` },
+            body,
+            signal: AbortSignal.timeout(15_000),
+          });
+          status = res.status;
+          await res.arrayBuffer();
+        } catch {
+          status = 0; // no answer (connection reset, timeout): the sender retries as it would after a 503
+        }
+        answers.set(i, [...(answers.get(i) ?? []), status]);
+        if (status >= 200 && status < 300) return;
+        expect([0, 429, 503]).toContain(status);
+        if (Date.now() > deadline)
+          throw new Error(`${titleOf(i)} never accepted: ${answers.get(i)?.join(',')}`);
+        await new Promise((r) => setTimeout(r, 250 + attempt * 100));
+      }
+    };
+    // Ten senders in parallel; the primary is killed once 100 alerts were sent.
+    let next = 0;
+    let killing: Promise<void> | undefined;
+    const sender = async () => {
+      while (next < total) {
+        const i = next++;
+        if (i === 100) killing = killed.kill();
+        await deliver(i);
+      }
+    };
+    const senders = Array.from({ length: 10 }, () => sender());
+    await waitFor('the kill', () => (killing === undefined ? undefined : true), 120_000);
+    await killing;
+    await recover(killed, oldPrimaryPort, newPrimaryPort);
+    await Promise.all(senders);
+
+    const refusedFirst = [...answers.values()].filter((a) => a[0] !== 202).length;
+    console.info(
+      `alerts: ${total} sent, ${refusedFirst} not accepted at first (${[...new Set([...answers.values()].flat())].join(', ')})`,
+    );
+    const channels = Array.from({ length: ALERT_CHANNELS }, (_, c) => `C0ALERT${String(c).padStart(2, '0')}`);
+    const posted = () => channels.flatMap((c) => shared.slack.messages(c)).map(messageText);
+    await waitFor(
+      'every alert in Slack',
+      () => {
+        const texts = posted();
+        return Array.from({ length: total }, (_, i) => titleOf(i)).every((t) =>
+          texts.some((x) => x.includes(t)),
+        )
+          ? true
+          : undefined;
+      },
+      240_000,
+    ).catch((err: unknown) => {
+      const texts = posted();
+      const missing = Array.from({ length: total }, (_, i) => i).filter(
+        (i) => !texts.some((x) => x.includes(titleOf(i))),
+      );
+      throw new Error(
+        `${String(err)}: ${missing.length} missing, e.g. ${missing
+          .slice(0, 10)
+          .map((i) => `${titleOf(i)} answered ${answers.get(i)?.join(',')}`)
+          .join('; ')}`,
+      );
+    });
+    const texts = posted();
+    const twice = Array.from({ length: total }, (_, i) => titleOf(i)).filter(
+      (t) => texts.filter((x) => x.includes(t)).length !== 1,
+    );
+    expect(twice).toEqual([]);
+    expect(shared.slack.messages('C0FALLBACK')).toEqual([]);
+  }, 600_000);
+});
+
+describe('ward in Socket Mode, two replicas on Redis Sentinel', () => {
+  const socketWards: WardProcess[] = [];
+  let socketShared: Shared;
+
+  beforeAll(async () => {
+    const slack = await startFakeSlack();
+    slack.setUsergroup(APPROVER_GROUP, GROUP_MEMBERS);
+    socketShared = { ...shared, slack };
+    const env = { ...wardEnv, SLACK_API_URL: slack.apiUrl, SLACK_APP_TOKEN: 'xapp-1-A0FAKEAPP1-1-socket' };
+    socketWards.push(
+      ...(await Promise.all([
+        startWardProcess(env, { timeoutMs: 90_000 }),
+        startWardProcess(env, { timeoutMs: 90_000 }),
+      ])),
+    );
+    // Slack hands each envelope to one of the app's open connections: both replicas must be connected.
+    await slack.socketConnected(60_000, 2);
+  }, 240_000);
+
+  afterAll(async () => {
+    await Promise.all(socketWards.map((w) => w.stop()));
+    await socketShared?.slack.close();
+  });
+
+  it('runs a command and its approval exactly once, each envelope delivered to one replica', async () => {
+    const slack = socketShared.slack;
+    const channel = 'C0SOCKMODE';
+    const responseUrl = slack.newResponseUrl({ channel, user: USERS.requester });
+    const command = Object.fromEntries(
+      new URLSearchParams(
+        slashCommandBody({
+          text: 'forensics web1 --reason "socket mode"',
+          user_id: USERS.requester,
+          channel_id: channel,
+          response_url: responseUrl,
+          trigger_id: newTriggerId(),
+        }),
+      ),
+    );
+    // Envelopes go to the connections in turn: the command to one replica, the click to the other.
+    expect(
+      (await slack.sendEnvelope('slash_commands', command, { timeoutMs: 30_000 })).envelope_id,
+    ).toBeTruthy();
+    const message = await waitFor(
+      'the approval message',
+      () => approvalMessage(socketShared, channel),
+      60_000,
+    );
+    const id = requestIdOf(message);
+    const click = blockActionPayload({
+      user_id: USERS.approver1,
+      action_id: 'approval.approve',
+      value: id,
+      channel_id: channel,
+      message_ts: message.ts,
+      response_url: slack.newResponseUrl({ channel, user: USERS.approver1, messageTs: message.ts }),
+    });
+    await slack.sendEnvelope('interactive', click, { timeoutMs: 30_000 });
+    await settled(() => waitForStatus(socketShared, id, FINAL), 90_000);
+
+    const approvalMessages = slack
+      .messages(channel)
+      .filter((m) => !m.thread_ts && !m.ephemeralFor && (m.text ?? '').includes(`(request ${id})`));
+    expect(approvalMessages).toHaveLength(1);
+    expect(await settled(() => countAudit(socketShared, 'approval.requested', id))).toBe(1);
+    expect(await settled(() => countAudit(socketShared, 'execution.started', id))).toBe(1);
+    const announced = slack
+      .messages(channel)
+      .filter((m) => m.thread_ts !== undefined && (m.text ?? '').startsWith(`Running forensics (${id})`));
+    expect(
+      announced,
+      `messages in ${channel}: ${JSON.stringify(slack.messages(channel).map((m) => [m.thread_ts, m.text]))}`,
+    ).toHaveLength(1);
+    // The fake Slack gave the command and the click to different connections (in turn), so the exactly-once above
+    // held across replicas; the log lines naming the request show which replica did what.
+    console.info(
+      `socket mode: log lines naming ${id} per replica: ${socketWards.map((w) => w.logs.filter((l) => JSON.stringify(l).includes(id)).length).join(', ')}`,
+    );
+  }, 240_000);
 });
