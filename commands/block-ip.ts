@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { blockIpOnHost, blockIpPlanSteps, checkBlockable } from '../src/actions/contain.js';
+import { blockIpOnHost, blockIpPlanSteps, blockLimits, checkBlockable } from '../src/actions/contain.js';
 import { jobFrom, planHost, runOnHosts } from '../src/actions/execution-helpers.js';
 import { hostSelectorArg, isCidr, resolveHosts } from '../src/config/inventory.js';
 import { defineCommand } from '../src/core/command.js';
@@ -20,7 +20,7 @@ export default defineCommand({
   async plan({ args, services }) {
     const inventory = services.inventory();
     const hosts = resolveHosts(inventory, args.target);
-    const address = checkBlockable(args.address, inventory.managementCidrs);
+    const address = checkBlockable(args.address, inventory.managementCidrs, blockLimits(services.config));
     return {
       command: 'block-ip',
       args: { target: args.target, address },
@@ -30,7 +30,11 @@ export default defineCommand({
   },
   async execute(ctx) {
     const job = jobFrom(ctx);
-    const address = checkBlockable(ctx.args.address, ctx.services.inventory().managementCidrs);
+    const address = checkBlockable(
+      ctx.args.address,
+      ctx.services.inventory().managementCidrs,
+      blockLimits(ctx.services.config),
+    );
     return runOnHosts(ctx, (host) => blockIpOnHost(job, host, address));
   },
 });

@@ -3,6 +3,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import { commands } from '../commands/index.js';
+import { registerHuntButtons } from './actions/hunt-buttons.js';
 import { ChainedAuditLog, chainModeProblem } from './adapters/audit/chained-audit-log.js';
 import { DuoMfa } from './adapters/duo/duo-mfa.js';
 import { LocalShell } from './adapters/local/local-shell.js';
@@ -33,6 +34,9 @@ import type { Services } from './core/services.js';
 import { WorkTracker } from './core/work-tracker.js';
 import { ConfigError, WardError } from './errors.js';
 import { HttpRoutes, listen, refuseUnread, sendJson } from './http/server.js';
+import { IncidentAuditLog } from './incidents/incident-audit.js';
+import { IncidentService } from './incidents/incident-service.js';
+import { registerIncidentInteractions } from './incidents/interactions.js';
 import { createLogger, installCrashHandlers } from './log.js';
 import { renderMetrics } from './metrics.js';
 import type { Clock } from './ports/clock.js';
@@ -154,6 +158,7 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
           ikey: config.DUO_IKEY!,
           skey: config.DUO_SKEY!,
           baseUrl: config.DUO_API_URL,
+          limits: { store, maxPushesPerHour: config.WARD_DUO_MAX_PUSHES_PER_HOUR },
         })
       : new TotpMfa(store, clock, config.WARD_ENCRYPTION_KEY);
   if (mfa.name === 'totp' && config.WARD_ENCRYPTION_KEY === undefined) {
@@ -161,6 +166,20 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
       'WARD_ENCRYPTION_KEY is not set: MFA is disabled, and commands whose policy needs MFA are refused.',
     );
   }
+  // ward's own bot user (auth.test, asked once and again only after a failure) is the requester of alert
+  // auto-runs and of the cloud watcher's requests.
+  let botUser: Promise<string> | undefined;
+  const botUserId = (): Promise<string> =>
+    (botUser ??= chat.web.auth.test().then(
+      (r) => {
+        if (!r.user_id) throw new Error('auth.test returned no user id');
+        return r.user_id;
+      },
+      (err: unknown) => {
+        botUser = undefined;
+        throw err;
+      },
+    ));
   const approvals = new ApprovalGate(() => services, { mfa, track: (p) => work.track(p) });
   // mailgun.js is loaded only when email is configured, as the AWS SDK is only on the first cloud command.
   const mailer =
@@ -178,7 +197,12 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
     store,
     chat,
     clock,
-    audit,
+    // Entries about an incident (recorded in its channel, or about one of its requests) carry its id.
+    audit: new IncidentAuditLog(
+      audit,
+      () => store,
+      (incident, event) => services.incidents.onAttached(incident, event),
+    ),
     policy: new PolicyEngine(policyFile, registry, chat, clock),
     commands: registry,
     inventory: () => inventory,
@@ -191,10 +215,16 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
     executions: new ExecutionLedger(store, log, config.WARD_EXECUTION_LEASE_MS, () => clock.now()),
     gate: approvals,
     mfa,
+    incidents: new IncidentService(
+      () => services,
+      () => botUserId(),
+    ),
   };
   approvals.register(services.interactions);
+  registerIncidentInteractions(services);
   approvals.start();
   registerRecoveryActions(services, (inv) => replierFor(services, inv));
+  registerHuntButtons(services);
   const recovery = new RecoveryScanner(services);
 
   const slack = createSlackApp(config, services, work);
@@ -218,20 +248,6 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
       accepting: work.accepting,
     });
   });
-  // ward's own bot user (auth.test, asked once and again only after a failure) is the requester of alert
-  // auto-runs and of the cloud watcher's requests.
-  let botUser: Promise<string> | undefined;
-  const botUserId = (): Promise<string> =>
-    (botUser ??= chat.web.auth.test().then(
-      (r) => {
-        if (!r.user_id) throw new Error('auth.test returned no user id');
-        return r.user_id;
-      },
-      (err: unknown) => {
-        botUser = undefined;
-        throw err;
-      },
-    ));
   const alerts = installAlerts({ config, services, routes, botUserId });
   routes.add('GET', '/metrics', async (_req, res) => {
     const { contentType, body } = await renderMetrics();

@@ -101,6 +101,24 @@ export const redisPrimary = new Gauge({
   registers: [registry],
 });
 
+const incidentBuckets = [60, 300, 600, 1800, 3600, 7200, 14_400, 43_200, 86_400, 259_200];
+
+/** From detection (the alert's first sighting, else the open) to the first lockdown, block or quarantine. */
+export const incidentTimeToContainSeconds = new Histogram({
+  name: 'ward_incident_time_to_contain_seconds',
+  help: 'Incidents: seconds from detection to the first successful containment',
+  buckets: incidentBuckets,
+  registers: [registry],
+});
+
+/** From detection to resolution (status resolved, or close). */
+export const incidentTimeToResolveSeconds = new Histogram({
+  name: 'ward_incident_time_to_resolve_seconds',
+  help: 'Incidents: seconds from detection to resolution',
+  buckets: incidentBuckets,
+  registers: [registry],
+});
+
 /** Prometheus text exposition of every metric. */
 export async function renderMetrics(): Promise<{ contentType: string; body: string }> {
   return { contentType: registry.contentType, body: await registry.metrics() };

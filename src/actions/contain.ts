@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { SafeValue } from '../adapters/ssh/shell-quote.js';
+import type { Config } from '../config/env.js';
 import type { InventoryHost } from '../config/inventory.js';
 import type { PlanStep } from '../core/command.js';
 import { UserInputError } from '../errors.js';
@@ -22,13 +23,82 @@ import { postInThread } from './report.js';
 
 // ---- block-ip -------------------------------------------------------------------------------------------------
 
-/** Refuses an address that would cut ward's own management access (checked before any plan exists). */
-export function checkBlockable(address: string, managementCidrs: readonly string[]): string {
+/** How wide a block-ip target may be: the shortest prefix length accepted per family (WARD_BLOCK_MIN_PREFIX_V4/_V6). */
+export interface BlockLimits {
+  minPrefixV4: number;
+  minPrefixV6: number;
+}
+
+export const DEFAULT_BLOCK_LIMITS: BlockLimits = { minPrefixV4: 16, minPrefixV6: 48 };
+
+export function blockLimits(
+  config: Pick<Config, 'WARD_BLOCK_MIN_PREFIX_V4' | 'WARD_BLOCK_MIN_PREFIX_V6'>,
+): BlockLimits {
+  return { minPrefixV4: config.WARD_BLOCK_MIN_PREFIX_V4, minPrefixV6: config.WARD_BLOCK_MIN_PREFIX_V6 };
+}
+
+/**
+ * Ranges block-ip never touches, whatever the width: dropping them breaks the host itself (loopback), its
+ * neighbours and routers (link-local), group traffic (multicast), or means nothing as a source (unspecified,
+ * broadcast). IPv4-mapped IPv6 never reaches nft's `ip6 saddr`, so a block on it would only look done.
+ */
+const SPECIAL_RANGES: ReadonlyArray<{ cidr: string; what: string; why?: string }> = [
+  { cidr: '0.0.0.0/8', what: 'the unspecified address range ("this network", 0.0.0.0/8)' },
+  { cidr: '127.0.0.0/8', what: 'loopback (127.0.0.0/8)' },
+  { cidr: '169.254.0.0/16', what: 'link-local (169.254.0.0/16)' },
+  { cidr: '224.0.0.0/4', what: 'multicast (224.0.0.0/4)' },
+  { cidr: '255.255.255.255/32', what: 'the broadcast address' },
+  { cidr: '::/128', what: 'the unspecified address (::)' },
+  { cidr: '::1/128', what: 'loopback (::1)' },
+  { cidr: 'fe80::/10', what: 'link-local (fe80::/10)' },
+  { cidr: 'ff00::/8', what: 'multicast (ff00::/8)' },
+  {
+    cidr: '::ffff:0:0/96',
+    what: 'IPv4-mapped IPv6 (::ffff:0:0/96)',
+    why: 'no packet arrives from it, so a block would only look done: block the IPv4 address instead.',
+  },
+];
+
+const BREAKS_HOST = 'blocking it would break the host itself, not stop an attacker.';
+
+function prefixOf(cidr: string): number {
+  const [ip = '', prefix] = cidr.split('/');
+  return prefix === undefined ? (isIP(ip) === 6 ? 128 : 32) : Number(prefix);
+}
+
+/**
+ * Refuses a target block-ip must not take, before any plan exists: one that would cut ward's own management
+ * access, one inside a special range above, one wider than the configured minimum prefix (`0.0.0.0/1` is half
+ * the internet), and one that contains a special range. Each refusal names the rule it hit.
+ */
+export function checkBlockable(
+  address: string,
+  managementCidrs: readonly string[],
+  limits: BlockLimits = DEFAULT_BLOCK_LIMITS,
+): string {
   const a = normaliseAddress(SafeValue.ipOrCidr(address));
   const hit = managementCidrs.find((m) => cidrsOverlap(a, m));
   if (hit) {
     throw new UserInputError(
       `${a} overlaps the management network ${hit}: blocking it would cut ward (and you) off the hosts. Nothing was run.`,
+    );
+  }
+  const special = SPECIAL_RANGES.filter((r) => cidrsOverlap(a, r.cidr));
+  // Inside a special range (127.0.0.1, 127.0.0.0/8): say what it is, rather than how wide it is.
+  const inside = special.find((r) => prefixOf(a) >= prefixOf(r.cidr));
+  if (inside) {
+    throw new UserInputError(`${a} is ${inside.what}: ${inside.why ?? BREAKS_HOST} Nothing was run.`);
+  }
+  const v6 = isIP(a.split('/')[0] ?? '') === 6;
+  const min = v6 ? limits.minPrefixV6 : limits.minPrefixV4;
+  if (prefixOf(a) < min) {
+    throw new UserInputError(
+      `${a} is too wide: ward blocks IPv${v6 ? 6 : 4} ranges of /${min} or narrower (${v6 ? 'WARD_BLOCK_MIN_PREFIX_V6' : 'WARD_BLOCK_MIN_PREFIX_V4'}). Block the attacking addresses or a narrower range. Nothing was run.`,
+    );
+  }
+  if (special[0]) {
+    throw new UserInputError(
+      `${a} includes ${special[0].what}: ${special[0].why ?? BREAKS_HOST} Nothing was run.`,
     );
   }
   return a;

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { InventoryHost } from '../config/inventory.js';
 import type { PlanStep } from '../core/command.js';
 import { code, esc, section } from '../render/blocks.js';
+import { userText } from '../render/user-text.js';
 import { saveEvidence } from './evidence.js';
 import type { HostOutcome } from './execution-helpers.js';
 import { forensicsPlanCommand } from './forensics.js';
@@ -206,7 +207,7 @@ export async function lockdownHost(
         text: `:lock: ${what} Requested by <@${job.user}> (request ${job.requestId}).`,
         blocks: [
           section(
-            `:lock: ${esc(what)}\nRequested by <@${job.user}>, request ${code(job.requestId)}${options.reason ? `\n*Reason:* ${esc(options.reason)}` : ''}\nUndo with ${code(`/ward release ${host.name} --reason "…"`)}`,
+            `:lock: ${esc(what)}\nRequested by <@${job.user}>, request ${code(job.requestId)}${options.reason ? `\n*Reason:* ${userText(options.reason)}` : ''}\nUndo with ${code(`/ward release ${host.name} --reason "…"`)}`,
           ),
         ],
       })

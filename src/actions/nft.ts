@@ -82,6 +82,8 @@ export const createBlockTable: RemoteCommand = {
     '  set blocked6 { type ipv6_addr; flags interval; }',
     '  chain input {',
     '    type filter hook input priority filter - 10; policy accept;',
+    // The host's own traffic is never an attacker's: whatever lands in the sets, loopback keeps working.
+    '    iif "lo" accept',
     '    ip saddr @blocked4 drop',
     '    ip6 saddr @blocked6 drop',
     '  }',

@@ -1,6 +1,7 @@
 import type { InventoryHost } from '../config/inventory.js';
 import type { PlanStep } from '../core/command.js';
 import { code, esc, section } from '../render/blocks.js';
+import { userText } from '../render/user-text.js';
 import type { HostOutcome } from './execution-helpers.js';
 import { mustRun, type RemoteJob, runRemote, withHost } from './host-session.js';
 import { clearHostState, hostRulesetKey, readHostState } from './host-state.js';
@@ -100,7 +101,7 @@ export async function releaseHost(
         text: `:unlock: ${what}`,
         blocks: [
           section(
-            `:unlock: ${esc(what).replace(/&lt;@(U[A-Z0-9]+)&gt;/g, '<@$1>')}\nReleased by <@${job.user}>, request ${code(job.requestId)}${options.reason ? `\n*Reason:* ${esc(options.reason)}` : ''}`,
+            `:unlock: ${esc(what).replace(/&lt;@(U[A-Z0-9]+)&gt;/g, '<@$1>')}\nReleased by <@${job.user}>, request ${code(job.requestId)}${options.reason ? `\n*Reason:* ${userText(options.reason)}` : ''}`,
           ),
         ],
       })

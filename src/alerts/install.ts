@@ -1,3 +1,4 @@
+import { indicatorText, parseIndicators } from '../actions/hunt-indicators.js';
 import type { Config } from '../config/env.js';
 import { fileSha256 } from '../config/file-sha256.js';
 import { HOST_NAME_PATTERN } from '../config/inventory.js';
@@ -6,19 +7,22 @@ import { answerError, dispatchCommand, parseCommandText } from '../core/dispatch
 import type { Services } from '../core/services.js';
 import { UserInputError } from '../errors.js';
 import type { HttpRoutes } from '../http/server.js';
+import { TITLE_MAX } from '../incidents/incident.js';
+import { incidentSeverityFor } from '../incidents/interactions.js';
 import { newRequestId } from '../log.js';
 import { alertsTotal } from '../metrics.js';
 import type { ChatMessage } from '../ports/chat.js';
 import { replierFor } from '../slack/app.js';
-import type { AlertSource } from './alert.js';
+import type { Alert, AlertSource } from './alert.js';
 import { matchInventoryHost } from './host-match.js';
 import { registerAlertRoutes } from './http.js';
 import { AlertIntakeLimits } from './intake-limits.js';
 import { ChannelPacer } from './pacer.js';
-import { type AlertOutcome, AlertRelay, type AutoRunRequest } from './relay.js';
+import { type AlertOutcome, AlertRelay, type AutoRunRequest, messageKey } from './relay.js';
 import type { SuggestButtonValue } from './render.js';
 import { AlertRules, type ReloadResult, summarizeRules } from './rules-holder.js';
 import { fetchSnsCertificate, visitSubscribeUrl } from './sns-fetch.js';
+import { enabledAlertSources } from './sources/registry.js';
 
 /** What the rest of ward (the `rules` command, SIGHUP) may do with the alert relay. */
 export interface AlertsControl {
@@ -60,14 +64,7 @@ export function installAlerts(o: InstallAlertsOptions): InstalledAlerts | undefi
   const log = services.log.child({ component: 'alerts' });
   if (config.WARD_ALERT_DEFAULT_CHANNEL === undefined) {
     // env.ts refuses WARD_RULES without a default channel, so this is "neither is set".
-    const tokens = [
-      config.WARD_ALERT_TOKEN_ALERTMANAGER,
-      config.WARD_ALERT_TOKEN_GRAFANA,
-      config.WARD_ALERT_TOKEN_FALCO,
-      config.WARD_ALERT_TOKEN_GENERIC,
-      config.WARD_ALERT_HMAC_SECRET_GENERIC,
-      config.WARD_ALERT_SNS_TOPICS,
-    ].some((t) => t !== undefined);
+    const tokens = enabledAlertSources(config).length > 0;
     log[tokens ? 'warn' : 'info'](
       'alert relay off: set WARD_ALERT_DEFAULT_CHANNEL (and optionally WARD_RULES) to accept alerts on /alerts/*',
     );
@@ -90,6 +87,7 @@ export function installAlerts(o: InstallAlertsOptions): InstalledAlerts | undefi
     fallbackChannel: rules.fallbackChannel,
     resolveHost: (hint) => matchInventoryHost(services.inventory(), hint),
     onAuto: (request) => autoRun(services, o.botUserId, request),
+    onIncident: (request) => autoOpenIncident(services, o.botUserId, request),
     onOutcome: countAlertOutcome,
     queueMax: config.WARD_ALERT_QUEUE_MAX,
   });
@@ -167,28 +165,84 @@ export function alertReason(title: string, fingerprint: string): string {
   return `alert ${clean(title, 300)} (${clean(fingerprint, 100)})`;
 }
 
-function parseButtonValue(actionId: string, value: string): SuggestButtonValue {
+/** The alert a suggested-action button stands for: what the click handler needs to open the request. */
+interface ClickedSuggestion {
+  command: string;
+  host: string;
+  fingerprint: string;
+  title: string;
+  /** `hunt` only: the indicators the button carried, re-validated. */
+  indicators?: string[] | undefined;
+}
+
+const REF_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Reads a suggested-action button: `{command, host, ref}`, the alert's fingerprint and title looked up by `ref` in
+ * its stored message record (which must still offer that command for that host). Buttons posted before references
+ * existed carried `{command, host, fingerprint, title}` inline; those still work.
+ */
+async function resolveButton(
+  services: Services,
+  actionId: string,
+  value: string,
+): Promise<ClickedSuggestion> {
   let v: unknown;
   try {
     v = JSON.parse(value);
   } catch {
     v = undefined;
   }
-  const b = v as Partial<SuggestButtonValue> | undefined;
+  const b = v as Partial<SuggestButtonValue & { fingerprint: unknown; title: unknown }> | undefined;
+  const malformed = () => new UserInputError('That alert button is malformed, so nothing was requested.');
   if (
     typeof b !== 'object' ||
     b === null ||
     typeof b.command !== 'string' ||
     actionId !== `alert.suggest.${b.command}` ||
     typeof b.host !== 'string' ||
-    !HOST_NAME_PATTERN.test(b.host) ||
-    typeof b.fingerprint !== 'string' ||
-    b.fingerprint.length === 0 ||
-    typeof b.title !== 'string'
+    !HOST_NAME_PATTERN.test(b.host)
   ) {
-    throw new UserInputError('That alert button is malformed, so nothing was requested.');
+    throw malformed();
   }
-  return { command: b.command, host: b.host, fingerprint: b.fingerprint, title: b.title };
+  if (b.ref === undefined && typeof b.fingerprint === 'string' && typeof b.title === 'string') {
+    if (b.fingerprint.length === 0) throw malformed();
+    return { command: b.command, host: b.host, fingerprint: b.fingerprint, title: b.title };
+  }
+  if (typeof b.ref !== 'string' || !REF_PATTERN.test(b.ref)) throw malformed();
+  const raw = await services.store.get(messageKey(b.ref));
+  const record = (raw === null ? null : JSON.parse(raw)) as {
+    kind?: string;
+    alert?: { fingerprint?: unknown; title?: unknown };
+    route?: { suggest?: unknown };
+    state?: { inventoryHost?: unknown };
+  } | null;
+  if (record === null) {
+    throw new UserInputError(
+      `ward no longer keeps this alert (alerts are kept for their rule's dedupe window plus a day), so nothing was requested. Type \`/ward ${b.command} ${b.host} --reason "…"\` instead.`,
+    );
+  }
+  const { alert, route, state } = record;
+  if (
+    record.kind !== 'message' ||
+    typeof alert?.fingerprint !== 'string' ||
+    typeof alert.title !== 'string' ||
+    !Array.isArray(route?.suggest) ||
+    !route.suggest.includes(b.command) ||
+    state?.inventoryHost !== b.host
+  ) {
+    throw malformed();
+  }
+  const resolved = { command: b.command, host: b.host, fingerprint: alert.fingerprint, title: alert.title };
+  if (b.command === 'hunt') {
+    // Re-validated here: a button value comes back from Slack and is not trusted more than typed text.
+    if (!Array.isArray(b.indicators) || b.indicators.length === 0) {
+      throw new UserInputError('That hunt button carries no indicator, so nothing was requested.');
+    }
+    const indicators = parseIndicators(b.indicators.map(String)).map(indicatorText);
+    return { ...resolved, indicators };
+  }
+  return resolved;
 }
 
 /**
@@ -198,11 +252,14 @@ function parseButtonValue(actionId: string, value: string): SuggestButtonValue {
  */
 export function registerSuggestButtons(services: Services): void {
   services.interactions.onAction('alert.suggest.', async (event) => {
-    const button = parseButtonValue(event.actionId, event.value);
+    const button = await resolveButton(services, event.actionId, event.value);
     const invocation: Invocation = {
       user: event.user,
       channel: event.channel ?? '',
-      text: `${button.command} ${button.host} --reason "${alertReason(button.title, button.fingerprint)}"`,
+      text:
+        button.command === 'hunt'
+          ? `hunt all ${(button.indicators ?? []).join(' ')} --reason "${alertReason(button.title, button.fingerprint)}"`
+          : `${button.command} ${button.host} --reason "${alertReason(button.title, button.fingerprint)}"`,
       triggerId: event.triggerId,
       responseUrl: event.responseUrl,
       threadTs: event.messageTs,
@@ -216,6 +273,43 @@ export function registerSuggestButtons(services: Services): void {
     );
     await dispatchCommand(services, invocation, replierFor(services, invocation));
   });
+}
+
+// ---- incident: auto ---------------------------------------------------------------------------------------------
+
+/**
+ * A rule's `incident: auto`: ward itself (the bot user) opens an incident for a new alert. The same fingerprint
+ * never opens two: a repeat finds the first one. What happened is said in the alert's thread.
+ */
+export async function autoOpenIncident(
+  services: Services,
+  botUserId: () => Promise<string>,
+  request: { alert: Alert; channel: string; ts: string; firstSeen: string; host?: string | undefined },
+): Promise<void> {
+  const user = await botUserId();
+  const firstSeenMs = Date.parse(request.firstSeen);
+  const outcome = await services.incidents.openFromAlert({
+    requester: user,
+    title: request.alert.title.slice(0, TITLE_MAX),
+    severity: incidentSeverityFor(request.alert.severity),
+    originChannel: request.channel,
+    alert: {
+      fingerprint: request.alert.fingerprint,
+      title: request.alert.title,
+      severity: request.alert.severity,
+      source: request.alert.source,
+      host: request.host ?? request.alert.host,
+      channel: request.channel,
+      ts: request.ts,
+      firstSeenMs: Number.isFinite(firstSeenMs) ? firstSeenMs : undefined,
+    },
+  });
+  if (!outcome.complete || outcome.existing) {
+    await services.incidents.reportOpen(outcome, {
+      ephemeral: (message) =>
+        services.chat.postMessage(request.channel, message, { threadTs: request.ts }).then(() => undefined),
+    });
+  }
 }
 
 // ---- auto-run ---------------------------------------------------------------------------------------------------

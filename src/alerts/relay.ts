@@ -52,6 +52,14 @@ export interface AlertRelayOptions {
   fallbackChannel: string;
   /** The inventory host name for an alert's host hint; undefined when ward does not know the host. */
   resolveHost?: (hint: string) => string | undefined;
+  /** A rule with `incident: auto` matched a new alert: open an incident for it (once per fingerprint). */
+  onIncident?: (request: {
+    alert: Alert;
+    channel: string;
+    ts: string;
+    firstSeen: string;
+    host?: string | undefined;
+  }) => Promise<void>;
   /** A rule's `auto` command on a new alert; wired to the policy-checked request path (src/alerts/install.ts). */
   onAuto?: (request: AutoRunRequest) => Promise<void>;
   /** Counts outcomes (hook for the ops metrics: `ward_alerts_total{source,outcome}`). */
@@ -76,7 +84,8 @@ export function payloadDigest(raw: unknown): { sha256: string; bytes: number } {
 }
 
 const pointerKey = (channel: string, fingerprint: string) => `ward:alert:msg:${channel}:${fingerprint}`;
-const messageKey = (id: string) => `ward:alert:message:${id}`;
+/** An alert's message record; its id is what the message's buttons refer to (render.ts SuggestButtonValue). */
+export const messageKey = (id: string) => `ward:alert:message:${id}`;
 const stormKey = (rule: string, minute: number) => `ward:alert:storm:${rule}:${minute}`;
 const rollupPartKey = (rule: string, channel: string, minute: number) =>
   `ward:alert:rollup:${rule}:${channel}:${minute}`;
@@ -139,7 +148,13 @@ interface SyncedRecord {
 interface MessageRecord extends SyncedRecord {
   kind: 'message';
   alert: Omit<Alert, 'raw'>;
-  route: { rule: string; mention?: string | undefined; suggest: string[]; auto: string[] };
+  route: {
+    rule: string;
+    mention?: string | undefined;
+    suggest: string[];
+    auto: string[];
+    incident?: 'auto' | undefined;
+  };
   state: AlertMessageState;
   /** The rule's auto commands still to start once the message exists. */
   autoPending: boolean;
@@ -505,6 +520,7 @@ export class AlertRelay {
         ...(route.mention === undefined ? {} : { mention: route.mention }),
         suggest: route.suggest,
         auto: route.auto,
+        ...(route.incident === undefined ? {} : { incident: route.incident }),
       },
       state: {
         count: 1,
@@ -513,7 +529,7 @@ export class AlertRelay {
         status: alert.status,
         ...(inventoryHost === undefined ? {} : { inventoryHost }),
       },
-      autoPending: alert.status === 'firing' && route.auto.length > 0,
+      autoPending: alert.status === 'firing' && (route.auto.length > 0 || route.incident === 'auto'),
     };
     // Confirmed by a replica before anything is posted: a failover that lost the pointer would let a retried copy
     // of this alert (a sender that got 503) post a second message instead of updating this one.
@@ -613,7 +629,7 @@ export class AlertRelay {
           const record = await this.getJson<SlackRecord>(recordKey);
           if (record === null || record.failed) return 'done' as const;
           if (record.syncedRev >= record.rev && record.ts !== undefined) return 'done' as const;
-          const message = this.render(record);
+          const message = this.render(record, recordKey);
           try {
             if (record.ts === undefined) {
               const posted = await this.o.chat.postMessage(target, message);
@@ -643,14 +659,14 @@ export class AlertRelay {
     }
   }
 
-  private render(record: SlackRecord): ChatMessage {
+  private render(record: SlackRecord, key: string): ChatMessage {
     if (record.kind === 'rollup') {
       const message = renderRollup(record.rule, record.minuteStart, record.state);
       return record.plain ? { text: message.text } : message;
     }
     const alert = { ...record.alert, raw: null };
     if (record.plain) return renderAlertPlain(alert, record.state, record.state.note ?? '');
-    return renderAlertMessage(alert, record.state, record.route);
+    return renderAlertMessage(alert, record.state, record.route, key.slice(messageKey('').length));
   }
 
   /**
@@ -752,6 +768,22 @@ export class AlertRelay {
       }
     });
     const found = record as MessageRecord | null;
+    if (found !== null && found.route.incident === 'auto' && this.o.onIncident !== undefined) {
+      await this.o
+        .onIncident({
+          alert: { ...found.alert, raw: null },
+          channel: posted.channel,
+          ts: posted.ts,
+          firstSeen: found.state.firstSeen,
+          host: found.state.inventoryHost,
+        })
+        .catch((err) =>
+          this.o.log.error(
+            { err, fingerprint: found.alert.fingerprint },
+            'opening an incident for an alert failed',
+          ),
+        );
+    }
     if (found === null || this.o.onAuto === undefined) return;
     const host = found.state.inventoryHost;
     if (host === undefined) {

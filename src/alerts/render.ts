@@ -1,6 +1,8 @@
 import type { ChatMessage } from '../ports/chat.js';
 import { actions, type ButtonSpec, clip, context, esc, fields, header, section } from '../render/blocks.js';
+import { userText, userTextPlain } from '../render/user-text.js';
 import type { Alert, Severity } from './alert.js';
+import { huntIndicatorsFor } from './hunt-suggest.js';
 
 /** What an alert's Slack message shows besides the alert itself. */
 export interface AlertMessageState {
@@ -26,18 +28,21 @@ export function mentionMarkup(principal: string): string {
   return principal.startsWith('S') ? `<!subteam^${principal}>` : `<@${principal}>`;
 }
 
-/** What a suggested-action button carries (`alert.suggest.<command>`); read back by the click handler. */
+/**
+ * What a suggested-action button carries (`alert.suggest.<command>`); read back by the click handler. The alert's
+ * own fingerprint and title (any length: an Alertmanager fingerprint can be thousands of characters, and Slack
+ * allows 2000 per value) stay in the store: `ref` names the alert's message record there, which keeps them for
+ * the record's lifetime (its dedupe window plus a day).
+ */
 export interface SuggestButtonValue {
   command: string;
   /** An inventory host name, never the raw hint: buttons exist only for hosts ward knows. */
   host: string;
-  fingerprint: string;
-  /** The alert title (clipped), for the request's reason. */
-  title: string;
+  /** The id of the alert's message record (`ward:alert:message:<ref>`). */
+  ref: string;
+  /** `hunt` only: the indicators derived from the alert (re-validated on click); the hunt runs on all hosts. */
+  indicators?: string[] | undefined;
 }
-
-/** Longest title carried in a button value (Slack allows 2000 characters per value). */
-export const buttonTitleMax = 150;
 
 /** How much of a fingerprint a message shows (enough to find it in the logs and the audit). */
 export const shownFingerprintLength = 32;
@@ -52,19 +57,21 @@ export function renderAlertMessage(
   alert: Alert,
   state: AlertMessageState,
   route: { rule: string; mention?: string | undefined; suggest: readonly string[] },
+  /** The message record's id, which the buttons refer to; without it there are no buttons. */
+  ref?: string,
 ): ChatMessage {
   const resolved = state.status === 'resolved';
   const icon = resolved ? ':white_check_mark:' : severityEmoji[alert.severity];
-  const title = `${resolved ? 'Resolved: ' : ''}${alert.title}`;
+  const title = `${resolved ? 'Resolved: ' : ''}${userTextPlain(alert.title, 300)}`;
   const hostText =
     alert.host === undefined
       ? '(none)'
       : state.inventoryHost === undefined || state.inventoryHost === alert.host
-        ? esc(alert.host)
-        : `${esc(state.inventoryHost)} (${esc(alert.host)})`;
+        ? userText(alert.host, 200)
+        : `${esc(state.inventoryHost)} (${userText(alert.host, 200)})`;
   const blocks = [
     header(title),
-    section(`${icon} ${esc(alert.summary || alert.title)}`),
+    section(`${icon} ${userText(alert.summary || alert.title, 2800)}`),
     fields([
       ['Severity', alert.severity],
       ['Status', resolved ? 'resolved' : 'firing'],
@@ -76,18 +83,44 @@ export function renderAlertMessage(
   ];
   const host = state.inventoryHost;
   const buttons: ButtonSpec[] =
-    resolved || host === undefined
+    resolved || host === undefined || ref === undefined
       ? []
-      : route.suggest.map((command) => ({
-          text: `${command} ${host}`,
-          actionId: `alert.suggest.${command}`,
-          value: JSON.stringify({
-            command,
-            host,
-            fingerprint: alert.fingerprint,
-            title: clip(alert.title, buttonTitleMax),
-          } satisfies SuggestButtonValue),
-        }));
+      : route.suggest.flatMap((command): ButtonSpec[] => {
+          const value: SuggestButtonValue = { command, host, ref };
+          if (command !== 'hunt') {
+            return [
+              {
+                text: `${command} ${host}`,
+                actionId: `alert.suggest.${command}`,
+                value: JSON.stringify(value),
+              },
+            ];
+          }
+          // "Where else is this?": the exact hunt is shown (in the confirm dialog) before it runs.
+          const indicators = huntIndicatorsFor(alert);
+          const json = JSON.stringify({ ...value, indicators });
+          // A button value holds 2000 characters: a hunt too long for one is left to be typed, never cut.
+          if (indicators.length === 0 || json.length > 2000) return [];
+          const exact = `/ward hunt all ${indicators.join(' ')}`;
+          return [
+            {
+              text: `hunt all: ${indicators.join(' ')}`,
+              actionId: 'alert.suggest.hunt',
+              value: json,
+              confirm: {
+                title: 'Hunt every host?',
+                text: `\`${esc(exact)}\``,
+                confirm: 'Hunt',
+                deny: 'Cancel',
+              },
+            },
+          ];
+        });
+  // Every firing alert can become an incident; one alert opens at most one (src/incidents/). Like the suggested
+  // actions, the button carries only a reference to the stored alert: its text is read back from ward's own record.
+  if (!resolved && ref !== undefined) {
+    buttons.push({ text: 'Open incident', actionId: 'incident.open_alert', value: JSON.stringify({ ref }) });
+  }
   if (alert.link !== undefined && /^https?:\/\//.test(alert.link)) {
     blocks.push(section(`<${alert.link.replace(/[<>|]/g, encodeURIComponent)}|Open in ${alert.source}>`));
   }
@@ -97,18 +130,18 @@ export function renderAlertMessage(
     notes.push(
       alert.host === undefined
         ? `Suggested: ${route.suggest.map(esc).join(', ')}. No buttons: the alert names no host.`
-        : `Suggested: ${route.suggest.map(esc).join(', ')}. No buttons: host \`${esc(alert.host)}\` is not in ward's inventory.`,
+        : `Suggested: ${route.suggest.map(esc).join(', ')}. No buttons: host ${userText(alert.host, 200)} is not in ward's inventory.`,
     );
   }
   if (state.note !== undefined) notes.push(esc(state.note));
   const mention = route.mention !== undefined && !resolved ? `${mentionMarkup(route.mention)} ` : '';
   blocks.push(
     context(
-      `${mention}rule ${esc(route.rule)} · first seen ${state.firstSeen} · fingerprint ${esc(alert.fingerprint.slice(0, shownFingerprintLength))}`,
+      `${mention}rule ${esc(route.rule)} · first seen ${state.firstSeen} · fingerprint ${userText(alert.fingerprint, shownFingerprintLength)}`,
       ...notes,
     ),
   );
-  return { text: `${mention}${icon} ${esc(title)}`, blocks };
+  return { text: `${mention}${icon} ${userText(title, 300)}`, blocks };
 }
 
 /** The text-only form of an alert, for a fallback channel when Slack refused the blocks themselves. */
@@ -116,7 +149,7 @@ export function renderAlertPlain(alert: Alert, state: AlertMessageState, note: s
   const status = state.status === 'resolved' ? 'Resolved: ' : '';
   return {
     text: clip(
-      `${severityEmoji[alert.severity]} ${status}${esc(alert.title)} (${alert.source}, ${alert.severity}, host ${esc(alert.host ?? 'none')}, seen ${state.count}×, fingerprint ${esc(alert.fingerprint.slice(0, shownFingerprintLength))})\n${esc(alert.summary)}\n_${esc(note)}_`,
+      `${severityEmoji[alert.severity]} ${status}${userText(alert.title, 300)} (${alert.source}, ${alert.severity}, host ${alert.host === undefined ? 'none' : userText(alert.host, 200)}, seen ${state.count}×, fingerprint ${userText(alert.fingerprint, shownFingerprintLength)})\n${alert.summary ? userText(alert.summary, 3000) : ''}\n_${esc(note)}_`,
       3900,
     ),
   };
@@ -155,7 +188,7 @@ export function renderRollup(rule: string, minuteStart: string, state: RollupSta
   const text = `:cyclone: Alert storm on rule ${esc(rule)}${partText}: ${state.count} more alerts (${state.entries.length} distinct) since ${minuteStart}`;
   const lines = state.entries.map(
     (e) =>
-      `• ${e.status === 'resolved' ? ':white_check_mark: ' : ''}${esc(clip(e.title, 120))}${e.count > 1 ? ` ×${e.count}` : ''} · \`${esc(e.fingerprint.slice(0, shownFingerprintLength))}\``,
+      `• ${e.status === 'resolved' ? ':white_check_mark: ' : ''}${userText(e.title, 120)}${e.count > 1 ? ` ×${e.count}` : ''} · ${userText(e.fingerprint, shownFingerprintLength)}`,
   );
   const sections: string[] = [];
   for (let i = 0; i < lines.length; i += 10) sections.push(lines.slice(i, i + 10).join('\n'));

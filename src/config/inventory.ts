@@ -14,6 +14,19 @@ export const DEFAULT_HASH_PATHS = [
   '/usr/bin/passwd',
 ] as const;
 
+/** Where `hunt sha256:…` looks for files by default (inventory `hunt.paths` replaces the list). */
+export const DEFAULT_HUNT_PATHS = [
+  '/tmp',
+  '/var/tmp',
+  '/dev/shm',
+  '/usr/local/bin',
+  '/usr/bin',
+  '/usr/sbin',
+  '/opt',
+  '/home',
+  '/root',
+] as const;
+
 /** Host names as ward accepts them anywhere (command arguments, inventory keys): no shell metacharacters. */
 export const HOST_NAME_PATTERN = /^[a-z0-9](?:[a-z0-9.-]{0,61}[a-z0-9])?$/;
 export const TAG_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
@@ -123,6 +136,11 @@ export const inventorySchema = z
       .object({ hashPaths: z.array(absolutePath).max(200).optional() })
       .strict()
       .default({}),
+    /** Hunt settings for every host: the directories `hunt sha256:…` searches (each bounded by -xdev). */
+    hunt: z
+      .object({ paths: z.array(absolutePath).min(1).max(100).optional() })
+      .strict()
+      .default({}),
     defaults: z.object(connection).strict().default({}),
     hosts: z.record(hostName, inventoryHost).default({}),
   })
@@ -139,12 +157,15 @@ export interface Inventory {
   managementCidrs: string[];
   /** Files whose sha256 forensics records on every host (defaults plus the inventory's `forensics.hashPaths`). */
   forensicsHashPaths: string[];
+  /** Directories `hunt sha256:…` searches (inventory `hunt.paths`, else DEFAULT_HUNT_PATHS). */
+  huntPaths: string[];
   hosts: ReadonlyMap<string, InventoryHost>;
 }
 
 export const EMPTY_INVENTORY: Inventory = {
   managementCidrs: [],
   forensicsHashPaths: [...DEFAULT_HASH_PATHS],
+  huntPaths: [...DEFAULT_HUNT_PATHS],
   hosts: new Map(),
 };
 
@@ -165,21 +186,44 @@ export function toInventory(file: InventoryFile): Inventory {
     });
   }
   const hashPaths = [...new Set([...DEFAULT_HASH_PATHS, ...(file.forensics.hashPaths ?? [])])];
-  return { managementCidrs: file.management.cidrs, forensicsHashPaths: hashPaths, hosts };
+  return {
+    managementCidrs: file.management.cidrs,
+    forensicsHashPaths: hashPaths,
+    huntPaths: [...new Set(file.hunt.paths ?? DEFAULT_HUNT_PATHS)],
+    hosts,
+  };
 }
 
-/** A command argument naming hosts: a host name or `tag:<tag>`. Validated before anything else sees it. */
+/** Most hosts one comma-separated list may name (a hunt's hits, typed by hand or carried by a button). */
+export const MAX_HOST_LIST = 500;
+
+/** `web2,web4`: two or more host names, comma-separated, no spaces (how a hunt's hits become one request). */
+export function isHostList(value: string): boolean {
+  const names = value.split(',');
+  return names.length >= 2 && names.length <= MAX_HOST_LIST && names.every((n) => HOST_NAME_PATTERN.test(n));
+}
+
+/** A command argument naming hosts: a host name, a list `web1,web2` or `tag:<tag>`. Validated before anything else. */
 export const hostSelectorArg = z
   .string()
   .refine(
-    (v) => HOST_NAME_PATTERN.test(v) || (v.startsWith('tag:') && TAG_PATTERN.test(v.slice(4))),
-    'must be a host name from the inventory (e.g. web1) or a selector such as tag:web',
+    (v) =>
+      HOST_NAME_PATTERN.test(v) || isHostList(v) || (v.startsWith('tag:') && TAG_PATTERN.test(v.slice(4))),
+    'must be a host name from the inventory (e.g. web1), a list such as web1,web2, or a selector such as tag:web',
   );
 
 /** A command argument naming exactly one host. */
 export const hostNameArg = z
   .string()
   .regex(HOST_NAME_PATTERN, 'must be a host name from the inventory (e.g. web1), not a selector');
+
+/** A command argument naming one host or an explicit list of them (`web1,web2`), never a tag. */
+export const hostListArg = z
+  .string()
+  .refine(
+    (v) => HOST_NAME_PATTERN.test(v) || isHostList(v),
+    'must be a host name from the inventory (e.g. web1) or a list such as web1,web2 (no tag: selector)',
+  );
 
 /** Resolves a host name or tag selector against the inventory; unknown names are a clear user error. */
 export function resolveHosts(inventory: Inventory, selector: string): InventoryHost[] {
@@ -188,6 +232,10 @@ export function resolveHosts(inventory: Inventory, selector: string): InventoryH
     const found = [...inventory.hosts.values()].filter((h) => h.tags.includes(tag));
     if (found.length === 0) throw new UserInputError(`No host in the inventory has the tag \`${tag}\`.`);
     return found.sort((a, b) => a.name.localeCompare(b.name));
+  }
+  if (selector.includes(',')) {
+    const names = [...new Set(selector.split(','))];
+    return names.flatMap((n) => resolveHosts(inventory, n));
   }
   const host = inventory.hosts.get(selector);
   if (!host) {

@@ -116,6 +116,8 @@ export interface CommandDefinition<S extends z.ZodObject = z.ZodObject> {
   args: S;
   /** Names of the schema's keys filled from positional words, in order. */
   positionals: readonly (keyof z.output<S> & string)[];
+  /** The last positional takes every remaining word, as an array (e.g. a hunt's indicators). */
+  variadic?: boolean;
   /** Schema keys given as options, by their kebab-case flag name (e.g. `{ 'since': 'since' }`). */
   options?: Readonly<Record<string, { key: keyof z.output<S> & string; boolean?: boolean }>>;
   /** Defaults; the policy file overrides them field by field. */

@@ -64,12 +64,14 @@ export function parseCommandText(
 
   const raw: Record<string, unknown> = {};
   const problems: string[] = [];
-  if (positionals.length > command.positionals.length) {
+  if (positionals.length > command.positionals.length && command.variadic !== true) {
     const extra = positionals[command.positionals.length]!;
     problems.push(`unexpected argument \`${truncate(extra)}\` (quote values that contain spaces)`);
   }
   command.positionals.forEach((key: string, i: number) => {
-    if (positionals[i] !== undefined) raw[key] = positionals[i];
+    const last = i === command.positionals.length - 1;
+    if (last && command.variadic === true) raw[key] = positionals.slice(i);
+    else if (positionals[i] !== undefined) raw[key] = positionals[i];
   });
 
   const common: CommonFlags = { dryRun: false, breakGlass: false };

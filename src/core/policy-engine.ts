@@ -1,5 +1,5 @@
 import type { CommandPolicy, PolicyFile } from '../config/policy.js';
-import { EVERYONE } from '../config/policy.js';
+import { CONTEXT_ROLES, EVERYONE } from '../config/policy.js';
 import { ConfigError, PermissionDeniedError } from '../errors.js';
 import type { ChatClient } from '../ports/chat.js';
 import type { Clock } from '../ports/clock.js';
@@ -17,6 +17,7 @@ const BASE_POLICY: CommandPolicy = {
   breakGlass: [],
   auto: false,
   allowUnlisted: false,
+  actions: {},
 };
 
 /**
@@ -60,6 +61,12 @@ export class PolicyEngine {
             problems.push(`commands.${name}.${field}: role "${role}" is not defined under roles`);
         }
       }
+      for (const [action, allowed] of Object.entries(override.actions ?? {})) {
+        for (const role of allowed) {
+          if (!roles.has(role) && !CONTEXT_ROLES.has(role))
+            problems.push(`commands.${name}.actions.${action}: role "${role}" is not defined under roles`);
+        }
+      }
     }
     if (problems.length > 0) throw new ConfigError('policy file', problems);
   }
@@ -80,7 +87,14 @@ export class PolicyEngine {
       breakGlass: override.breakGlass ?? declared.breakGlass,
       auto: override.auto ?? declared.auto,
       allowUnlisted: override.allowUnlisted ?? declared.allowUnlisted,
+      actions: { ...declared.actions, ...override.actions },
     };
+  }
+
+  /** The roles a command's sub-action needs (policy file over the declaration); undefined when only `allow` applies. */
+  actionRoles(commandName: string, action: string): string[] | undefined {
+    const command = this.commands.find(commandName);
+    return command ? this.policyFor(command).actions[action] : undefined;
   }
 
   /**

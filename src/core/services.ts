@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { AlertsControl } from '../alerts/install.js';
 import type { Config } from '../config/env.js';
 import type { Inventory } from '../config/inventory.js';
+import type { IncidentService } from '../incidents/incident-service.js';
 import type { AuditLog } from '../ports/audit.js';
 import type { ChatClient } from '../ports/chat.js';
 import type { Clock } from '../ports/clock.js';
@@ -37,6 +38,8 @@ export interface Services {
   gate: ChangeGate;
   /** The second factor (TOTP or Duo push, WARD_MFA_PROVIDER). */
   mfa: MfaProvider;
+  /** Incidents: channels, roles, timeline, report (src/incidents/). */
+  incidents: IncidentService;
   /** The alert relay's rules, when alerts are enabled (src/alerts/install.ts). */
   alerts?: AlertsControl | undefined;
 }

@@ -6,7 +6,11 @@ export type MfaFailure =
   | 'not_enrolled'
   | 'denied'
   | 'timeout'
-  | 'unavailable';
+  | 'unavailable'
+  /** A push to this person is still waiting for their answer: ward sends one at a time. */
+  | 'push_pending'
+  /** The person got as many pushes as ward allows per hour (push fatigue). */
+  | 'rate_limited';
 
 /** The answer of a second-factor check: `message` is safe to show the person (it never contains the code). */
 export type MfaOutcome = { ok: true } | { ok: false; reason: MfaFailure; message: string };

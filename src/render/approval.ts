@@ -2,6 +2,7 @@ import type { ApprovalRequest } from '../core/approvals/request.js';
 import type { Block, ChatMessage } from '../ports/chat.js';
 import { actions, context, esc, header, mention, section } from './blocks.js';
 import { renderHosts, renderPlanSteps } from './plan.js';
+import { userText } from './user-text.js';
 
 export const APPROVE_ACTION = 'approval.approve';
 export const DENY_ACTION = 'approval.deny';
@@ -123,7 +124,7 @@ export function renderApprovalMessage(req: ApprovalRequest): ChatMessage {
         `*Requested by* ${mention(req.requester)} · *Request* \`${req.id}\``,
         `*Command:* \`${esc(req.command)}\``,
         `*Hosts:* ${renderHosts(req.plan)}`,
-        `*Reason:* ${req.reason ? esc(req.reason) : '_none given_'}`,
+        `*Reason:* ${req.reason ? userText(req.reason) : '_none given_'}`,
       ].join('\n'),
     ),
     section(`*Plan*\n${renderPlanSteps(req.plan)}`),
@@ -165,7 +166,7 @@ export function renderBreakGlassAnnouncement(req: ApprovalRequest): ChatMessage 
     blocks: [
       header(`:rotating_light: BREAK-GLASS override: ${req.command}`),
       section(
-        `<!here> ${who} is running \`${esc(req.command)}\` on ${renderHosts(req.plan)} *without the ${req.policy.approvals} approval(s)* its policy asks for.\n*Reason:* ${esc(req.breakGlass?.reason ?? '')}`,
+        `<!here> ${who} is running \`${esc(req.command)}\` on ${renderHosts(req.plan)} *without the ${req.policy.approvals} approval(s)* its policy asks for.\n*Reason:* ${userText(req.breakGlass?.reason ?? '')}`,
       ),
       context(`Request \`${req.id}\`. This override is recorded in the audit log.`),
     ],
@@ -188,8 +189,14 @@ export function renderAdvisoryWarning(req: ApprovalRequest): ChatMessage {
   };
 }
 
-/** The modal asking for a TOTP code; private_metadata carries the request id and whose factor this is. */
-export function renderMfaModal(meta: { requestId: string; factor: 'requester' | 'approver' }, what: string) {
+/**
+ * The modal asking for a TOTP code; private_metadata carries the request id, whose factor this is, and the request
+ * message (channel, ts) it belongs to, checked again when the code comes back.
+ */
+export function renderMfaModal(
+  meta: { requestId: string; factor: 'requester' | 'approver'; channel: string; ts: string },
+  what: string,
+) {
   return {
     type: 'modal',
     callback_id: MFA_CALLBACK_ID,

@@ -44,6 +44,9 @@ export function divider(): Block {
   return { type: 'divider' };
 }
 
+/** Slack's limit on a button's value. */
+export const MAX_BUTTON_VALUE = 2000;
+
 export interface ButtonSpec {
   text: string;
   actionId: string;
@@ -53,6 +56,14 @@ export interface ButtonSpec {
 }
 
 export function actions(blockId: string, buttons: ButtonSpec[]): Block {
+  for (const b of buttons) {
+    // A clipped value is a dead button (half a JSON object, a cut id): callers store long values and pass a reference.
+    if (b.value.length > MAX_BUTTON_VALUE) {
+      throw new Error(
+        `button ${b.actionId}: value of ${b.value.length} characters (Slack allows ${MAX_BUTTON_VALUE})`,
+      );
+    }
+  }
   return {
     type: 'actions',
     block_id: blockId,
@@ -60,7 +71,7 @@ export function actions(blockId: string, buttons: ButtonSpec[]): Block {
       type: 'button',
       text: { type: 'plain_text', text: clip(b.text, 75), emoji: true },
       action_id: b.actionId,
-      value: clip(b.value, 2000),
+      value: b.value,
       ...(b.style ? { style: b.style } : {}),
       ...(b.confirm
         ? {

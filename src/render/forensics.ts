@@ -1,6 +1,7 @@
 import type { ForensicsResult } from '../actions/forensics.js';
 import type { ChatMessage } from '../ports/chat.js';
-import { clip, code, context, divider, esc, fields, header, section } from './blocks.js';
+import { code, context, divider, esc, fields, header, section } from './blocks.js';
+import { userText } from './user-text.js';
 
 export interface ForensicSummaryInput {
   result: ForensicsResult;
@@ -50,20 +51,20 @@ export function renderForensicSummary(input: ForensicSummaryInput): ChatMessage 
         `*${h.suspiciousProcesses.length > 0 ? ':rotating_light: ' : ''}Suspicious processes (${h.suspiciousProcesses.length})*\n${list(
           h.suspiciousProcesses.map(
             (p) =>
-              `pid ${code(p.pid)} ${code(clip(p.exe, 120))}: ${esc(p.why)}${p.cmdline ? ` (${code(clip(p.cmdline, 80))})` : ''}`,
+              `pid ${code(p.pid)} ${userText(p.exe, 120)}: ${esc(p.why)}${p.cmdline ? ` (${userText(p.cmdline, 80)})` : ''}`,
           ),
           'none found (no executable deleted or running from /tmp, /var/tmp, /dev/shm)',
         )}`,
       ),
       section(
         `*Listening (${h.listeners.length})*\n${list(
-          h.listeners.map((l) => code(clip(l, 120))),
+          h.listeners.map((l) => userText(l, 120)),
           'no listener found',
         )}`,
       ),
       section(
         `*Sessions now (${h.sessions.length})*\n${list(
-          h.sessions.map((s) => code(clip(s.trim(), 120))),
+          h.sessions.map((s) => userText(s, 120)),
           'nobody logged in',
         )}`,
       ),

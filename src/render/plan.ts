@@ -1,6 +1,7 @@
 import type { Plan } from '../core/command.js';
 import type { ChatMessage } from '../ports/chat.js';
 import { code, context, esc, header, section } from './blocks.js';
+import { userText } from './user-text.js';
 
 /** The plan as a human approves it: every step with the exact commands, on which hosts. */
 export function renderPlanSteps(plan: Plan, maxChars = 2800): string {
@@ -34,7 +35,7 @@ export function renderPlanPreview(
     text: `${title}. Nothing was run.`,
     blocks: [
       header(title),
-      section(`*Hosts:* ${renderHosts(plan)}${opts.reason ? `\n*Reason:* ${esc(opts.reason)}` : ''}`),
+      section(`*Hosts:* ${renderHosts(plan)}${opts.reason ? `\n*Reason:* ${userText(opts.reason)}` : ''}`),
       section(`*Plan*\n${renderPlanSteps(plan)}`),
       context(opts.dryRun ? ':information_source: Dry run: nothing was run and nothing was changed.' : ''),
     ],

@@ -1,6 +1,7 @@
 import type { ExecutionRecord } from '../core/executions.js';
 import type { ChatMessage } from '../ports/chat.js';
 import { actions, code, context, esc, header, section } from './blocks.js';
+import { userText } from './user-text.js';
 
 const MAX_LINES = 40;
 
@@ -16,7 +17,7 @@ export function renderInterrupted(record: ExecutionRecord): ChatMessage {
   const list = (steps: ExecutionRecord['steps'], mark: string) =>
     steps
       .slice(0, MAX_LINES)
-      .map((s) => `${mark} ${esc(s.title)}${s.detail ? ` (${esc(s.detail)})` : ''}`)
+      .map((s) => `${mark} ${esc(s.title)}${s.detail ? ` (${userText(s.detail, 300)})` : ''}`)
       .join('\n') + (steps.length > MAX_LINES ? `\n… and ${steps.length - MAX_LINES} more` : '');
   const parts: string[] = [];
   if (done.length) parts.push(`*Done*\n${list(done, ':white_check_mark:')}`);
@@ -38,7 +39,7 @@ export function renderInterrupted(record: ExecutionRecord): ChatMessage {
     blocks: [
       header(`:warning: ${title}`),
       section(
-        `${code(`/ward ${record.text}`)} requested by <@${record.requester}> (request ${code(record.requestId)}) did not finish: ${esc(record.interruption ?? 'ward stopped')}.`,
+        `${userText(`/ward ${record.text}`)} requested by <@${record.requester}> (request ${code(record.requestId)}) did not finish: ${esc(record.interruption ?? 'ward stopped')}.`,
       ),
       ...parts.map((p) => section(p)),
       actions(`recovery:${record.requestId}`.slice(0, 255), [

@@ -3,6 +3,7 @@ import type { ExecutionRecord, StepStatus } from '../core/executions.js';
 import type { ChatMessage } from '../ports/chat.js';
 import { slackDate } from './approval.js';
 import { clip, code, context, esc, header, mention, section } from './blocks.js';
+import { userText } from './user-text.js';
 
 const MAX_STEPS = 40;
 
@@ -31,7 +32,7 @@ function votes(req: ApprovalRequest): string {
   const lines: string[] = [];
   if (req.breakGlass) {
     lines.push(
-      `*Approvals:* overridden with break-glass by ${mention(req.breakGlass.user)} (policy asks for ${req.policy.approvals}); reason: ${esc(req.breakGlass.reason)}`,
+      `*Approvals:* overridden with break-glass by ${mention(req.breakGlass.user)} (policy asks for ${req.policy.approvals}); reason: ${userText(req.breakGlass.reason)}`,
     );
   } else if (req.advisory) {
     lines.push(`*Approvals:* not enforced (advisory policy asks for ${req.policy.approvals})`);
@@ -85,7 +86,7 @@ function execution(record: ExecutionRecord): string[] {
     .slice(0, MAX_STEPS)
     .map(
       (s) =>
-        `${STEP_MARK[s.status] ?? esc(s.status)}: ${esc(s.title)}${s.detail ? ` (${esc(clip(s.detail, 200))})` : ''}`,
+        `${STEP_MARK[s.status] ?? esc(s.status)}: ${esc(s.title)}${s.detail ? ` (${userText(s.detail, 200)})` : ''}`,
     );
   if (record.steps.length > MAX_STEPS) steps.push(`… and ${record.steps.length - MAX_STEPS} more`);
   return [head, steps.join('\n') || '_No steps._'];
@@ -107,9 +108,9 @@ export function renderRequestStatus(
     section(
       [
         `*State:* ${esc(state)}`,
-        `*Command:* ${text ? code(`/ward ${text}`) : code(command)}${requester ? ` requested by ${mention(requester)}` : ''}${req ? ` ${slackDate(req.createdAt)}` : ''}`,
+        `*Command:* ${text ? userText(`/ward ${text}`) : code(command)}${requester ? ` requested by ${mention(requester)}` : ''}${req ? ` ${slackDate(req.createdAt)}` : ''}`,
         `*Hosts:* ${hosts.map(esc).join(', ') || '_none_'}`,
-        ...(req ? [`*Reason:* ${req.reason ? esc(req.reason) : '_none given_'}`] : []),
+        ...(req ? [`*Reason:* ${req.reason ? userText(req.reason) : '_none given_'}`] : []),
       ].join('\n'),
     ),
   ];

@@ -5,7 +5,7 @@
  * ward calls, and alert webhooks with their bearer tokens. ward's code path knows nothing of the sandbox, except
  * that its SLACK_API_URL points at the fake.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -37,8 +37,10 @@ export interface SandboxOptions {
 }
 
 export interface SandboxHandle {
-  /** The page: `http://127.0.0.1:PORT/`. */
+  /** The page, with this run's token: `http://127.0.0.1:PORT/?token=…`. */
   url: string;
+  /** This run's token: every API call and file download must carry it (header x-ward-sandbox-token or ?token=). */
+  token: string;
   ward: WardHandle;
   slack: FakeSlack;
   stop(): Promise<void>;
@@ -73,6 +75,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const evidenceDir = mkdtempSync(join(tmpdir(), 'ward-sandbox-evidence-'));
 
   const botToken = `xoxb-sandbox-${randomBytes(12).toString('hex')}`;
+  // 127.0.0.1 keeps other machines out, not other users of this one: without this token they could drive ward's
+  // demo (and, with the sandbox run as root, read forensics of this machine's root processes).
+  const pageToken = randomBytes(24).toString('base64url');
   const signingSecret = randomBytes(32).toString('hex');
   const alertTokens = {
     alertmanager: randomBytes(24).toString('hex'),
@@ -339,10 +344,17 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       throw new PageError(400, 'malformed request path');
     }
     const path = url.pathname;
+    // The page itself and its scripts hold nothing of this run; everything else needs the token.
     if (req.method === 'GET' || req.method === 'HEAD') {
       if (path === '/') return sendStatic(res, publicDir, 'index.html');
       const name = path.slice(1);
       if (staticFiles.has(name)) return sendStatic(res, publicDir, name);
+    }
+    const given = req.headers['x-ward-sandbox-token'] ?? url.searchParams.get('token') ?? '';
+    if (!sameToken(String(given), pageToken)) {
+      throw new PageError(401, 'open the address `npm run sandbox` printed: the sandbox needs its ?token=…');
+    }
+    if (req.method === 'GET') {
       if (path === '/api/state') return sendJson(res, 200, state(person(url.searchParams.get('user'))));
       if (path === '/api/mfa') return sendJson(res, 200, mfaCodes());
       if (path === '/api/events') return openStream(person(url.searchParams.get('user')), res);
@@ -398,7 +410,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 
   let stopping: Promise<void> | undefined;
   return {
-    url: `http://127.0.0.1:${pagePort}/`,
+    url: `http://127.0.0.1:${pagePort}/?token=${pageToken}`,
+    token: pageToken,
     ward,
     slack,
     stop() {
@@ -440,6 +453,13 @@ async function enrolDemoUsers(mfa: MfaProvider): Promise<Map<string, TOTP>> {
     out.set(user.id, totp);
   }
   return out;
+}
+
+/** Compares a presented token with this run's in constant time. */
+function sameToken(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /** A message as the page renders it: no raw file bytes, files as download links. */

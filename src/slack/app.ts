@@ -4,6 +4,7 @@ import type { Invocation, Replier } from '../core/command.js';
 import { answerError, dispatchCommand, isFirstDelivery } from '../core/dispatcher.js';
 import type { Services } from '../core/services.js';
 import type { WorkTracker } from '../core/work-tracker.js';
+import { withIncident } from '../incidents/incident-audit.js';
 import { newRequestId, toSlackLogger, withRequestId } from '../log.js';
 import type { ChatMessage } from '../ports/chat.js';
 
@@ -71,6 +72,12 @@ export function createSlackApp(config: Config, services: Services, work: WorkTra
     }).catch(() => {});
   };
 
+  /** The incident whose channel this is, if any: whatever happens there is attached to it. */
+  const incidentOf = (channel: string | undefined): Promise<string | undefined> =>
+    channel === undefined
+      ? Promise.resolve(undefined)
+      : services.incidents.store.byChannel(channel).catch(() => undefined);
+
   app.command(/^\/ward/, async ({ command, ack, respond }) => {
     await ack();
     const inv: Invocation = {
@@ -86,7 +93,11 @@ export function createSlackApp(config: Config, services: Services, work: WorkTra
       return;
     }
     void work.track(
-      withRequestId(inv.requestId, () => dispatchCommand(services, inv, replierFor(services, inv))),
+      withRequestId(inv.requestId, async () =>
+        withIncident(await incidentOf(inv.channel), () =>
+          dispatchCommand(services, inv, replierFor(services, inv)),
+        ),
+      ),
     );
   });
 
@@ -131,17 +142,20 @@ export function createSlackApp(config: Config, services: Services, work: WorkTra
         try {
           // Slack redelivers the same click (same trigger_id) when the first delivery was not acked in time.
           if ((await isFirstDelivery(services.store, body.trigger_id)) === false) return;
-          await handler({
-            user: body.user.id,
-            actionId: action.action_id,
-            value,
-            channel,
-            messageTs: message?.ts,
-            threadTs: message?.thread_ts,
-            triggerId: body.trigger_id,
-            responseUrl,
-            requestId,
-          });
+          const incident = await incidentOf(channel);
+          await withIncident(incident, () =>
+            handler({
+              user: body.user.id,
+              actionId: action.action_id,
+              value,
+              channel,
+              messageTs: message?.ts,
+              threadTs: message?.thread_ts,
+              triggerId: body.trigger_id,
+              responseUrl,
+              requestId,
+            }),
+          );
         } catch (err) {
           await answerError(services, log, reply, err, { command: action.action_id, user: body.user.id });
         }
@@ -185,6 +199,50 @@ export function createSlackApp(config: Config, services: Services, work: WorkTra
       await ack(first ? { response_action: 'errors', errors: { [first]: text.slice(0, 150) } } : undefined);
     }
   });
+
+  // Message shortcut "Add to incident timeline": the message's author, time, text and permalink become a note.
+  app.shortcut(
+    { callback_id: 'incident.add_to_timeline', type: 'message_action' },
+    async ({ ack, shortcut }) => {
+      await ack();
+      if (shortcut.type !== 'message_action') return;
+      const requestId = newRequestId();
+      const log = services.log.child({ requestId, user: shortcut.user.id, shortcut: shortcut.callback_id });
+      const channel = shortcut.channel.id;
+      const reply = replierFor(services, {
+        user: shortcut.user.id,
+        channel,
+        text: '',
+        requestId,
+        responseUrl: shortcut.response_url,
+      });
+      if (!work.accepting) {
+        await refuseWhileStopping((m) => reply.ephemeral(m));
+        return;
+      }
+      void work.track(
+        withRequestId(requestId, async () => {
+          try {
+            if ((await isFirstDelivery(services.store, shortcut.trigger_id)) === false) return;
+            const incident = await services.incidents.ofChannel(channel);
+            await withIncident(incident.id, async () => {
+              await services.policy.authorize(shortcut.user.id, services.commands.get('incident'));
+              const message = shortcut.message as { ts: string; text?: string; user?: string };
+              const permalink = await services.chat.permalink(channel, message.ts).catch(() => undefined);
+              await services.incidents.note(incident, shortcut.user.id, message.text ?? '', {
+                author: message.user,
+                permalink,
+                messageTs: message.ts,
+              });
+              await reply.ephemeral({ text: `:memo: Added to the ${incident.id} timeline.` });
+            });
+          } catch (err) {
+            await answerError(services, log, reply, err, { command: 'incident', user: shortcut.user.id });
+          }
+        }),
+      );
+    },
+  );
 
   // ward works through /ward; a mention gets a pointer rather than silence.
   app.event('app_mention', async ({ event }) => {

@@ -44,7 +44,7 @@ beforeAll(async () => {
   url = await new Promise<string>((resolve, reject) => {
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      const m = /ward sandbox: open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(output);
+      const m = /ward sandbox: open (http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]+)/.exec(output);
       if (m) resolve(m[1]!);
     };
     sandbox.stdout!.on('data', onData);

@@ -17,6 +17,8 @@ export interface FakeDuo {
   /** Every request: path, params, and whether its signature checked out. */
   requests: Array<{ method: string; path: string; params: Record<string, string>; signatureOk: boolean }>;
   behave(username: string, behaviour: DuoBehaviour): void;
+  /** Ends every hanging push (its connection is dropped, as when Duo goes away). */
+  releaseHanging(): void;
   close(): Promise<void>;
 }
 
@@ -136,6 +138,10 @@ export async function startFakeDuo(
     skey,
     requests,
     behave: (u, b) => behaviours.set(u, b),
+    releaseHanging() {
+      for (const release of hanging) release();
+      hanging.clear();
+    },
     async close() {
       for (const release of hanging) release();
       server.closeAllConnections();

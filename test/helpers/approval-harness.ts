@@ -211,17 +211,42 @@ export async function click(
   return { res, responseUrl };
 }
 
+/**
+ * Submits a code in the MFA modal ward opened for this request and factor: as Slack does, the submission carries
+ * back the private_metadata ward wrote into that modal (the latest one opened).
+ */
 export async function submitCode(
+  shared: Shared,
   wardUrl: string,
   user: string,
   requestId: string,
   factor: 'requester' | 'approver',
   code: string,
 ): Promise<{ errors?: Record<string, string> }> {
+  const opened = await waitFor(`the ${factor} MFA modal of ${requestId}`, () =>
+    shared.slack
+      .views()
+      .map((v) => (v.view as { private_metadata?: string }).private_metadata ?? '')
+      .filter((m) => {
+        const meta = JSON.parse(m || '{}') as { requestId?: string; factor?: string };
+        return meta.requestId === requestId && meta.factor === factor;
+      })
+      .at(-1),
+  );
+  return submitMfaView(wardUrl, user, opened, code);
+}
+
+/** A view_submission of the MFA modal with the given private_metadata (a test may forge it). */
+export async function submitMfaView(
+  wardUrl: string,
+  user: string,
+  privateMetadata: string,
+  code: string,
+): Promise<{ errors?: Record<string, string> }> {
   const res = await sendViewSubmission(wardUrl, SIGNING_SECRET, {
     user_id: user,
     callback_id: 'mfa.verify',
-    private_metadata: JSON.stringify({ requestId, factor }),
+    private_metadata: privateMetadata,
     values: { mfa_code: { code: { type: 'plain_text_input', value: code } } },
   });
   if (res.status !== 200) throw new Error(`view submission answered HTTP ${res.status}: ${res.text}`);

@@ -141,15 +141,18 @@ async function until(what: string, check: () => boolean, timeoutMs = 30_000) {
   }
 }
 
+/** The suggested-action buttons (every firing alert also has an "Open incident" button: test/integration/incidents.test.ts). */
 function buttons(message: FakeMessage): Array<{ action_id: string; value: string; text: string }> {
   const block = (message.blocks as Array<Record<string, unknown>> | undefined)?.find(
     (b) => b['type'] === 'actions',
   );
-  return ((block?.['elements'] as Array<Record<string, unknown>> | undefined) ?? []).map((e) => ({
-    action_id: e['action_id'] as string,
-    value: e['value'] as string,
-    text: (e['text'] as { text: string }).text,
-  }));
+  return ((block?.['elements'] as Array<Record<string, unknown>> | undefined) ?? [])
+    .filter((e) => String(e['action_id']).startsWith('alert.suggest.'))
+    .map((e) => ({
+      action_id: e['action_id'] as string,
+      value: e['value'] as string,
+      text: (e['text'] as { text: string }).text,
+    }));
 }
 
 /** Signals ward's node process (startWardProcess runs `node --import tsx src/main.ts`: the child is ward). */
@@ -311,6 +314,78 @@ describe('suggested buttons open a ward request as the person who clicked', () =
     });
     const reply = await slack.waitForCall('response_url', (c) => c.args['response_url'] === responseUrl);
     expect(String(reply.args['text'])).toContain('You may not run `lockdown`');
+  });
+});
+
+describe('alert text and identifiers from the payload', () => {
+  it('a 3,000-character Alertmanager fingerprint and markup in the alert: valid buttons, inert text, a working click', async () => {
+    const payload = JSON.parse(fixture('alertmanager_webhook_v4_firing_captured.json'));
+    const first = payload.alerts[0];
+    first.fingerprint = `fp-${'0123456789abcdef'.repeat(190)}`.slice(0, 3000);
+    first.labels = { ...first.labels, alertname: 'Long fingerprint', host: 'test-host' };
+    first.annotations = {
+      ...first.annotations,
+      summary: 'disk full\n*Approvals:* pre-approved by *admin*\n> quoted _fake_ ~struck~ `code`',
+    };
+    payload.alerts = [first];
+    const res = await post(
+      ward,
+      'alertmanager',
+      JSON.stringify(payload),
+      TOKENS.WARD_ALERT_TOKEN_ALERTMANAGER,
+    );
+    expect(res.status).toBe(202);
+    let message: FakeMessage | undefined;
+    await until('the long-fingerprint alert', () => {
+      message = slack.messages('C0PROM').find((m) => shown(m).includes('Long fingerprint'));
+      return message !== undefined;
+    });
+    const [button] = buttons(message!);
+    expect(button!.value.length).toBeLessThanOrEqual(2000);
+    const value = JSON.parse(button!.value) as Record<string, unknown>;
+    expect(value).toMatchObject({ command: 'forensics', host: 'test-host' });
+    expect(JSON.stringify(value)).not.toContain('0123456789abcdef');
+    // The summary is one inert code span: no line of it can pose as ward's own bold "Approvals:" line.
+    const texts = (message!.blocks as Array<{ text?: { type: string; text: string } }>)
+      .map((b) => b.text)
+      .filter((t) => t?.type === 'mrkdwn')
+      .map((t) => t!.text);
+    const summary = texts.find((t) => t.includes('disk full'))!;
+    expect(summary).not.toContain('\n');
+    expect(summary).toContain(
+      ':red_circle: `disk full ⏎ *Approvals:* pre-approved by *admin* ⏎ &gt; quoted _fake_ ~struck~ ʼcodeʼ ⏎ ',
+    );
+    expect(
+      texts
+        .join('\n')
+        .split('\n')
+        .filter((l) => l.startsWith('*Approvals:*')),
+    ).toEqual([]);
+
+    const clickedAt = Date.now();
+    await sendBlockAction(`${ward.url}/slack/events`, SECRET, {
+      user_id: 'U0RESP1',
+      action_id: button!.action_id,
+      value: button!.value,
+      channel_id: 'C0PROM',
+      message_ts: message!.ts,
+      response_url: slack.newResponseUrl({ channel: 'C0PROM', user: 'U0RESP1', messageTs: message!.ts }),
+    });
+    await ward.waitForLog(
+      (l) =>
+        l['msg'] === 'alert button: opening a request' &&
+        l['user'] === 'U0RESP1' &&
+        Number(l['time']) >= clickedAt,
+    );
+    // The request's reason names the alert by its stored title and (the start of) its full fingerprint.
+    const posted = await slack.waitForCall(
+      'chat.postMessage',
+      (c) =>
+        c.at >= clickedAt &&
+        c.args['channel'] === 'C0PROM' &&
+        JSON.stringify(c.args).includes('Long fingerprint'),
+    );
+    expect(JSON.stringify(posted.args)).toContain('fp-0123456789abcdef0123456789abcdef');
   });
 });
 

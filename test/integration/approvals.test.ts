@@ -79,7 +79,7 @@ describe('approval flow', () => {
     expect(textOf(message)).toContain('Waiting for <@U0REQUEST1> to confirm with MFA');
 
     const code = codeAt(totp, w);
-    expect(await submitCode(w.url, USERS.requester, id, 'requester', code)).toEqual({});
+    expect(await submitCode(shared, w.url, USERS.requester, id, 'requester', code)).toEqual({});
     await waitFor(
       'the MFA confirmation on the message',
       () => textOf(approvalMessage(shared, channel)!).includes('confirmed with MFA') || undefined,
@@ -140,7 +140,7 @@ describe('approval flow', () => {
     const deniedBefore = await approvals(w, 'denied');
     await click(shared, w.url, USERS.approver1, message, 'approval.deny', id);
     await waitForStatus(shared, id, ['denied']);
-    // The audit entry follows the stored state change: wait for it rather than read it at once.
+    // The audit entry is written just after the stored status changes: wait for it rather than race it.
     const denied = await waitFor('the approval.denied audit entry', async () =>
       (await auditEvents(shared, id)).find((e) => e.type === 'approval.denied'),
     );
@@ -358,18 +358,20 @@ describe('MFA', () => {
     await slash(shared, w.url, USERS.requester, channel, REQUEST);
     const { id } = await waitForApproval(shared, channel);
     const code = codeAt(totp, w);
-    expect(await submitCode(w.url, USERS.requester, id, 'requester', code)).toEqual({});
+    expect(await submitCode(shared, w.url, USERS.requester, id, 'requester', code)).toEqual({});
     // A second request, same code, same 30-second step: refused as a replay.
     const channel2 = newChannel();
     await slash(shared, w.url, USERS.requester, channel2, REQUEST);
     const second = await waitForApproval(shared, channel2);
-    const replay = await submitCode(w.url, USERS.requester, second.id, 'requester', code);
+    const replay = await submitCode(shared, w.url, USERS.requester, second.id, 'requester', code);
     expect(replay.errors?.['mfa_code']).toContain('already used');
     expect(
       (await auditEvents(shared, second.id)).filter((e) => e.type === 'mfa.attempt').map((e) => e.outcome),
     ).toEqual(['replayed']);
     w.clock.advance(30_000);
-    expect(await submitCode(w.url, USERS.requester, second.id, 'requester', codeAt(totp, w))).toEqual({});
+    expect(await submitCode(shared, w.url, USERS.requester, second.id, 'requester', codeAt(totp, w))).toEqual(
+      {},
+    );
   });
 
   it('five wrong codes lock the user for 15 minutes, even against a right code', async () => {
@@ -383,12 +385,12 @@ describe('MFA', () => {
     const answers: string[] = [];
     for (let i = 0; i < 5; i++) {
       answers.push(
-        (await submitCode(w.url, USERS.requester, id, 'requester', wrong)).errors?.['mfa_code'] ?? '',
+        (await submitCode(shared, w.url, USERS.requester, id, 'requester', wrong)).errors?.['mfa_code'] ?? '',
       );
     }
     expect(answers[0]).toContain('4 attempts left');
     expect(answers[4]).toContain('locked');
-    const locked = await submitCode(w.url, USERS.requester, id, 'requester', right);
+    const locked = await submitCode(shared, w.url, USERS.requester, id, 'requester', right);
     expect(locked.errors?.['mfa_code']).toContain('locked');
     expect((await storedRequest(shared, id)).status).toBe('pending');
     const outcomes = (await auditEvents(shared, id))
@@ -396,7 +398,7 @@ describe('MFA', () => {
       .map((e) => e.outcome);
     expect(outcomes).toEqual(['invalid', 'invalid', 'invalid', 'invalid', 'locked', 'locked']);
     w.clock.advance(15 * 60_000);
-    expect(await submitCode(w.url, USERS.requester, id, 'requester', codeAt(totp, w))).toEqual({});
+    expect(await submitCode(shared, w.url, USERS.requester, id, 'requester', codeAt(totp, w))).toEqual({});
   });
 
   it('100 concurrent wrong codes then the right one: at most 5 are checked, the right one is refused', async () => {
@@ -415,9 +417,9 @@ describe('MFA', () => {
     };
     // Signed view submissions to ward's real endpoint, all in flight at once, as a script guessing codes would send.
     const guesses = await Promise.all(
-      Array.from({ length: 100 }, () => submitCode(w.url, USERS.requester, id, 'requester', wrong)),
+      Array.from({ length: 100 }, () => submitCode(shared, w.url, USERS.requester, id, 'requester', wrong)),
     );
-    const afterRight = await submitCode(w.url, USERS.requester, id, 'requester', right);
+    const afterRight = await submitCode(shared, w.url, USERS.requester, id, 'requester', right);
     expect(guesses.every((g) => g.errors?.['mfa_code'] !== undefined)).toBe(true);
     expect(afterRight.errors?.['mfa_code']).toContain('locked');
     const invalid = (await checks('invalid')) - before.invalid;
@@ -484,10 +486,10 @@ describe('MFA', () => {
     await click(shared, w.url, USERS.approver1, message, 'approval.approve', id, trigger);
     await waitFor('the approver MFA modal', () => shared.slack.views().find((v) => v.trigger_id === trigger));
     expect((await storedRequest(shared, id)).approvals).toHaveLength(0);
-    const bad = await submitCode(w.url, USERS.approver1, id, 'approver', '12345x');
+    const bad = await submitCode(shared, w.url, USERS.approver1, id, 'approver', '12345x');
     expect(bad.errors?.['mfa_code']).toContain('not valid');
     expect((await storedRequest(shared, id)).approvals).toHaveLength(0);
-    expect(await submitCode(w.url, USERS.approver1, id, 'approver', codeAt(totp, w))).toEqual({});
+    expect(await submitCode(shared, w.url, USERS.approver1, id, 'approver', codeAt(totp, w))).toEqual({});
     await waitForStatus(shared, id, FINAL_RUN);
     expect(await countAudit(shared, 'execution.started', id)).toBe(1);
   });
@@ -573,7 +575,7 @@ describe('/ward status <request-id>', () => {
     const channel = newChannel();
     await slash(shared, w.url, USERS.requester, channel, REQUEST);
     const { message, id } = await waitForApproval(shared, channel);
-    expect(await submitCode(w.url, USERS.requester, id, 'requester', codeAt(totp, w))).toEqual({});
+    expect(await submitCode(shared, w.url, USERS.requester, id, 'requester', codeAt(totp, w))).toEqual({});
     await waitFor('the requester factor', async () =>
       (await storedRequest(shared, id)).status === 'pending' &&
       textOf(approvalMessage(shared, channel)!).includes('confirmed with MFA')
@@ -591,7 +593,7 @@ describe('/ward status <request-id>', () => {
       'Execution finished (failed): Collect evidence on web1 (127.0.0.1), read-only: failed.',
     );
     expect(shown).toContain(
-      ':x: failed: Collect evidence on web1 (127.0.0.1), read-only (could not connect to web1',
+      ':x: failed: Collect evidence on web1 (127.0.0.1), read-only (`could not connect to web1',
     );
   });
 

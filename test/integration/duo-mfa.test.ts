@@ -8,6 +8,7 @@ import {
   click,
   countAudit,
   newChannel,
+  responses,
   type Shared,
   slash,
   startShared,
@@ -144,5 +145,56 @@ describe('ward with WARD_MFA_PROVIDER=duo', () => {
     );
     expect((await storedRequest(shared, id)).status).toBe('pending');
     expect(await countAudit(shared, 'execution.started', id)).toBe(0);
+  });
+
+  describe('push fatigue', () => {
+    const authCalls = (user: string) =>
+      duo.requests.filter((r) => r.path === '/auth/v2/auth' && r.params['username'] === user).length;
+    /** `/ward forensics` as `user`; resolves with the replies on its response_url once `expected` is among them. */
+    async function request(user: string, expected: string): Promise<string[]> {
+      const channel = newChannel();
+      const { responseUrl } = await slash(shared, ward!.url, user, channel, 'forensics web1 --reason "duo"');
+      return waitFor(`"${expected}" for ${user}`, () => {
+        const got = responses(shared, responseUrl);
+        return got.some((t) => t.includes(expected)) ? got : undefined;
+      });
+    }
+
+    it('while one push waits for an answer, further pushes to that person are refused and not sent', async () => {
+      await shared.client.flushall();
+      duo.behave(USERS.admin, 'hang');
+      const before = authCalls(USERS.admin);
+      ward = await startTestWard(shared, { forensics: { approvals: 1, mfa: 'requester' } }, duoEnv());
+      await request(USERS.admin, 'Check your phone');
+      await waitFor('the first push', () => authCalls(USERS.admin) === before + 1 || undefined);
+      for (let i = 0; i < 2; i++) {
+        const replies = await request(USERS.admin, 'already waiting for your answer');
+        expect(replies.join('\n')).toContain('Nothing was approved');
+      }
+      expect(authCalls(USERS.admin)).toBe(before + 1);
+      const outcomes = (await auditEvents(shared))
+        .filter((e) => e.type === 'mfa.attempt')
+        .map((e) => e.outcome);
+      expect(outcomes).toEqual(['push_pending', 'push_pending']);
+      duo.releaseHanging();
+    });
+
+    it('pushes beyond WARD_DUO_MAX_PUSHES_PER_HOUR are refused with a clear message, and not sent', async () => {
+      await shared.client.flushall();
+      duo.behave(USERS.admin, 'deny');
+      const before = authCalls(USERS.admin);
+      ward = await startTestWard(
+        shared,
+        { forensics: { approvals: 1, mfa: 'requester' } },
+        {
+          ...duoEnv(),
+          WARD_DUO_MAX_PUSHES_PER_HOUR: '2',
+        },
+      );
+      for (let i = 0; i < 2; i++) await request(USERS.admin, 'The Duo push was denied');
+      const replies = await request(USERS.admin, 'already sent you 2 Duo pushes this hour');
+      expect(replies.join('\n')).toMatch(/try again in \d+ min/);
+      expect(authCalls(USERS.admin)).toBe(before + 2);
+    });
   });
 });

@@ -42,6 +42,9 @@ describeLab('block-ip, kill-process and disable-user against real hosts', () => 
     expect((await report('block-ip', t)).text).toContain('203.0.113.0/24 was already blocked on web2');
     const rules = await h.lab.execOnHost('web1', ['nft', 'list', 'chain', 'inet', 'ward_block', 'input']);
     expect(rules.stdout.match(/@blocked4 drop/g)).toHaveLength(1);
+    // The host's own loopback traffic is accepted before any set is consulted.
+    expect(rules.stdout.indexOf('iif "lo" accept')).toBeGreaterThan(-1);
+    expect(rules.stdout.indexOf('iif "lo" accept')).toBeLessThan(rules.stdout.indexOf('@blocked4 drop'));
   }, 90_000);
 
   it('block-ip refuses an address that would cut off the management network', async () => {

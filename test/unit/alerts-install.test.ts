@@ -12,6 +12,7 @@ const KEY = `SHA256:${'A'.repeat(43)}`;
 const inventory = toInventory({
   management: { cidrs: ['198.51.100.0/24'] },
   defaults: {},
+  hunt: {},
   forensics: {},
   hosts: {
     web1: {
@@ -73,12 +74,16 @@ const state = { count: 1, firstSeen: 't', lastSeen: 't', status: 'firing' as con
 const route = { rule: 'ssh', suggest: ['forensics', 'lockdown'] };
 
 describe('alert message buttons', () => {
-  it('carry the inventory host name, not the raw hint', () => {
-    const blocks = renderAlertMessage(alert, { ...state, inventoryHost: 'web1' }, route).blocks!;
+  it('carry the inventory host name, not the raw hint, and a reference to the stored alert', () => {
+    const ref = '0b7c4a3e-9d1f-4c55-8a2b-7e6f5d4c3b2a';
+    const long = { ...alert, fingerprint: 'f'.repeat(3000), title: 't'.repeat(3000) };
+    const blocks = renderAlertMessage(long, { ...state, inventoryHost: 'web1' }, route, ref).blocks!;
     const buttons = blocks.find((b) => b.type === 'actions')?.['elements'] as Array<{ value: string }>;
     expect(buttons.map((b) => JSON.parse(b.value))).toEqual([
-      { command: 'forensics', host: 'web1', fingerprint: 'abc123', title: 'SSH brute force' },
-      { command: 'lockdown', host: 'web1', fingerprint: 'abc123', title: 'SSH brute force' },
+      { command: 'forensics', host: 'web1', ref },
+      { command: 'lockdown', host: 'web1', ref },
+      // Open incident: every firing alert has it (test/integration/incidents.test.ts).
+      { ref },
     ]);
   });
 

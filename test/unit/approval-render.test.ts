@@ -94,7 +94,10 @@ describe('approval message rendering', () => {
     );
     golden(
       'mfa-modal',
-      renderMfaModal({ requestId: 'r-7f3a9c', factor: 'approver' }, '`lockdown` (`r-7f3a9c`)'),
+      renderMfaModal(
+        { requestId: 'r-7f3a9c', factor: 'approver', channel: 'C0INCIDENT', ts: '1760000000.000100' },
+        '`lockdown` (`r-7f3a9c`)',
+      ),
     );
   });
 });

@@ -26,7 +26,7 @@ describe('parseCommandText', () => {
 
   it('names the failing argument and shows the usage', () => {
     expect(() => parseCommandText(services, 'lockdown')).toThrow(
-      /`host`: is required\. Usage: `\/ward lockdown <host>/,
+      /`host`: is required\. Usage: `\/ward lockdown <host\|host,host>/,
     );
     expect(() => parseCommandText(services, 'block-ip web1 not-an-ip')).toThrow(
       /`address`: must be an IPv4\/IPv6 address or CIDR/,

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { MfaUnavailableError } from '../../errors.js';
 import type { MfaOutcome, MfaProvider, MfaStatus } from '../../ports/mfa.js';
+import type { Store } from '../../ports/store.js';
 
 export interface DuoOptions {
   /** `api-XXXXXXXX.duosecurity.com`: part of every signature, even when `baseUrl` points elsewhere. */
@@ -11,7 +12,18 @@ export interface DuoOptions {
   baseUrl?: string | undefined;
   /** How long to wait for the person to answer the push (Duo itself gives up after about 60 s). */
   timeoutMs?: number;
+  /**
+   * Push-fatigue limits, kept in the store so that every replica shares them: at most one push waiting per person
+   * (`ward:duo:pending:<user>`, taken with setIfAbsent) and at most `maxPushesPerHour` pushes per person in an
+   * hour (`ward:duo:pushes:<user>`, an atomic counter that expires an hour after the first push). Without a store,
+   * no limit applies (unit tests of the Duo protocol).
+   */
+  limits?: { store: Store; maxPushesPerHour: number };
 }
+
+const HOUR_MS = 60 * 60_000;
+const pendingKey = (user: string) => `ward:duo:pending:${user}`;
+const countKey = (user: string) => `ward:duo:pushes:${user}`;
 
 /** RFC 3986 percent-encoding, as Duo's canonical string wants it (space is %20, `~` is left alone). */
 function encode(value: string): string {
@@ -108,7 +120,42 @@ export class DuoMfa implements MfaProvider {
     return body;
   }
 
+  /**
+   * Sends a push unless the person already has one waiting or has had their hourly share: an attacker who can make
+   * ward ask (or a person clicking again and again) must not be able to flood someone's phone until they approve
+   * one by reflex.
+   */
   async verify(user: string, proof: { context: string }): Promise<MfaOutcome> {
+    const limits = this.options.limits;
+    if (!limits) return this.push(user, proof);
+    const { store, maxPushesPerHour } = limits;
+    // The lock outlives the push's own timeout a little, so that a crashed ward frees it by itself.
+    if (!(await store.setIfAbsent(pendingKey(user), String(Date.now()), this.timeoutMs + 15_000))) {
+      return {
+        ok: false,
+        reason: 'push_pending',
+        message:
+          'A Duo push to you is already waiting for your answer: answer that one (or let it time out) before ward sends another. Nothing was approved.',
+      };
+    }
+    try {
+      const sent = await store.incr(countKey(user), HOUR_MS);
+      if (sent > maxPushesPerHour) {
+        const ttl = await store.ttlMs(countKey(user));
+        const minutes = Math.max(1, Math.ceil((ttl ?? HOUR_MS) / 60_000));
+        return {
+          ok: false,
+          reason: 'rate_limited',
+          message: `ward already sent you ${maxPushesPerHour} Duo pushes this hour (the limit, against push fatigue): try again in ${minutes} min. If you did not ask for these, tell your security team. Nothing was approved.`,
+        };
+      }
+      return await this.push(user, proof);
+    } finally {
+      await store.del(pendingKey(user));
+    }
+  }
+
+  private async push(user: string, proof: { context: string }): Promise<MfaOutcome> {
     let answer: DuoAnswer;
     try {
       answer = await this.call(

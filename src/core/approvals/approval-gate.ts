@@ -278,7 +278,7 @@ export class ApprovalGate implements ChangeGate {
     if (req.requesterMfa === 'pending') {
       // A slash command's trigger_id is valid for 3 s: the modal opens now, before anything slow.
       await this.askFactor(
-        req,
+        withMessage,
         'requester',
         { user, channel: req.channel, responseUrl: ctx.invocation.responseUrl },
         ctx.invocation.triggerId,
@@ -330,9 +330,26 @@ export class ApprovalGate implements ChangeGate {
       await this.tell(clicker, 'That button does not belong to a ward request.');
       return;
     }
-    const req = await this.currentState(id);
+    const req = await this.withRecordedMessage(await this.currentState(id));
     if (!req) {
       await this.tell(clicker, `Request \`${id}\` no longer exists.`);
+      return;
+    }
+    // A click counts only on the request's own message: the same button (action id + request id) sitting in a
+    // message elsewhere (another channel, a copy, a thread) must not vote, deny or cancel from out of sight.
+    if (!fromRequestMessage(req, event.channel, event.messageTs)) {
+      if (event.actionId === APPROVE_ACTION || event.actionId === DENY_ACTION) {
+        await this.auditVote(
+          req,
+          event.user,
+          event.actionId === APPROVE_ACTION ? 'approve' : 'deny',
+          'refused:other_message',
+        );
+      }
+      await this.tell(
+        clicker,
+        `That button is not on request \`${req.id}\`'s own message in <#${req.message?.channel ?? req.channel}>, so it changed nothing. Use the buttons there.`,
+      );
       return;
     }
     if (req.status !== 'pending') {
@@ -371,6 +388,19 @@ export class ApprovalGate implements ChangeGate {
     if (!r) return undefined;
     if (r.changed) await this.onExpired(r.req);
     return r.req;
+  }
+
+  /**
+   * The request once its message is recorded. Slack can deliver a click on the message a moment before the
+   * process that posted it has stored where it is (postMessage answered, setMessage not yet done): wait that
+   * moment out rather than refuse a genuine click. Bounded: a request whose message never appears stays as it is.
+   */
+  private async withRecordedMessage(req: ApprovalRequest | undefined): Promise<ApprovalRequest | undefined> {
+    for (let i = 0; req && !req.message && req.status === 'pending' && i < 40; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      req = await this.requests.get(req.id);
+    }
+    return req;
   }
 
   /** Whether the user may vote now; answers them (and audits) when not. */
@@ -535,7 +565,9 @@ export class ApprovalGate implements ChangeGate {
       return;
     }
     try {
-      await s.chat.openView(triggerId, renderMfaModal({ requestId: req.id, factor }, what));
+      const where = req.message ?? { channel: req.channel, ts: '' };
+      const meta = { requestId: req.id, factor, channel: where.channel, ts: where.ts };
+      await s.chat.openView(triggerId, renderMfaModal(meta, what));
     } catch (err) {
       s.log.warn({ err, approvalRequestId: req.id }, 'could not open the MFA modal');
       await this.tell(
@@ -621,7 +653,7 @@ export class ApprovalGate implements ChangeGate {
   }
 
   private async onMfaView(event: ViewEvent): Promise<ViewResult> {
-    let meta: { requestId?: unknown; factor?: unknown };
+    let meta: { requestId?: unknown; factor?: unknown; channel?: unknown; ts?: unknown };
     try {
       meta = JSON.parse(event.privateMetadata) as typeof meta;
     } catch {
@@ -635,6 +667,12 @@ export class ApprovalGate implements ChangeGate {
     if (!req) return fail(`Request ${id} no longer exists.`);
     if (req.status !== 'pending') return fail(stripMrkdwn(explainFinal(req)));
     const user = event.user;
+    // ward writes the message it opened the window from into private_metadata: a window that names no message,
+    // or another one, is not a factor for this request.
+    if (!fromRequestMessage(req, meta.channel, meta.ts)) {
+      if (factor === 'approver') await this.auditVote(req, user, 'approve', 'refused:other_message');
+      return fail('This window does not belong to the request message. Use the buttons on it.');
+    }
     const s = this.services();
     if (factor === 'approver') {
       if (user === req.requester) return fail('You cannot approve your own request.');
@@ -966,6 +1004,16 @@ export class ApprovalGate implements ChangeGate {
       s.log.warn({ err }, 'could not deliver an ephemeral answer');
     }
   }
+}
+
+/**
+ * Whether a click (or a modal opened from one) came from the request's own message, as stored with it. A request
+ * whose message was never recorded (its store write lost, e.g. Redis killed just after the post) can still be
+ * decided, but only from its own channel.
+ */
+function fromRequestMessage(req: ApprovalRequest, channel: unknown, ts: unknown): boolean {
+  if (req.message === undefined) return channel === req.channel;
+  return channel === req.message.channel && ts === req.message.ts;
 }
 
 function roleList(roles: readonly string[]): string {

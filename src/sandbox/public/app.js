@@ -21,10 +21,16 @@ const state = {
 
 // ---- server calls ---------------------------------------------------------------------------------------------
 
+// The per-run token `npm run sandbox` printed in the page's address: the sandbox's API answers nobody without it
+// (other users of this machine reach 127.0.0.1 too). Sent as a header, or in the query where a header cannot go.
+const TOKEN = new URLSearchParams(location.search).get('token') ?? '';
+const withToken = (path) => `${path}${path.includes('?') ? '&' : '?'}token=${encodeURIComponent(TOKEN)}`;
+const get = (path) => fetch(path, { headers: { 'x-ward-sandbox-token': TOKEN } });
+
 async function post(path, body) {
   const res = await fetch(path, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-ward-sandbox': '1' },
+    headers: { 'content-type': 'application/json', 'x-ward-sandbox': '1', 'x-ward-sandbox-token': TOKEN },
     body: JSON.stringify(body),
   });
   const json = await res.json().catch(() => ({}));
@@ -34,7 +40,12 @@ async function post(path, body) {
 
 async function load() {
   const user = state.me || 'U0DEMORESP';
-  const res = await fetch(`/api/state?user=${encodeURIComponent(user)}`);
+  const res = await get(`/api/state?user=${encodeURIComponent(user)}`);
+  if (res.status === 401) {
+    throw new Error(
+      'Open the address `npm run sandbox` printed (with its ?token=…): the sandbox answers nothing without it.',
+    );
+  }
   if (!res.ok) {
     if (state.me) {
       state.me = '';
@@ -56,7 +67,7 @@ async function load() {
 
 function connect() {
   state.stream?.close();
-  const stream = new EventSource(`/api/events?user=${encodeURIComponent(state.me)}`);
+  const stream = new EventSource(withToken(`/api/events?user=${encodeURIComponent(state.me)}`));
   state.stream = stream;
   stream.addEventListener('message', (e) => upsert(JSON.parse(e.data)));
   stream.addEventListener('view', (e) => openModal(JSON.parse(e.data)));
@@ -70,7 +81,7 @@ function connect() {
 }
 
 async function resync() {
-  const res = await fetch(`/api/state?user=${encodeURIComponent(state.me)}`);
+  const res = await get(`/api/state?user=${encodeURIComponent(state.me)}`);
   if (!res.ok) return;
   const data = await res.json();
   state.messages = new Map(data.messages.map((m) => [m.ts, m]));
@@ -346,7 +357,7 @@ function renderFiles(files) {
     info.append(name, size);
     const link = document.createElement('a');
     link.className = 'btn btn-default';
-    link.href = f.url;
+    link.href = withToken(f.url);
     link.download = f.name;
     link.textContent = 'Download';
     link.setAttribute('aria-label', `Download ${f.name}`);
@@ -578,7 +589,7 @@ function renderMfa() {
 async function tickMfa() {
   const soonest = Math.min(...(state.mfa ?? []).map((m) => m.validForSeconds));
   if (state.mfa?.length > 0 && (Date.now() - state.mfaFetchedAt) / 1000 >= soonest) {
-    const res = await fetch('/api/mfa').catch(() => null);
+    const res = await get('/api/mfa').catch(() => null);
     if (res?.ok) {
       state.mfa = await res.json();
       state.mfaFetchedAt = Date.now();
