@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseFalco } from '../../src/alerts/falco.js';
+import { parseFalco } from '../../src/alerts/sources/falco.js';
 import { huntIndicatorsFor } from '../../src/alerts/hunt-suggest.js';
 import { renderAlertMessage } from '../../src/alerts/render.js';
 
