@@ -38,7 +38,11 @@ describe('approved requests whose start was not confirmed', () => {
 
   /** Rewrites the stored request as an unconfirmed write that survived would have left it. */
   async function rewrite(id: string, change: Record<string, unknown>): Promise<void> {
-    const raw = await shared.client.get(requestKey(id));
+    // The message appears in Slack a moment before ward stores where it is: rewriting before that would drop it.
+    const raw = await waitFor('the stored message pointer', async () => {
+      const text = await shared.client.get(requestKey(id));
+      return text !== null && 'message' in (JSON.parse(text) as object) ? text : undefined;
+    });
     const req = JSON.parse(raw ?? '{}') as Record<string, unknown>;
     await shared.client.set(
       requestKey(id),
@@ -57,7 +61,10 @@ describe('approved requests whose start was not confirmed', () => {
     expect(await waitFor('an answer', () => responses(shared, responseUrl)[0])).toMatch(/already approved/);
     await waitForStatus(shared, id, FINAL);
     expect(await countAudit(shared, 'execution.started', id)).toBe(1);
-    expect(runningMessages(shared, message)).toHaveLength(1);
+    expect(
+      runningMessages(shared, message),
+      JSON.stringify(shared.slack.messages(channel).map((m) => [m.ts, m.thread_ts, m.text])),
+    ).toHaveLength(1);
   });
 
   it('a request left "running" with nothing running it (no execution record) is started by the sweep, once', async () => {
@@ -75,7 +82,10 @@ describe('approved requests whose start was not confirmed', () => {
 
     await waitForStatus(shared, id, FINAL).catch(() => waitForStatus(shared, id, FINAL));
     expect(await countAudit(shared, 'execution.started', id)).toBe(1);
-    expect(runningMessages(shared, message)).toHaveLength(1);
+    expect(
+      runningMessages(shared, message),
+      JSON.stringify(shared.slack.messages(channel).map((m) => [m.ts, m.thread_ts, m.text])),
+    ).toHaveLength(1);
   }, 60_000);
 
   it('a recent claim without an execution record is left alone (its ward may be about to start it)', async () => {
