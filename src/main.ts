@@ -23,6 +23,8 @@ import { fileSha256 } from './config/file-sha256.js';
 import { EMPTY_INVENTORY, type Inventory, inventorySchema, toInventory } from './config/inventory.js';
 import { policyFileSchema } from './config/policy.js';
 import { loadYamlFile } from './config/yaml-file.js';
+import { startContainmentChecker } from './containment/checker.js';
+import { registerReapplyButton } from './containment/reapply.js';
 import { ApprovalGate } from './core/approvals/approval-gate.js';
 import { ExecutionLedger } from './core/executions.js';
 import { InteractionRouter } from './core/interactions.js';
@@ -224,6 +226,7 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
   registerIncidentInteractions(services);
   approvals.start();
   registerRecoveryActions(services, (inv) => replierFor(services, inv));
+  registerReapplyButton(services, (inv) => replierFor(services, inv));
   registerHuntButtons(services);
   const recovery = new RecoveryScanner(services);
 
@@ -281,6 +284,8 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
   // Tag-driven quarantine (optional): opens requests through services.gate like a person would.
   const watcher: CloudWatcher | undefined =
     config.WARD_AWS_WATCH === '1' ? startCloudWatcher(services, { botUserId }) : undefined;
+  // Containment that holds: one replica checks every lockdown, block and quarantine ward applied.
+  const containment = startContainmentChecker(services);
 
   const { server, port } = await listen(routes, config.PORT, config.WARD_BIND);
   await slack.start();
@@ -352,6 +357,7 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
     stop() {
       stopping ??= (async () => {
         await watcher?.stop();
+        await containment?.stop();
         stopAnchors();
         clearInterval(enrolmentSweep);
         approvals.stop();
