@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Metrics } from './ports/metrics.js';
 
 /**
  * ward's Prometheus metrics, served at `GET /metrics`. One registry per process; the metrics are module-level so
@@ -150,3 +151,16 @@ export const mfaCodeChecksTotal = new Counter({
   labelNames: ['outcome'] as const,
   registers: [registry],
 });
+
+/** The Metrics port (src/ports/metrics.ts) over the counters above: what core counts, through prom-client. */
+export const promMetrics: Metrics = {
+  commandFinished: (command, outcome) => commandsTotal.inc({ command, outcome }),
+  approvalDecided: (command, outcome) => approvalsTotal.inc({ command, outcome }),
+  executionStarted: () => executionsRunning.inc(),
+  executionEnded: () => executionsRunning.dec(),
+  executionFinished: (command, outcome, seconds) => {
+    executionsTotal.inc({ command, outcome });
+    executionDurationSeconds.observe({ command, outcome }, seconds);
+  },
+  executionInterrupted: (command) => executionsTotal.inc({ command, outcome: 'interrupted' }),
+};

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { fanOut } from '../actions/fan-out.js';
 import { DrainerLock } from '../alerts/drainer-lock.js';
-import type { Services } from '../core/services.js';
+import type { CommandServices } from '../core/command.js';
 import { containmentDriftTotal, containmentLastVerifiedSeconds } from '../metrics.js';
 import type { ChatMessage } from '../ports/chat.js';
 import { actions, context, esc, section } from '../render/blocks.js';
@@ -44,7 +44,7 @@ export interface CheckState {
 }
 
 export async function readCheckState(
-  services: Pick<Services, 'store'>,
+  services: Pick<CommandServices, 'store'>,
   targetId: string,
 ): Promise<CheckState | undefined> {
   const raw = await services.store.get(checkStateKey(targetId));
@@ -60,7 +60,11 @@ const signatureOf = (differences: string[]): string =>
   createHash('sha256').update(differences.join('\n')).digest('hex').slice(0, 16);
 
 /** Posts in the request's thread and at the top of its channel: drift must be seen, not only by the thread's readers. */
-async function say(services: Services, thread: Thread | undefined, message: ChatMessage): Promise<void> {
+async function say(
+  services: CommandServices,
+  thread: Thread | undefined,
+  message: ChatMessage,
+): Promise<void> {
   if (!thread?.channel) {
     services.log.warn({ text: message.text }, 'containment: no channel to report to');
     return;
@@ -101,7 +105,7 @@ export interface Verdict {
  * is written with compare-and-set: when two checks of one target race (a pass and `/ward verify`), only one speaks.
  */
 export async function recordCheck(
-  services: Services,
+  services: CommandServices,
   listed: Target,
   outcome: CheckOutcome,
 ): Promise<Verdict> {
@@ -219,7 +223,7 @@ export async function recordCheck(
 }
 
 function fixed(
-  services: Services,
+  services: CommandServices,
   name: string,
   label: string,
   thread: Thread | undefined,
@@ -244,7 +248,7 @@ function fixed(
  * Closes the books on targets ward no longer holds anything on: a drift or an "unverified" it had reported is said to
  * be over, and the state is dropped (so `/ward hosts` stops showing it).
  */
-async function forgetGone(services: Services, current: ReadonlySet<string>): Promise<void> {
+async function forgetGone(services: CommandServices, current: ReadonlySet<string>): Promise<void> {
   for (const key of await services.store.keys(checkStateKey(''))) {
     const id = key.slice(checkStateKey('').length);
     if (current.has(id)) continue;
@@ -266,7 +270,7 @@ async function forgetGone(services: Services, current: ReadonlySet<string>): Pro
 }
 
 /** One pass over everything ward holds. Exported for tests and `/ward verify`. */
-export async function checkAll(services: Services, only?: (t: Target) => boolean): Promise<Verdict[]> {
+export async function checkAll(services: CommandServices, only?: (t: Target) => boolean): Promise<Verdict[]> {
   const all = await listTargets(services);
   const targets = only ? all.filter(only) : all;
   const settled = await fanOut(targets, services.config.WARD_SSH_CONCURRENCY, async (t) =>
@@ -281,7 +285,7 @@ export interface ContainmentChecker {
 }
 
 /** Starts the periodic check (WARD_CONTAINMENT_CHECK_SECONDS; 0: never). Only the lease holder checks. */
-export function startContainmentChecker(services: Services): ContainmentChecker | undefined {
+export function startContainmentChecker(services: CommandServices): ContainmentChecker | undefined {
   const seconds = services.config.WARD_CONTAINMENT_CHECK_SECONDS;
   if (seconds === 0) return undefined;
   const log = services.log.child({ component: 'containment-checker' });

@@ -29,8 +29,8 @@ import { cloudProvider } from '../adapters/cloud-providers.js';
 import { IR_TAG, isIsolated, REQUEST_TAG_KEY } from '../cloud/model.js';
 import { describeGroups, type QuarantineRecord, quarantineKey, readRecord } from '../cloud/record.js';
 import type { InventoryHost } from '../config/inventory.js';
-import type { Services } from '../core/services.js';
-import { newRequestId } from '../log.js';
+import type { CommandServices } from '../core/command.js';
+import { newCorrelationId } from '../core/ids.js';
 import type { ShellSession } from '../ports/remote-shell.js';
 
 /**
@@ -81,7 +81,7 @@ export type CheckOutcome =
   | { status: 'busy'; reason: string };
 
 /** The host-side targets: every host with a lockdown, a block or boot-time persistence recorded. */
-export async function hostTarget(services: Services, name: string): Promise<Target | undefined> {
+export async function hostTarget(services: CommandServices, name: string): Promise<Target | undefined> {
   const host = services.inventory().hosts.get(name);
   const state = await readHostState(services.store, name);
   const blocked = await readBlocked(services.store, name);
@@ -126,7 +126,7 @@ export async function hostTarget(services: Services, name: string): Promise<Targ
 }
 
 /** Every target ward believes in now: hosts from their store records, instances from confirmed quarantines. */
-export async function listTargets(services: Services): Promise<Target[]> {
+export async function listTargets(services: CommandServices): Promise<Target[]> {
   const names = new Set<string>();
   for (const key of await services.store.keys('ward:host:')) {
     const m = /^ward:host:([^:]+):(state|blocked|persist)$/.exec(key);
@@ -144,7 +144,10 @@ export async function listTargets(services: Services): Promise<Target[]> {
   return targets;
 }
 
-export async function cloudTarget(services: Services, instanceId: string): Promise<Target | undefined> {
+export async function cloudTarget(
+  services: CommandServices,
+  instanceId: string,
+): Promise<Target | undefined> {
   const record = await readRecord(services.store, instanceId).catch(() => undefined);
   if (!record?.confirmed) return undefined;
   const host = [...services.inventory().hosts.values()].find((h) => h.cloud?.instanceId === instanceId);
@@ -168,7 +171,7 @@ export async function cloudTarget(services: Services, instanceId: string): Promi
 }
 
 /** Runs the read-only checks of one target. Never throws: what cannot be checked is `unverified`, never ok. */
-export async function checkTarget(services: Services, target: Target): Promise<CheckOutcome> {
+export async function checkTarget(services: CommandServices, target: Target): Promise<CheckOutcome> {
   try {
     if (target.quarantine) return await checkQuarantine(services, target.quarantine);
     return await checkHost(services, target);
@@ -178,7 +181,7 @@ export async function checkTarget(services: Services, target: Target): Promise<C
   }
 }
 
-async function checkQuarantine(services: Services, record: QuarantineRecord): Promise<CheckOutcome> {
+async function checkQuarantine(services: CommandServices, record: QuarantineRecord): Promise<CheckOutcome> {
   const provider = cloudProvider((record.provider ?? 'aws') as 'aws');
   const cloud = await provider.load(services.config);
   const now = await cloud.describeInstance(record.region, record.instanceId);
@@ -201,13 +204,13 @@ async function checkQuarantine(services: Services, record: QuarantineRecord): Pr
   return { status: 'checked', findings: [{ item: 'quarantine', differences }] };
 }
 
-async function checkHost(services: Services, target: Target): Promise<CheckOutcome> {
+async function checkHost(services: CommandServices, target: Target): Promise<CheckOutcome> {
   const host = target.host;
   if (!host) return { status: 'unverified', reason: `${target.name} is no longer in the inventory` };
   const owner = target.items[0];
   const job: RemoteJob = {
     services,
-    requestId: `verify-${newRequestId()}`,
+    requestId: `verify-${newCorrelationId()}`,
     command: 'verify',
     user: 'ward',
     thread: owner?.thread ?? { channel: '', ts: '' },
@@ -253,7 +256,7 @@ function diffLines(applied: string, live: string): string {
 }
 
 async function hostFindings(
-  services: Services,
+  services: CommandServices,
   session: ShellSession,
   job: RemoteJob,
   target: Target,

@@ -1,10 +1,9 @@
 import { SafeValue } from '../adapters/ssh/shell-quote.js';
 import { isInstanceId } from '../cloud/target.js';
 import { HOST_NAME_PATTERN } from '../config/inventory.js';
-import type { Invocation, Replier } from '../core/command.js';
-import { dispatchCommand } from '../core/dispatcher.js';
 import type { Services } from '../core/services.js';
 import { UserInputError } from '../errors.js';
+import type { InteractionRouter } from '../slack/interactions.js';
 import type { Reapply } from './checks.js';
 
 /** The button's value, read back strictly: only ward's own shapes, only validated names and addresses. */
@@ -49,22 +48,21 @@ export function reapplyText(r: Reapply): string {
  * through the same entry as a typed `/ward` command and an alert's suggested action: their roles, the command's
  * approvals and MFA apply unchanged. ward never re-applies by itself.
  */
-export function registerReapplyButton(services: Services, replierFor: (inv: Invocation) => Replier): void {
-  services.interactions.onAction('containment.', async (event) => {
+export function registerReapplyButton(router: InteractionRouter, deps: () => Services): void {
+  router.onAction('containment.', async (event) => {
     if (event.actionId !== 'containment.reapply') return;
+    const services = deps();
     const reapply = parseReapply(event.value);
-    const invocation: Invocation = {
+    services.log.info({ user: event.user, reapply }, 'containment drift: re-apply asked for');
+    // The one pipeline, as the person who clicked (the Slack listener already dropped redeliveries of this click).
+    await services.requests.openAs({
       user: event.user,
-      channel: event.channel ?? '',
       text: reapplyText(reapply),
+      channel: event.channel ?? '',
+      threadTs: event.threadTs ?? event.messageTs,
       triggerId: event.triggerId,
       responseUrl: event.responseUrl,
-      threadTs: event.threadTs ?? event.messageTs,
-      requestId: event.requestId,
-      // The Slack listener already dropped redeliveries of this click.
-      deduplicated: true,
-    };
-    services.log.info({ user: event.user, reapply }, 'containment drift: re-apply asked for');
-    await dispatchCommand(services, invocation, replierFor(invocation));
+      correlationId: event.requestId,
+    });
   });
 }
