@@ -97,10 +97,12 @@ export class AlertQueue {
       values[laneOf(alert)].push(JSON.stringify(item));
     }
     // Normal first: warnings may fill the queue only up to max - reserve; critical alerts up to max.
-    const ok = await this.store.listPushBounded([
-      { key: alertQueueKey, values: values.normal, maxTotal: this.max - this.urgentReserve },
-      { key: alertUrgentQueueKey, values: values.urgent, maxTotal: this.max },
-    ]);
+    const ok = await this.store.durable(() =>
+      this.store.listPushBounded([
+        { key: alertQueueKey, values: values.normal, maxTotal: this.max - this.urgentReserve },
+        { key: alertUrgentQueueKey, values: values.urgent, maxTotal: this.max },
+      ]),
+    );
     if (!ok) throw new AlertQueueFullError(this.max);
     return ids;
   }

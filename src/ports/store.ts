@@ -103,6 +103,16 @@ export interface Store {
   streamRevRange(key: string, count: number): Promise<StreamEntry[]>;
 
   /**
+   * Runs `write` and then, when the store has replicas to wait for (Redis: WARD_REDIS_MIN_REPLICAS > 0), waits until
+   * enough of them acknowledged it (Redis WAIT on the same connection), so that a failover cannot lose it. Used for
+   * writes that carry a promise to someone: request creation and transitions, the execution claim and record,
+   * audit appends, accepted alerts. Rejects with NotDurableError when too few replicas acknowledged in time (the
+   * write did reach the primary: the caller must not report it done, and a retry must be safe). The in-process
+   * store has nothing to wait for.
+   */
+  durable<T>(write: () => Promise<T>): Promise<T>;
+
+  /**
    * A reader/writer lock with leases on `key` (also using `<key>:shared` and `<key>:waiting`), decided atomically in
    * the store so that it holds across ward replicas. `holder` is an opaque unique string naming the holder.
    * - `shared`: granted when there is no exclusive holder and no exclusive attempt waiting; shared holders coexist.

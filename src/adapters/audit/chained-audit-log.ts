@@ -115,10 +115,12 @@ export class ChainedAuditLog implements AuditLog {
         head = link.head;
       }
       const guard = { key: AUDIT_HEAD_KEY, expected: current, next: formatHead(head!) };
-      const ids =
+      // Durable: with Sentinel, the append is confirmed by a replica before any caller hears it is recorded.
+      const ids = await this.store.durable<string | string[] | null>(() =>
         entries.length === 1
-          ? await this.store.streamAppendGuarded(AUDIT_STREAM, entries[0]!, guard)
-          : await this.store.streamAppendGuardedAll(AUDIT_STREAM, entries, guard);
+          ? this.store.streamAppendGuarded(AUDIT_STREAM, entries[0]!, guard)
+          : this.store.streamAppendGuardedAll(AUDIT_STREAM, entries, guard),
+      );
       if (ids !== null) return;
       // Another writer appended first: back off a little so that two replicas do not keep colliding.
       await new Promise((r) => setTimeout(r, randomInt(1, 5 + attempt * 2)));

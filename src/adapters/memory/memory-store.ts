@@ -291,6 +291,11 @@ export class MemoryStore implements Store {
       .map((e) => ({ id: e.id, fields: { ...e.fields } }));
   }
 
+  /** Nothing to replicate: a write is as durable as this process. */
+  durable<T>(write: () => Promise<T>): Promise<T> {
+    return write();
+  }
+
   async ping() {}
 
   async close() {}
