@@ -280,10 +280,12 @@ describe('approval flow', () => {
     w.handle.reloadInventory();
     await click(shared, w.url, USERS.approver1, message, 'approval.approve', id);
     await waitForStatus(shared, id, ['plan_changed']);
-    expect(await countAudit(shared, 'execution.started', id)).toBe(0);
-    expect((await auditEvents(shared, id)).find((e) => e.type === 'execution.refused')?.outcome).toBe(
-      'plan_changed',
+    // The audit entry is written just after the stored status changes: wait for it rather than race it.
+    const refused = await waitFor('the execution.refused audit entry', async () =>
+      (await auditEvents(shared, id)).find((e) => e.type === 'execution.refused'),
     );
+    expect(refused.outcome).toBe('plan_changed');
+    expect(await countAudit(shared, 'execution.started', id)).toBe(0);
     await waitFor(
       'the plan-changed message',
       () =>
