@@ -1,11 +1,18 @@
 import { z } from 'zod';
-import { readHostState } from '../src/actions/host-state.js';
+import { readBlocked, readHostState } from '../src/actions/host-state.js';
+import { readRecord } from '../src/cloud/record.js';
 import { TAG_PATTERN } from '../src/config/inventory.js';
 import { EVERYONE } from '../src/config/policy.js';
+import { describeCheck, readCheckState } from '../src/containment/checker.js';
 import { defineCommand } from '../src/core/command.js';
 import { code, esc, header, mention, section } from '../src/render/blocks.js';
 
-/** `/ward hosts [tag]`: the inventory, with each host's state. */
+const when = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/**
+ * `/ward hosts [tag]`: the inventory, with each host's state: what ward holds there (since when, by which request)
+ * and what its last check found (ok, drift or unverified), so that "locked down" is never just ward's belief.
+ */
 export default defineCommand({
   name: 'hosts',
   summary: 'List the hosts ward knows, optionally by tag, with their state',
@@ -29,13 +36,39 @@ export default defineCommand({
       return;
     }
     const states = await Promise.all(hosts.map((h) => readHostState(services.store, h.name)));
-    const lines = hosts.map((h, i) => {
-      const s = states[i];
-      const state = s
-        ? `:lock: *locked down* since ${new Date(s.since).toISOString().replace(/\.\d{3}Z$/, 'Z')} by ${mention(s.by)} (request ${code(s.requestId)})`
-        : 'normal';
-      return `• *${esc(h.name)}* ${code(h.address)} ${h.tags.map((t) => code(t)).join(' ')}: ${state}`;
-    });
+    const lines = await Promise.all(
+      hosts.map(async (h, i) => {
+        const s = states[i];
+        const held: string[] = [];
+        if (s) {
+          held.push(
+            `:lock: *locked down* since ${when(s.since)} by ${mention(s.by)} (request ${code(s.requestId)})`,
+          );
+        }
+        const blocked = Object.entries(await readBlocked(services.store, h.name));
+        if (blocked.length > 0) {
+          held.push(
+            `:no_entry: blocks ${blocked
+              .slice(0, 5)
+              .map(([a, e]) => `${code(a)} since ${when(e.since)} (request ${code(e.requestId)})`)
+              .join(', ')}${blocked.length > 5 ? ` and ${blocked.length - 5} more` : ''}`,
+          );
+        }
+        const hostCheck = held.length > 0 ? await readCheckState(services, `host:${h.name}`) : undefined;
+        if (held.length > 0) held.push(`_${describeCheck(hostCheck)}_`);
+        const record = h.cloud
+          ? await readRecord(services.store, h.cloud.instanceId).catch(() => undefined)
+          : undefined;
+        if (record?.confirmed) {
+          const cloudCheck = await readCheckState(services, `cloud:${record.instanceId}`);
+          held.push(
+            `:cloud: *quarantined* since ${record.recordedAt.replace(/\.\d{3}Z$/, 'Z')} (request ${code(record.confirmed.requestId)}); _${describeCheck(cloudCheck)}_`,
+          );
+        }
+        const state = held.length > 0 ? held.join('\n    ') : 'normal';
+        return `• *${esc(h.name)}* ${code(h.address)} ${h.tags.map((t) => code(t)).join(' ')}: ${state}`;
+      }),
+    );
     await reply.ephemeral({
       text: `${hosts.length} host(s): ${hosts.map((h, i) => `${h.name} (${states[i] ? 'locked down' : 'normal'})`).join(', ')}`,
       blocks: [header(`Hosts${args.tag ? ` tagged ${args.tag}` : ''}`), section(lines.join('\n'))],

@@ -18,6 +18,7 @@ import rules from './rules.js';
 import status from './status.js';
 import unblockPort from './unblock-port.js';
 import unquarantine from './unquarantine.js';
+import verify from './verify.js';
 
 /** Every chat command, listed explicitly (no folder scanning): the order is the order of `/ward help`. */
 export const commands: AnyCommand[] = [
@@ -30,6 +31,7 @@ export const commands: AnyCommand[] = [
   hunt,
   lockdown,
   release,
+  verify,
   blockIp,
   blockPort,
   unblockPort,

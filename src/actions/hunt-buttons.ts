@@ -1,11 +1,9 @@
-import type { Invocation } from '../core/command.js';
-import { dispatchCommand } from '../core/dispatcher.js';
-import type { ActionEvent, ViewEvent, ViewResult } from '../core/interactions.js';
-import type { Services } from '../core/services.js';
+import type { CommandServices } from '../core/command.js';
+import { newCorrelationId } from '../core/ids.js';
+import { replierFor } from '../core/requests/replier.js';
 import { UserInputError } from '../errors.js';
-import { newRequestId } from '../log.js';
 import { HUNT_ACTIONS, type HuntButtonValue, renderPortModal } from '../render/hunt.js';
-import { replierFor } from '../slack/app.js';
+import type { ActionEvent, InteractionRouter, ViewEvent, ViewResult } from '../slack/interactions.js';
 import { type HuntRecord, huntKey } from './hunt-run.js';
 import { parsePortSpec, portText } from './ports.js';
 
@@ -24,7 +22,7 @@ function huntIdFrom(value: string): string {
   return v.hunt;
 }
 
-async function loadHunt(services: Services, id: string): Promise<HuntRecord> {
+async function loadHunt(services: CommandServices, id: string): Promise<HuntRecord> {
   const raw = await services.store.get(huntKey(id));
   if (raw === null) {
     throw new UserInputError(
@@ -42,11 +40,11 @@ function huntReason(record: HuntRecord, what: string): string {
 }
 
 /**
- * Opens a request as if the person had typed `/ward <text>`: their roles, the command's approvals and MFA apply
- * unchanged. A hunt's buttons never run anything themselves.
+ * Opens a request as if the person had typed `/ward <text>` (services.requests.openAs: the one pipeline): their
+ * roles, the command's approvals and MFA apply unchanged. A hunt's buttons never run anything themselves.
  */
 async function openRequest(
-  services: Services,
+  services: CommandServices,
   from: {
     user: string;
     channel: string;
@@ -57,39 +55,34 @@ async function openRequest(
   },
   text: string,
 ): Promise<void> {
-  const invocation: Invocation = {
+  services.log.info({ requestId: from.requestId, user: from.user, text }, 'hunt: opening a request');
+  await services.requests.openAs({
     user: from.user,
-    channel: from.channel,
     text,
+    channel: from.channel,
+    threadTs: from.threadTs,
     triggerId: from.triggerId,
     responseUrl: from.responseUrl,
-    threadTs: from.threadTs,
-    requestId: from.requestId,
-    // The Slack listener already dropped redeliveries of this click.
-    deduplicated: true,
-  };
-  services.log.info({ requestId: from.requestId, user: from.user, text }, 'hunt: opening a request');
-  await dispatchCommand(services, invocation, replierFor(services, invocation));
+    correlationId: from.requestId,
+  });
 }
 
-function answerEphemeral(services: Services, event: ActionEvent, text: string): Promise<void> {
-  const inv: Invocation = {
-    user: event.user,
+function answerEphemeral(services: CommandServices, event: ActionEvent, text: string): Promise<void> {
+  return replierFor(services.chat, {
+    person: event.user,
     channel: event.channel ?? '',
-    text: '',
     responseUrl: event.responseUrl,
     threadTs: event.threadTs ?? event.messageTs,
-    requestId: event.requestId,
-  };
-  return replierFor(services, inv).ephemeral({ text });
+  }).ephemeral({ text });
 }
 
 /**
  * The buttons under a hunt's summary: each opens ONE request for exactly the hunt's hit hosts (a host list, one
  * plan, one approval), or opens a modal that asks for the port first.
  */
-export function registerHuntButtons(services: Services): void {
-  services.interactions.onAction('hunt.', async (event) => {
+export function registerHuntButtons(router: InteractionRouter, deps: () => CommandServices): void {
+  router.onAction('hunt.', async (event) => {
+    const services = deps();
     try {
       const record = await loadHunt(services, huntIdFrom(event.value));
       const from = {
@@ -116,7 +109,7 @@ export function registerHuntButtons(services: Services): void {
           for (const host of record.cloudHits) {
             await openRequest(
               services,
-              { ...from, requestId: newRequestId() },
+              { ...from, requestId: newCorrelationId() },
               `quarantine ${host} --reason "${huntReason(record, 'hits')}"`,
             );
           }
@@ -159,6 +152,7 @@ export function registerHuntButtons(services: Services): void {
       }
       if (reason === '')
         return { errors: { reason: 'Say why (it goes into the request and the audit log).' } };
+      const services = deps();
       let record: HuntRecord;
       try {
         record = await loadHunt(services, id);
@@ -174,8 +168,8 @@ export function registerHuntButtons(services: Services): void {
       );
       return undefined;
     };
-  services.interactions.onView(HUNT_ACTIONS.blockPort, onPortView(true));
-  services.interactions.onView(HUNT_ACTIONS.unblockPort, onPortView(false));
+  router.onView(HUNT_ACTIONS.blockPort, onPortView(true));
+  router.onView(HUNT_ACTIONS.unblockPort, onPortView(false));
 }
 
 /**
@@ -183,7 +177,7 @@ export function registerHuntButtons(services: Services): void {
  * the normal policy) for the hosts the hunt found clean; hit, partial and failed hosts stay closed.
  */
 export async function openUnblockAfterHunt(
-  services: Services,
+  services: CommandServices,
   record: HuntRecord,
   portValue: string,
 ): Promise<void> {
@@ -198,7 +192,12 @@ export async function openUnblockAfterHunt(
   }
   await openRequest(
     services,
-    { user: record.requester, channel: record.channel, threadTs: record.threadTs, requestId: newRequestId() },
+    {
+      user: record.requester,
+      channel: record.channel,
+      threadTs: record.threadTs,
+      requestId: newCorrelationId(),
+    },
     `unblock-port ${record.clean.join(',')} ${port} --reason "${huntReason(record, 'found these hosts clean')}"`,
   );
 }

@@ -2,8 +2,12 @@ import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { InventoryHost } from '../config/inventory.js';
-import type { ExecutionContext, ExecutionReport, StepResult } from '../core/command.js';
-import type { Services } from '../core/services.js';
+import type {
+  ExecutionContext,
+  ExecutionReport,
+  CommandServices as Services,
+  StepResult,
+} from '../core/command.js';
 import { countResults, renderHuntProgress, renderHuntSummary } from '../render/hunt.js';
 import { hostsForExecution, jobFrom } from './execution-helpers.js';
 import { fanOut } from './fan-out.js';

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Logger } from 'pino';
 import type { Config } from '../config/env.js';
 import { StoreUnavailableError } from '../errors.js';
 import {
@@ -10,6 +9,7 @@ import {
   refuseUnread,
   sendJson,
 } from '../http/server.js';
+import type { Logger } from '../ports/logger.js';
 import type { Store } from '../ports/store.js';
 import { type Alert, type AlertSource, capAlertFields } from './alert.js';
 import { checkBearer, checkHmacHeaders, checkHmacSignature } from './auth.js';

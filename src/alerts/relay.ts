@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Logger } from 'pino';
 import type { AuditLog } from '../ports/audit.js';
 import type { ChatClient, ChatMessage } from '../ports/chat.js';
 import type { Clock } from '../ports/clock.js';
+import type { Logger } from '../ports/logger.js';
 import type { Store } from '../ports/store.js';
 import type { Alert, AlertSource } from './alert.js';
 import { DrainerLock } from './drainer-lock.js';
@@ -28,6 +28,8 @@ export type AlertOutcome = 'accepted' | 'deduplicated' | 'rolled_up' | 'rejected
 /** An auto-run the relay asks for: a rule's `auto` command, on a new alert whose host is in the inventory. */
 export interface AutoRunRequest {
   command: string;
+  /** The rule whose `auto` asked for it. */
+  rule: string;
   alert: Alert;
   /** Inventory host name. */
   host: string;
@@ -766,6 +768,7 @@ export class AlertRelay {
       await this.o
         .onAuto({
           command,
+          rule: found.route.rule,
           alert: { ...found.alert, raw: null },
           host,
           channel: posted.channel,

@@ -76,6 +76,10 @@ export const envSchema = z.object({
   WARD_LOCKDOWN_CONFIRM_SECONDS: z.coerce.number().int().min(5).max(3600).default(60),
   WARD_HOST_LOCK_WAIT_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
   WARD_AUTO_RUN_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(604_800).default(600),
+  /** Seconds between checks of every containment ward believes in (lockdowns, blocks, quarantines); 0: off. */
+  WARD_CONTAINMENT_CHECK_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
+  /** Consecutive failed checks of one containment before ward says in the channel that it is unverified. */
+  WARD_CONTAINMENT_UNVERIFIED_AFTER: z.coerce.number().int().min(1).max(1000).default(3),
   /** block-ip refuses IPv4 ranges wider than this prefix length (a /8 typed by mistake cuts off a continent). */
   WARD_BLOCK_MIN_PREFIX_V4: z.coerce.number().int().min(0).max(32).default(16),
   /** The same for IPv6: a /48 is one site. */

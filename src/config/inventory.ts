@@ -56,6 +56,24 @@ export function isCidr(value: string): boolean {
   return Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
+const absolutePath = z
+  .string()
+  .refine(
+    (v) => v.startsWith('/') && !/[\0\r\n]/.test(v) && !v.split('/').includes('..') && v.length <= 4096,
+    'must be an absolute path without ".." or line breaks',
+  );
+
+/** Where ward persists containment on a host so that it survives a reboot (README "Containment that holds"). */
+export const DEFAULT_PERSIST = { unitDir: '/etc/systemd/system', stateDir: '/etc/ward' } as const;
+
+/** A directory ward writes into on hosts: plain path characters only (it is shown in plans and unit files). */
+const persistDir = absolutePath.refine(
+  (v) => /^\/[A-Za-z0-9_./-]{0,200}$/.test(v) && !v.endsWith('/'),
+  'must be a plain absolute directory path (letters, digits, _ . / -), without a trailing slash',
+);
+
+const persist = z.object({ unitDir: persistDir.optional(), stateDir: persistDir.optional() }).strict();
+
 const connection = {
   user: z
     .string()
@@ -65,6 +83,8 @@ const connection = {
   key: z.string().min(1).optional(),
   /** argv of a ProxyCommand (OpenSSH style, %h and %p replaced), for bastions. */
   proxyCommand: z.array(z.string()).min(1).optional(),
+  /** Where ward writes its boot-time containment: the systemd unit directory and ward's own state directory. */
+  persist: persist.optional(),
 };
 
 /** Which cloud the host's instance is in (`provider`, default aws: the registry's adapter) and where. */
@@ -121,13 +141,6 @@ export const inventoryHost = z
     }
   });
 
-const absolutePath = z
-  .string()
-  .refine(
-    (v) => v.startsWith('/') && !/[\0\r\n]/.test(v) && !v.split('/').includes('..') && v.length <= 4096,
-    'must be an absolute path without ".." or line breaks',
-  );
-
 export const inventorySchema = z
   .object({
     management: z.object({ cidrs: z.array(cidr).min(1, 'list at least one management CIDR') }).strict(),
@@ -150,6 +163,8 @@ export type InventoryFile = z.infer<typeof inventorySchema>;
 
 export interface InventoryHost extends HostTarget {
   tags: string[];
+  /** Where ward persists containment on this host; absent: DEFAULT_PERSIST (see persistDirs). */
+  persist?: { unitDir: string; stateDir: string } | undefined;
   cloud?: { provider: CloudProviderName; region: string; instanceId: string } | undefined;
 }
 
@@ -182,6 +197,10 @@ export function toInventory(file: InventoryFile): Inventory {
       proxyCommand: h.transport === 'local' ? undefined : (h.proxyCommand ?? file.defaults.proxyCommand),
       transport: h.transport ?? 'ssh',
       tags: h.tags,
+      persist: {
+        unitDir: h.persist?.unitDir ?? file.defaults.persist?.unitDir ?? DEFAULT_PERSIST.unitDir,
+        stateDir: h.persist?.stateDir ?? file.defaults.persist?.stateDir ?? DEFAULT_PERSIST.stateDir,
+      },
       cloud: h.cloud,
     });
   }
@@ -192,6 +211,11 @@ export function toInventory(file: InventoryFile): Inventory {
     huntPaths: [...new Set(file.hunt.paths ?? DEFAULT_HUNT_PATHS)],
     hosts,
   };
+}
+
+/** The host's persistence directories, defaults filled in. */
+export function persistDirs(host: Pick<InventoryHost, 'persist'>): { unitDir: string; stateDir: string } {
+  return host.persist ?? { ...DEFAULT_PERSIST };
 }
 
 /** Most hosts one comma-separated list may name (a hunt's hits, typed by hand or carried by a button). */

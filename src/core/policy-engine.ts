@@ -3,8 +3,17 @@ import { CONTEXT_ROLES, EVERYONE } from '../config/policy.js';
 import { ConfigError, PermissionDeniedError } from '../errors.js';
 import type { ChatClient } from '../ports/chat.js';
 import type { Clock } from '../ports/clock.js';
-import type { AnyCommand } from './command.js';
-import type { CommandRegistry } from './registry.js';
+/** What the policy engine needs to know of a command: its name and the policy it declares. */
+export interface PolicySubject {
+  name: string;
+  policy: Partial<CommandPolicy>;
+}
+
+/** The commands the policy file may name. */
+export interface KnownCommands {
+  find(name: string): PolicySubject | undefined;
+  all(): ReadonlyArray<{ name: string }>;
+}
 
 const BASE_POLICY: CommandPolicy = {
   allow: ['admin'],
@@ -30,7 +39,7 @@ export class PolicyEngine {
 
   constructor(
     private readonly file: PolicyFile | undefined,
-    private readonly commands: CommandRegistry,
+    private readonly commands: KnownCommands,
     private readonly chat: Pick<ChatClient, 'usergroupMembers'>,
     private readonly clock: Clock,
     private readonly groupCacheMs = 60_000,
@@ -72,7 +81,7 @@ export class PolicyEngine {
   }
 
   /** The effective policy of a command. */
-  policyFor(command: AnyCommand): CommandPolicy {
+  policyFor(command: PolicySubject): CommandPolicy {
     const declared = { ...BASE_POLICY, ...command.policy };
     const override = this.file?.commands[command.name];
     if (!override) return declared;
@@ -138,7 +147,7 @@ export class PolicyEngine {
   }
 
   /** Throws PermissionDeniedError naming the roles that may run the command. */
-  async authorize(user: string, command: AnyCommand): Promise<CommandPolicy> {
+  async authorize(user: string, command: PolicySubject): Promise<CommandPolicy> {
     const policy = this.policyFor(command);
     if (!this.file && !policy.allow.includes(EVERYONE)) {
       throw new PermissionDeniedError(

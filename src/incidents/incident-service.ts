@@ -1,12 +1,16 @@
 import { readHostState } from '../actions/host-state.js';
 import { type AuditKey, deriveAuditKey } from '../audit/chain.js';
 import { type QuarantineRecord, quarantineKey } from '../cloud/record.js';
-import type { Replier } from '../core/command.js';
-import type { Services } from '../core/services.js';
+import type { Config } from '../config/env.js';
+import type { PolicyEngine } from '../core/policy-engine.js';
 import { PermissionDeniedError, UserInputError } from '../errors.js';
 import { incidentTimeToContainSeconds, incidentTimeToResolveSeconds } from '../metrics.js';
-import type { AuditEvent } from '../ports/audit.js';
+import type { AuditEvent, AuditLog } from '../ports/audit.js';
+import type { ChatClient, ChatMessage } from '../ports/chat.js';
 import { ChatPlatformError } from '../ports/chat.js';
+import type { Clock } from '../ports/clock.js';
+import type { Logger } from '../ports/logger.js';
+import type { Store } from '../ports/store.js';
 import { esc, mention } from '../render/blocks.js';
 import {
   channelName,
@@ -59,11 +63,30 @@ const OPENING_LOCK_MS = 60_000;
  * change is an `incident.*` audit entry carrying the incident id; the channel → incident mapping lets everything
  * else done in the channel be attached (src/incidents/incident-audit.ts).
  */
+/**
+ * What incidents use: ports and the policy's role checks. Deliberately narrower than Services, so that commands
+ * (which see the incident service through CommandServices) and the service do not import each other.
+ */
+export interface IncidentDeps {
+  config: Config;
+  log: Logger;
+  store: Store;
+  chat: ChatClient;
+  clock: Clock;
+  audit: AuditLog;
+  policy: Pick<PolicyEngine, 'actionRoles' | 'holdsAny'>;
+}
+
+/** How incidents answer the person who asked (a Replier's private half). */
+export interface PrivateReply {
+  ephemeral(message: ChatMessage): Promise<void>;
+}
+
 export class IncidentService {
   readonly store: IncidentStore;
 
   constructor(
-    private readonly services: () => Services,
+    private readonly services: () => IncidentDeps,
     private readonly botUserId: () => Promise<string>,
   ) {
     this.store = new IncidentStore(() => this.services().store);
@@ -74,7 +97,7 @@ export class IncidentService {
     return deriveAuditKey(this.s.config.WARD_ENCRYPTION_KEY);
   }
 
-  private get s(): Services {
+  private get s(): IncidentDeps {
     return this.services();
   }
 
@@ -299,7 +322,7 @@ export class IncidentService {
   }
 
   /** What opening said: the announcement already went out; the requester is told where, or what failed. */
-  async reportOpen(outcome: OpenOutcome, reply: Pick<Replier, 'ephemeral'>): Promise<void> {
+  async reportOpen(outcome: OpenOutcome, reply: PrivateReply): Promise<void> {
     const { incident } = outcome;
     if (!outcome.complete) {
       await reply.ephemeral(

@@ -1,7 +1,8 @@
 import { messageKey } from '../alerts/relay.js';
-import type { Services } from '../core/services.js';
+import type { CommandServices } from '../core/command.js';
+import { replierFor } from '../core/requests/replier.js';
 import { UserInputError } from '../errors.js';
-import { replierFor } from '../slack/app.js';
+import type { InteractionRouter } from '../slack/interactions.js';
 import { TITLE_MAX } from './incident.js';
 
 /** Alert severities mapped onto incident severities (a person can change it at once with `/ward incident severity`). */
@@ -21,7 +22,7 @@ export function incidentSeverityFor(alertSeverity: string | undefined): 'sev1' |
 const REF_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** The alert behind an **Open incident** button (`{ ref }`), read from the relay's own record of it. */
-async function alertOfButton(services: Services, value: string) {
+async function alertOfButton(services: CommandServices, value: string) {
   let ref: unknown;
   try {
     ref = (JSON.parse(value) as { ref?: unknown }).ref;
@@ -54,14 +55,13 @@ async function alertOfButton(services: Services, value: string) {
  * The incident buttons: **Open incident** under an alert (the clicker's roles decide, as for `/ward incident open`;
  * one alert opens one incident however often it is clicked) and **Retry** under a part-way open.
  */
-export function registerIncidentInteractions(services: Services): void {
-  const command = () => services.commands.get('incident');
-  services.interactions.onAction('incident.open_alert', async (event) => {
-    const reply = replierFor(services, {
-      user: event.user,
+export function registerIncidentInteractions(router: InteractionRouter, deps: () => CommandServices): void {
+  const command = () => deps().commands.get('incident');
+  router.onAction('incident.open_alert', async (event) => {
+    const services = deps();
+    const reply = replierFor(services.chat, {
+      person: event.user,
       channel: event.channel ?? '',
-      text: '',
-      requestId: event.requestId,
       responseUrl: event.responseUrl,
       threadTs: event.messageTs,
     });
@@ -86,12 +86,11 @@ export function registerIncidentInteractions(services: Services): void {
     });
     await services.incidents.reportOpen(outcome, reply);
   });
-  services.interactions.onAction('incident.resume', async (event) => {
-    const reply = replierFor(services, {
-      user: event.user,
+  router.onAction('incident.resume', async (event) => {
+    const services = deps();
+    const reply = replierFor(services.chat, {
+      person: event.user,
       channel: event.channel ?? '',
-      text: '',
-      requestId: event.requestId,
       responseUrl: event.responseUrl,
     });
     await services.policy.authorize(event.user, command());

@@ -30,6 +30,12 @@ export const AUDIT_EVENT_TYPES = {
   'host.ip_blocked': 'an address was blocked on a host',
   'host.process_killed': 'a process was killed on a host (its executable sha256 in details)',
   'host.user_disabled': 'a user account was disabled on a host',
+  'containment.drift':
+    'a periodic or /ward verify check found a containment ward applied changed (item, kind and differences in details)',
+  'containment.drift_resolved':
+    'a reported drift is over: the containment matches again, or ward no longer holds it',
+  'containment.unverified':
+    'a contained host or instance could not be checked WARD_CONTAINMENT_UNVERIFIED_AFTER times in a row',
   'lockdown.not_confirmed': 'a lockdown was not confirmed in time and was reverted (or its state is unknown)',
   'security.host_key_mismatch': 'a host presented a key other than the pinned one: nothing was run there',
   'cloud.step': 'one step of a cloud quarantine ran (step and result in details)',

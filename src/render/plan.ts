@@ -1,4 +1,4 @@
-import type { Plan } from '../core/command.js';
+import type { Plan } from '../core/plan-types.js';
 import type { ChatMessage } from '../ports/chat.js';
 import { code, context, esc, header, section } from './blocks.js';
 import { userText } from './user-text.js';

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseFalco } from '../../src/alerts/sources/falco.js';
 import { huntIndicatorsFor } from '../../src/alerts/hunt-suggest.js';
 import { renderAlertMessage } from '../../src/alerts/render.js';
+import { parseFalco } from '../../src/alerts/sources/falco.js';
 
 const falco = JSON.parse(
   readFileSync(new URL('../fixtures/falco_alert_write_below_binary_dir.json', import.meta.url), 'utf8'),

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { Alert } from '../../src/alerts/alert.js';
 import { matchInventoryHost } from '../../src/alerts/host-match.js';
-import { alertReason } from '../../src/alerts/install.js';
 import { renderAlertMessage } from '../../src/alerts/render.js';
 import { loadRules } from '../../src/alerts/rules.js';
 import { builtinRuleSet, summarizeRules } from '../../src/alerts/rules-holder.js';
+import { alertReason } from '../../src/alerts/suggest.js';
 import { toInventory } from '../../src/config/inventory.js';
 import { tokenize } from '../../src/core/tokenize.js';
 

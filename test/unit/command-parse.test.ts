@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { commands } from '../../commands/index.js';
-import { parseCommandText } from '../../src/core/dispatcher.js';
 import { CommandRegistry } from '../../src/core/registry.js';
+import { parseCommandText } from '../../src/core/requests/parse-command.js';
 
 const services = { commands: new CommandRegistry(commands) };
 
