@@ -24,6 +24,10 @@ describeLab('forensics against a real sshd host', () => {
   }, 30_000);
 
   it('posts a summary flagging the /tmp process, uploads the bundle, keeps every artifact with its hash and emails the admins', async () => {
+    // Tests run in any order: only the audit entries written from here on belong to this collection.
+    const auditStore = new RedisStore(h.redis.url);
+    await auditStore.connect();
+    const entriesBefore = (await readAuditEvents(auditStore).finally(() => auditStore.close())).length;
     const { status } = await h.slash('forensics web1 --reason "INC-7 beaconing"');
     expect(status).toBe(200);
 
@@ -112,9 +116,9 @@ describeLab('forensics against a real sshd host', () => {
     // The audit log records the collected bundle with the same hash.
     const store = new RedisStore(h.redis.url);
     await store.connect();
-    const collected = (await readAuditEvents(store).finally(() => store.close())).filter(
-      (e) => e.type === 'artifact.collected',
-    );
+    const collected = (await readAuditEvents(store).finally(() => store.close()))
+      .slice(entriesBefore)
+      .filter((e) => e.type === 'artifact.collected');
     expect(collected.map((e) => [e.hosts, e.details?.['sha256']])).toEqual([[['web1'], bundleSha]]);
 
     // The admins got the summary by email, with the manifest attached.

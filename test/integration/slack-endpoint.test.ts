@@ -75,7 +75,7 @@ describe('ward answers /ward over its real HTTP endpoint', () => {
   it('/ward help <command> shows usage, examples and policy', async () => {
     const { reply } = await ask('help lockdown');
     const blocks = JSON.stringify(reply.blocks);
-    expect(blocks).toContain('/ward lockdown &lt;host&gt; --reason'); // Slack mrkdwn escaping
+    expect(blocks).toContain('/ward lockdown &lt;host|host,host&gt; --reason'); // Slack mrkdwn escaping
     expect(blocks).toContain('--dry-run');
     expect(blocks).toMatch(/Approvals/);
   });

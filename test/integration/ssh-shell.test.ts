@@ -87,6 +87,8 @@ describeLab('NodeSshShell against real sshd in the lab', () => {
   it('refuses a host whose key differs from the pinned one, before any command runs', async () => {
     const web2 = lab.hosts[1]!;
     const wrong = lab.hosts[2]!.hostKeyFingerprint;
+    // Tests run in any order: only what sshd logs from this attempt on counts.
+    const logStart = readFileSync(web2.sshdLog, 'utf8').length;
     const err = await shell.connect(target(web2, { hostKey: wrong })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HostKeyMismatchError);
     const m = err as HostKeyMismatchError;
@@ -96,7 +98,7 @@ describeLab('NodeSshShell against real sshd in the lab', () => {
     expect(m.userMessage).toContain(web2.hostKeyFingerprint);
     expect(m.userMessage).toMatch(/refused to connect/);
     // sshd saw the connection but no login: ward never authenticated, so no command could have run.
-    const log = readFileSync(web2.sshdLog, 'utf8');
+    const log = readFileSync(web2.sshdLog, 'utf8').slice(logStart);
     expect(log).toMatch(/Connection (closed|reset) by|disconnected|Connection from/);
     expect(log).not.toMatch(/Accepted publickey/);
   });
