@@ -20,6 +20,8 @@ export interface FakeMailgun {
   readonly messages: FakeMail[];
   /** The next `times` sends answer with HTTP `status` (e.g. 401 or 500). */
   failNext(status: number, times?: number): void;
+  /** Drops the failures failNext queued and no send has used yet. */
+  clearFaults(): void;
   waitForMessage(predicate?: (m: FakeMail) => boolean, timeoutMs?: number): Promise<FakeMail>;
   /** Requests refused or failed (status ≥ 400), for asserting that a failure happened. */
   readonly failures: Array<{ status: number; path: string }>;
@@ -94,6 +96,9 @@ export async function startFakeMailgun(opts: { apiKey: string }): Promise<FakeMa
     failures,
     failNext(status, times = 1) {
       for (let i = 0; i < times; i++) faults.push(status);
+    },
+    clearFaults() {
+      faults.length = 0;
     },
     waitForMessage(p = () => true, timeoutMs = 15_000) {
       const found = messages.find(p);

@@ -28,10 +28,14 @@ describeLab('forensics against a real sshd host', () => {
     const auditStore = new RedisStore(h.redis.url);
     await auditStore.connect();
     const entriesBefore = (await readAuditEvents(auditStore).finally(() => auditStore.close())).length;
+    const messagesBefore = new Set(h.slack.messages().map((m) => m.ts));
+    const filesBefore = h.slack.files().length;
     const { status } = await h.slash('forensics web1 --reason "INC-7 beaconing"');
     expect(status).toBe(200);
 
-    const summary = await h.waitForMessage((m) => messageText(m).includes('Forensics: web1'));
+    const summary = await h.waitForMessage(
+      (m) => !messagesBefore.has(m.ts) && messageText(m).includes('Forensics: web1'),
+    );
     const text = messageText(summary);
     expect(text).toContain(`pid \`${implantPid}\``);
     expect(text).toContain('/tmp/kworker-upd');
@@ -41,7 +45,11 @@ describeLab('forensics against a real sshd host', () => {
 
     // The bundle is uploaded into the same thread with files.uploadV2.
     const file = await waitUntil(
-      () => h.slack.files().find((f) => f.name.startsWith('forensics-web1-')),
+      () =>
+        h.slack
+          .files()
+          .slice(filesBefore)
+          .find((f) => f.name.startsWith('forensics-web1-')),
       'the evidence upload',
     );
     expect(file.thread_ts).toBe(summary.thread_ts);
@@ -122,7 +130,10 @@ describeLab('forensics against a real sshd host', () => {
     expect(collected.map((e) => [e.hosts, e.details?.['sha256']])).toEqual([[['web1'], bundleSha]]);
 
     // The admins got the summary by email, with the manifest attached.
-    const mail = await h.mailgun.waitForMessage((m) => m.subject.includes('web1'));
+    // Other tests email about web1 too: this collection's mail is the one carrying its bundle's hash.
+    const mail = await h.mailgun.waitForMessage(
+      (m) => m.subject.includes('web1') && m.text.includes(bundleSha),
+    );
     expect(mail.to).toEqual(['soc@example.org', 'ciso@example.org']);
     expect(mail.subject).toContain('1 suspicious process');
     expect(mail.text).toContain('/tmp/kworker-upd');
@@ -157,5 +168,7 @@ describeLab('forensics against a real sshd host', () => {
     expect(warning.text).toContain('Mailgun answered HTTP 500');
     expect(warning.thread_ts).toBeDefined();
     expect(h.mailgun.failures.length).toBeGreaterThan(before);
+    // Tests run in any order: failures this test queued and the sender did not use must not reach the next one.
+    h.mailgun.clearFaults();
   }, 90_000);
 });
