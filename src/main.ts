@@ -39,6 +39,7 @@ import type { Clock } from './ports/clock.js';
 import { systemClock } from './ports/clock.js';
 import type { Store } from './ports/store.js';
 import { createSlackApp, replierFor } from './slack/app.js';
+import { registerShowPlan } from './slack/show-plan.js';
 
 export interface WardOptions {
   env?: Record<string, string | undefined>;
@@ -189,6 +190,7 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
     mfa,
   };
   approvals.register(services.interactions);
+  registerShowPlan(services);
   approvals.start();
   registerRecoveryActions(services, (inv) => replierFor(services, inv));
   const recovery = new RecoveryScanner(services);

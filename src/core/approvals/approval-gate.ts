@@ -14,11 +14,13 @@ import {
   renderApprovalMessage,
   renderBreakGlassAnnouncement,
   renderMfaModal,
+  renderResultNotice,
+  renderRunningNotice,
   VERIFY_ACTION,
 } from '../../render/approval.js';
-import { context, esc, section } from '../../render/blocks.js';
+import { esc, section } from '../../render/blocks.js';
 import type { CommandContext, Invocation, Plan, Replier } from '../command.js';
-import { runExecution } from '../execution.js';
+import { runExecution, willDryRun } from '../execution.js';
 import type { ChangeGate } from '../gate.js';
 import type { ActionEvent, InteractionRouter, ViewEvent, ViewResult } from '../interactions.js';
 import { planHash } from '../plan.js';
@@ -185,6 +187,8 @@ export class ApprovalGate implements ChangeGate {
         reason: ctx.flags.reason,
         requester: user,
         channel: ctx.invocation.channel,
+        // A request from a button under an alert lives in that alert's thread; a slash command's starts its own.
+        thread: ctx.invocation.threadTs,
         plan,
         planHash: planHash(plan),
         policy: {
@@ -249,7 +253,7 @@ export class ApprovalGate implements ChangeGate {
       await s.chat.postMessage(req.channel, renderAdvisoryWarning(req));
     }
 
-    const posted = await s.chat.postMessage(req.channel, renderApprovalMessage(req));
+    const posted = await this.postRequestMessage(req);
     const withMessage = await this.setMessage(req.id, posted);
     if (withMessage.version !== req.version + 1) await this.refreshMessage(req.id);
 
@@ -263,6 +267,14 @@ export class ApprovalGate implements ChangeGate {
       );
     }
     if (withMessage.status === 'approved') await this.tryExecute(req.id);
+  }
+
+  private postRequestMessage(req: ApprovalRequest): Promise<{ channel: string; ts: string }> {
+    return this.services().chat.postMessage(
+      req.channel,
+      renderApprovalMessage(req),
+      req.thread ? { threadTs: req.thread } : {},
+    );
   }
 
   private async setMessage(id: string, message: { channel: string; ts: string }): Promise<ApprovalRequest> {
@@ -653,9 +665,9 @@ export class ApprovalGate implements ChangeGate {
     if (req?.status !== 'approved') return;
     const command = s.commands.find(req.command);
     if (!command?.plan) throw new Error(`request ${id}: command ${req.command} is not a change command`);
-    if (!req.message)
-      req = await this.setMessage(id, await s.chat.postMessage(req.channel, renderApprovalMessage(req)));
-    const thread = req.message!;
+    if (!req.message) req = await this.setMessage(id, await this.postRequestMessage(req));
+    // Everything the request produces goes to its thread: the alert's when it came from an alert's button.
+    const thread = { channel: req.message!.channel, ts: req.thread ?? req.message!.ts };
     const ctx = this.contextFor(req, thread);
 
     let rebuilt: Plan | undefined;
@@ -695,18 +707,10 @@ export class ApprovalGate implements ChangeGate {
     const started = await this.requests.update(id, (x) => startRunning(x, s.clock.now()));
     if (!started?.changed) return;
     await this.refreshMessage(id);
-    await s.chat.postMessage(
-      thread.channel,
-      {
-        text: `Running ${req.command} (${id}) on ${rebuilt.hosts.map((h) => h.name).join(', ') || 'no host'}`,
-        blocks: [
-          section(
-            `:gear: Running \`${esc(req.command)}\` (\`${id}\`) on ${rebuilt.hosts.map((h) => esc(h.name)).join(', ') || 'no host'}.`,
-          ),
-        ],
-      },
-      { threadTs: thread.ts },
-    );
+    // Under WARD_DRY_RUN nothing will run (read-only commands aside): no "Running" line for what will not run.
+    if (!willDryRun(s, command)) {
+      await s.chat.postMessage(thread.channel, renderRunningNotice(req, rebuilt), { threadTs: thread.ts });
+    }
     const report = await runExecution(s, {
       command,
       ctx,
@@ -716,17 +720,7 @@ export class ApprovalGate implements ChangeGate {
     });
     await this.requests.update(id, (x) => finish(x, report, s.clock.now()));
     await this.refreshMessage(id);
-    await s.chat.postMessage(
-      thread.channel,
-      {
-        text: report.summary,
-        blocks: [
-          section(esc(report.summary)),
-          context(report.dryRun ? 'Outcome: *dry run: nothing changed*' : `Outcome: *${report.outcome}*`),
-        ],
-      },
-      { threadTs: thread.ts },
-    );
+    await s.chat.postMessage(thread.channel, renderResultNotice(req, report), { threadTs: thread.ts });
   }
 
   private contextFor(req: ApprovalRequest, thread: { channel: string; ts: string }): CommandContext<unknown> {
@@ -893,6 +887,8 @@ export function explainFinal(req: ApprovalRequest): string {
     case 'approved':
     case 'running':
       return `${base} is already approved and running; votes no longer change it.`;
+    case 'dry_run':
+      return `${base} was a dry run (WARD_DRY_RUN=1): nothing changed then, and votes change nothing now.`;
     case 'succeeded':
     case 'failed':
     case 'partial':
