@@ -37,11 +37,11 @@ const LABELS: Record<string, Omit<OutcomeLabel, 'key'>> = {
 export function outcomeLabel(state: string | undefined, dryRun = false): OutcomeLabel {
   const key = dryRun && (state === 'succeeded' || state === 'finished') ? 'dry_run' : (state ?? 'unknown');
   const known = LABELS[key];
-  return { key, ...(known ?? { label: key.replace(/_/g, ' '), icon: '❔' }) };
+  return { key, ...(known ?? { label: key.replace(/_/g, ' '), icon: '' }) };
 }
 
 /** "ℹ️ dry run: nothing changed": icon and label, for a line of text. */
 export function outcomeText(state: string | undefined, dryRun = false): string {
   const o = outcomeLabel(state, dryRun);
-  return `${o.icon} ${o.label}`;
+  return o.icon ? `${o.icon} ${o.label}` : o.label;
 }

@@ -561,7 +561,7 @@ describe('/ward status <request-id>', () => {
       (await storedRequest(shared, id)).approvals.length === 1 ? true : undefined,
     );
     const shown = await status(w, USERS.outsider, id);
-    expect(shown).toContain(`Request ${id} (forensics): pending.`);
+    expect(shown).toContain(`Request ${id} (forensics): waiting for approval.`);
     expect(shown).toContain('Approvals 1/2');
     expect(shown).toContain(`<@${USERS.approver1}> approved `);
     expect(shown).toContain('requester: not required');
