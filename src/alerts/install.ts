@@ -108,7 +108,7 @@ export function installAlerts(o: InstallAlertsOptions): InstalledAlerts | undefi
       ratePerHostPerMinute: config.WARD_ALERT_RATE_PER_HOST,
     }),
   });
-  registerSuggestButtons(services);
+  registerSuggestButtons(services, relay);
 
   const control: AlertsControl = {
     rules,
@@ -173,6 +173,8 @@ interface ClickedSuggestion {
   host: string;
   fingerprint: string;
   title: string;
+  /** The alert's message record (absent on buttons posted before references existed). */
+  ref?: string;
 }
 
 const REF_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -233,7 +235,7 @@ async function resolveButton(
   ) {
     throw malformed();
   }
-  return { command: b.command, host: b.host, fingerprint: alert.fingerprint, title: alert.title };
+  return { command: b.command, host: b.host, fingerprint: alert.fingerprint, title: alert.title, ref: b.ref };
 }
 
 /**
@@ -241,7 +243,7 @@ async function resolveButton(
  * exactly as if they had typed `/ward <command> <host> --reason "alert <title> (<fingerprint>)"`: their roles, the
  * command's approvals and MFA apply unchanged. Replies thread under the alert message.
  */
-export function registerSuggestButtons(services: Services): void {
+export function registerSuggestButtons(services: Services, relay?: Pick<AlertRelay, 'noteRequest'>): void {
   services.interactions.onAction('alert.suggest.', async (event) => {
     const button = await resolveButton(services, event.actionId, event.value);
     const invocation: Invocation = {
@@ -259,7 +261,13 @@ export function registerSuggestButtons(services: Services): void {
       { requestId: event.requestId, user: event.user, command: button.command, host: button.host },
       'alert button: opening a request',
     );
-    await dispatchCommand(services, invocation, replierFor(services, invocation));
+    const opened = await dispatchCommand(services, invocation, replierFor(services, invocation));
+    // The alert says what was asked of it, so that the next responder does not ask again.
+    if (opened && button.ref !== undefined && relay) {
+      await relay
+        .noteRequest(button.ref, { command: button.command, user: event.user })
+        .catch((err) => services.log.warn({ err }, 'could not note the request on the alert message'));
+    }
   });
 }
 

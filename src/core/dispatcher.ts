@@ -121,13 +121,14 @@ export function parseCommandText(
 /**
  * Handles one `/ward …` invocation after it has been acknowledged: dedupe, parse, authorize, then either run a
  * `read` command or build the plan of a `change` command and hand it to the gate. Every error becomes an
- * ephemeral answer; nothing escapes to crash the process.
+ * ephemeral answer; nothing escapes to crash the process. Resolves true when the command was accepted (a read
+ * command ran, or a change command's request was opened), false when it was refused or failed.
  */
 export async function dispatchCommand(
   services: Services,
   invocation: Invocation,
   reply: Replier,
-): Promise<void> {
+): Promise<boolean> {
   const log = services.log.child({ requestId: invocation.requestId, user: invocation.user });
   let commandName = 'unknown';
   try {
@@ -138,7 +139,7 @@ export async function dispatchCommand(
       if (first === false) {
         log.info('duplicate delivery of a slash command (Slack retry): ignored');
         commandsTotal.inc({ command: 'unknown', outcome: 'duplicate' });
-        return;
+        return false;
       }
     }
     const { command, args, flags } = parseCommandText(services, invocation.text);
@@ -159,7 +160,7 @@ export async function dispatchCommand(
     if (command.kind === 'read') {
       await command.run!(ctx);
       commandsTotal.inc({ command: command.name, outcome: 'ok' });
-      return;
+      return true;
     }
     const plan = await command.plan!(ctx);
     if (flags.dryRun) {
@@ -171,13 +172,15 @@ export async function dispatchCommand(
       });
       await reply.ephemeral(renderPlanPreview(plan, { dryRun: true, reason: flags.reason }));
       commandsTotal.inc({ command: command.name, outcome: 'ok' });
-      return;
+      return false;
     }
     await services.gate.submit({ command, ctx, plan, policy });
     commandsTotal.inc({ command: command.name, outcome: 'ok' });
+    return true;
   } catch (err) {
     commandsTotal.inc({ command: commandName, outcome: commandOutcome(err) });
     await answerError(services, log, reply, err, { command: commandName, user: invocation.user });
+    return false;
   }
 }
 
