@@ -43,6 +43,7 @@ const ENTRIES: Entry[] = [
     title: 'Forensics fan-out',
     load: async () => (await import('./forensics-fanout.js')).run,
   },
+  { name: 'hunt', title: 'Hunt fan-out', load: async () => (await import('./hunt.js')).run },
   { name: 'memory', title: 'Memory', load: async () => (await import('./memory.js')).run },
   { name: 'alert-storm', title: 'Alert storm', load: async () => (await import('./alert-storm.js')).run },
 ];

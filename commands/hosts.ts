@@ -1,9 +1,11 @@
 import { z } from 'zod';
-import { readHostState } from '../src/actions/host-state.js';
+import { readBlocked, readHostState } from '../src/actions/host-state.js';
+import { readRecord } from '../src/cloud/record.js';
 import { TAG_PATTERN } from '../src/config/inventory.js';
 import { EVERYONE } from '../src/config/policy.js';
+import { describeCheck, readCheckState } from '../src/containment/checker.js';
+import type { CommandServices } from '../src/core/command.js';
 import { defineCommand } from '../src/core/command.js';
-import type { Services } from '../src/core/services.js';
 import type { AuditRecord } from '../src/ports/audit.js';
 import { code, esc, header, mention, section } from '../src/render/blocks.js';
 import { outcomeText } from '../src/render/outcome.js';
@@ -13,7 +15,10 @@ import { clockTime } from '../src/render/time.js';
  * The latest finished execution per host, from the audit log's recent entries: so that a host a dry run "locked
  * down" reads `dry run: nothing changed` here too, and not merely "normal" with no word of the request.
  */
-async function lastExecutions(services: Services, names: Set<string>): Promise<Map<string, AuditRecord>> {
+async function lastExecutions(
+  services: Pick<CommandServices, 'audit'>,
+  names: Set<string>,
+): Promise<Map<string, AuditRecord>> {
   const found = new Map<string, AuditRecord>();
   const records = await services.audit.recent({}, 500).catch(() => [] as AuditRecord[]);
   for (const r of records) {
@@ -23,7 +28,10 @@ async function lastExecutions(services: Services, names: Set<string>): Promise<M
   return found;
 }
 
-/** `/ward hosts [tag]`: the inventory, with each host's state. */
+/**
+ * `/ward hosts [tag]`: the inventory, with each host's state: what ward holds there (since when, by which request)
+ * and what its last check found (ok, drift or unverified), so that "locked down" is never just ward's belief.
+ */
 export default defineCommand({
   name: 'hosts',
   summary: 'List the hosts ward knows, optionally by tag, with their state',
@@ -49,17 +57,44 @@ export default defineCommand({
     const states = await Promise.all(hosts.map((h) => readHostState(services.store, h.name)));
     const last = await lastExecutions(services, new Set(hosts.map((h) => h.name)));
     const now = services.clock.now();
-    const lines = hosts.map((h, i) => {
-      const s = states[i];
-      const state = s
-        ? `🔒 *locked down* since ${clockTime(s.since, now)} by ${mention(s.by)} (request ${code(s.requestId)})`
-        : 'normal';
-      const l = last.get(h.name);
-      const lastText = l
-        ? ` · last: ${code(l.command ?? '?')} ${outcomeText(l.outcome, (l.details as { dryRun?: unknown } | undefined)?.dryRun === true)} ${clockTime(Date.parse(l.at), now)}${l.requestId ? ` (${code(l.requestId)})` : ''}`
-        : '';
-      return `• *${esc(h.name)}* ${code(h.address)} ${h.tags.map((t) => code(t)).join(' ')}: ${state}${lastText}`;
-    });
+    const when = (ms: number) => clockTime(ms, now);
+    const lines = await Promise.all(
+      hosts.map(async (h, i) => {
+        const s = states[i];
+        const held: string[] = [];
+        if (s) {
+          held.push(
+            `🔒 *locked down* since ${when(s.since)} by ${mention(s.by)} (request ${code(s.requestId)})`,
+          );
+        }
+        const blocked = Object.entries(await readBlocked(services.store, h.name));
+        if (blocked.length > 0) {
+          held.push(
+            `⛔ blocks ${blocked
+              .slice(0, 5)
+              .map(([a, e]) => `${code(a)} since ${when(e.since)} (request ${code(e.requestId)})`)
+              .join(', ')}${blocked.length > 5 ? ` and ${blocked.length - 5} more` : ''}`,
+          );
+        }
+        const hostCheck = held.length > 0 ? await readCheckState(services, `host:${h.name}`) : undefined;
+        if (held.length > 0) held.push(`_${describeCheck(hostCheck)}_`);
+        const record = h.cloud
+          ? await readRecord(services.store, h.cloud.instanceId).catch(() => undefined)
+          : undefined;
+        if (record?.confirmed) {
+          const cloudCheck = await readCheckState(services, `cloud:${record.instanceId}`);
+          held.push(
+            `☁️ *quarantined* since ${when(Date.parse(record.recordedAt))} (request ${code(record.confirmed.requestId)}); _${describeCheck(cloudCheck)}_`,
+          );
+        }
+        const state = held.length > 0 ? held.join('\n    ') : 'normal';
+        const l = last.get(h.name);
+        const lastText = l
+          ? ` · last: ${code(l.command ?? '?')} ${outcomeText(l.outcome, (l.details as { dryRun?: unknown } | undefined)?.dryRun === true)} ${when(Date.parse(l.at))}${l.requestId ? ` (${code(l.requestId)})` : ''}`
+          : '';
+        return `• *${esc(h.name)}* ${code(h.address)} ${h.tags.map((t) => code(t)).join(' ')}: ${state}${lastText}`;
+      }),
+    );
     await reply.ephemeral({
       text: `${hosts.length} host(s): ${hosts.map((h, i) => `${h.name} (${states[i] ? 'locked down' : 'normal'})`).join(', ')}`,
       blocks: [header(`Hosts${args.tag ? ` tagged ${args.tag}` : ''}`), section(lines.join('\n'))],

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { jobFrom, planHost, runOnHosts } from '../src/actions/execution-helpers.js';
 import { lockdownHost, lockdownPlanSteps } from '../src/actions/lockdown.js';
-import { hostNameArg, resolveHosts } from '../src/config/inventory.js';
+import { hostListArg, resolveHosts } from '../src/config/inventory.js';
 import { defineCommand } from '../src/core/command.js';
 
 /**
@@ -11,10 +11,12 @@ import { defineCommand } from '../src/core/command.js';
 export default defineCommand({
   name: 'lockdown',
   summary: 'Isolate a host with nftables: only management keeps SSH (evidence is collected first)',
-  usage: 'lockdown <host> --reason "…" [--dry-run]',
+  usage: 'lockdown <host|host,host> --reason "…" [--dry-run]',
   examples: ['lockdown web1 --reason "INC-42: outbound to known C2"', 'lockdown web1 --dry-run'],
   kind: 'change',
-  args: z.object({ host: hostNameArg }),
+  // One host, or an explicit list (a hunt's hits): one plan and one approval for all of them. Never a tag: a
+  // lockdown names every host it isolates.
+  args: z.object({ host: hostListArg }),
   positionals: ['host'],
   policy: {
     allow: ['responder', 'admin'],
@@ -28,16 +30,18 @@ export default defineCommand({
     'Collects forensics, saves `nft list ruleset`, starts a watchdog on the host that deletes the table after WARD_LOCKDOWN_CONFIRM_SECONDS, applies table inet ward_lockdown atomically, opens a NEW SSH connection and only then cancels the watchdog. If ward cannot get back in, the host reverts by itself and ward says so.',
   async plan({ args, services }) {
     const inventory = services.inventory();
-    const [host] = resolveHosts(inventory, args.host);
+    const hosts = resolveHosts(inventory, args.host);
     return {
       command: 'lockdown',
       args: { host: args.host },
-      hosts: [planHost(host!)],
-      steps: lockdownPlanSteps(
-        host!,
-        inventory.managementCidrs,
-        inventory.forensicsHashPaths,
-        services.config.WARD_LOCKDOWN_CONFIRM_SECONDS,
+      hosts: hosts.map(planHost),
+      steps: hosts.flatMap((host) =>
+        lockdownPlanSteps(
+          host,
+          inventory.managementCidrs,
+          inventory.forensicsHashPaths,
+          services.config.WARD_LOCKDOWN_CONFIRM_SECONDS,
+        ),
       ),
     };
   },

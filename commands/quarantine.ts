@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { buildQuarantinePlan, executeQuarantine } from '../src/cloud/quarantine.js';
 import { cloudTargetArg, regionArg, resolveCloudTarget } from '../src/cloud/target.js';
+import type { CommandServices } from '../src/core/command.js';
 import { defineCommand } from '../src/core/command.js';
-import type { Services } from '../src/core/services.js';
 
 /**
  * `/ward quarantine <host|instance-id>`: isolate an EC2 instance from the outside. Records its groups and tags,
@@ -49,7 +49,7 @@ const quarantine = defineCommand({
 });
 
 /** The instance to quarantine, against one read of the inventory (plan and execute resolve it alike). */
-function resolve(services: Services, args: { target: string; region?: string | undefined }) {
+function resolve(services: CommandServices, args: { target: string; region?: string | undefined }) {
   const inventory = services.inventory();
   const policy = services.policy.policyFor(quarantine);
   const target = resolveCloudTarget(inventory, policy, 'quarantine', args.target, args.region);

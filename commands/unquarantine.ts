@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { readRecord } from '../src/cloud/record.js';
 import { cloudTargetArg, isInstanceId, regionArg, resolveCloudTarget } from '../src/cloud/target.js';
 import { buildUnquarantinePlan, executeUnquarantine, missingRecordError } from '../src/cloud/unquarantine.js';
+import type { CommandServices } from '../src/core/command.js';
 import { defineCommand } from '../src/core/command.js';
-import type { Services } from '../src/core/services.js';
 
 /**
  * `/ward unquarantine <host|instance-id>`: put back exactly the security groups `quarantine` recorded on each
@@ -39,7 +39,7 @@ const unquarantine = defineCommand({
   },
 });
 
-async function resolve(services: Services, args: { target: string; region?: string | undefined }) {
+async function resolve(services: CommandServices, args: { target: string; region?: string | undefined }) {
   const policy = services.policy.policyFor(unquarantine);
   // An unlisted instance's region defaults to the one recorded at quarantine.
   const recorded = isInstanceId(args.target) ? await readRecord(services.store, args.target) : undefined;

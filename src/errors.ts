@@ -72,3 +72,26 @@ export class MfaUnavailableError extends WardError {
     super('ward_mfa_unavailable', userMessage, cause === undefined ? undefined : { cause });
   }
 }
+
+/**
+ * ward itself (a rule's auto-run, a watcher) asked for something its policy does not let it ask for: the command is
+ * not `auto: true`, needs the requester's second factor, or would need a break-glass override. `why` is the reason
+ * alone, for the audit log.
+ */
+export class AutomationRefusedError extends WardError {
+  readonly why: string;
+  /** The audit outcome: `refused`, or `suppressed` when a rule's pacing held it back. */
+  readonly outcome: string;
+  /** More for the audit entry (the earlier run a suppressed one defers to). */
+  readonly details: Record<string, unknown>;
+
+  constructor(
+    why: string,
+    options: { outcome?: string; details?: Record<string, unknown>; hint?: string } = {},
+  ) {
+    super('ward_auto_refused', `Not run automatically: ${why}${options.hint ? ` ${options.hint}` : ''}`);
+    this.why = why;
+    this.outcome = options.outcome ?? 'refused';
+    this.details = options.details ?? {};
+  }
+}

@@ -1,12 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomBytes } from 'node:crypto';
 import { LogLevel, type Logger as SlackLogger } from '@slack/logger';
 import { type Logger, pino } from 'pino';
-
-/** A short id that ties together every log line and audit entry of one Slack request. */
-export function newRequestId(): string {
-  return randomBytes(6).toString('hex');
-}
 
 /** What every log line written while handling one request carries (its request id), whoever writes it. */
 const requestContext = new AsyncLocalStorage<{ requestId: string }>();

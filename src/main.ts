@@ -3,6 +3,8 @@ import type { IncomingMessage, Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import { commands } from '../commands/index.js';
+import { releaseHostLocksOf } from './actions/host-lock.js';
+import { registerHuntButtons } from './actions/hunt-buttons.js';
 import { ChainedAuditLog, chainModeProblem } from './adapters/audit/chained-audit-log.js';
 import { DuoMfa } from './adapters/duo/duo-mfa.js';
 import { LocalShell } from './adapters/local/local-shell.js';
@@ -13,33 +15,49 @@ import { SlackChat } from './adapters/slack/slack-chat.js';
 import { NodeSshShell } from './adapters/ssh/node-ssh-shell.js';
 import { TotpMfa } from './adapters/totp/totp-mfa.js';
 import { TransportShell } from './adapters/transport-shell.js';
+import { countAlertOutcome } from './alerts/count.js';
 import { installAlerts } from './alerts/install.js';
 import { AnchorPublisher } from './audit/anchor.js';
 import { deriveAuditKey } from './audit/chain.js';
 import { type CloudWatcher, startCloudWatcher } from './cloud/watcher.js';
 import { type Config, loadConfig, SECRET_VARS } from './config/env.js';
 import { fileSha256 } from './config/file-sha256.js';
-import { EMPTY_INVENTORY, type Inventory, inventorySchema, toInventory } from './config/inventory.js';
+import type { Inventory } from './config/inventory.js';
+import { InventoryHolder } from './config/inventory-holder.js';
 import { policyFileSchema } from './config/policy.js';
 import { loadYamlFile } from './config/yaml-file.js';
-import { ApprovalGate } from './core/approvals/approval-gate.js';
+import { startContainmentChecker } from './containment/checker.js';
+import { registerReapplyButton } from './containment/reapply.js';
+import { createApprovals } from './core/approvals/approvals.js';
+import type { ExpirySweeper } from './core/approvals/sweeper.js';
 import { ExecutionLedger } from './core/executions.js';
-import { InteractionRouter } from './core/interactions.js';
 import { sweepEnrolmentMessages } from './core/mfa/enrolment-messages.js';
 import { PolicyEngine } from './core/policy-engine.js';
-import { interruptRunning, RecoveryScanner, registerRecoveryActions } from './core/recovery.js';
+import { RecoveryScanner } from './core/recovery.js';
 import { CommandRegistry } from './core/registry.js';
+import { openRequest } from './core/requests/open-request.js';
 import type { Services } from './core/services.js';
 import { WorkTracker } from './core/work-tracker.js';
 import { ConfigError, WardError } from './errors.js';
-import { HttpRoutes, listen, refuseUnread, sendJson } from './http/server.js';
+import { registerOpsRoutes } from './http/ops-routes.js';
+import { HttpRoutes, listen, refuseUnread } from './http/server.js';
+import { IncidentAuditLog } from './incidents/incident-audit.js';
+import { IncidentService } from './incidents/incident-service.js';
+import { registerIncidentInteractions } from './incidents/interactions.js';
 import { createLogger, installCrashHandlers } from './log.js';
-import { renderMetrics } from './metrics.js';
+import { promMetrics } from './metrics.js';
 import type { Clock } from './ports/clock.js';
 import { systemClock } from './ports/clock.js';
 import type { Store } from './ports/store.js';
-import { createSlackApp, replierFor } from './slack/app.js';
+import { shutdownSequence } from './shutdown.js';
+import { registerAlertButtons } from './slack/alert-buttons.js';
+import { createSlackApp } from './slack/app.js';
+import { registerApprovalListeners } from './slack/approval-listeners.js';
+import { InteractionRouter } from './slack/interactions.js';
+import { registerRecoveryListeners } from './slack/recovery-listeners.js';
 import { registerShowPlan } from './slack/show-plan.js';
+import { SlackRequestNotifier } from './slack/slack-request-notifier.js';
+import { wardUserIdOf } from './slack/ward-user.js';
 
 export interface WardOptions {
   env?: Record<string, string | undefined>;
@@ -51,9 +69,11 @@ export interface WardHandle {
   url: string;
   port: number;
   services: Services;
+  /** The process's pino logger (services.log is the same, seen through the Logger port). */
+  logger: Logger;
   server: Server;
-  /** The approval flow (its expiry sweep can be run on demand). */
-  approvals: ApprovalGate;
+  /** The approvals' expiry sweep (tests run it on demand). */
+  approvals: Pick<ExpirySweeper, 'sweep'>;
   /**
    * Reads WARD_INVENTORY again (SIGHUP does the same). An invalid file throws a ConfigError and the inventory in
    * use stays as it was.
@@ -63,13 +83,6 @@ export interface WardHandle {
   sweepEnrolmentMessages(): Promise<number>;
   /** Graceful stop: no new work, running work finishes within WARD_SHUTDOWN_GRACE_MS, connections close. */
   stop(): Promise<void>;
-}
-
-function loadInventory(config: Config): Inventory {
-  if (!config.WARD_INVENTORY) return EMPTY_INVENTORY;
-  return toInventory(
-    loadYamlFile(config.WARD_INVENTORY, inventorySchema, 'inventory file', 'WARD_INVENTORY'),
-  );
 }
 
 /** sha256 of the policy and inventory files in force, for the audit log. */
@@ -111,7 +124,7 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
   const policyFile = config.WARD_POLICY
     ? loadYamlFile(config.WARD_POLICY, policyFileSchema, 'policy file', 'WARD_POLICY')
     : undefined;
-  let inventory = loadInventory(config);
+  const inventory = new InventoryHolder(config);
 
   let store: Store;
   if (config.REDIS_URL) {
@@ -142,7 +155,6 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
   const chat = new SlackChat(config.SLACK_BOT_TOKEN, { slackApiUrl: config.SLACK_API_URL, logger: log });
   const registry = new CommandRegistry(commands);
   const work = new WorkTracker();
-  let services!: Services;
   const mfa =
     config.WARD_MFA_PROVIDER === 'duo'
       ? new DuoMfa({
@@ -158,7 +170,6 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
       'WARD_ENCRYPTION_KEY is not set: MFA is disabled, and commands whose policy needs MFA are refused.',
     );
   }
-  const approvals = new ApprovalGate(() => services, { mfa, track: (p) => work.track(p) });
   // mailgun.js is loaded only when email is configured, as the AWS SDK is only on the first cloud command.
   const mailer =
     config.MAILGUN_API_KEY && config.MAILGUN_DOMAIN
@@ -169,72 +180,81 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
           from: config.MAILGUN_FROM,
         })
       : new DisabledMailer();
-  services = {
+  const interactions = new InteractionRouter();
+  const wardUserId = wardUserIdOf(chat);
+  const slackAuth = { state: 'pending' as 'pending' | 'ok' | 'failed' };
+  const approvals = createApprovals(() => services, { mfa, track: (p) => work.track(p) });
+  const services: Services = {
     config,
     log,
     store,
     chat,
     clock,
-    audit,
+    // Entries about an incident (recorded in its channel, or about one of its requests) carry its id.
+    audit: new IncidentAuditLog(
+      audit,
+      () => store,
+      (incident, event) => services.incidents.onAttached(incident, event),
+    ),
     policy: new PolicyEngine(policyFile, registry, chat, clock),
     commands: registry,
-    inventory: () => inventory,
+    inventory: () => inventory.current(),
     shell: new TransportShell({
       ssh: new NodeSshShell({ connectTimeoutMs: config.WARD_SSH_CONNECT_TIMEOUT_MS }),
       local: new LocalShell(),
     }),
     mailer,
-    interactions: new InteractionRouter(),
     executions: new ExecutionLedger(store, log, config.WARD_EXECUTION_LEASE_MS, () => clock.now()),
-    gate: approvals,
     mfa,
+    metrics: promMetrics,
+    notifier: new SlackRequestNotifier(chat, log),
+    approvals: approvals.service,
+    requests: {
+      cancel: (requestId, user) => approvals.service.cancel(requestId, user),
+      openAs: async (r) => {
+        await openRequest(services, {
+          origin: { kind: 'person', user: r.user },
+          ask: { text: r.text },
+          replyTo: {
+            channel: r.channel,
+            threadTs: r.threadTs,
+            responseUrl: r.responseUrl,
+            triggerId: r.triggerId,
+          },
+          correlationId: r.correlationId,
+        });
+      },
+    },
+    wardUserId,
+    incidents: new IncidentService(
+      () => services,
+      () => wardUserId(),
+    ),
+    hostLocks: { releaseFor: (requestId, hosts) => releaseHostLocksOf(store, log, requestId, hosts) },
   };
-  approvals.register(services.interactions);
-  registerShowPlan(services);
-  approvals.start();
-  registerRecoveryActions(services, (inv) => replierFor(services, inv));
-  const recovery = new RecoveryScanner(services);
 
-  const slack = createSlackApp(config, services, work);
+  // Entry points: Slack listeners, alert routes and auto-run, the cloud tag watcher. Each builds a request and
+  // hands it to openRequest(); none decides anything itself.
+  registerApprovalListeners(interactions, () => services);
+  registerRecoveryListeners(interactions, () => services);
+  registerAlertButtons(
+    interactions,
+    () => services,
+    () => alerts?.relay,
+  );
+  registerIncidentInteractions(interactions, () => services);
+  registerHuntButtons(interactions, () => services);
+  registerReapplyButton(interactions, () => services);
+  registerShowPlan(interactions, () => services);
+  const slack = createSlackApp(config, services, work, interactions, log);
   const routes = new HttpRoutes({
     maxPendingBodies: config.WARD_HTTP_MAX_PENDING_BODIES,
     maxPendingBodiesPerIp: config.WARD_HTTP_MAX_PENDING_BODIES_PER_IP,
     bodyTimeoutMs: config.WARD_HTTP_BODY_TIMEOUT_MS,
   });
-  let slackAuth: 'pending' | 'ok' | 'failed' = 'pending';
-  routes.add('GET', '/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));
-  routes.add('GET', '/readyz', async (_req, res) => {
-    const storeOk = await store.ping().then(
-      () => true,
-      () => false,
-    );
-    const ready = storeOk && slackAuth === 'ok' && work.accepting;
-    sendJson(res, ready ? 200 : 503, {
-      store: storeOk ? 'ok' : 'unavailable',
-      slackAuth,
-      accepting: work.accepting,
-    });
-  });
-  // ward's own bot user (auth.test, asked once and again only after a failure) is the requester of alert
-  // auto-runs and of the cloud watcher's requests.
-  let botUser: Promise<string> | undefined;
-  const botUserId = (): Promise<string> =>
-    (botUser ??= chat.web.auth.test().then(
-      (r) => {
-        if (!r.user_id) throw new Error('auth.test returned no user id');
-        return r.user_id;
-      },
-      (err: unknown) => {
-        botUser = undefined;
-        throw err;
-      },
-    ));
-  const alerts = installAlerts({ config, services, routes, botUserId });
-  routes.add('GET', '/metrics', async (_req, res) => {
-    const { contentType, body } = await renderMetrics();
-    res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
-    res.end(body);
-  });
+  registerOpsRoutes(routes, { store, slackAuth: () => slackAuth.state, accepting: () => work.accepting });
+  const alerts = installAlerts({ config, services, routes, onOutcome: countAlertOutcome });
+  if (alerts) services.alerts = alerts.control;
   if (slack.receiver) {
     const listener = slack.receiver.requestListener;
     routes.add('POST', '/slack/events', (req, res) => {
@@ -258,28 +278,37 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
       listener(req, res);
     });
   }
-
-  // Tag-driven quarantine (optional): opens requests through services.gate like a person would.
+  // Tag-driven quarantine (optional): asks for quarantines as ward itself, through openRequest.
   const watcher: CloudWatcher | undefined =
-    config.WARD_AWS_WATCH === '1' ? startCloudWatcher(services, { botUserId }) : undefined;
+    config.WARD_AWS_WATCH === '1' ? startCloudWatcher(services) : undefined;
+  // Containment that holds: one replica checks every lockdown, block and quarantine ward applied.
+  const containment = startContainmentChecker(services);
+  approvals.sweeper.start();
+  const recovery = new RecoveryScanner(services);
 
   const { server, port } = await listen(routes, config.PORT, config.WARD_BIND);
   await slack.start();
   alerts?.start();
-  botUserId()
+  services
+    .wardUserId()
     .then((id) => {
-      slackAuth = 'ok';
+      slackAuth.state = 'ok';
       log.info({ botUser: id }, 'Slack token verified');
     })
     .catch((err) => {
-      slackAuth = 'failed';
+      slackAuth.state = 'failed';
       log.error({ err }, 'Slack rejected the bot token (auth.test failed): check SLACK_BOT_TOKEN');
     });
 
   const host = config.WARD_BIND === '0.0.0.0' ? '127.0.0.1' : config.WARD_BIND;
   const url = `http://${host}:${port}`;
   log.info(
-    { port, mode: config.socketMode ? 'socket' : 'http', store: store.kind, hosts: inventory.hosts.size },
+    {
+      port,
+      mode: config.socketMode ? 'socket' : 'http',
+      store: store.kind,
+      hosts: inventory.current().hosts.size,
+    },
     `ward listening on ${url} (${config.socketMode ? 'Socket Mode' : 'HTTP mode, Slack endpoint /slack/events'}; store: ${store.kind})`,
   );
   await services.audit
@@ -301,58 +330,33 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
   }, 60_000);
   enrolmentSweep.unref();
 
-  let stopping: Promise<void> | undefined;
   return {
     url,
     port,
     services,
+    logger: log,
     server,
-    approvals,
-    reloadInventory() {
-      const audit = (outcome: string, details: Record<string, unknown>) =>
-        services.audit
-          .record({
-            type: 'config.reload',
-            outcome,
-            details: { what: 'inventory', path: config.WARD_INVENTORY ?? null, ...details },
-          })
-          .catch((err) => log.error({ err }, 'could not audit an inventory reload'));
-      try {
-        inventory = loadInventory(config);
-      } catch (err) {
-        void audit('kept_previous', {
-          problems: err instanceof ConfigError ? err.problems : ['the file could not be read'],
-        });
-        throw err;
-      }
-      log.info({ hosts: inventory.hosts.size }, 'inventory reloaded');
-      void audit('reloaded', { sha256: fileSha256(config.WARD_INVENTORY), hosts: inventory.hosts.size });
-      return inventory;
-    },
+    approvals: approvals.sweeper,
+    reloadInventory: () => inventory.reload(services.audit, log),
     sweepEnrolmentMessages: () => sweepEnrolmentMessages(services),
-    stop() {
-      stopping ??= (async () => {
-        await watcher?.stop();
-        stopAnchors();
-        clearInterval(enrolmentSweep);
-        approvals.stop();
-        const left = await work.drain(config.WARD_SHUTDOWN_GRACE_MS);
-        if (left > 0) log.warn({ left }, 'shutdown grace period over with work still running');
-        const interrupted = await interruptRunning(
-          services,
-          `ward was shut down and the executions still running after the ${config.WARD_SHUTDOWN_GRACE_MS / 1000} s grace period were stopped`,
-        );
-        if (interrupted > 0) log.warn({ interrupted }, 'executions interrupted by shutdown');
-        await recovery.stop();
-        await slack.stop().catch(() => {});
-        await alerts?.stop().catch((err) => log.warn({ err }, 'alert relay did not stop cleanly'));
-        await new Promise<void>((r) => server.close(() => r()));
-        server.closeAllConnections();
-        await store.close();
-        log.info('ward stopped');
-      })();
-      return stopping;
-    },
+    stop: shutdownSequence({
+      services,
+      timers: [stopAnchors, () => clearInterval(enrolmentSweep)],
+      watcher: {
+        async stop() {
+          await watcher?.stop();
+          await containment?.stop();
+        },
+      },
+      sweeper: approvals.sweeper,
+      work,
+      recovery,
+      slack,
+      alerts,
+      server,
+      store,
+      graceMs: config.WARD_SHUTDOWN_GRACE_MS,
+    }),
   };
 }
 
@@ -374,7 +378,7 @@ async function cli(): Promise<void> {
     }
     process.exit(1);
   }
-  installCrashHandlers(ward.services.log);
+  installCrashHandlers(ward.logger);
   const shutdown = (signal: string) => {
     ward.services.log.info({ signal }, 'shutting down');
     ward.stop().then(

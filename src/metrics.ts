@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Metrics } from './ports/metrics.js';
 
 /**
  * ward's Prometheus metrics, served at `GET /metrics`. One registry per process; the metrics are module-level so
@@ -86,6 +87,40 @@ export const slackRateLimitedTotal = new Counter({
   registers: [registry],
 });
 
+/** Differences ward found between a containment it applied and the host or cloud now, each reported once. */
+export const containmentDriftTotal = new Counter({
+  name: 'ward_containment_drift_total',
+  help: 'Containment drifts reported, by kind (lockdown | block | persistence | quarantine)',
+  labelNames: ['kind'] as const,
+  registers: [registry],
+});
+
+/** When ward last got an answer from a contained host (ok or drift); an unreachable host does not move it. */
+export const containmentLastVerifiedSeconds = new Gauge({
+  name: 'ward_containment_last_verified_timestamp_seconds',
+  help: 'Unix time of the last check that verified a contained host or instance (ok or drift)',
+  labelNames: ['host'] as const,
+  registers: [registry],
+});
+
+const incidentBuckets = [60, 300, 600, 1800, 3600, 7200, 14_400, 43_200, 86_400, 259_200];
+
+/** From detection (the alert's first sighting, else the open) to the first lockdown, block or quarantine. */
+export const incidentTimeToContainSeconds = new Histogram({
+  name: 'ward_incident_time_to_contain_seconds',
+  help: 'Incidents: seconds from detection to the first successful containment',
+  buckets: incidentBuckets,
+  registers: [registry],
+});
+
+/** From detection to resolution (status resolved, or close). */
+export const incidentTimeToResolveSeconds = new Histogram({
+  name: 'ward_incident_time_to_resolve_seconds',
+  help: 'Incidents: seconds from detection to resolution',
+  buckets: incidentBuckets,
+  registers: [registry],
+});
+
 /** Prometheus text exposition of every metric. */
 export async function renderMetrics(): Promise<{ contentType: string; body: string }> {
   return { contentType: registry.contentType, body: await registry.metrics() };
@@ -101,3 +136,16 @@ export const mfaCodeChecksTotal = new Counter({
   labelNames: ['outcome'] as const,
   registers: [registry],
 });
+
+/** The Metrics port (src/ports/metrics.ts) over the counters above: what core counts, through prom-client. */
+export const promMetrics: Metrics = {
+  commandFinished: (command, outcome) => commandsTotal.inc({ command, outcome }),
+  approvalDecided: (command, outcome) => approvalsTotal.inc({ command, outcome }),
+  executionStarted: () => executionsRunning.inc(),
+  executionEnded: () => executionsRunning.dec(),
+  executionFinished: (command, outcome, seconds) => {
+    executionsTotal.inc({ command, outcome });
+    executionDurationSeconds.observe({ command, outcome }, seconds);
+  },
+  executionInterrupted: (command) => executionsTotal.inc({ command, outcome: 'interrupted' }),
+};

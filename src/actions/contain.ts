@@ -11,7 +11,15 @@ import type { SectionSpec } from './collect-script.js';
 import { describeScript, runCollection } from './collect-script.js';
 import { saveEvidence } from './evidence.js';
 import type { HostOutcome } from './execution-helpers.js';
-import { mustRun, type RemoteJob, RemoteStepError, runRemote, withHost } from './host-session.js';
+import {
+  describeError,
+  mustRun,
+  type RemoteJob,
+  RemoteStepError,
+  runRemote,
+  withHost,
+} from './host-session.js';
+import { desiredContainment, readBlocked, writeBlocked } from './host-state.js';
 import {
   addBlockedElement,
   BLOCK_TABLE,
@@ -20,6 +28,7 @@ import {
   getBlockedElement,
   listBlockTable,
 } from './nft.js';
+import { persistPlanStep, syncPersistence } from './persist.js';
 import { displayCommand, type RemoteCommand } from './remote-command.js';
 import { postInThread } from './report.js';
 
@@ -127,6 +136,7 @@ export function blockIpPlanSteps(host: InventoryHost, address: string): PlanStep
       host: host.name,
       commands: [displayCommand(getBlockedElement(address)), displayCommand(addBlockedElement(address))],
     },
+    persistPlanStep(host, 'the block'),
   ];
 }
 
@@ -135,29 +145,53 @@ export async function blockIpOnHost(
   host: InventoryHost,
   address: string,
 ): Promise<HostOutcome> {
+  const { services } = job;
   return withHost(job, host, async (session) => {
     const changes: string[] = [];
     if ((await runRemote(session, job, listBlockTable)).code !== 0) {
       await mustRun(session, job, createBlockTable);
       changes.push(`created table inet ${BLOCK_TABLE}`);
     }
-    if ((await runRemote(session, job, getBlockedElement(address))).code === 0) {
-      return {
-        host: host.name,
-        ok: true,
-        detail: `${address} was already blocked on ${host.name}; ${changes.length > 0 ? changes.join(', ') : 'nothing changed'}.`,
-      };
+    const already = (await runRemote(session, job, getBlockedElement(address))).code === 0;
+    if (!already) {
+      await mustRun(session, job, addBlockedElement(address));
+      changes.push(`blocked ${address}`);
+      await services.audit.record({
+        type: 'host.ip_blocked',
+        actor: job.user,
+        requestId: job.requestId,
+        hosts: [host.name],
+        details: { address },
+      });
     }
-    await mustRun(session, job, addBlockedElement(address));
-    changes.push(`blocked ${address}`);
-    await job.services.audit.record({
-      type: 'host.ip_blocked',
-      actor: job.user,
-      requestId: job.requestId,
-      hosts: [host.name],
-      details: { address },
-    });
-    return { host: host.name, ok: true, detail: `${host.name}: ${changes.join(', ')}.` };
+    // ward holds this block from now on: it is checked and restored at boot like the ones it added itself.
+    const blocked = await readBlocked(services.store, host.name);
+    if (blocked[address] === undefined) {
+      blocked[address] = {
+        since: services.clock.now(),
+        by: job.user,
+        requestId: job.requestId,
+        thread: job.thread,
+      };
+      await writeBlocked(services.store, host.name, blocked);
+    }
+    let persisted: string;
+    let ok = true;
+    try {
+      persisted = await syncPersistence(session, job, host, await desiredContainment(services.store, host));
+    } catch (err) {
+      ok = false;
+      persisted = `NOT persisted for reboots: ${describeError(err)}. The live block is in place; a reboot would lift it.`;
+    }
+    const what = already
+      ? `${address} was already blocked on ${host.name}; ${changes.length > 0 ? changes.join(', ') : 'nothing changed'}.`
+      : `${host.name}: ${changes.join(', ')}.`;
+    return {
+      host: host.name,
+      ok,
+      detail: `${what} ${persisted}`,
+      steps: { [`${host.name}.persist`]: ok ? 'succeeded' : 'failed' },
+    };
   });
 }
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WardError } from '../errors.js';
 import type { Clock } from '../ports/clock.js';
+import type { Logger } from '../ports/logger.js';
 import type { LeaseHolders, Store } from '../ports/store.js';
 
 /**
@@ -141,4 +142,36 @@ export async function acquireHostLock(
       await store.leaseRelease(key, value);
     },
   };
+}
+
+/**
+ * Frees the per-host locks an interrupted execution still holds (a change's, a read's, or a change's wait mark), so
+ * that its hosts do not stay busy until the leases end: its process is dead (lease expired) or is about to exit
+ * (shutdown). Only holders naming this request are released, each atomically by its exact value. Never throws.
+ */
+export async function releaseHostLocksOf(
+  store: Store,
+  log: Logger,
+  requestId: string,
+  hosts: readonly string[],
+): Promise<void> {
+  for (const host of hosts) {
+    const key = hostLockKey(host);
+    try {
+      const h = await store.leaseHolders(key);
+      const mine = [h.exclusive, h.waiting, ...h.shared].filter(
+        (v): v is string => v !== null && parseHolder(v)?.requestId === requestId,
+      );
+      for (const value of mine) {
+        if (await store.leaseRelease(key, value)) {
+          log.info(
+            { host, approvalRequestId: requestId },
+            'released the host lock of an interrupted execution',
+          );
+        }
+      }
+    } catch (err) {
+      log.warn({ err, host }, 'could not release the host lock of an interrupted execution');
+    }
+  }
 }

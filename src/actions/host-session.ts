@@ -1,5 +1,5 @@
 import { HostKeyMismatchError, RemoteExecError } from '../adapters/ssh/node-ssh-shell.js';
-import type { Services } from '../core/services.js';
+import type { CommandServices } from '../core/command.js';
 import { WardError } from '../errors.js';
 import type { ExecResult, HostTarget, ShellSession } from '../ports/remote-shell.js';
 import { code, context, esc, header, section } from '../render/blocks.js';
@@ -20,7 +20,7 @@ export class RemoteStepError extends WardError {
 }
 
 export interface RemoteJob {
-  services: Services;
+  services: CommandServices;
   requestId: string;
   command: string;
   /** Slack user who asked. */
@@ -32,7 +32,7 @@ export interface RemoteJob {
 }
 
 /** How long a host stays locked if ward dies mid-remediation: long enough for the slowest job, then freed. */
-export function hostLockTtlMs(services: Services): number {
+export function hostLockTtlMs(services: CommandServices): number {
   const c = services.config;
   return (
     3 * c.WARD_SSH_COMMAND_TIMEOUT_MS +

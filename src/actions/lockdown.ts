@@ -7,7 +7,13 @@ import { saveEvidence } from './evidence.js';
 import type { HostOutcome } from './execution-helpers.js';
 import { forensicsPlanCommand } from './forensics.js';
 import { connectHost, describeError, mustRun, type RemoteJob, runRemote, withHost } from './host-session.js';
-import { hostRulesetKey, readHostState, writeHostState } from './host-state.js';
+import {
+  desiredContainment,
+  hostRulesetKey,
+  normalizeNft,
+  readHostState,
+  writeHostState,
+} from './host-state.js';
 import {
   applyLockdown,
   CANCEL_WATCHDOG_DISPLAY,
@@ -17,6 +23,7 @@ import {
   listRuleset,
   startWatchdog,
 } from './nft.js';
+import { persistPlanStep, syncPersistence } from './persist.js';
 import { displayCommand } from './remote-command.js';
 import { emailAdmins, postInThread } from './report.js';
 import { snapshotHost } from './snapshot.js';
@@ -66,6 +73,7 @@ export function lockdownPlanSteps(
       host: host.name,
       commands: [CANCEL_WATCHDOG_DISPLAY],
     },
+    persistPlanStep(host, 'the lockdown'),
   ];
 }
 
@@ -132,10 +140,11 @@ export async function lockdownHost(
     steps[id('apply')] = 'succeeded';
 
     let verifyError: unknown;
+    let applied = '';
     try {
       const fresh = await connectHost(job, host);
       try {
-        await mustRun(fresh, job, listLockdownTable);
+        applied = (await mustRun(fresh, job, listLockdownTable)).stdout.toString('utf8');
         steps[id('verify')] = 'succeeded';
         await mustRun(fresh, job, cancelWatchdog(pgid));
         steps[id('confirm')] = 'succeeded';
@@ -191,13 +200,27 @@ export async function lockdownHost(
       reason: options.reason,
       managementCidrs: [...cidrs],
       rulesetEvidence: saved.dir,
+      thread: job.thread,
+      sshPort: host.port,
+      appliedTable: normalizeNft(applied),
     });
+    // After the commit, never before: a lockdown that reverted must not come back at the next boot.
+    let persisted: string;
+    let persistError: unknown;
+    try {
+      persisted = await syncPersistence(session, job, host, await desiredContainment(services.store, host));
+      steps[id('persist')] = 'succeeded';
+    } catch (err) {
+      persistError = err;
+      persisted = `NOT persisted for reboots: ${describeError(err)}. The live lockdown is in place; a reboot would open the host.`;
+      steps[id('persist')] = 'failed';
+    }
     await services.audit.record({
       type: 'host.locked_down',
       actor: job.user,
       requestId: job.requestId,
       hosts: [host.name],
-      details: { managementCidrs: cidrs, alreadyLocked: wasLocked },
+      details: { managementCidrs: cidrs, alreadyLocked: wasLocked, persisted },
     });
     const what = wasLocked
       ? `${host.name} was already locked down; ward's table was re-applied with the current management CIDRs (${cidrs.join(', ')}).`
@@ -218,8 +241,8 @@ export async function lockdownHost(
     });
     return {
       host: host.name,
-      ok: true,
-      detail: `${what} Confirmed over a new SSH connection; the automatic revert was cancelled.${email === 'failed' ? ' (email to admins failed)' : ''}`,
+      ok: persistError === undefined,
+      detail: `${what} Confirmed over a new SSH connection; the automatic revert was cancelled. ${persisted}${email === 'failed' ? ' (email to admins failed)' : ''}`,
       steps,
     };
   });

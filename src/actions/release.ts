@@ -3,9 +3,10 @@ import type { PlanStep } from '../core/command.js';
 import { code, esc, section } from '../render/blocks.js';
 import { userText } from '../render/user-text.js';
 import type { HostOutcome } from './execution-helpers.js';
-import { mustRun, type RemoteJob, runRemote, withHost } from './host-session.js';
-import { clearHostState, hostRulesetKey, readHostState } from './host-state.js';
+import { describeError, mustRun, type RemoteJob, runRemote, withHost } from './host-session.js';
+import { clearHostState, desiredContainment, hostRulesetKey, readHostState } from './host-state.js';
 import { deleteLockdownTable, listLockdownTable, listRuleset } from './nft.js';
+import { persistPlanStep, syncPersistence } from './persist.js';
 import { displayCommand } from './remote-command.js';
 import { emailAdmins } from './report.js';
 
@@ -29,6 +30,7 @@ export function releasePlanSteps(host: InventoryHost): PlanStep[] {
       host: host.name,
       commands: [displayCommand(listRuleset)],
     },
+    persistPlanStep(host, 'the release'),
   ];
 }
 
@@ -65,13 +67,33 @@ export async function releaseHost(
   return withHost(job, host, async (session) => {
     const state = await readHostState(services.store, host.name);
     const present = (await runRemote(session, job, listLockdownTable)).code === 0;
+    // The boot-time copy goes too (or keeps only ward's blocks): a released host must not lock down at its next boot.
+    const unpersist = async (): Promise<{ text: string; ok: boolean }> => {
+      try {
+        return {
+          text: await syncPersistence(session, job, host, await desiredContainment(services.store, host)),
+          ok: true,
+        };
+      } catch (err) {
+        return {
+          text: `Removing the boot-time lockdown FAILED (${describeError(err)}): the host may lock down again at its next boot.`,
+          ok: false,
+        };
+      }
+    };
     if (!present) {
       await clearHostState(services.store, host.name);
+      const persisted = await unpersist();
       return {
         host: host.name,
-        ok: true,
-        detail: `${host.name} was not locked down (ward's table is absent); nothing changed.${state ? ' Its recorded lockdown state was cleared.' : ''}`,
-        steps: { [id('check')]: 'succeeded', [id('remove')]: 'skipped', [id('compare')]: 'skipped' },
+        ok: persisted.ok,
+        detail: `${host.name} was not locked down (ward's table is absent); nothing changed.${state ? ' Its recorded lockdown state was cleared.' : ''} ${persisted.text}`,
+        steps: {
+          [id('check')]: 'succeeded',
+          [id('remove')]: 'skipped',
+          [id('compare')]: 'skipped',
+          [id('persist')]: persisted.ok ? 'succeeded' : 'failed',
+        },
       };
     }
     await mustRun(session, job, deleteLockdownTable);
@@ -82,12 +104,13 @@ export async function releaseHost(
         ? undefined
         : withoutWardTables(saved) === withoutWardTables(after.stdout.toString('utf8'));
     await clearHostState(services.store, host.name);
+    const persisted = await unpersist();
     await services.audit.record({
       type: 'host.released',
       actor: job.user,
       requestId: job.requestId,
       hosts: [host.name],
-      details: { rulesetMatchesSaved: same ?? null },
+      details: { rulesetMatchesSaved: same ?? null, persisted: persisted.text },
     });
     const comparison =
       same === undefined
@@ -110,6 +133,11 @@ export async function releaseHost(
       subject: `[ward] ${host.name} released (${job.requestId})`,
       text: `${what.replace(/<@(U[A-Z0-9]+)>/g, '$1')}\nReleased by Slack user ${job.user}, request ${job.requestId}.\n${options.reason ? `Reason: ${options.reason}\n` : ''}`,
     });
-    return { host: host.name, ok: true, detail: what };
+    return {
+      host: host.name,
+      ok: persisted.ok,
+      detail: `${what} ${persisted.text}`,
+      steps: { [id('persist')]: persisted.ok ? 'succeeded' : 'failed' },
+    };
   });
 }

@@ -1,4 +1,4 @@
-import type { Services } from '../core/services.js';
+import type { CommandServices } from '../core/command.js';
 import type { MailAttachment } from '../ports/mailer.js';
 import { esc } from '../render/blocks.js';
 import { describeError, type RemoteJob } from './host-session.js';
@@ -37,7 +37,7 @@ export async function emailAdmins(
   }
 }
 
-export async function postInThread(services: Services, job: RemoteJob, text: string): Promise<void> {
+export async function postInThread(services: CommandServices, job: RemoteJob, text: string): Promise<void> {
   await services.chat
     .postMessage(job.thread.channel, { text }, { threadTs: job.thread.ts })
     .catch((err) => services.log.error({ err }, 'could not post in the request thread'));

@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import type { AlertSource } from './sources/registry.js';
 
-/**
- * The one shape every alert source is normalized into. Parsers (alertmanager.ts, grafana.ts, sns.ts, falco.ts,
- * generic.ts) produce it; the rules engine, dedupe and the Slack renderer only ever see this.
+/*
+ * The one shape every alert source is normalized into. The sources' parsers (src/alerts/sources/) produce it; the
+ * rules engine, dedupe and the Slack renderer only ever see this.
  */
-export const alertSources = ['alertmanager', 'grafana', 'sns', 'falco', 'generic'] as const;
-export type AlertSource = (typeof alertSources)[number];
+
+/** A source's name; the list is src/alerts/sources/index.ts. */
+export type { AlertSource };
 
 export const alertStatuses = ['firing', 'resolved'] as const;
 export type AlertStatus = (typeof alertStatuses)[number];
@@ -16,7 +18,11 @@ export const severities = ['info', 'warning', 'error', 'critical'] as const;
 export type Severity = (typeof severities)[number];
 
 export const alertSchema = z.object({
-  source: z.enum(alertSources),
+  /**
+   * One of the sources in src/alerts/sources/index.ts. Checked here as a non-empty string only: a runtime import of
+   * the list into this file would be an import cycle (every source imports alert.ts).
+   */
+  source: z.custom<AlertSource>((v) => typeof v === 'string' && v !== '', 'expected an alert source name'),
   /**
    * What makes two deliveries "the same problem" for dedupe: the source's own fingerprint when it has one
    * (Alertmanager and Grafana send `fingerprint`), else `stableFingerprint(source, identifying fields)`; each
@@ -42,7 +48,29 @@ export const alertSchema = z.object({
   raw: z.unknown(),
 });
 
-export type Alert = z.infer<typeof alertSchema>;
+/**
+ * An alert, as `alertSchema` describes it. Written out rather than inferred from the schema: the sources' types
+ * (which name AlertSource) mention Alert, and an inferred type would make that a circular definition.
+ */
+export interface Alert {
+  source: AlertSource;
+  fingerprint: string;
+  status: AlertStatus;
+  severity: Severity;
+  title: string;
+  summary: string;
+  host?: string | undefined;
+  labels: Record<string, string>;
+  startsAt: string;
+  endsAt?: string | undefined;
+  link?: string | undefined;
+  raw: unknown;
+}
+
+// The schema and the interface describe the same shape (a compile-time check, both ways).
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+const alertSchemaMatchesAlert: Same<z.infer<typeof alertSchema>, Alert> = true;
+void alertSchemaMatchesAlert;
 
 /** Position of a severity in `severities` (info 0 … critical 3). */
 export function severityRank(severity: Severity): number {

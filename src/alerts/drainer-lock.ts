@@ -18,14 +18,16 @@ export class DrainerLock {
     private readonly store: Store,
     private readonly ttlMs = 10_000,
     private readonly now: () => number = Date.now,
+    /** Other one-replica jobs (the containment checker) hold a lease of their own the same way. */
+    private readonly key = drainerLockKey,
   ) {}
 
   /** True when this replica holds the lock (acquiring or renewing it as needed). */
   async hold(): Promise<boolean> {
     if (this.heldUntil - this.now() > (this.ttlMs * 2) / 3) return true;
     const ok =
-      (await this.store.compareAndSet(drainerLockKey, this.owner, this.owner, this.ttlMs)) ||
-      (await this.store.setIfAbsent(drainerLockKey, this.owner, this.ttlMs));
+      (await this.store.compareAndSet(this.key, this.owner, this.owner, this.ttlMs)) ||
+      (await this.store.setIfAbsent(this.key, this.owner, this.ttlMs));
     this.heldUntil = ok ? this.now() + this.ttlMs : 0;
     if (ok && this.timer === undefined) {
       // Renew in the background so that a long paced batch does not outlive the lease.
@@ -44,7 +46,7 @@ export class DrainerLock {
   async release(): Promise<void> {
     this.stopRenewing();
     this.heldUntil = 0;
-    await this.store.compareAndSet(drainerLockKey, this.owner, null).catch(() => false);
+    await this.store.compareAndSet(this.key, this.owner, null).catch(() => false);
   }
 
   private stopRenewing(): void {

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Logger } from 'pino';
 import type { Config } from '../config/env.js';
 import { StoreUnavailableError } from '../errors.js';
 import {
@@ -10,13 +9,10 @@ import {
   refuseUnread,
   sendJson,
 } from '../http/server.js';
+import type { Logger } from '../ports/logger.js';
 import type { Store } from '../ports/store.js';
 import { type Alert, type AlertSource, capAlertFields } from './alert.js';
-import { parseAlertmanager } from './alertmanager.js';
 import { checkBearer, checkHmacHeaders, checkHmacSignature } from './auth.js';
-import { parseFalco } from './falco.js';
-import { parseGeneric } from './generic.js';
-import { parseGrafana } from './grafana.js';
 import { type AlertIntakeLimits, declaredAlertCount } from './intake-limits.js';
 import { PayloadError } from './payload-error.js';
 import { AlertQueueFullError } from './queue.js';
@@ -30,26 +26,25 @@ import {
   snsMessageKey,
 } from './replay-guard.js';
 import {
+  type AlertSourceConfig,
+  alertSourceModules,
+  findAlertSource,
+  isAlertSourceEnabled,
+  listValue,
+} from './sources/registry.js';
+import {
   type CertFetcher,
   isSnsUrl,
   parseSnsEnvelope,
   SnsVerificationError,
-  snsNotificationAlerts,
   verifySnsSignature,
-} from './sns.js';
+} from './sources/sns.js';
 
 type AlertConfig = Pick<
   Config,
-  | 'WARD_ALERT_TOKEN_ALERTMANAGER'
-  | 'WARD_ALERT_TOKEN_GRAFANA'
-  | 'WARD_ALERT_TOKEN_FALCO'
-  | 'WARD_ALERT_TOKEN_GENERIC'
-  | 'WARD_ALERT_HMAC_SECRET_GENERIC'
-  | 'WARD_ALERT_SNS_TOPICS'
-  | 'WARD_ALERT_MAX_BODY_BYTES'
-  | 'WARD_ALERT_SNS_MAX_AGE_SECONDS'
-  | 'WARD_ALERT_HMAC_WINDOW_SECONDS'
->;
+  'WARD_ALERT_MAX_BODY_BYTES' | 'WARD_ALERT_SNS_MAX_AGE_SECONDS' | 'WARD_ALERT_HMAC_WINDOW_SECONDS'
+> &
+  AlertSourceConfig;
 
 export interface AlertRoutesOptions {
   config: AlertConfig;
@@ -71,13 +66,6 @@ export interface AlertRoutesOptions {
 /** Seconds a sender is asked to wait when the queue is full (Alertmanager and Grafana retry by themselves). */
 const queueFullRetryAfterSeconds = 30;
 
-const bearerSources = {
-  alertmanager: { token: 'WARD_ALERT_TOKEN_ALERTMANAGER', parse: parseAlertmanager },
-  grafana: { token: 'WARD_ALERT_TOKEN_GRAFANA', parse: parseGrafana },
-  falco: { token: 'WARD_ALERT_TOKEN_FALCO', parse: parseFalco },
-  generic: { token: 'WARD_ALERT_TOKEN_GENERIC', parse: (body: unknown) => parseGeneric(body) },
-} as const;
-
 function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
@@ -88,43 +76,43 @@ function hmacHeaders(req: IncomingMessage): { signature: string | undefined; tim
 }
 
 /**
- * `POST /alerts/:source` for alertmanager, grafana, falco, generic (bearer token; generic also HMAC) and sns
- * (message signature + topic allow-list). Answers: 202 once every alert is recorded durably; 400 naming the
- * failing field; 401 unauthenticated, stale or replayed (checked before the body is read wherever the headers can
- * prove it); 403 SNS topic not allowed; 404 unknown or disabled source; 413 body over WARD_ALERT_MAX_BODY_BYTES or
- * more alerts than WARD_ALERT_MAX_PER_REQUEST; 429 with Retry-After when the source is over its rate limit, the queue
- * is full, or too many unauthenticated bodies are in flight (503 when that limit is the total); 503 when the store
- * cannot record (the sender retries). A body slower than WARD_HTTP_BODY_TIMEOUT_MS has its connection dropped. An
- * SNS MessageId seen before is answered 200 without processing it again (SNS redelivers; that is not an error).
+ * `POST /alerts/:source` for every source in src/alerts/sources/index.ts, authenticated as the source declares:
+ * bearer token, bearer token or HMAC signature, or SNS message signature + topic allow-list. Answers: 202 once every
+ * alert is recorded durably; 400 naming the failing field; 401 unauthenticated, stale or replayed (checked before
+ * the body is read wherever the headers can prove it); 403 SNS topic not allowed; 404 unknown or disabled source;
+ * 413 body over WARD_ALERT_MAX_BODY_BYTES or more alerts than WARD_ALERT_MAX_PER_REQUEST; 429 with Retry-After when
+ * the source is over its rate limit, the queue is full, or too many unauthenticated bodies are in flight (503 when
+ * that limit is the total); 503 when the store cannot record (the sender retries). A body slower than
+ * WARD_HTTP_BODY_TIMEOUT_MS has its connection dropped. An SNS MessageId seen before is answered 200 without
+ * processing it again (SNS redelivers; that is not an error).
  */
 export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): void {
-  const snsTopics = new Set(
-    (o.config.WARD_ALERT_SNS_TOPICS ?? '')
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s !== ''),
-  );
+  /** Per SNS-signed source, the topics it accepts (WARD_ALERT_SNS_TOPICS). */
+  const snsTopics = new Map<AlertSource, Set<string>>();
+  for (const spec of alertSourceModules) {
+    if (spec.auth.kind === 'sns-signature') {
+      snsTopics.set(spec.name, new Set(listValue(o.config[spec.auth.topics])));
+    }
+  }
   const snsMaxAgeMs = o.config.WARD_ALERT_SNS_MAX_AGE_SECONDS * 1000;
   const hmacWindowMs = o.config.WARD_ALERT_HMAC_WINDOW_SECONDS * 1000;
 
   routes.add('POST', '/alerts/:source', async (req: IncomingMessage, res: ServerResponse, params) => {
-    const source = params['source'] ?? '';
-    const log = o.log.child({ component: 'alerts', source });
-    const known = source === 'sns' || Object.hasOwn(bearerSources, source);
-    const enabled =
-      source === 'sns'
-        ? snsTopics.size > 0
-        : known &&
-          (o.config[bearerSources[source as keyof typeof bearerSources].token] !== undefined ||
-            (source === 'generic' && o.config.WARD_ALERT_HMAC_SECRET_GENERIC !== undefined));
-    if (!known || !enabled) {
+    const requested = params['source'] ?? '';
+    const log = o.log.child({ component: 'alerts', source: requested });
+    const spec = findAlertSource(requested);
+    if (spec === undefined || !isAlertSourceEnabled(spec, o.config)) {
       // Not counted: the path is the sender's choice, and a metric label must not be.
-      sendJson(res, 404, { error: `alert source ${JSON.stringify(source)} is not enabled` });
+      sendJson(res, 404, { error: `alert source ${JSON.stringify(requested)} is not enabled` });
       return;
     }
+    const source = spec.name;
+    const auth = spec.auth;
+    /** The HMAC secret a bearer-or-hmac source also accepts, when set. */
+    const hmacSecret = auth.kind === 'bearer-or-hmac' ? o.config[auth.hmacSecret] : undefined;
     /** Refuses the request (4xx naming what is wrong) and counts it against its source. */
     const refuse = (status: number, body: Record<string, unknown>): void => {
-      o.onOutcome?.(source as AlertSource, 'rejected');
+      o.onOutcome?.(source, 'rejected');
       sendJson(res, status, body);
     };
     /** Nothing was recorded (the store is down): the sender retries. */
@@ -134,20 +122,19 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
     };
 
     // Authenticate everything the headers can prove before reading a byte of the body: a request without a valid
-    // bearer token (or, on generic, well-formed fresh HMAC headers) costs ward no memory.
+    // bearer token (or, on bearer-or-hmac sources, well-formed fresh HMAC headers) costs ward no memory. SNS
+    // messages carry their proof in the body.
     let authenticated = false;
-    if (source !== 'sns') {
-      const spec = bearerSources[source as keyof typeof bearerSources];
-      authenticated = checkBearer(header(req, 'authorization'), o.config[spec.token] ?? '');
-      const hmacSecret = source === 'generic' ? o.config.WARD_ALERT_HMAC_SECRET_GENERIC : undefined;
+    if (auth.kind !== 'sns-signature') {
+      authenticated = checkBearer(header(req, 'authorization'), o.config[auth.token] ?? '');
       if (!authenticated) {
         const pre =
           hmacSecret === undefined
             ? undefined
             : checkHmacHeaders(hmacHeaders(req), hmacSecret, o.clock.now(), hmacWindowMs);
         if (pre?.ok !== true) {
-          if (pre !== undefined) log.info({ reason: pre.reason }, 'generic alert signature refused');
-          o.onOutcome?.(source as AlertSource, 'rejected');
+          if (pre !== undefined) log.info({ reason: pre.reason }, `${source} alert signature refused`);
+          o.onOutcome?.(source, 'rejected');
           refuseUnread(res, 401, {
             error:
               pre?.reason === 'stale'
@@ -162,7 +149,7 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
     // Bodies of senders not authenticated yet (HMAC, SNS) are capped in number, per address and in total.
     const release = authenticated ? undefined : routes.admitUnauthenticatedBody(req, res);
     if (!authenticated && release === undefined) {
-      o.onOutcome?.(source as AlertSource, 'rejected');
+      o.onOutcome?.(source, 'rejected');
       return;
     }
     /** The one-use claim on this message or signature; given back when the alerts are not recorded (4xx/503). */
@@ -171,7 +158,7 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
     try {
       raw = await readBody(req, o.config.WARD_ALERT_MAX_BODY_BYTES, routes.limits.bodyTimeoutMs);
     } catch (err) {
-      o.onOutcome?.(source as AlertSource, 'rejected');
+      o.onOutcome?.(source, 'rejected');
       if (err instanceof BodyTooLargeError) {
         refuseUnread(res, 413, { error: `body larger than ${err.maxBytes} bytes` });
         return;
@@ -185,16 +172,10 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
       release?.();
     }
 
-    if (!authenticated && source === 'generic' && o.config.WARD_ALERT_HMAC_SECRET_GENERIC !== undefined) {
-      const check = checkHmacSignature(
-        raw,
-        hmacHeaders(req),
-        o.config.WARD_ALERT_HMAC_SECRET_GENERIC,
-        o.clock.now(),
-        hmacWindowMs,
-      );
+    if (!authenticated && hmacSecret !== undefined) {
+      const check = checkHmacSignature(raw, hmacHeaders(req), hmacSecret, o.clock.now(), hmacWindowMs);
       if (!check.ok) {
-        log.info({ reason: check.reason }, 'generic alert signature refused');
+        log.info({ reason: check.reason }, `${source} alert signature refused`);
         refuse(401, { error: 'missing or invalid credentials' });
         return;
       }
@@ -207,7 +188,7 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
         return;
       }
       if (claim === null) {
-        log.warn({ reason: 'replayed' }, 'generic alert signature refused: already used');
+        log.warn({ reason: 'replayed' }, `${source} alert signature refused: already used`);
         refuse(401, { error: 'replayed signature: each signed request is accepted once' });
         return;
       }
@@ -238,10 +219,10 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
 
     let alerts: Alert[];
     try {
-      if (source === 'sns') {
+      if (auth.kind === 'sns-signature') {
         const msg = parseSnsEnvelope(body);
-        if (!snsTopics.has(msg.TopicArn)) {
-          refuse(403, { error: 'TopicArn is not one of WARD_ALERT_SNS_TOPICS' });
+        if (!snsTopics.get(source)?.has(msg.TopicArn)) {
+          refuse(403, { error: `TopicArn is not one of ${auth.topics}` });
           return;
         }
         await verifySnsSignature(msg, o.fetchCert);
@@ -257,7 +238,7 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
         // SNS delivers at least once: a MessageId seen within the window is answered 2xx and not processed again.
         claim = await claimOnce(o.store, snsMessageKey(msg.MessageId), snsMaxAgeMs + snsMaxFutureSkewMs);
         if (claim === null) {
-          o.onOutcome?.('sns', 'redelivered');
+          o.onOutcome?.(source, 'redelivered');
           log.info(
             { messageId: msg.MessageId, type: msg.Type },
             'SNS message already received; not processed again',
@@ -275,9 +256,10 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
           sendJson(res, 200, { confirmed: true });
           return;
         }
-        alerts = msg.Type === 'Notification' ? snsNotificationAlerts(msg) : [];
+        // Verified, fresh and new: the source parses it (a Notification's alerts; none for the handshakes).
+        alerts = spec.parse(body);
       } else {
-        alerts = bearerSources[source as keyof typeof bearerSources].parse(body);
+        alerts = spec.parse(body);
       }
     } catch (err) {
       await claim?.release();
@@ -305,7 +287,7 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
     let overHostLimit: boolean[] | undefined;
     try {
       if (o.limits !== undefined && alerts.length > 0) {
-        const admission = await o.limits.admit(source as AlertSource, alerts);
+        const admission = await o.limits.admit(source, alerts);
         if (!admission.ok) {
           log.warn(
             { count: alerts.length, lane: admission.lane },

@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Logger } from 'pino';
 import type { AuditLog } from '../ports/audit.js';
 import type { ChatClient, ChatMessage } from '../ports/chat.js';
 import type { Clock } from '../ports/clock.js';
+import type { Logger } from '../ports/logger.js';
 import type { Store } from '../ports/store.js';
 import type { Alert, AlertSource } from './alert.js';
 import { DrainerLock } from './drainer-lock.js';
@@ -28,6 +28,8 @@ export type AlertOutcome = 'accepted' | 'deduplicated' | 'rolled_up' | 'rejected
 /** An auto-run the relay asks for: a rule's `auto` command, on a new alert whose host is in the inventory. */
 export interface AutoRunRequest {
   command: string;
+  /** The rule whose `auto` asked for it. */
+  rule: string;
   alert: Alert;
   /** Inventory host name. */
   host: string;
@@ -52,6 +54,14 @@ export interface AlertRelayOptions {
   fallbackChannel: string;
   /** The inventory host name for an alert's host hint; undefined when ward does not know the host. */
   resolveHost?: (hint: string) => string | undefined;
+  /** A rule with `incident: auto` matched a new alert: open an incident for it (once per fingerprint). */
+  onIncident?: (request: {
+    alert: Alert;
+    channel: string;
+    ts: string;
+    firstSeen: string;
+    host?: string | undefined;
+  }) => Promise<void>;
   /** A rule's `auto` command on a new alert; wired to the policy-checked request path (src/alerts/install.ts). */
   onAuto?: (request: AutoRunRequest) => Promise<void>;
   /** Counts outcomes (hook for the ops metrics: `ward_alerts_total{source,outcome}`). */
@@ -137,7 +147,13 @@ interface SyncedRecord {
 interface MessageRecord extends SyncedRecord {
   kind: 'message';
   alert: Omit<Alert, 'raw'>;
-  route: { rule: string; mention?: string | undefined; suggest: string[]; auto: string[] };
+  route: {
+    rule: string;
+    mention?: string | undefined;
+    suggest: string[];
+    auto: string[];
+    incident?: 'auto' | undefined;
+  };
   state: AlertMessageState;
   /** The rule's auto commands still to start once the message exists. */
   autoPending: boolean;
@@ -503,6 +519,7 @@ export class AlertRelay {
         ...(route.mention === undefined ? {} : { mention: route.mention }),
         suggest: route.suggest,
         auto: route.auto,
+        ...(route.incident === undefined ? {} : { incident: route.incident }),
       },
       state: {
         count: 1,
@@ -511,7 +528,7 @@ export class AlertRelay {
         status: alert.status,
         ...(inventoryHost === undefined ? {} : { inventoryHost }),
       },
-      autoPending: alert.status === 'firing' && route.auto.length > 0,
+      autoPending: alert.status === 'firing' && (route.auto.length > 0 || route.incident === 'auto'),
     };
     await store.set(key, JSON.stringify(record), route.dedupeWindowMs + dayMs);
     if (alert.status === 'firing') {
@@ -738,6 +755,22 @@ export class AlertRelay {
       }
     });
     const found = record as MessageRecord | null;
+    if (found !== null && found.route.incident === 'auto' && this.o.onIncident !== undefined) {
+      await this.o
+        .onIncident({
+          alert: { ...found.alert, raw: null },
+          channel: posted.channel,
+          ts: posted.ts,
+          firstSeen: found.state.firstSeen,
+          host: found.state.inventoryHost,
+        })
+        .catch((err) =>
+          this.o.log.error(
+            { err, fingerprint: found.alert.fingerprint },
+            'opening an incident for an alert failed',
+          ),
+        );
+    }
     if (found === null || this.o.onAuto === undefined) return;
     const host = found.state.inventoryHost;
     if (host === undefined) {
@@ -751,6 +784,7 @@ export class AlertRelay {
       await this.o
         .onAuto({
           command,
+          rule: found.route.rule,
           alert: { ...found.alert, raw: null },
           host,
           channel: posted.channel,

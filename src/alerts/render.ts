@@ -2,6 +2,7 @@ import type { ChatMessage } from '../ports/chat.js';
 import { actions, type ButtonSpec, clip, context, esc, fields, header, section } from '../render/blocks.js';
 import { userText, userTextPlain } from '../render/user-text.js';
 import type { Alert, Severity } from './alert.js';
+import { huntIndicatorsFor } from './hunt-suggest.js';
 
 /** What an alert's Slack message shows besides the alert itself. */
 export interface AlertMessageState {
@@ -41,6 +42,8 @@ export interface SuggestButtonValue {
   host: string;
   /** The id of the alert's message record (`ward:alert:message:<ref>`). */
   ref: string;
+  /** `hunt` only: the indicators derived from the alert (re-validated on click); the hunt runs on all hosts. */
+  indicators?: string[] | undefined;
 }
 
 /** How much of a fingerprint a message shows (enough to find it in the logs and the audit). */
@@ -84,11 +87,42 @@ export function renderAlertMessage(
   const buttons: ButtonSpec[] =
     resolved || host === undefined || ref === undefined
       ? []
-      : route.suggest.map((command) => ({
-          text: `${command} ${host}`,
-          actionId: `alert.suggest.${command}`,
-          value: JSON.stringify({ command, host, ref } satisfies SuggestButtonValue),
-        }));
+      : route.suggest.flatMap((command): ButtonSpec[] => {
+          const value: SuggestButtonValue = { command, host, ref };
+          if (command !== 'hunt') {
+            return [
+              {
+                text: `${command} ${host}`,
+                actionId: `alert.suggest.${command}`,
+                value: JSON.stringify(value),
+              },
+            ];
+          }
+          // "Where else is this?": the exact hunt is shown (in the confirm dialog) before it runs.
+          const indicators = huntIndicatorsFor(alert);
+          const json = JSON.stringify({ ...value, indicators });
+          // A button value holds 2000 characters: a hunt too long for one is left to be typed, never cut.
+          if (indicators.length === 0 || json.length > 2000) return [];
+          const exact = `/ward hunt all ${indicators.join(' ')}`;
+          return [
+            {
+              text: `hunt all: ${indicators.join(' ')}`,
+              actionId: 'alert.suggest.hunt',
+              value: json,
+              confirm: {
+                title: 'Hunt every host?',
+                text: `\`${esc(exact)}\``,
+                confirm: 'Hunt',
+                deny: 'Cancel',
+              },
+            },
+          ];
+        });
+  // Every firing alert can become an incident; one alert opens at most one (src/incidents/). Like the suggested
+  // actions, the button carries only a reference to the stored alert: its text is read back from ward's own record.
+  if (!resolved && ref !== undefined) {
+    buttons.push({ text: 'Open incident', actionId: 'incident.open_alert', value: JSON.stringify({ ref }) });
+  }
   if (alert.link !== undefined && /^https?:\/\//.test(alert.link)) {
     blocks.push(section(`<${alert.link.replace(/[<>|]/g, encodeURIComponent)}|Open in ${alert.source}>`));
   }

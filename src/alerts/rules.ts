@@ -2,15 +2,8 @@ import { RE2JS } from 're2js';
 import { z } from 'zod';
 import { slackPrincipal } from '../config/policy.js';
 import { parseDurationMs, parseYaml } from '../config/yaml-file.js';
-import {
-  type Alert,
-  alertSources,
-  alertStatuses,
-  isSeverity,
-  type Severity,
-  severities,
-  severityRank,
-} from './alert.js';
+import { type Alert, alertStatuses, isSeverity, type Severity, severities, severityRank } from './alert.js';
+import { alertSources } from './sources/registry.js';
 
 /*
  * Alert rules (WARD_RULES): which channel sees an alert, who is mentioned, which commands are offered as buttons
@@ -76,6 +69,8 @@ export interface CompiledRule {
   mention?: string;
   suggest: string[];
   auto: string[];
+  /** `auto`: a matching new alert opens an incident at once (still one per fingerprint). */
+  incident?: 'auto';
   continue: boolean;
   dedupeWindowMs: number;
   stormPerMinute: number;
@@ -95,6 +90,7 @@ export interface MatchedRoute {
   mention?: string;
   suggest: string[];
   auto: string[];
+  incident?: 'auto';
   /** A repeat of the same fingerprint within this window updates the existing message. */
   dedupeWindowMs: number;
   /** More new alerts than this per minute for this rule are rolled up into one summary message. */
@@ -187,6 +183,7 @@ function makeRuleSchema(knownCommands: readonly string[] | undefined) {
         .strict(),
       suggest: z.array(command).default([]),
       auto: z.array(command).default([]),
+      incident: z.enum(['auto', 'button'], { error: 'must be auto or button' }).optional(),
       continue: z.boolean().default(false),
       dedupeWindow: duration.optional(),
       storm: storm.optional(),
@@ -257,6 +254,7 @@ function makeRuleSchema(knownCommands: readonly string[] | undefined) {
         ...(rule.route.mention === undefined ? {} : { mention: rule.route.mention }),
         suggest: rule.suggest,
         auto: rule.auto,
+        ...(rule.incident === 'auto' ? { incident: 'auto' as const } : {}),
         continue: rule.continue,
         dedupeWindow: rule.dedupeWindow,
         storm: rule.storm,
@@ -331,6 +329,7 @@ export function loadRules(
     ...(r.mention === undefined ? {} : { mention: r.mention }),
     suggest: r.suggest,
     auto: r.auto,
+    ...(r.incident === undefined ? {} : { incident: r.incident }),
     continue: r.continue,
     dedupeWindowMs: r.dedupeWindow ?? defaults.dedupeWindowMs,
     stormPerMinute: r.storm?.perMinute ?? defaults.stormPerMinute,
@@ -405,6 +404,7 @@ export function matchRules(ruleSet: RuleSet, alert: Alert): MatchedRoute[] {
       ...(rule.mention === undefined ? {} : { mention: rule.mention }),
       suggest: rule.suggest,
       auto: rule.auto,
+      ...(rule.incident === undefined ? {} : { incident: rule.incident }),
       dedupeWindowMs: rule.dedupeWindowMs,
       stormPerMinute: rule.stormPerMinute,
     });

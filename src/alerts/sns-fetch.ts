@@ -1,4 +1,4 @@
-import { isSnsUrl } from './sns.js';
+import { isSnsUrl } from './sources/sns.js';
 
 /** Largest signing certificate ward downloads (real SNS certificates are about 2 KB). */
 export const maxCertBytes = 64 * 1024;

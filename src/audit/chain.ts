@@ -402,3 +402,91 @@ function safeEqualHex(a: string, b: string): boolean {
   const y = Buffer.from(b, 'utf8');
   return x.length === y.length && timingSafeEqual(x, y);
 }
+
+/** Whether the chain holds over `[fromSeq, toSeq]`, and the first problem when it does not. */
+export type RangeVerdict = { ok: true } | { ok: false; seq: number | null; problem: string };
+
+/** An entry's link value: its MAC in a keyed chain, its hash in an unkeyed one. */
+export function linkOf(fields: Record<string, string>): string | undefined {
+  return fields['mac'] ?? fields['hash'];
+}
+
+/**
+ * Verifies a stretch of the chain (an incident's entries) without trusting anything inside it: every entry from
+ * `fromSeq` to `toSeq` must be readable, numbered in order, link to the one before it and match its own MAC (with
+ * `key`; an unkeyed entry is refused when a key is given) or hash (unkeyed chains), and the entry after `toSeq` (or
+ * the head key, when `toSeq` is the newest) must link to the last one, so that an entry edited along with its link is
+ * caught too. The entry before `fromSeq` is the anchor. `entries` is the stream, oldest first.
+ */
+export function verifyRange(
+  entries: readonly StreamEntry[],
+  fromSeq: number,
+  toSeq: number,
+  head: ChainHead | null,
+  key: AuditKey,
+): RangeVerdict {
+  let prev: string | undefined = fromSeq === 1 ? GENESIS_HASH : undefined;
+  let expected = fromSeq;
+  let closed = false;
+  for (const e of entries) {
+    const entry = parseEntry(e.fields['entry']);
+    if (!entry) {
+      if (expected > fromSeq && expected <= toSeq + 1) {
+        return { ok: false, seq: null, problem: `entry ${e.id} is not a readable chain entry (edited?)` };
+      }
+      continue;
+    }
+    if (entry.seq === fromSeq - 1) {
+      prev = linkOf(e.fields);
+      continue;
+    }
+    if (entry.seq < fromSeq) continue;
+    if (prev === undefined)
+      return { ok: false, seq: fromSeq - 1, problem: 'the entry before the range is missing' };
+    if (entry.seq !== expected) {
+      return {
+        ok: false,
+        seq: entry.seq,
+        problem: `expected seq ${expected}, found ${entry.seq} (deleted or inserted)`,
+      };
+    }
+    if (entry.prev !== prev) {
+      return {
+        ok: false,
+        seq: entry.seq,
+        problem: 'does not link to the entry before it (that entry was edited)',
+      };
+    }
+    if (entry.seq === toSeq + 1) {
+      closed = true;
+      break;
+    }
+    const text = e.fields['entry']!;
+    const mac = e.fields['mac'];
+    if (key !== null && mac === undefined) {
+      return { ok: false, seq: entry.seq, problem: 'an unkeyed entry where the chain is keyed (rewritten?)' };
+    }
+    const good =
+      mac !== undefined
+        ? key !== null && safeEqualHex(macEntry(key, entry.prev, text), mac)
+        : hashEntry(entry.prev, text) === e.fields['hash'];
+    if (!good) {
+      return {
+        ok: false,
+        seq: entry.seq,
+        problem: 'content does not match its MAC or hash (the entry was edited)',
+      };
+    }
+    prev = linkOf(e.fields);
+    expected++;
+  }
+  if (expected <= toSeq) return { ok: false, seq: expected, problem: 'entries of the range are missing' };
+  if (!closed && (head === null || head.seq !== toSeq || head.hash !== prev)) {
+    return {
+      ok: false,
+      seq: toSeq,
+      problem: 'the newest entry does not match the head key (edited or rebuilt?)',
+    };
+  }
+  return { ok: true };
+}

@@ -28,6 +28,8 @@ import {
 } from '../audit/chain.js';
 import { envSchema } from '../config/env.js';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
+import { INCIDENT_ID_PATTERN } from '../incidents/incident.js';
+import { readTimeline } from '../incidents/timeline.js';
 import { type Clock, systemClock } from '../ports/clock.js';
 import type { Store, StreamEntry } from '../ports/store.js';
 
@@ -38,6 +40,7 @@ const USAGE = `Usage:
                                                 it still reaches each published anchor; exit 1 naming the first
                                                 broken entry
   npm run audit -- verify --unkeyed             a chain written without any key (dev): consistency only
+  npm run audit -- verify --incident INC-<n>    check the chain over one incident's entries (first to last)
   npm run audit -- migrate                      once, after upgrading: verify the unkeyed chain of an earlier ward
                                                 and seal it under the key
   npm run audit -- export [--since ISO-8601] [--output FILE]
@@ -156,6 +159,30 @@ export async function migrateAuditChain(store: Store, io: CliIo, key: Buffer, cl
   return 0;
 }
 
+/** Verifies the chain over one incident's entries: exit 0 verified, 1 broken, 2 no such entries. */
+export async function verifyIncident(
+  store: Store,
+  io: CliIo,
+  incident: string,
+  key: AuditKey,
+): Promise<number> {
+  const t = await readTimeline(store, incident, key);
+  if (!t.range || !t.verdict) {
+    io.err(`no audit entries are attached to ${incident}\n`);
+    return 2;
+  }
+  if (t.verdict.ok) {
+    await io.out(
+      `${incident}: audit chain OK over seq ${t.range.from}–${t.range.to} (${t.entries.length} incident entries)\n`,
+    );
+    return 0;
+  }
+  io.err(
+    `${incident}: audit chain BROKEN over seq ${t.range.from}–${t.range.to} at seq ${t.verdict.seq ?? '?'}: ${t.verdict.problem}\n`,
+  );
+  return 1;
+}
+
 export async function exportAudit(store: Store, io: CliIo, sinceMs?: number): Promise<number> {
   let n = 0;
   for await (const e of walkStream(store, sinceMs === undefined ? '-' : `${sinceMs}-0`)) {
@@ -187,6 +214,7 @@ export async function runAuditCli(
   let output: string | undefined;
   const anchors: ChainAnchor[] = [];
   let unkeyed = false;
+  let incident: string | undefined;
   if (action === 'verify') {
     for (let i = 0; i < rest.length; i++) {
       const arg = rest[i]!;
@@ -196,6 +224,10 @@ export async function runAuditCli(
       }
       const [flag, inline] = arg.includes('=') ? arg.split(/=(.*)/s) : [arg];
       const value = inline ?? rest[++i];
+      if (flag === '--incident' && value !== undefined && INCIDENT_ID_PATTERN.test(value)) {
+        incident = value;
+        continue;
+      }
       const anchor = flag === '--anchor' && value !== undefined ? parseAnchor(value) : null;
       if (anchor === null) {
         io.err(
@@ -255,6 +287,8 @@ export async function runAuditCli(
   const store = new RedisStore(parsed.data.REDIS_URL);
   try {
     await store.connect();
+    if (action === 'verify' && incident !== undefined)
+      return await verifyIncident(store, io, incident, unkeyed ? null : key);
     if (action === 'verify') return await verifyAuditChain(store, io, { key: unkeyed ? null : key, anchors });
     if (action === 'migrate') return await migrateAuditChain(store, io, key!, systemClock);
     if (output === undefined) return await exportAudit(store, io, sinceMs);

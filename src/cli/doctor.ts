@@ -13,6 +13,7 @@ import { parse as parseYamlText } from 'yaml';
 import { commands } from '../../commands/index.js';
 import { NodeSshShell } from '../adapters/ssh/node-ssh-shell.js';
 import { loadRules } from '../alerts/rules.js';
+import { enabledAlertSources } from '../alerts/sources/registry.js';
 import { type Config, loadConfig } from '../config/env.js';
 import { type Inventory, inventorySchema, toInventory } from '../config/inventory.js';
 import { policyFileSchema } from '../config/policy.js';
@@ -267,15 +268,7 @@ function checkMfa(config: Config): CheckResult {
 }
 
 function checkAlerts(config: Config): CheckResult {
-  const sources = [
-    ['alertmanager', config.WARD_ALERT_TOKEN_ALERTMANAGER],
-    ['grafana', config.WARD_ALERT_TOKEN_GRAFANA],
-    ['falco', config.WARD_ALERT_TOKEN_FALCO],
-    ['generic', config.WARD_ALERT_TOKEN_GENERIC ?? config.WARD_ALERT_HMAC_SECRET_GENERIC],
-    ['sns', config.WARD_ALERT_SNS_TOPICS],
-  ]
-    .filter(([, v]) => v !== undefined)
-    .map(([name]) => name);
+  const sources = enabledAlertSources(config);
   if (config.WARD_ALERT_DEFAULT_CHANNEL === undefined) {
     return sources.length === 0
       ? { check: 'alert sources', status: 'ok', detail: 'alert relay off (no WARD_ALERT_DEFAULT_CHANNEL)' }

@@ -248,6 +248,14 @@ export function quarantineSteps(
           `${provider.label} does not show ${id} as quarantined: ${problems.join('; ')}. Someone or something changed it during the run; a human must check it.`,
         );
       }
+      // From here ward believes in this quarantine: the containment checker verifies it and reports drift here.
+      const rec = recorded(state);
+      rec.confirmed = {
+        at: new Date(ctx.services.clock.now()).toISOString(),
+        requestId,
+        thread: ctx.thread,
+      };
+      await saveRecord(ctx.services.store, rec);
       return `${provider.label} shows ${describeGroups(now)} with ${IR_TAG.key}=${IR_TAG.value}`;
     },
   });

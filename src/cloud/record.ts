@@ -24,6 +24,11 @@ export interface QuarantineRecord {
   /** Isolation group id per VPC, once step 3 has run. */
   isolationGroups: Record<string, string>;
   snapshots: Array<{ volumeId: string; deviceName: string; snapshotId: string; requestId: string }>;
+  /**
+   * Set when a quarantine's last step saw the instance isolated and tagged: from then on ward believes in it and
+   * checks it (src/containment/). `thread` is where that request ran: drift is reported there.
+   */
+  confirmed?: { at: string; requestId: string; thread: { channel: string; ts: string } } | undefined;
 }
 
 export async function readRecord(store: Store, instanceId: string): Promise<QuarantineRecord | undefined> {

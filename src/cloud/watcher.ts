@@ -1,11 +1,13 @@
 import { type CloudProviderName, cloudProvider } from '../adapters/cloud-providers.js';
-import type { CommandContext, Invocation, Replier } from '../core/command.js';
+import { newCorrelationId } from '../core/ids.js';
+import { openRequest, wardMayNotAsk } from '../core/requests/open-request.js';
 import type { Services } from '../core/services.js';
-import { ConfigError, WardError } from '../errors.js';
-import { newRequestId } from '../log.js';
-import type { ChatMessage } from '../ports/chat.js';
+import { ConfigError } from '../errors.js';
 import type { CloudProvider, InstanceState } from '../ports/cloud-isolation.js';
 import { IR_TAG, isIsolated, REQUEST_TAG_KEY } from './model.js';
+
+/** The watcher's name, as ward's requests on its behalf record it. */
+const WATCHER = 'cloud-tags';
 
 /** The marker that says "a request was opened for this tagging"; it goes when the tag goes. */
 export function watchKey(region: string, instanceId: string): string {
@@ -26,10 +28,7 @@ export interface CloudWatcher {
  * "Once per tagging": a store key per instance is set (first writer wins, so two replicas cannot both open one) and
  * deleted when a pass no longer sees the tag, so a later re-tagging opens a new request.
  */
-export function startCloudWatcher(
-  services: Services,
-  options: { botUserId: () => Promise<string> },
-): CloudWatcher {
+export function startCloudWatcher(services: Services): CloudWatcher {
   const config = services.config;
   const channel = config.WARD_AWS_WATCH_CHANNEL;
   if (channel === undefined) {
@@ -37,12 +36,13 @@ export function startCloudWatcher(
       'WARD_AWS_WATCH_CHANNEL: is required when WARD_AWS_WATCH=1 (the channel id where tag-driven quarantine requests open)',
     ]);
   }
-  // The watcher's requests come from ward's bot user, which has no second factor to give: a policy that asks the
-  // requester for one would leave every request it opens stuck. Approvers' MFA still applies.
+  // The watcher's requests come from ward itself, which the pipeline lets ask only for `auto: true` commands that
+  // need no requester factor (ward has none to give). A watcher that could never open a request does not start.
   const policy = services.policy.policyFor(services.commands.get('quarantine'));
-  if (policy.mfa === 'requester' || policy.mfa === 'both') {
+  const refusal = wardMayNotAsk('quarantine', policy);
+  if (refusal !== undefined) {
     throw new ConfigError('policy file (with WARD_AWS_WATCH=1)', [
-      `commands.quarantine.mfa: is "${policy.mfa}", but requests opened by the tag watcher come from ward's bot, which cannot give a second factor: set mfa: approvers (or none) for quarantine, or turn the watcher off`,
+      `commands.quarantine: ${refusal.replaceAll('`', '')} Requests opened by the tag watcher come from ward itself: set auto: true and mfa: approvers (or none) for quarantine, or turn the watcher off`,
     ]);
   }
   const log = services.log.child({ component: 'cloud-watcher' });
@@ -54,7 +54,7 @@ export function startCloudWatcher(
   const schedule = (delayMs: number) => {
     if (stopped) return;
     timer = setTimeout(() => {
-      running = pass(services, channel, options.botUserId, log)
+      running = pass(services, channel, log)
         .catch((err) => log.error({ err }, 'cloud watcher pass failed'))
         .finally(() => {
           running = undefined;
@@ -93,12 +93,7 @@ function regionsToWatch(services: Services): Array<{ provider: CloudProvider; re
 }
 
 /** One pass over every region. Exported for tests that drive a pass without waiting for the timer. */
-export async function pass(
-  services: Services,
-  channel: string,
-  botUserId: () => Promise<string>,
-  log: Services['log'],
-): Promise<void> {
+export async function pass(services: Services, channel: string, log: Services['log']): Promise<void> {
   let opened = 0;
   let seen = 0;
   for (const { provider, region: wanted } of regionsToWatch(services)) {
@@ -130,93 +125,52 @@ export async function pass(
     for (const instance of tagged) {
       if (instance.tags[REQUEST_TAG_KEY] !== undefined) continue; // ward is already on it (or was, and reported)
       if (isIsolated(provider, instance)) continue;
-      const requestId = newRequestId();
-      const first = await services.store.setIfAbsent(watchKey(region, instance.instanceId), requestId);
+      const correlationId = newCorrelationId();
+      const first = await services.store.setIfAbsent(watchKey(region, instance.instanceId), correlationId);
       if (!first) continue;
       opened++;
-      await openRequest(services, channel, botUserId, log, instance, region, requestId);
+      await askQuarantine(services, channel, instance, region, correlationId);
     }
   }
   log.info({ seen, opened }, 'cloud watcher pass done');
 }
 
-async function openRequest(
+/** Asks for the quarantine of one tagged instance, as ward itself on behalf of the tag watcher. */
+async function askQuarantine(
   services: Services,
   channel: string,
-  botUserId: () => Promise<string>,
-  log: Services['log'],
   instance: InstanceState,
   region: string,
-  requestId: string,
+  correlationId: string,
 ): Promise<void> {
-  const command = services.commands.get('quarantine');
   const host = [...services.inventory().hosts.values()].find(
     (h) => h.cloud?.instanceId === instance.instanceId,
   );
-  const reason = `Instance ${instance.instanceId} tagged ${IR_TAG.key}=${IR_TAG.value} by someone outside ward (found by ward's tag watcher; CloudTrail CreateTags events say who)`;
-  const reply = channelReplier(services, channel);
-  try {
-    const user = await botUserId();
-    const invocation: Invocation = {
-      user,
-      channel,
+  const target = host?.name ?? instance.instanceId;
+  log(services).info(
+    { instanceId: instance.instanceId, region, requestId: correlationId },
+    'cloud watcher: asking for a quarantine',
+  );
+  await openRequest(services, {
+    origin: { kind: 'ward', on: { watcher: WATCHER } },
+    ask: {
+      command: 'quarantine',
+      args: { target, region, snapshot: true },
+      reason: `Instance ${instance.instanceId} tagged ${IR_TAG.key}=${IR_TAG.value} by someone outside ward (found by ward's tag watcher; CloudTrail CreateTags events say who)`,
       text: `quarantine ${instance.instanceId} --region ${region} --snapshot`,
-      requestId,
-    };
-    const args = command.args.parse({ target: host?.name ?? instance.instanceId, region, snapshot: true });
-    const ctx: CommandContext<unknown> = {
-      args,
-      flags: { reason, dryRun: false, breakGlass: false },
-      invocation,
-      reply,
-      services,
-    };
-    // No authorize(): the bot holds no role. Turning the watcher on (WARD_AWS_WATCH=1) is the operator's decision;
-    // what the request then needs (approvals, MFA) is the quarantine policy, enforced by the gate.
-    const policy = services.policy.policyFor(command);
-    const plan = await command.plan!(ctx);
-    await services.audit.record({
+    },
+    replyTo: { channel },
+    correlationId,
+    automation: {
       type: 'cloud.watch.opened',
-      actor: user,
-      command: command.name,
-      hosts: plan.hosts.map((h) => h.name),
-      // The gate's approval.requested entry carries the same id as details.slackRequestId.
-      details: { instanceId: instance.instanceId, region, invocationId: requestId },
-    });
-    log.info(
-      { instanceId: instance.instanceId, region, requestId },
-      'cloud watcher: quarantine request opened',
-    );
-    await services.gate.submit({ command, ctx, plan, policy });
-  } catch (err) {
-    const message =
-      err instanceof WardError
-        ? err.userMessage
-        : "an unexpected error (see the log of ward's cloud watcher)";
-    log.error(
-      { err, instanceId: instance.instanceId, region },
-      'cloud watcher: could not open a quarantine request',
-    );
-    await reply
-      .ephemeral({
-        text: `:warning: ${instance.instanceId} (${region}) is tagged ${IR_TAG.key}=${IR_TAG.value} and not isolated, but ward could not open a quarantine request: ${message}`,
-      })
-      .catch(() => {});
-  }
+      hosts: [target],
+      // The approval.requested entry carries the same id as details.slackRequestId.
+      details: { instanceId: instance.instanceId, region, invocationId: correlationId },
+      failurePrefix: `${instance.instanceId} (${region}) is tagged ${IR_TAG.key}=${IR_TAG.value} and not isolated, but ward could not open a quarantine request`,
+    },
+  });
 }
 
-/** The watcher has no person to whisper to: everything it says goes to its channel. */
-function channelReplier(services: Services, channel: string): Replier {
-  return {
-    async ephemeral(message: ChatMessage) {
-      await services.chat.postMessage(channel, message);
-    },
-    async inChannel(message: ChatMessage, options: { threadTs?: string } = {}) {
-      return services.chat.postMessage(
-        channel,
-        message,
-        options.threadTs ? { threadTs: options.threadTs } : {},
-      );
-    },
-  };
+function log(services: Services) {
+  return services.log.child({ component: 'cloud-watcher' });
 }

@@ -1,16 +1,13 @@
 import { z } from 'zod';
+import { alertSourceEnvShape, alertSourceSecretVars } from '../alerts/sources/registry.js';
 import { ConfigError } from '../errors.js';
+import { optionalString } from './env-values.js';
 
 /**
  * Every environment variable ward reads, in one schema. `secret: true` in the description table below means the
  * value is never printed, not even in an error. Nothing outside this file reads process.env.
  * test/unit/env-example.test.ts keeps .env.example in step with ENV_VARS.
  */
-const optionalString = z
-  .string()
-  .optional()
-  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
-
 const optionalUrl = (what: string) =>
   optionalString.refine((v) => v === undefined || isUrl(v), `must be a URL (${what})`);
 
@@ -79,17 +76,28 @@ export const envSchema = z.object({
   WARD_LOCKDOWN_CONFIRM_SECONDS: z.coerce.number().int().min(5).max(3600).default(60),
   WARD_HOST_LOCK_WAIT_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
   WARD_AUTO_RUN_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(604_800).default(600),
+  /** Seconds between checks of every containment ward believes in (lockdowns, blocks, quarantines); 0: off. */
+  WARD_CONTAINMENT_CHECK_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
+  /** Consecutive failed checks of one containment before ward says in the channel that it is unverified. */
+  WARD_CONTAINMENT_UNVERIFIED_AFTER: z.coerce.number().int().min(1).max(1000).default(3),
   /** block-ip refuses IPv4 ranges wider than this prefix length (a /8 typed by mistake cuts off a continent). */
   WARD_BLOCK_MIN_PREFIX_V4: z.coerce.number().int().min(0).max(32).default(16),
   /** The same for IPv6: a /48 is one site. */
   WARD_BLOCK_MIN_PREFIX_V6: z.coerce.number().int().min(0).max(128).default(48),
+  /** Hunt bounds per host (README, command reference: hunt): files larger than this are not hashed; at most this many files. */
+  WARD_HUNT_MAX_FILE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(64 * 1024 * 1024),
+  WARD_HUNT_MAX_FILES: z.coerce.number().int().min(1).max(10_000_000).default(200_000),
+  /** The sha256 scan's time cap on each host; `--time-limit` may only shorten it. */
+  WARD_HUNT_SCAN_TIMEOUT_MS: z.coerce.number().int().min(100).default(120_000),
+  /** A hunt on more than 5 hosts edits one progress message, at most this often. */
+  WARD_HUNT_PROGRESS_INTERVAL_MS: z.coerce.number().int().min(200).default(2000),
 
-  WARD_ALERT_TOKEN_ALERTMANAGER: optionalString,
-  WARD_ALERT_TOKEN_GRAFANA: optionalString,
-  WARD_ALERT_TOKEN_FALCO: optionalString,
-  WARD_ALERT_TOKEN_GENERIC: optionalString,
-  WARD_ALERT_HMAC_SECRET_GENERIC: optionalString,
-  WARD_ALERT_SNS_TOPICS: optionalString,
+  // Each alert source's own variables (tokens, secrets, SNS topics), declared in its module in src/alerts/sources/.
+  ...alertSourceEnvShape,
   WARD_ALERT_DEFAULT_CHANNEL: optionalString.refine(
     (v) => v === undefined || /^[CG][A-Z0-9]{2,}$/.test(v),
     'must be a Slack channel id (C… or G…), not a channel name',
@@ -125,6 +133,19 @@ export const envSchema = z.object({
   WARD_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
   WARD_EXECUTION_LEASE_MS: z.coerce.number().int().min(1000).default(15_000),
 
+  /** Incident channels are private unless `0` (src/incidents/). */
+  WARD_INCIDENT_PRIVATE: z.enum(['0', '1'], { error: 'must be 0 or 1' }).default('1'),
+  /** Invited to every incident channel: Slack user ids and/or user group ids, comma-separated. */
+  WARD_INCIDENT_RESPONDERS: optionalString.refine(
+    (v) => v === undefined || v.split(',').every((p) => /^[UWS][A-Z0-9]{2,}$/.test(p.trim())),
+    'must be Slack user ids (U…/W…) and user group ids (S…), comma-separated',
+  ),
+  /** Where new incidents and their updates are announced, besides the channel they were opened from. */
+  WARD_INCIDENT_BROADCAST_CHANNEL: optionalString.refine(
+    (v) => v === undefined || /^[CG][A-Z0-9]{2,}$/.test(v),
+    'must be a Slack channel id (C… or G…), not a channel name',
+  ),
+
   AWS_ENDPOINT_URL: optionalUrl('an EC2-compatible endpoint'),
   WARD_AWS_WATCH: z.enum(['0', '1']).default('0'),
   WARD_AWS_WATCH_INTERVAL_SECONDS: z.coerce.number().int().min(10).default(60),
@@ -143,11 +164,7 @@ export const SECRET_VARS: ReadonlySet<string> = new Set([
   'DUO_IKEY',
   'DUO_SKEY',
   'MAILGUN_API_KEY',
-  'WARD_ALERT_TOKEN_ALERTMANAGER',
-  'WARD_ALERT_TOKEN_GRAFANA',
-  'WARD_ALERT_TOKEN_FALCO',
-  'WARD_ALERT_TOKEN_GENERIC',
-  'WARD_ALERT_HMAC_SECRET_GENERIC',
+  ...alertSourceSecretVars,
 ]);
 
 /** Every variable the schema knows, for the .env.example check. */

@@ -14,6 +14,19 @@ export const DEFAULT_HASH_PATHS = [
   '/usr/bin/passwd',
 ] as const;
 
+/** Where `hunt sha256:…` looks for files by default (inventory `hunt.paths` replaces the list). */
+export const DEFAULT_HUNT_PATHS = [
+  '/tmp',
+  '/var/tmp',
+  '/dev/shm',
+  '/usr/local/bin',
+  '/usr/bin',
+  '/usr/sbin',
+  '/opt',
+  '/home',
+  '/root',
+] as const;
+
 /** Host names as ward accepts them anywhere (command arguments, inventory keys): no shell metacharacters. */
 export const HOST_NAME_PATTERN = /^[a-z0-9](?:[a-z0-9.-]{0,61}[a-z0-9])?$/;
 export const TAG_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
@@ -43,6 +56,24 @@ export function isCidr(value: string): boolean {
   return Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
+const absolutePath = z
+  .string()
+  .refine(
+    (v) => v.startsWith('/') && !/[\0\r\n]/.test(v) && !v.split('/').includes('..') && v.length <= 4096,
+    'must be an absolute path without ".." or line breaks',
+  );
+
+/** Where ward persists containment on a host so that it survives a reboot (README "Containment that holds"). */
+export const DEFAULT_PERSIST = { unitDir: '/etc/systemd/system', stateDir: '/etc/ward' } as const;
+
+/** A directory ward writes into on hosts: plain path characters only (it is shown in plans and unit files). */
+const persistDir = absolutePath.refine(
+  (v) => /^\/[A-Za-z0-9_./-]{0,200}$/.test(v) && !v.endsWith('/'),
+  'must be a plain absolute directory path (letters, digits, _ . / -), without a trailing slash',
+);
+
+const persist = z.object({ unitDir: persistDir.optional(), stateDir: persistDir.optional() }).strict();
+
 const connection = {
   user: z
     .string()
@@ -52,6 +83,8 @@ const connection = {
   key: z.string().min(1).optional(),
   /** argv of a ProxyCommand (OpenSSH style, %h and %p replaced), for bastions. */
   proxyCommand: z.array(z.string()).min(1).optional(),
+  /** Where ward writes its boot-time containment: the systemd unit directory and ward's own state directory. */
+  persist: persist.optional(),
 };
 
 /** Which cloud the host's instance is in (`provider`, default aws: the registry's adapter) and where. */
@@ -108,19 +141,17 @@ export const inventoryHost = z
     }
   });
 
-const absolutePath = z
-  .string()
-  .refine(
-    (v) => v.startsWith('/') && !/[\0\r\n]/.test(v) && !v.split('/').includes('..') && v.length <= 4096,
-    'must be an absolute path without ".." or line breaks',
-  );
-
 export const inventorySchema = z
   .object({
     management: z.object({ cidrs: z.array(cidr).min(1, 'list at least one management CIDR') }).strict(),
     /** Forensics settings for every host: extra executables whose sha256 is recorded. */
     forensics: z
       .object({ hashPaths: z.array(absolutePath).max(200).optional() })
+      .strict()
+      .default({}),
+    /** Hunt settings for every host: the directories `hunt sha256:…` searches (each bounded by -xdev). */
+    hunt: z
+      .object({ paths: z.array(absolutePath).min(1).max(100).optional() })
       .strict()
       .default({}),
     defaults: z.object(connection).strict().default({}),
@@ -132,6 +163,8 @@ export type InventoryFile = z.infer<typeof inventorySchema>;
 
 export interface InventoryHost extends HostTarget {
   tags: string[];
+  /** Where ward persists containment on this host; absent: DEFAULT_PERSIST (see persistDirs). */
+  persist?: { unitDir: string; stateDir: string } | undefined;
   cloud?: { provider: CloudProviderName; region: string; instanceId: string } | undefined;
 }
 
@@ -139,12 +172,15 @@ export interface Inventory {
   managementCidrs: string[];
   /** Files whose sha256 forensics records on every host (defaults plus the inventory's `forensics.hashPaths`). */
   forensicsHashPaths: string[];
+  /** Directories `hunt sha256:…` searches (inventory `hunt.paths`, else DEFAULT_HUNT_PATHS). */
+  huntPaths: string[];
   hosts: ReadonlyMap<string, InventoryHost>;
 }
 
 export const EMPTY_INVENTORY: Inventory = {
   managementCidrs: [],
   forensicsHashPaths: [...DEFAULT_HASH_PATHS],
+  huntPaths: [...DEFAULT_HUNT_PATHS],
   hosts: new Map(),
 };
 
@@ -161,25 +197,57 @@ export function toInventory(file: InventoryFile): Inventory {
       proxyCommand: h.transport === 'local' ? undefined : (h.proxyCommand ?? file.defaults.proxyCommand),
       transport: h.transport ?? 'ssh',
       tags: h.tags,
+      persist: {
+        unitDir: h.persist?.unitDir ?? file.defaults.persist?.unitDir ?? DEFAULT_PERSIST.unitDir,
+        stateDir: h.persist?.stateDir ?? file.defaults.persist?.stateDir ?? DEFAULT_PERSIST.stateDir,
+      },
       cloud: h.cloud,
     });
   }
   const hashPaths = [...new Set([...DEFAULT_HASH_PATHS, ...(file.forensics.hashPaths ?? [])])];
-  return { managementCidrs: file.management.cidrs, forensicsHashPaths: hashPaths, hosts };
+  return {
+    managementCidrs: file.management.cidrs,
+    forensicsHashPaths: hashPaths,
+    huntPaths: [...new Set(file.hunt.paths ?? DEFAULT_HUNT_PATHS)],
+    hosts,
+  };
 }
 
-/** A command argument naming hosts: a host name or `tag:<tag>`. Validated before anything else sees it. */
+/** The host's persistence directories, defaults filled in. */
+export function persistDirs(host: Pick<InventoryHost, 'persist'>): { unitDir: string; stateDir: string } {
+  return host.persist ?? { ...DEFAULT_PERSIST };
+}
+
+/** Most hosts one comma-separated list may name (a hunt's hits, typed by hand or carried by a button). */
+export const MAX_HOST_LIST = 500;
+
+/** `web2,web4`: two or more host names, comma-separated, no spaces (how a hunt's hits become one request). */
+export function isHostList(value: string): boolean {
+  const names = value.split(',');
+  return names.length >= 2 && names.length <= MAX_HOST_LIST && names.every((n) => HOST_NAME_PATTERN.test(n));
+}
+
+/** A command argument naming hosts: a host name, a list `web1,web2` or `tag:<tag>`. Validated before anything else. */
 export const hostSelectorArg = z
   .string()
   .refine(
-    (v) => HOST_NAME_PATTERN.test(v) || (v.startsWith('tag:') && TAG_PATTERN.test(v.slice(4))),
-    'must be a host name from the inventory (e.g. web1) or a selector such as tag:web',
+    (v) =>
+      HOST_NAME_PATTERN.test(v) || isHostList(v) || (v.startsWith('tag:') && TAG_PATTERN.test(v.slice(4))),
+    'must be a host name from the inventory (e.g. web1), a list such as web1,web2, or a selector such as tag:web',
   );
 
 /** A command argument naming exactly one host. */
 export const hostNameArg = z
   .string()
   .regex(HOST_NAME_PATTERN, 'must be a host name from the inventory (e.g. web1), not a selector');
+
+/** A command argument naming one host or an explicit list of them (`web1,web2`), never a tag. */
+export const hostListArg = z
+  .string()
+  .refine(
+    (v) => HOST_NAME_PATTERN.test(v) || isHostList(v),
+    'must be a host name from the inventory (e.g. web1) or a list such as web1,web2 (no tag: selector)',
+  );
 
 /** Resolves a host name or tag selector against the inventory; unknown names are a clear user error. */
 export function resolveHosts(inventory: Inventory, selector: string): InventoryHost[] {
@@ -188,6 +256,10 @@ export function resolveHosts(inventory: Inventory, selector: string): InventoryH
     const found = [...inventory.hosts.values()].filter((h) => h.tags.includes(tag));
     if (found.length === 0) throw new UserInputError(`No host in the inventory has the tag \`${tag}\`.`);
     return found.sort((a, b) => a.name.localeCompare(b.name));
+  }
+  if (selector.includes(',')) {
+    const names = [...new Set(selector.split(','))];
+    return names.flatMap((n) => resolveHosts(inventory, n));
   }
   const host = inventory.hosts.get(selector);
   if (!host) {

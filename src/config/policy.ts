@@ -39,6 +39,11 @@ export const commandPolicyOverride = z
     auto: z.boolean().optional(),
     /** Cloud commands: accept an instance id that no inventory host carries (needs `--region` or AWS_REGION). */
     allowUnlisted: z.boolean().optional(),
+    /**
+     * Per sub-action roles, for commands with actions (`incident close`, `incident role`): who may do that action,
+     * on top of `allow`. The pseudo-role `commander` is the incident's commander.
+     */
+    actions: z.record(z.string().regex(/^[a-z]+$/), z.array(roleName).min(1)).optional(),
   })
   .strict();
 
@@ -66,7 +71,12 @@ export interface CommandPolicy {
   auto: boolean;
   /** Cloud commands may act on instances outside the inventory (off by default). */
   allowUnlisted: boolean;
+  /** Roles per sub-action (`close: [commander, admin]`); an action not listed needs only `allow`. */
+  actions: Record<string, string[]>;
 }
+
+/** Pseudo-roles the policy engine does not resolve itself: the command checks them (the incident's commander). */
+export const CONTEXT_ROLES: ReadonlySet<string> = new Set(['commander']);
 
 /** Pseudo-role every user holds. */
 export const EVERYONE = 'everyone';

@@ -1,7 +1,79 @@
 import type { z } from 'zod';
+import type { Config } from '../config/env.js';
+import type { Inventory } from '../config/inventory.js';
 import type { CommandPolicy } from '../config/policy.js';
-import type { ChatMessage } from '../ports/chat.js';
-import type { Services } from './services.js';
+import type { IncidentService } from '../incidents/incident-service.js';
+import type { AlertsControl } from '../ports/alerts-control.js';
+import type { AuditLog } from '../ports/audit.js';
+import type { ChatClient, ChatMessage } from '../ports/chat.js';
+import type { Clock } from '../ports/clock.js';
+import type { Logger } from '../ports/logger.js';
+import type { Mailer } from '../ports/mailer.js';
+import type { MfaProvider } from '../ports/mfa.js';
+import type { RemoteShell } from '../ports/remote-shell.js';
+import type { Store } from '../ports/store.js';
+import type { ExecutionLedger } from './executions.js';
+import type { ExecutionReport, Plan, StepResult } from './plan-types.js';
+import type { PolicyEngine } from './policy-engine.js';
+
+export type { ExecutionReport, Plan, PlanStep, StepResult } from './plan-types.js';
+
+/** The commands ward knows (src/core/registry.ts). */
+export interface CommandCatalog {
+  all(): AnyCommand[];
+  find(name: string): AnyCommand | undefined;
+  /** The command, or a UserInputError with "did you mean …". */
+  get(name: string): AnyCommand;
+}
+
+/**
+ * What a command (and the actions it builds on) may use: ports and read-only views of ward's state. The approval
+ * machinery, the notifier and the request pipeline are not here: a command declares, it does not decide.
+ */
+export interface CommandServices {
+  config: Config;
+  log: Logger;
+  store: Store;
+  chat: ChatClient;
+  clock: Clock;
+  audit: AuditLog;
+  policy: PolicyEngine;
+  commands: CommandCatalog;
+  /** The current inventory (reloadable). */
+  inventory(): Inventory;
+  shell: RemoteShell;
+  /** Email to admins (forensic summaries, lockdowns); `enabled` is false when Mailgun is not configured. */
+  mailer: Mailer;
+  /** Leases and durable records of executions (`/ward status`). */
+  executions: ExecutionLedger;
+  /** The second factor (TOTP or Duo push, WARD_MFA_PROVIDER). */
+  mfa: MfaProvider;
+  /** The alert relay's rules, when alerts are enabled. */
+  alerts?: AlertsControl | undefined;
+  /** `/ward cancel`: withdraws a pending request. Throws a WardError explaining a refusal (only the requester may). */
+  requests: {
+    cancel(requestId: string, user: string): Promise<void>;
+    /**
+     * Opens a request as a person, through the one pipeline (src/core/requests/open-request.ts), as if they had
+     * typed `/ward <text>`: a hunt's buttons and its `--then-unblock-port` follow-up. Never throws: refusals are
+     * answered to the person.
+     */
+    openAs(request: PersonRequest): Promise<void>;
+  };
+  /** Incidents: channels, roles, timeline, report (src/incidents/). */
+  incidents: IncidentService;
+}
+
+/** A request a person makes through a button (or a follow-up of theirs): who, what as `/ward` text, where. */
+export interface PersonRequest {
+  user: string;
+  text: string;
+  channel: string;
+  threadTs?: string | undefined;
+  responseUrl?: string | undefined;
+  triggerId?: string | undefined;
+  correlationId: string;
+}
 
 /** Who ran a command, where, and how to answer them. */
 export interface Invocation {
@@ -43,43 +115,7 @@ export interface CommandContext<A> {
   flags: CommonFlags;
   invocation: Invocation;
   reply: Replier;
-  services: Services;
-}
-
-/** One step of a plan, described so that a human can approve exactly what will run. */
-export interface PlanStep {
-  id: string;
-  /** One line a human approves, e.g. "Apply nftables table ward_lockdown on web1 (198.51.100.11)". */
-  title: string;
-  host?: string | undefined;
-  /** The exact commands (display form of the argv) this step runs. */
-  commands: string[];
-}
-
-/** What a `change` command will do. Pure data: hashed when requested, rebuilt and compared before execution. */
-export interface Plan {
-  command: string;
-  /** The command's validated arguments, as shown to approvers. */
-  args: Record<string, unknown>;
-  hosts: Array<{ name: string; address: string; hostKey: string }>;
-  steps: PlanStep[];
-}
-
-export interface StepResult {
-  id: string;
-  status: 'succeeded' | 'failed' | 'skipped' | 'interrupted';
-  detail?: string | undefined;
-}
-
-/** What an execution did, honestly: what succeeded, what failed, what changed. */
-export interface ExecutionReport {
-  /** `dry_run`: WARD_DRY_RUN kept the approved plan from running; nothing changed (never reported as `succeeded`). */
-  outcome: 'succeeded' | 'failed' | 'partial' | 'dry_run';
-  /** One paragraph for the request's message. */
-  summary: string;
-  steps: StepResult[];
-  /** Set when WARD_DRY_RUN kept the plan from running: nothing was changed, every step is `skipped`. */
-  dryRun?: boolean;
+  services: CommandServices;
 }
 
 export interface ExecutionContext<A> extends CommandContext<A> {
@@ -117,6 +153,8 @@ export interface CommandDefinition<S extends z.ZodObject = z.ZodObject> {
   args: S;
   /** Names of the schema's keys filled from positional words, in order. */
   positionals: readonly (keyof z.output<S> & string)[];
+  /** The last positional takes every remaining word, as an array (e.g. a hunt's indicators). */
+  variadic?: boolean;
   /** Schema keys given as options, by their kebab-case flag name (e.g. `{ 'since': 'since' }`). */
   options?: Readonly<Record<string, { key: keyof z.output<S> & string; boolean?: boolean }>>;
   /** Defaults; the policy file overrides them field by field. */

@@ -1,13 +1,12 @@
-import { executionDurationSeconds, executionsRunning, executionsTotal } from '../metrics.js';
-import type { AnyCommand, CommandContext, ExecutionReport, Plan } from './command.js';
-import type { Services } from './services.js';
+import type { Metrics } from '../ports/metrics.js';
+import type { AnyCommand, CommandContext, CommandServices, ExecutionReport, Plan } from './command.js';
 
 /** The detail of every step WARD_DRY_RUN kept from running. */
 export const DRY_RUN_DETAIL = 'dry run: nothing changed';
 
 /** Whether WARD_DRY_RUN keeps this command's approved plan from running (read-only commands still run). */
 export function willDryRun(
-  services: Pick<Services, 'config'>,
+  services: Pick<CommandServices, 'config'>,
   command: Pick<AnyCommand, 'readOnly'>,
 ): boolean {
   return services.config.WARD_DRY_RUN === '1' && command.readOnly !== true;
@@ -26,7 +25,7 @@ export function willDryRun(
  * where hosts would be changed. Commands declared `readOnly` (forensics) still run.
  */
 export async function runExecution(
-  services: Services,
+  services: Pick<CommandServices, 'config' | 'executions' | 'audit' | 'log'> & { metrics: Metrics },
   request: {
     command: AnyCommand;
     ctx: CommandContext<unknown>;
@@ -69,7 +68,7 @@ export async function runExecution(
     ? AbortSignal.any([request.signal, execution.abort.signal])
     : execution.abort.signal;
   const started = performance.now();
-  executionsRunning.inc();
+  services.metrics.executionStarted();
   let report: ExecutionReport;
   try {
     report = dryRun
@@ -102,12 +101,11 @@ export async function runExecution(
       }),
     };
   } finally {
-    executionsRunning.dec();
+    services.metrics.executionEnded();
   }
   const seconds = (performance.now() - started) / 1000;
   if (await execution.finish(report.outcome, report.steps)) {
-    executionsTotal.inc({ command: command.name, outcome: report.outcome });
-    executionDurationSeconds.observe({ command: command.name, outcome: report.outcome }, seconds);
+    services.metrics.executionFinished(command.name, report.outcome, seconds);
   } else {
     // It was declared interrupted meanwhile (shutdown grace over, or this process lost its lease) and the thread was
     // told so; the audit entry below still records how it really ended.

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Logger } from 'pino';
 import { WardError } from '../errors.js';
+import type { Logger } from '../ports/logger.js';
 import type { Store } from '../ports/store.js';
-import type { StepResult } from './command.js';
+import type { StepResult } from './plan-types.js';
 
 /** What a step is doing, as far as ward knows: `running` when an interruption leaves its effect unknown. */
 export type StepStatus = 'pending' | 'running' | StepResult['status'];

@@ -1,10 +1,19 @@
 import type { CommandPolicy, PolicyFile } from '../config/policy.js';
-import { EVERYONE } from '../config/policy.js';
+import { CONTEXT_ROLES, EVERYONE } from '../config/policy.js';
 import { ConfigError, PermissionDeniedError } from '../errors.js';
 import type { ChatClient } from '../ports/chat.js';
 import type { Clock } from '../ports/clock.js';
-import type { AnyCommand } from './command.js';
-import type { CommandRegistry } from './registry.js';
+/** What the policy engine needs to know of a command: its name and the policy it declares. */
+export interface PolicySubject {
+  name: string;
+  policy: Partial<CommandPolicy>;
+}
+
+/** The commands the policy file may name. */
+export interface KnownCommands {
+  find(name: string): PolicySubject | undefined;
+  all(): ReadonlyArray<{ name: string }>;
+}
 
 const BASE_POLICY: CommandPolicy = {
   allow: ['admin'],
@@ -17,6 +26,7 @@ const BASE_POLICY: CommandPolicy = {
   breakGlass: [],
   auto: false,
   allowUnlisted: false,
+  actions: {},
 };
 
 /**
@@ -29,7 +39,7 @@ export class PolicyEngine {
 
   constructor(
     private readonly file: PolicyFile | undefined,
-    private readonly commands: CommandRegistry,
+    private readonly commands: KnownCommands,
     private readonly chat: Pick<ChatClient, 'usergroupMembers'>,
     private readonly clock: Clock,
     private readonly groupCacheMs = 60_000,
@@ -60,12 +70,18 @@ export class PolicyEngine {
             problems.push(`commands.${name}.${field}: role "${role}" is not defined under roles`);
         }
       }
+      for (const [action, allowed] of Object.entries(override.actions ?? {})) {
+        for (const role of allowed) {
+          if (!roles.has(role) && !CONTEXT_ROLES.has(role))
+            problems.push(`commands.${name}.actions.${action}: role "${role}" is not defined under roles`);
+        }
+      }
     }
     if (problems.length > 0) throw new ConfigError('policy file', problems);
   }
 
   /** The effective policy of a command. */
-  policyFor(command: AnyCommand): CommandPolicy {
+  policyFor(command: PolicySubject): CommandPolicy {
     const declared = { ...BASE_POLICY, ...command.policy };
     const override = this.file?.commands[command.name];
     if (!override) return declared;
@@ -80,7 +96,14 @@ export class PolicyEngine {
       breakGlass: override.breakGlass ?? declared.breakGlass,
       auto: override.auto ?? declared.auto,
       allowUnlisted: override.allowUnlisted ?? declared.allowUnlisted,
+      actions: { ...declared.actions, ...override.actions },
     };
+  }
+
+  /** The roles a command's sub-action needs (policy file over the declaration); undefined when only `allow` applies. */
+  actionRoles(commandName: string, action: string): string[] | undefined {
+    const command = this.commands.find(commandName);
+    return command ? this.policyFor(command).actions[action] : undefined;
   }
 
   /**
@@ -124,7 +147,7 @@ export class PolicyEngine {
   }
 
   /** Throws PermissionDeniedError naming the roles that may run the command. */
-  async authorize(user: string, command: AnyCommand): Promise<CommandPolicy> {
+  async authorize(user: string, command: PolicySubject): Promise<CommandPolicy> {
     const policy = this.policyFor(command);
     if (!this.file && !policy.allow.includes(EVERYONE)) {
       throw new PermissionDeniedError(

@@ -1,21 +1,14 @@
-import { hostLockKey, parseHolder } from '../actions/host-lock.js';
-import { UserInputError } from '../errors.js';
-import { newRequestId, withRequestId } from '../log.js';
-import { executionsTotal } from '../metrics.js';
-import { renderInterrupted } from '../render/recovery.js';
-import type { Invocation, Replier } from './command.js';
-import { dispatchCommand } from './dispatcher.js';
 import type { ExecutionRecord } from './executions.js';
 import type { Services } from './services.js';
+import { withTimeout } from './with-timeout.js';
 
-const REQUEST_ID = /^[A-Za-z0-9_-]{1,64}$/;
 /** How long telling the thread may take at shutdown before ward gives up on it (Slack may itself be down). */
 const NOTICE_TIMEOUT_MS = 5_000;
 
 /** Tells an execution's thread (and the audit log) that it was interrupted, with what had and had not been done. */
 export async function reportInterrupted(services: Services, record: ExecutionRecord): Promise<void> {
-  executionsTotal.inc({ command: record.command, outcome: 'interrupted' });
-  await releaseHostLocks(services, record);
+  services.metrics.executionInterrupted(record.command);
+  await services.hostLocks.releaseFor(record.requestId, record.hosts);
   await services.audit
     .record({
       type: 'execution.interrupted',
@@ -34,15 +27,15 @@ export async function reportInterrupted(services: Services, record: ExecutionRec
     );
   // The request message ends as interrupted too (it said "running"); the notice in the thread carries the re-run.
   await Promise.all([
-    services.chat
-      .postMessage(record.thread.channel, renderInterrupted(record), { threadTs: record.thread.ts })
+    services.notifier
+      .interrupted(record)
       .catch((err) =>
         services.log.error(
           { err, approvalRequestId: record.requestId },
           'could not post an interruption notice',
         ),
       ),
-    services.gate
+    services.approvals
       .interrupted(record.requestId, record.interruption ?? 'ward stopped')
       .catch((err) =>
         services.log.error(
@@ -51,33 +44,6 @@ export async function reportInterrupted(services: Services, record: ExecutionRec
         ),
       ),
   ]);
-}
-
-/**
- * Frees the per-host locks an interrupted execution still holds (a change's, a read's, or a change's wait mark), so
- * that its hosts do not stay busy until the leases end: its process is dead (lease expired) or is about to exit
- * (shutdown). Only holders naming this request are released, each atomically by its exact value.
- */
-async function releaseHostLocks(services: Services, record: ExecutionRecord): Promise<void> {
-  for (const host of record.hosts) {
-    const key = hostLockKey(host);
-    try {
-      const h = await services.store.leaseHolders(key);
-      const mine = [h.exclusive, h.waiting, ...h.shared].filter(
-        (v): v is string => v !== null && parseHolder(v)?.requestId === record.requestId,
-      );
-      for (const value of mine) {
-        if (await services.store.leaseRelease(key, value)) {
-          services.log.info(
-            { host, approvalRequestId: record.requestId },
-            'released the host lock of an interrupted execution',
-          );
-        }
-      }
-    } catch (err) {
-      services.log.warn({ err, host }, 'could not release the host lock of an interrupted execution');
-    }
-  }
 }
 
 /**
@@ -144,59 +110,4 @@ export class RecoveryScanner {
     })();
     return this.scanning;
   }
-}
-
-/**
- * `recovery.rerun`: asks for an interrupted command again, as a new request from the person who clicked, through
- * the normal path (parse, permission, plan, approval gate). The old request is never re-run.
- */
-export function registerRecoveryActions(services: Services, replierFor: (inv: Invocation) => Replier): void {
-  services.interactions.onAction('recovery.', async (event) => {
-    if (event.actionId !== 'recovery.rerun') return;
-    if (!REQUEST_ID.test(event.value)) throw new UserInputError('That button does not name a request.');
-    const record = await services.executions.get(event.value);
-    if (!record) {
-      throw new UserInputError(
-        `Request ${event.value} is no longer on record (records are kept 30 days); run the command again with /ward.`,
-      );
-    }
-    if (record.state !== 'interrupted') {
-      throw new UserInputError(
-        `Request ${record.requestId} was not interrupted; there is nothing to re-run.`,
-      );
-    }
-    const inv: Invocation = {
-      user: event.user,
-      channel: record.thread.channel,
-      text: record.text,
-      responseUrl: event.responseUrl,
-      requestId: newRequestId(),
-    };
-    await services.audit.record({
-      type: 'execution.rerun_requested',
-      actor: event.user,
-      requestId: record.requestId,
-      command: record.command,
-      hosts: record.hosts,
-      details: { newRequest: inv.requestId },
-    });
-    services.log.info(
-      { interrupted: record.requestId, newRequest: inv.requestId },
-      're-run asked for: a new request goes through the gate',
-    );
-    await services.chat
-      .postMessage(
-        record.thread.channel,
-        { text: `<@${event.user}> asked to run this again: it goes through approval as a new request.` },
-        { threadTs: record.thread.ts },
-      )
-      .catch((err) => services.log.warn({ err }, 'could not note the re-run in the thread'));
-    await withRequestId(inv.requestId, () => dispatchCommand(services, inv, replierFor(inv)));
-  });
-}
-
-async function withTimeout(work: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([work, new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
-  if (timer) clearTimeout(timer);
 }

@@ -1,6 +1,6 @@
 import { UserInputError } from '../errors.js';
-import { esc } from '../render/blocks.js';
 import type { AnyCommand } from './command.js';
+import { escapeText as esc } from './escape-text.js';
 import { truncate } from './tokenize.js';
 
 /** The commands ward knows, by name (listed explicitly in commands/index.ts, never discovered by scanning). */

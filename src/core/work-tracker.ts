@@ -1,3 +1,5 @@
+import { withTimeout } from './with-timeout.js';
+
 /**
  * Keeps track of work that continues after Slack has been acknowledged, so that shutdown can wait for it and
  * nothing is cut off silently.
@@ -25,10 +27,7 @@ export class WorkTracker {
   /** Stops accepting work and waits for what runs, up to graceMs. Returns how many were still running. */
   async drain(graceMs: number): Promise<number> {
     this.closed = true;
-    const all = Promise.allSettled([...this.running]);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([all, new Promise((r) => (timer = setTimeout(r, graceMs)))]);
-    if (timer) clearTimeout(timer);
+    await withTimeout(Promise.allSettled([...this.running]), graceMs);
     return this.running.size;
   }
 }

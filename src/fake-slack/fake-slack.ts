@@ -58,6 +58,18 @@ export interface FakeFile {
   initial_comment?: string;
 }
 
+export interface FakeChannel {
+  id: string;
+  name: string;
+  is_private: boolean;
+  creator: string;
+  members: string[];
+  /** Timestamps of pinned messages. */
+  pins: string[];
+  bookmarks: Array<{ id: string; title: string; link: string }>;
+  is_archived: boolean;
+}
+
 export interface FakeView {
   view_id: string;
   trigger_id: string;
@@ -109,6 +121,13 @@ export interface FakeSlack extends EventEmitter {
   failNext(method: string, status: number, times?: number): void;
   /** Drops every 429/5xx still queued for `method` by rateLimit/failNext: Slack has recovered. */
   clearFaults(method: string): void;
+  /**
+   * The next `times` (default 1) calls to `method` answer `{ ok: false, error }` with HTTP 200, as Slack does for a
+   * platform error (`name_taken`, `restricted_action`…): the request is recorded and has no effect.
+   */
+  errorNext(method: string, error: string, times?: number): void;
+  /** Channels created by conversations.create, with their members, pins, bookmarks and archived flag. */
+  channels(): FakeChannel[];
   setUsergroup(id: string, userIds: string[]): void;
   /** The id of the bot's direct-message channel with `user` (the one chat.postMessage to a user id posts to). */
   dmChannelFor(user: string): string;
@@ -212,6 +231,8 @@ class FakeSlackServer extends EventEmitter implements FakeSlack {
     files: [] as FakeFile[],
     views: new Map<string, FakeView>(),
     responseUrls: new Map<string, ResponseUrlContext>(),
+    channels: new Map<string, FakeChannel>(),
+    platformErrors: new Map<string, Array<{ error: string; remaining: number }>>(),
   };
 
   private port = 0;
@@ -319,6 +340,22 @@ class FakeSlackServer extends EventEmitter implements FakeSlack {
 
   clearFaults(method: string): void {
     this.faults.delete(method);
+    this.state.platformErrors.delete(method);
+  }
+
+  errorNext(method: string, error: string, times = 1): void {
+    const queue = this.state.platformErrors.get(method) ?? [];
+    queue.push({ error, remaining: times });
+    this.state.platformErrors.set(method, queue);
+  }
+
+  channels(): FakeChannel[] {
+    return [...this.state.channels.values()].map((c) => ({
+      ...c,
+      members: [...c.members],
+      pins: [...c.pins],
+      bookmarks: [...c.bookmarks],
+    }));
   }
 
   setUsergroup(id: string, userIds: string[]): void {
@@ -402,6 +439,7 @@ class FakeSlackServer extends EventEmitter implements FakeSlack {
       this.authorize(method, token);
       const handler = this.handlers[method];
       if (!handler) throw new SlackApiError('unknown_method');
+      this.injectedError(method);
       body = { ok: true, ...handler(args) };
     } catch (err) {
       if (!(err instanceof SlackApiError)) throw err;
@@ -513,6 +551,16 @@ class FakeSlackServer extends EventEmitter implements FakeSlack {
     if (typeof body['thread_ts'] === 'string') message.thread_ts = body['thread_ts'];
     if (body['response_type'] !== 'in_channel' && user !== undefined) message.ephemeralFor = user;
     this.addMessage(message);
+  }
+
+  /** Throws the platform error queued by errorNext() for this method, if any. */
+  private injectedError(method: string): void {
+    const queue = this.state.platformErrors.get(method);
+    const next = queue?.[0];
+    if (!queue || !next) return;
+    next.remaining -= 1;
+    if (next.remaining <= 0) queue.shift();
+    throw new SlackApiError(next.error);
   }
 
   private addFault(method: string, fault: Fault): void {
@@ -677,6 +725,88 @@ class FakeSlackServer extends EventEmitter implements FakeSlack {
         };
       },
 
+      // Channels, as an incident needs them. Errors are Slack's own: name_taken, invalid_name_specials,
+      // already_in_channel (per user, in `errors`), not_in_channel, already_archived, no_pin…
+      'conversations.create': (args) => {
+        const name = requireString(args, 'name', 'invalid_name_required');
+        if (name.length > 80) throw new SlackApiError('invalid_name_maxlength');
+        if (!/^[a-z0-9_-]+$/.test(name)) throw new SlackApiError('invalid_name_specials');
+        if ([...this.state.channels.values()].some((c) => c.name === name))
+          throw new SlackApiError('name_taken');
+        const isPrivate = args['is_private'] === true || args['is_private'] === 'true';
+        const channel: FakeChannel = {
+          id: this.newId(isPrivate ? 'G' : 'C'),
+          name,
+          is_private: isPrivate,
+          creator: this.botUserId,
+          members: [this.botUserId],
+          pins: [],
+          bookmarks: [],
+          is_archived: false,
+        };
+        this.state.channels.set(channel.id, channel);
+        return { channel: this.channelJson(channel) };
+      },
+
+      'conversations.invite': (args) => {
+        const channel = this.memberChannel(args);
+        const users = requireString(args, 'users', 'no_user')
+          .split(',')
+          .map((u) => u.trim())
+          .filter((u) => u !== '');
+        if (users.length === 0) throw new SlackApiError('no_user');
+        if (users.includes(this.botUserId)) throw new SlackApiError('cant_invite_self');
+        const already = users.filter((u) => channel.members.includes(u));
+        // Slack answers already_in_channel when nobody new was invited; the others join.
+        if (already.length === users.length) throw new SlackApiError('already_in_channel');
+        for (const u of users) if (!channel.members.includes(u)) channel.members.push(u);
+        return { channel: this.channelJson(channel) };
+      },
+
+      'conversations.archive': (args) => {
+        const channel = this.memberChannel(args);
+        if (channel.is_archived) throw new SlackApiError('already_archived');
+        channel.is_archived = true;
+        return {};
+      },
+
+      'conversations.info': (args) => {
+        const id = requireString(args, 'channel', 'channel_not_found');
+        const channel = this.state.channels.get(id);
+        if (!channel) throw new SlackApiError('channel_not_found');
+        return { channel: this.channelJson(channel) };
+      },
+
+      'pins.add': (args) => {
+        const channel = this.memberChannel(args);
+        const ts = requireString(args, 'timestamp', 'no_item_specified');
+        if (!this.state.messages.some((m) => m.channel === channel.id && m.ts === ts))
+          throw new SlackApiError('message_not_found');
+        if (channel.pins.includes(ts)) throw new SlackApiError('already_pinned');
+        channel.pins.push(ts);
+        return {};
+      },
+
+      'bookmarks.add': (args) => {
+        const channel = this.memberChannel(args, 'channel_id');
+        const title = requireString(args, 'title', 'invalid_title');
+        const link = requireString(args, 'link', 'invalid_link');
+        const bookmark = { id: this.newId('Bk'), title, link };
+        channel.bookmarks.push(bookmark);
+        return { bookmark: { ...bookmark, channel_id: channel.id, type: 'link' } };
+      },
+
+      'chat.getPermalink': (args) => {
+        const channel = requireString(args, 'channel', 'channel_not_found');
+        const ts = requireString(args, 'message_ts', 'message_not_found');
+        if (!this.state.messages.some((m) => m.channel === channel && m.ts === ts))
+          throw new SlackApiError('message_not_found');
+        return {
+          channel,
+          permalink: `${this.url}archives/${channel}/p${ts.replace('.', '')}`,
+        };
+      },
+
       'files.getUploadURLExternal': (args) => {
         const filename = requireString(args, 'filename', 'invalid_arguments');
         const length = Number(args['length']);
@@ -793,6 +923,31 @@ class FakeSlackServer extends EventEmitter implements FakeSlack {
     const message = this.state.messages.find((m) => m.channel === channel && m.ts === ts);
     if (!message) throw new SlackApiError('message_not_found');
     return message;
+  }
+
+  /** A created channel the bot is a member of (Slack answers not_in_channel otherwise). */
+  private memberChannel(args: ApiArgs, key = 'channel'): FakeChannel {
+    const id = requireString(args, key, 'channel_not_found');
+    const channel = this.state.channels.get(id);
+    if (!channel) throw new SlackApiError('channel_not_found');
+    if (channel.is_archived) throw new SlackApiError('is_archived');
+    if (!channel.members.includes(this.botUserId)) throw new SlackApiError('not_in_channel');
+    return channel;
+  }
+
+  private channelJson(channel: FakeChannel): ApiArgs {
+    return {
+      id: channel.id,
+      name: channel.name,
+      is_channel: !channel.is_private,
+      is_group: channel.is_private,
+      is_private: channel.is_private,
+      is_archived: channel.is_archived,
+      creator: channel.creator,
+      created: Math.floor(Date.now() / 1000),
+      is_member: channel.members.includes(this.botUserId),
+      num_members: channel.members.length,
+    };
   }
 
   private messageJson(message: FakeMessage): ApiArgs {

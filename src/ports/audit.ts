@@ -31,6 +31,12 @@ export const AUDIT_EVENT_TYPES = {
   'host.ip_blocked': 'an address was blocked on a host',
   'host.process_killed': 'a process was killed on a host (its executable sha256 in details)',
   'host.user_disabled': 'a user account was disabled on a host',
+  'containment.drift':
+    'a periodic or /ward verify check found a containment ward applied changed (item, kind and differences in details)',
+  'containment.drift_resolved':
+    'a reported drift is over: the containment matches again, or ward no longer holds it',
+  'containment.unverified':
+    'a contained host or instance could not be checked WARD_CONTAINMENT_UNVERIFIED_AFTER times in a row',
   'lockdown.not_confirmed': 'a lockdown was not confirmed in time and was reverted (or its state is unknown)',
   'security.host_key_mismatch': 'a host presented a key other than the pinned one: nothing was run there',
   'cloud.step': 'one step of a cloud quarantine ran (step and result in details)',
@@ -41,6 +47,19 @@ export const AUDIT_EVENT_TYPES = {
   'alert.auto_run':
     "a rule's automatic command was submitted to the gate, refused, or suppressed (ran within the interval)",
   'alert.undeliverable': 'an alert could not be posted to its channel or the fallback',
+  'incident.opened': 'an incident was opened (title, severity, linked alert in details)',
+  'incident.open_step': 'a step of opening an incident failed (Slack error in `outcome`) or resumed',
+  'incident.channel_created': "the incident's channel was created",
+  'incident.note': 'a note was added to the timeline (`/ward incident note` or the message shortcut)',
+  'incident.role': 'someone was given an incident role (commander, scribe, comms)',
+  'incident.severity': "the incident's severity changed",
+  'incident.status': "the incident's status changed",
+  'incident.update': 'a status update was posted in the channel and the broadcast channel',
+  'incident.alert_linked': 'an alert was linked to the incident',
+  'incident.contained': 'the first containment action of the incident succeeded (time to contain in details)',
+  'incident.closed': 'the incident was resolved and its report drafted (summary in details)',
+  'incident.exported': 'the timeline was exported (entries and chain verdict in details)',
+  'incident.refused': 'an incident action was refused (role, policy); `outcome` is the error code',
 } as const;
 
 export type KnownAuditEventType = keyof typeof AUDIT_EVENT_TYPES;
@@ -55,6 +74,8 @@ export interface AuditEvent {
   command?: string | undefined;
   hosts?: string[] | undefined;
   outcome?: string | undefined;
+  /** The incident (`INC-<n>`) this entry belongs to; set automatically in an incident channel. */
+  incident?: string | undefined;
   /** Anything else, JSON-serialisable; never secrets or MFA codes. */
   details?: Record<string, unknown> | undefined;
 }

@@ -48,4 +48,34 @@ export interface ChatClient {
     content: Buffer | string;
     initialComment?: string;
   }): Promise<{ fileId: string }>;
+  /**
+   * Creates a channel (conversations.create; the bot becomes its first member). Throws ChatPlatformError with
+   * Slack's code (`name_taken`, `restricted_action`, `invalid_name_specials`…).
+   */
+  createChannel(name: string, options: { isPrivate: boolean }): Promise<{ id: string; name: string }>;
+  /** Invites users (conversations.invite). Users already in the channel are not an error. */
+  invite(channel: string, users: string[]): Promise<void>;
+  /** Pins a message (pins.add); a message already pinned is not an error. */
+  pin(channel: string, ts: string): Promise<void>;
+  /** Adds a link bookmark to the channel (bookmarks.add). */
+  addBookmark(channel: string, title: string, link: string): Promise<void>;
+  /** A message's permalink (chat.getPermalink). */
+  permalink(channel: string, ts: string): Promise<string>;
+  /** Archives a channel (conversations.archive); an already archived channel is not an error. */
+  archive(channel: string): Promise<void>;
+}
+
+/**
+ * Slack refused a Web API call with a platform error (`{ ok: false, error }`): `slackError` is Slack's code. The
+ * adapter raises it for the channel methods above, whose callers report per step what was done and what was not.
+ */
+export class ChatPlatformError extends Error {
+  constructor(
+    readonly method: string,
+    readonly slackError: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${method}: ${slackError}`, options);
+    this.name = 'ChatPlatformError';
+  }
 }

@@ -1,5 +1,5 @@
 import type { ApprovalRequest } from '../core/approvals/request.js';
-import type { ExecutionReport, Plan } from '../core/command.js';
+import type { ExecutionReport } from '../core/plan-types.js';
 import type { Block, ChatMessage } from '../ports/chat.js';
 import { actions, code, context, esc, header, mention, section } from './blocks.js';
 import { outcomeLabel } from './outcome.js';
@@ -201,26 +201,25 @@ export function renderApprovalMessage(req: ApprovalRequest): ChatMessage {
 }
 
 /** The thread's "started" line. Never posted for a dry run: nothing runs. */
-export function renderRunningNotice(req: ApprovalRequest, plan: Plan): ChatMessage {
-  const hosts = plan.hosts.map((h) => h.name).join(', ') || 'no host';
+export function renderRunningNotice(req: ApprovalRequest, hosts: readonly string[]): ChatMessage {
   return {
-    text: `Running ${req.command} (${req.id}) on ${hosts}`,
+    text: `Running ${req.command} (${req.id}) on ${hosts.join(', ') || 'no host'}`,
     blocks: [
       section(
-        `${outcomeLabel('running').icon} Running ${code(req.command)} (${code(req.id)}) on ${plan.hosts.map((h) => esc(h.name)).join(', ') || 'no host'}.`,
+        `${outcomeLabel('running').icon} Running ${code(req.command)} (${code(req.id)}) on ${hosts.map((h) => esc(h)).join(', ') || 'no host'}.`,
       ),
     ],
   };
 }
 
 /** The thread's last word on an execution: its summary and its outcome, labelled by src/render/outcome.ts. */
-export function renderResultNotice(req: ApprovalRequest, report: ExecutionReport): ChatMessage {
+export function renderResultNotice(report: ExecutionReport, requestId?: string): ChatMessage {
   const o = outcomeLabel(report.outcome, report.dryRun === true);
   return {
     text: `${o.label}: ${report.summary}`,
     blocks: [
       section(esc(report.summary)),
-      context(`Outcome: ${o.icon} *${o.label}* · request ${code(req.id)}`),
+      context(`Outcome: ${o.icon} *${o.label}*${requestId ? ` · request ${code(requestId)}` : ''}`),
     ],
   };
 }

@@ -1,12 +1,8 @@
+import { escapeText } from '../core/escape-text.js';
 import type { Block } from '../ports/chat.js';
 
-/**
- * Escapes text for Slack mrkdwn. Slack only requires &, < and > to be escaped; without it, user text such as
- * `<!channel>` or `<https://evil|click>` would become a mention or a disguised link.
- */
-export function esc(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
+/** Escapes text for Slack mrkdwn (&, < and >; see src/core/escape-text.ts). */
+export const esc = escapeText;
 
 /** Inline code that survives backticks in the content. */
 export function code(text: string): string {

@@ -1,5 +1,5 @@
 import { canonicalJson } from '../core/canonical-json.js';
-import type { Plan } from '../core/command.js';
+import type { Plan } from '../core/plan-types.js';
 import type { Block, ChatMessage } from '../ports/chat.js';
 import { code, context, esc, header, section } from './blocks.js';
 import { userText } from './user-text.js';

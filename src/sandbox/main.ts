@@ -23,7 +23,7 @@ async function main(): Promise<void> {
     process.stderr.write(`ward sandbox cannot start: ${message}\n`);
     process.exit(1);
   }
-  installCrashHandlers(sandbox.ward.services.log);
+  installCrashHandlers(sandbox.ward.logger);
   process.stdout.write(
     `ward sandbox: open ${sandbox.url}\n` +
       `  ward itself: ${sandbox.ward.url} (Slack endpoint /slack/events), fake Slack API: ${sandbox.slack.apiUrl}\n` +

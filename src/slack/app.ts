@@ -1,33 +1,17 @@
 import { App, HTTPReceiver } from '@slack/bolt';
+import type { Logger } from 'pino';
 import type { Config } from '../config/env.js';
-import type { Invocation, Replier } from '../core/command.js';
-import { answerError, dispatchCommand, isFirstDelivery } from '../core/dispatcher.js';
+import { newCorrelationId } from '../core/ids.js';
+import { openRequest } from '../core/requests/open-request.js';
+import { replierFor } from '../core/requests/replier.js';
+import { answerError } from '../core/requests/report-failure.js';
 import type { Services } from '../core/services.js';
 import type { WorkTracker } from '../core/work-tracker.js';
-import { newRequestId, toSlackLogger, withRequestId } from '../log.js';
+import { withIncident } from '../incidents/incident-audit.js';
+import { toSlackLogger, withRequestId } from '../log.js';
 import type { ChatMessage } from '../ports/chat.js';
-
-/** How ward answers the person behind an invocation: response_url when Slack gave one, else the Web API. */
-export function replierFor(services: Pick<Services, 'chat'>, inv: Invocation): Replier {
-  return {
-    async ephemeral(message: ChatMessage) {
-      if (inv.responseUrl) {
-        await services.chat.respond(inv.responseUrl, { ...message, responseType: 'ephemeral' });
-      } else {
-        await services.chat.postEphemeral(
-          inv.channel,
-          inv.user,
-          message,
-          inv.threadTs ? { threadTs: inv.threadTs } : {},
-        );
-      }
-    },
-    async inChannel(message: ChatMessage, options: { threadTs?: string } = {}) {
-      const threadTs = options.threadTs ?? inv.threadTs;
-      return services.chat.postMessage(inv.channel, message, threadTs ? { threadTs } : {});
-    },
-  };
-}
+import { isFirstDelivery } from './dedupe.js';
+import type { InteractionRouter } from './interactions.js';
 
 export interface SlackApp {
   app: App;
@@ -41,8 +25,14 @@ export interface SlackApp {
  * The Bolt app: one `/ward` command listener, one listener for every button and one for every modal, each acking
  * at once and continuing the work after the ack, so that Slack's 3-second limit always holds.
  */
-export function createSlackApp(config: Config, services: Services, work: WorkTracker): SlackApp {
-  const logger = toSlackLogger(services.log, 'bolt');
+export function createSlackApp(
+  config: Config,
+  services: Services,
+  work: WorkTracker,
+  interactions: InteractionRouter,
+  pinoLogger: Logger,
+): SlackApp {
+  const logger = toSlackLogger(pinoLogger, 'bolt');
   const clientOptions = config.SLACK_API_URL ? { slackApiUrl: config.SLACK_API_URL } : {};
   let app: App;
   let receiver: HTTPReceiver | undefined;
@@ -71,39 +61,60 @@ export function createSlackApp(config: Config, services: Services, work: WorkTra
     }).catch(() => {});
   };
 
+  /** The incident whose channel this is, if any: whatever happens there is attached to it. */
+  const incidentOf = (channel: string | undefined): Promise<string | undefined> =>
+    channel === undefined
+      ? Promise.resolve(undefined)
+      : services.incidents.store.byChannel(channel).catch(() => undefined);
+
   app.command(/^\/ward/, async ({ command, ack, respond }) => {
     await ack();
-    const inv: Invocation = {
-      user: command.user_id,
-      channel: command.channel_id,
-      text: command.text ?? '',
-      triggerId: command.trigger_id,
-      responseUrl: command.response_url,
-      requestId: newRequestId(),
-    };
+    const correlationId = newCorrelationId();
     if (!work.accepting) {
       await refuseWhileStopping((m) => respond({ ...m, response_type: 'ephemeral' }));
       return;
     }
     void work.track(
-      withRequestId(inv.requestId, () => dispatchCommand(services, inv, replierFor(services, inv))),
+      withRequestId(correlationId, async () => {
+        const log = services.log.child({ requestId: correlationId, user: command.user_id });
+        // Slack redelivers a command (same trigger_id) that was not acked in time.
+        const first = await isFirstDelivery(services.store, command.trigger_id).catch(() => undefined);
+        // Without the store a retry cannot be recognised; change commands will refuse anyway (approvals need it).
+        if (first === undefined) log.warn('store unavailable: cannot deduplicate this invocation');
+        if (first === false) {
+          log.info('duplicate delivery of a slash command (Slack retry): ignored');
+          services.metrics.commandFinished('unknown', 'duplicate');
+          return;
+        }
+        // Whatever happens in an incident's channel is attached to that incident (audit tagging by channel).
+        await withIncident(await incidentOf(command.channel_id), () =>
+          openRequest(services, {
+            origin: { kind: 'person', user: command.user_id },
+            ask: { text: command.text ?? '' },
+            replyTo: {
+              channel: command.channel_id,
+              responseUrl: command.response_url,
+              triggerId: command.trigger_id,
+            },
+            correlationId,
+          }),
+        );
+      }),
     );
   });
 
   app.action(/.*/, async ({ ack, body, action }) => {
     await ack();
     if (body.type !== 'block_actions' || !('action_id' in action)) return;
-    const requestId = newRequestId();
+    const requestId = newCorrelationId();
     const log = services.log.child({ requestId, user: body.user.id, actionId: action.action_id });
     const value = 'value' in action && typeof action.value === 'string' ? action.value : '';
     const channel = body.channel?.id;
     const message = body.message as { ts?: string; thread_ts?: string } | undefined;
     const responseUrl = body.response_url;
-    const reply = replierFor(services, {
-      user: body.user.id,
+    const reply = replierFor(services.chat, {
+      person: body.user.id,
       channel: channel ?? '',
-      text: '',
-      requestId,
       responseUrl,
       threadTs: message?.thread_ts,
     });
@@ -111,7 +122,7 @@ export function createSlackApp(config: Config, services: Services, work: WorkTra
       await refuseWhileStopping((m) => reply.ephemeral(m));
       return;
     }
-    const handler = services.interactions.actionHandler(action.action_id);
+    const handler = interactions.actionHandler(action.action_id);
     if (!handler) {
       log.warn('click on an unknown action');
       await reply
@@ -124,17 +135,20 @@ export function createSlackApp(config: Config, services: Services, work: WorkTra
         try {
           // Slack redelivers the same click (same trigger_id) when the first delivery was not acked in time.
           if ((await isFirstDelivery(services.store, body.trigger_id)) === false) return;
-          await handler({
-            user: body.user.id,
-            actionId: action.action_id,
-            value,
-            channel,
-            messageTs: message?.ts,
-            threadTs: message?.thread_ts,
-            triggerId: body.trigger_id,
-            responseUrl,
-            requestId,
-          });
+          const incident = await incidentOf(channel);
+          await withIncident(incident, () =>
+            handler({
+              user: body.user.id,
+              actionId: action.action_id,
+              value,
+              channel,
+              messageTs: message?.ts,
+              threadTs: message?.thread_ts,
+              triggerId: body.trigger_id,
+              responseUrl,
+              requestId,
+            }),
+          );
         } catch (err) {
           await answerError(services, log, reply, err, { command: action.action_id, user: body.user.id });
         }
@@ -143,8 +157,8 @@ export function createSlackApp(config: Config, services: Services, work: WorkTra
   });
 
   app.view(/.*/, async ({ ack, body, view }) => {
-    const requestId = newRequestId();
-    const handler = services.interactions.viewHandler(view.callback_id);
+    const requestId = newCorrelationId();
+    const handler = interactions.viewHandler(view.callback_id);
     if (!handler || !work.accepting) {
       await ack();
       return;
@@ -178,6 +192,48 @@ export function createSlackApp(config: Config, services: Services, work: WorkTra
       await ack(first ? { response_action: 'errors', errors: { [first]: text.slice(0, 150) } } : undefined);
     }
   });
+
+  // Message shortcut "Add to incident timeline": the message's author, time, text and permalink become a note.
+  app.shortcut(
+    { callback_id: 'incident.add_to_timeline', type: 'message_action' },
+    async ({ ack, shortcut }) => {
+      await ack();
+      if (shortcut.type !== 'message_action') return;
+      const requestId = newCorrelationId();
+      const log = services.log.child({ requestId, user: shortcut.user.id, shortcut: shortcut.callback_id });
+      const channel = shortcut.channel.id;
+      const reply = replierFor(services.chat, {
+        person: shortcut.user.id,
+        channel,
+        responseUrl: shortcut.response_url,
+      });
+      if (!work.accepting) {
+        await refuseWhileStopping((m) => reply.ephemeral(m));
+        return;
+      }
+      void work.track(
+        withRequestId(requestId, async () => {
+          try {
+            if ((await isFirstDelivery(services.store, shortcut.trigger_id)) === false) return;
+            const incident = await services.incidents.ofChannel(channel);
+            await withIncident(incident.id, async () => {
+              await services.policy.authorize(shortcut.user.id, services.commands.get('incident'));
+              const message = shortcut.message as { ts: string; text?: string; user?: string };
+              const permalink = await services.chat.permalink(channel, message.ts).catch(() => undefined);
+              await services.incidents.note(incident, shortcut.user.id, message.text ?? '', {
+                author: message.user,
+                permalink,
+                messageTs: message.ts,
+              });
+              await reply.ephemeral({ text: `:memo: Added to the ${incident.id} timeline.` });
+            });
+          } catch (err) {
+            await answerError(services, log, reply, err, { command: 'incident', user: shortcut.user.id });
+          }
+        }),
+      );
+    },
+  );
 
   // ward works through /ward; a mention gets a pointer rather than silence.
   app.event('app_mention', async ({ event }) => {

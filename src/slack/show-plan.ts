@@ -1,19 +1,19 @@
 import { REQUEST_ID_PATTERN } from '../core/approvals/request.js';
 import { RequestStore } from '../core/approvals/request-store.js';
-import type { ActionEvent } from '../core/interactions.js';
 import { planHash } from '../core/plan.js';
 import type { Services } from '../core/services.js';
 import { SHOW_PLAN_ACTION } from '../render/approval.js';
 import { renderExactPlanBlocks, renderExactPlanText } from '../render/plan.js';
+import type { ActionEvent, InteractionRouter } from './interactions.js';
 
 /**
  * "Show exact plan" under a request message: the plan as stored with the request (the one whose sha256 the
  * approvers approve) in a modal, or as a file in the request's thread when it is larger than a modal allows.
  * Anyone who can see the message may look: it shows what the message already commits to, and changes nothing.
  */
-export function registerShowPlan(services: Services): void {
-  const requests = new RequestStore(() => services.store);
-  services.interactions.onAction(SHOW_PLAN_ACTION, (event) => showPlan(services, requests, event));
+export function registerShowPlan(router: InteractionRouter, services: () => Services): void {
+  const requests = new RequestStore(() => services().store);
+  router.onAction(SHOW_PLAN_ACTION, (event) => showPlan(services(), requests, event));
 }
 
 async function showPlan(services: Services, requests: RequestStore, event: ActionEvent): Promise<void> {

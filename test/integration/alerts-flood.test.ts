@@ -126,9 +126,10 @@ function buttons(message: FakeMessage): string[] {
   const block = (message.blocks as Array<Record<string, unknown>> | undefined)?.find(
     (b) => b['type'] === 'actions',
   );
-  return ((block?.['elements'] as Array<Record<string, unknown>> | undefined) ?? []).map(
-    (e) => (e['text'] as { text: string }).text,
-  );
+  // Suggested actions only (every firing alert also has an "Open incident" button).
+  return ((block?.['elements'] as Array<Record<string, unknown>> | undefined) ?? [])
+    .filter((e) => String(e['action_id']).startsWith('alert.suggest.'))
+    .map((e) => (e['text'] as { text: string }).text);
 }
 
 const shown = (m: FakeMessage) => `${m.text ?? ''} ${JSON.stringify(m.blocks ?? [])}`;

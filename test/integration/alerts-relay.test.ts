@@ -14,7 +14,7 @@ import { registerAlertRoutes } from '../../src/alerts/http.js';
 import { ChannelPacer } from '../../src/alerts/pacer.js';
 import { AlertRelay } from '../../src/alerts/relay.js';
 import { loadRules } from '../../src/alerts/rules.js';
-import { parseSnsEnvelope, snsStringToSign } from '../../src/alerts/sns.js';
+import { parseSnsEnvelope, snsStringToSign } from '../../src/alerts/sources/sns.js';
 import { HttpRoutes, listen } from '../../src/http/server.js';
 
 /*

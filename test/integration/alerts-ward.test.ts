@@ -141,15 +141,18 @@ async function until(what: string, check: () => boolean, timeoutMs = 30_000) {
   }
 }
 
+/** The suggested-action buttons (every firing alert also has an "Open incident" button: test/integration/incidents.test.ts). */
 function buttons(message: FakeMessage): Array<{ action_id: string; value: string; text: string }> {
   const block = (message.blocks as Array<Record<string, unknown>> | undefined)?.find(
     (b) => b['type'] === 'actions',
   );
-  return ((block?.['elements'] as Array<Record<string, unknown>> | undefined) ?? []).map((e) => ({
-    action_id: e['action_id'] as string,
-    value: e['value'] as string,
-    text: (e['text'] as { text: string }).text,
-  }));
+  return ((block?.['elements'] as Array<Record<string, unknown>> | undefined) ?? [])
+    .filter((e) => String(e['action_id']).startsWith('alert.suggest.'))
+    .map((e) => ({
+      action_id: e['action_id'] as string,
+      value: e['value'] as string,
+      text: (e['text'] as { text: string }).text,
+    }));
 }
 
 /** Signals ward's node process (startWardProcess runs `node --import tsx src/main.ts`: the child is ward). */

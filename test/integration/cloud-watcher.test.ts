@@ -53,7 +53,7 @@ beforeAll(async () => {
       });
     },
     inventoryHosts: { web1: { address: '198.51.100.21', instanceId: WEB1 } },
-    policyCommands: '  quarantine: { approvals: 0, mfa: none, allowUnlisted: true }',
+    policyCommands: '  quarantine: { approvals: 0, mfa: none, allowUnlisted: true, auto: true }',
     env: {
       WARD_AWS_WATCH: '1',
       WARD_AWS_WATCH_INTERVAL_SECONDS: '10',

@@ -234,10 +234,17 @@ while True:
 
 // Runs inside `unshare --mount --uts --pid --fork`: private hostname, /run, /tmp, /var/log and a clean .bashrc.
 // The lab dir is bind-mounted at /run/lab before /tmp is covered, so sshd keeps reading keys from it.
+// /etc is an overlay whose upper layer is on the host's private /run tmpfs: whatever ward installs on a lab host
+// (its boot-time ruleset, a systemd unit, the enablement link) never reaches this machine's /etc and vanishes with
+// the lab. ward's persistence directories are, in addition, tmpfs of their own (empty: only what ward writes).
 const TARGET_SETUP_SH = `
 hostname "$HOST_NAME"
 mount -t tmpfs -o mode=0755 tmpfs /run
-mkdir -m 0755 /run/sshd /run/lab
+mkdir -m 0755 /run/sshd /run/lab /run/etc-upper /run/etc-work
+mount -t overlay overlay -o lowerdir=/etc,upperdir=/run/etc-upper,workdir=/run/etc-work /etc
+mkdir -p /etc/ward /etc/systemd/system
+mount -t tmpfs -o mode=0700 tmpfs /etc/ward
+mount -t tmpfs -o mode=0755 tmpfs /etc/systemd/system
 mount --bind "$LAB_DIR" /run/lab
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 mount --bind "/run/lab/$HOST_NAME/log" /var/log

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { Alert } from '../../src/alerts/alert.js';
 import { matchInventoryHost } from '../../src/alerts/host-match.js';
-import { alertReason } from '../../src/alerts/install.js';
 import { renderAlertMessage } from '../../src/alerts/render.js';
 import { loadRules } from '../../src/alerts/rules.js';
 import { builtinRuleSet, summarizeRules } from '../../src/alerts/rules-holder.js';
+import { alertReason } from '../../src/alerts/suggest.js';
 import { toInventory } from '../../src/config/inventory.js';
 import { tokenize } from '../../src/core/tokenize.js';
 
@@ -12,6 +12,7 @@ const KEY = `SHA256:${'A'.repeat(43)}`;
 const inventory = toInventory({
   management: { cidrs: ['198.51.100.0/24'] },
   defaults: {},
+  hunt: {},
   forensics: {},
   hosts: {
     web1: {
@@ -81,6 +82,8 @@ describe('alert message buttons', () => {
     expect(buttons.map((b) => JSON.parse(b.value))).toEqual([
       { command: 'forensics', host: 'web1', ref },
       { command: 'lockdown', host: 'web1', ref },
+      // Open incident: every firing alert has it (test/integration/incidents.test.ts).
+      { ref },
     ]);
   });
 

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { alertFieldCaps, alertSchema, capAlertFields, truncationMarker } from '../../src/alerts/alert.js';
-import { parseAlertmanager } from '../../src/alerts/alertmanager.js';
-import { parseFalco } from '../../src/alerts/falco.js';
-import { parseGeneric } from '../../src/alerts/generic.js';
-import { parseGrafana } from '../../src/alerts/grafana.js';
 import { PayloadError } from '../../src/alerts/payload-error.js';
-import { parseSns, parseSnsEnvelope } from '../../src/alerts/sns.js';
+import { parseAlertmanager } from '../../src/alerts/sources/alertmanager.js';
+import { parseFalco } from '../../src/alerts/sources/falco.js';
+import { parseGeneric } from '../../src/alerts/sources/generic.js';
+import { parseGrafana } from '../../src/alerts/sources/grafana.js';
+import { parseSns, parseSnsEnvelope } from '../../src/alerts/sources/sns.js';
 
 function fixture(name: string): unknown {
   return JSON.parse(readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8'));

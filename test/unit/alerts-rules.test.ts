@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Alert } from '../../src/alerts/alert.js';
-import { parseFalco } from '../../src/alerts/falco.js';
-import { parseGrafana } from '../../src/alerts/grafana.js';
 import { loadRules, matchRules, type RuleSet } from '../../src/alerts/rules.js';
+import { parseFalco } from '../../src/alerts/sources/falco.js';
+import { parseGrafana } from '../../src/alerts/sources/grafana.js';
 import { ConfigError } from '../../src/errors.js';
 
 function fixture(name: string): unknown {

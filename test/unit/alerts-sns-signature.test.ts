@@ -11,7 +11,7 @@ import {
   SnsVerificationError,
   snsStringToSign,
   verifySnsSignature,
-} from '../../src/alerts/sns.js';
+} from '../../src/alerts/sources/sns.js';
 
 const certUrl =
   'https://sns.us-east-1.amazonaws.com/SimpleNotificationService-f3ecfb7224c7233fe7bb5f59f96de52f.pem';

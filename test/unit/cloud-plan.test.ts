@@ -13,6 +13,7 @@ import { UserInputError } from '../../src/errors.js';
 const inventory: Inventory = {
   managementCidrs: ['198.51.100.0/28', '198.51.100.7'],
   forensicsHashPaths: [],
+  huntPaths: [],
   hosts: new Map([
     [
       'web1',

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { commands } from '../../commands/index.js';
-import { parseCommandText } from '../../src/core/dispatcher.js';
 import { CommandRegistry } from '../../src/core/registry.js';
+import { parseCommandText } from '../../src/core/requests/parse-command.js';
 
 const services = { commands: new CommandRegistry(commands) };
 
@@ -26,7 +26,7 @@ describe('parseCommandText', () => {
 
   it('names the failing argument and shows the usage', () => {
     expect(() => parseCommandText(services, 'lockdown')).toThrow(
-      /`host`: is required\. Usage: `\/ward lockdown <host>/,
+      /`host`: is required\. Usage: `\/ward lockdown <host\|host,host>/,
     );
     expect(() => parseCommandText(services, 'block-ip web1 not-an-ip')).toThrow(
       /`address`: must be an IPv4\/IPv6 address or CIDR/,

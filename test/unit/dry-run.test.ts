@@ -8,6 +8,7 @@ import { DRY_RUN_DETAIL, runExecution } from '../../src/core/execution.js';
 import { ExecutionLedger } from '../../src/core/executions.js';
 import type { Services } from '../../src/core/services.js';
 import type { AuditEvent } from '../../src/ports/audit.js';
+import { noMetrics } from '../../src/ports/metrics.js';
 
 const baseEnv = { SLACK_BOT_TOKEN: 'xoxb-1-2-abc', SLACK_SIGNING_SECRET: 'abcdef0123456789' };
 
@@ -17,6 +18,7 @@ function world(env: Record<string, string>) {
   const services = {
     config: loadConfig({ ...baseEnv, ...env }),
     log,
+    metrics: noMetrics,
     executions: new ExecutionLedger(new MemoryStore(), log, 15_000),
     audit: {
       record: async (e: AuditEvent) => {

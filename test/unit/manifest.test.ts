@@ -35,4 +35,15 @@ describe('Slack app manifests', () => {
     for (const s of ['commands', 'chat:write', 'files:write', 'im:write', 'usergroups:read'])
       expect(scopes).toContain(s);
   });
+
+  it('incidents: channel, pin and bookmark scopes and the "Add to incident timeline" message shortcut', () => {
+    for (const name of ['manifest.yaml', 'manifest.socket-mode.yaml']) {
+      const m = read(name) as Manifest & { features: { shortcuts?: Array<Record<string, string>> } };
+      for (const s of ['channels:manage', 'groups:write', 'pins:write', 'bookmarks:write'])
+        expect(m.oauth_config.scopes.bot).toContain(s);
+      expect(m.features.shortcuts).toContainEqual(
+        expect.objectContaining({ type: 'message', callback_id: 'incident.add_to_timeline' }),
+      );
+    }
+  });
 });

@@ -74,6 +74,7 @@ describe('plans', () => {
       'web1.apply',
       'web1.verify',
       'web1.confirm',
+      'web1.persist',
     ]);
     const all = a.flatMap((s) => s.commands).join('\n');
     expect(all).toContain("setsid sh -c '\\''sleep 60; nft delete table inet ward_lockdown'\\''");

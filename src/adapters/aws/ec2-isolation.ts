@@ -23,7 +23,7 @@ import type {
   IsolationGroupResult,
   VolumeSnapshot,
 } from '../../ports/cloud-isolation.js';
-import { isolationGroupName } from './ec2-provider.js';
+import { isolationGroupName } from './ec2-names.js';
 
 /**
  * CloudIsolation on EC2: the few calls quarantine needs, each converting SDK errors into CloudApiError. One

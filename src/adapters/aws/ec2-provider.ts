@@ -16,10 +16,10 @@ import type {
 export const INSTANCE_ID_PATTERN = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
 export const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d$/;
 
-/** The isolation security group ward creates (or reuses) in each VPC. */
-export function isolationGroupName(vpcId: string): string {
-  return `ward-isolation-${vpcId}`;
-}
+// Its own module: ec2-isolation.ts (loaded lazily, with the SDK) needs it too, without importing this one.
+import { isolationGroupName } from './ec2-names.js';
+
+export { isolationGroupName };
 
 const text = (v: string | Placeholder): string => (typeof v === 'string' ? v : v.placeholder);
 const list = (values: ReadonlyArray<string | Placeholder>): string => `[${values.map(text).join(', ')}]`;

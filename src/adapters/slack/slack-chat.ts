@@ -2,7 +2,7 @@ import { WebClient, WebClientEvent } from '@slack/web-api';
 import type { Logger } from 'pino';
 import { toSlackLogger } from '../../log.js';
 import { slackApiCallsTotal, slackHttpRequestsTotal, slackRateLimitedTotal } from '../../metrics.js';
-import type { ChatClient, ChatMessage } from '../../ports/chat.js';
+import { type ChatClient, type ChatMessage, ChatPlatformError } from '../../ports/chat.js';
 
 /**
  * ChatClient on @slack/web-api. The WebClient queues calls, waits out 429 Retry-After and retries 5xx with
@@ -154,6 +154,68 @@ export class SlackChat implements ChatClient {
       ...(options.initialComment ? { initial_comment: options.initialComment } : {}),
     } as never)) as { files?: Array<{ files?: Array<{ id?: string }> }> };
     return { fileId: r.files?.[0]?.files?.[0]?.id ?? '' };
+  }
+
+  async createChannel(name: string, options: { isPrivate: boolean }) {
+    const r = await platformCall('conversations.create', () =>
+      this.web.conversations.create({ name, is_private: options.isPrivate }),
+    );
+    const id = r.channel?.id;
+    if (!id) throw new ChatPlatformError('conversations.create', 'no_channel_returned');
+    return { id, name: r.channel?.name ?? name };
+  }
+
+  async invite(channel: string, users: string[]) {
+    if (users.length === 0) return;
+    await platformCall(
+      'conversations.invite',
+      () => this.web.conversations.invite({ channel, users: users.join(',') }),
+      ['already_in_channel'],
+    );
+  }
+
+  async pin(channel: string, ts: string) {
+    await platformCall('pins.add', () => this.web.pins.add({ channel, timestamp: ts }), ['already_pinned']);
+  }
+
+  async addBookmark(channel: string, title: string, link: string) {
+    await platformCall('bookmarks.add', () =>
+      this.web.bookmarks.add({ channel_id: channel, title, type: 'link', link }),
+    );
+  }
+
+  async permalink(channel: string, ts: string) {
+    const r = await platformCall('chat.getPermalink', () =>
+      this.web.chat.getPermalink({ channel, message_ts: ts }),
+    );
+    return r.permalink ?? '';
+  }
+
+  async archive(channel: string) {
+    await platformCall('conversations.archive', () => this.web.conversations.archive({ channel }), [
+      'already_archived',
+    ]);
+  }
+}
+
+/**
+ * Runs one Web API call, turning Slack's `{ ok: false, error }` into ChatPlatformError (the code is what callers
+ * need) and treating the listed codes as success: they say the wanted state already holds.
+ */
+async function platformCall<T>(
+  method: string,
+  call: () => Promise<T>,
+  fineErrors: readonly string[] = [],
+): Promise<T | Partial<T>> {
+  try {
+    return await call();
+  } catch (err) {
+    const e = err as { code?: unknown; data?: { error?: unknown } };
+    if (e.code === 'slack_webapi_platform_error' && typeof e.data?.error === 'string') {
+      if (fineErrors.includes(e.data.error)) return {};
+      throw new ChatPlatformError(method, e.data.error, { cause: err });
+    }
+    throw err;
   }
 }
 

@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import type { CommandPolicy } from '../../config/policy.js';
-import type { ExecutionReport, Plan } from '../command.js';
+import type { ExecutionReport, Plan } from '../plan-types.js';
 
 /**
  * The life of an approval request:
@@ -89,11 +88,7 @@ export interface ApprovalRequest {
   interruption?: string | undefined;
 }
 
-export const REQUEST_ID_PATTERN = /^r-[0-9a-f]{6,16}$/;
-
-export function newApprovalRequestId(): string {
-  return `r-${randomBytes(3).toString('hex')}`;
-}
+export { newApprovalRequestId, REQUEST_ID_PATTERN } from '../ids.js';
 
 export function requestKey(id: string): string {
   return `ward:request:${id}`;

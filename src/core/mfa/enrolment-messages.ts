@@ -1,4 +1,4 @@
-import type { Services } from '../services.js';
+import type { CommandServices } from '../command.js';
 
 /**
  * The enrolment DM and its QR code carry the TOTP secret: whoever reads them later (a shared screen, a taken-over
@@ -17,7 +17,7 @@ interface EnrolmentMessages {
   sentAt: number;
 }
 
-type Deps = Pick<Services, 'store' | 'chat' | 'clock' | 'log'>;
+type Deps = Pick<CommandServices, 'store' | 'chat' | 'clock' | 'log'>;
 
 /** Records where the enrolment DM is (the caller deletes an earlier enrolment's DM first). */
 export async function rememberEnrolmentMessages(

@@ -1,6 +1,8 @@
 import { z } from 'zod';
-import { type Alert, alertStatuses, severities, stableFingerprint } from './alert.js';
-import { parsePayload, toIsoTime } from './payload-error.js';
+import { optionalString } from '../../config/env-values.js';
+import { type Alert, alertStatuses, severities, stableFingerprint } from '../alert.js';
+import { parsePayload, toIsoTime } from '../payload-error.js';
+import { defineAlertSource } from './source.js';
 
 /**
  * ward's own alert shape, for senders with no native integration (scripts, cron jobs, other tools). POST to
@@ -82,3 +84,27 @@ export function parseGeneric(body: unknown, now: () => Date = () => new Date()):
     } satisfies Alert;
   });
 }
+
+/** The `generic` alert source (src/alerts/sources/source.ts). */
+export const generic = defineAlertSource({
+  name: 'generic',
+  title: "Anything else, in ward's own JSON shape",
+  env: {
+    WARD_ALERT_TOKEN_GENERIC: {
+      schema: optionalString,
+      doc: 'Bearer token for /alerts/generic.',
+      secret: true,
+    },
+    WARD_ALERT_HMAC_SECRET_GENERIC: {
+      schema: optionalString,
+      doc: 'HMAC-SHA256 secret the generic endpoint also accepts (X-Ward-Signature).',
+      secret: true,
+    },
+  },
+  auth: {
+    kind: 'bearer-or-hmac',
+    token: 'WARD_ALERT_TOKEN_GENERIC',
+    hmacSecret: 'WARD_ALERT_HMAC_SECRET_GENERIC',
+  },
+  parse: (body) => parseGeneric(body),
+});

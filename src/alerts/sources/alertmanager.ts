@@ -1,12 +1,14 @@
 import { z } from 'zod';
+import { optionalString } from '../../config/env-values.js';
 import {
   type Alert,
   type AlertSource,
   hostFromInstance,
   severityFromLabel,
   stableFingerprint,
-} from './alert.js';
-import { optionalEndTime, parsePayload, toIsoTime } from './payload-error.js';
+} from '../alert.js';
+import { optionalEndTime, parsePayload, toIsoTime } from '../payload-error.js';
+import { defineAlertSource } from './source.js';
 
 const stringMap = z.record(z.string(), z.string());
 
@@ -91,3 +93,18 @@ export function parseAlertmanager(body: unknown): Alert[] {
     normalizeGroupAlert('alertmanager', alert, payload.status, i, alert.generatorURL),
   );
 }
+
+/** The `alertmanager` alert source (src/alerts/sources/source.ts). */
+export const alertmanager = defineAlertSource({
+  name: 'alertmanager',
+  title: 'Prometheus Alertmanager (webhook, version 4)',
+  env: {
+    WARD_ALERT_TOKEN_ALERTMANAGER: {
+      schema: optionalString,
+      doc: 'Bearer token for /alerts/alertmanager. Each source has its own; a source without a token is disabled.',
+      secret: true,
+    },
+  },
+  auth: { kind: 'bearer', token: 'WARD_ALERT_TOKEN_ALERTMANAGER' },
+  parse: parseAlertmanager,
+});

@@ -1,7 +1,9 @@
 import { z } from 'zod';
-import type { Alert } from './alert.js';
+import { optionalString } from '../../config/env-values.js';
+import type { Alert } from '../alert.js';
+import { parsePayload } from '../payload-error.js';
 import { alertmanagerAlertSchema, normalizeGroupAlert } from './alertmanager.js';
-import { parsePayload } from './payload-error.js';
+import { defineAlertSource } from './source.js';
 
 const stringMap = z.record(z.string(), z.string());
 
@@ -47,3 +49,18 @@ export function parseGrafana(body: unknown): Alert[] {
     return normalizeGroupAlert('grafana', alert, payload.status, i, link);
   });
 }
+
+/** The `grafana` alert source (src/alerts/sources/source.ts). */
+export const grafana = defineAlertSource({
+  name: 'grafana',
+  title: 'Grafana alerting (webhook contact point)',
+  env: {
+    WARD_ALERT_TOKEN_GRAFANA: {
+      schema: optionalString,
+      doc: 'Bearer token for /alerts/grafana.',
+      secret: true,
+    },
+  },
+  auth: { kind: 'bearer', token: 'WARD_ALERT_TOKEN_GRAFANA' },
+  parse: parseGrafana,
+});

@@ -1,6 +1,8 @@
 import { z } from 'zod';
-import { type Alert, type Severity, stableFingerprint } from './alert.js';
-import { parsePayload, toIsoTime } from './payload-error.js';
+import { optionalString } from '../../config/env-values.js';
+import { type Alert, type Severity, stableFingerprint } from '../alert.js';
+import { parsePayload, toIsoTime } from '../payload-error.js';
+import { defineAlertSource } from './source.js';
 
 /**
  * Falco's priorities, most severe first, and the severity each becomes:
@@ -86,3 +88,18 @@ export function parseFalco(body: unknown): Alert[] {
     },
   ];
 }
+
+/** The `falco` alert source (src/alerts/sources/source.ts). */
+export const falco = defineAlertSource({
+  name: 'falco',
+  title: "Falco (http_output or falcosidekick's webhook)",
+  env: {
+    WARD_ALERT_TOKEN_FALCO: {
+      schema: optionalString,
+      doc: 'Bearer token for /alerts/falco.',
+      secret: true,
+    },
+  },
+  auth: { kind: 'bearer', token: 'WARD_ALERT_TOKEN_FALCO' },
+  parse: parseFalco,
+});

@@ -1,8 +1,10 @@
 import { type KeyObject, verify, X509Certificate } from 'node:crypto';
 import { z } from 'zod';
-import { WardError } from '../errors.js';
-import { type Alert, type Severity, stableFingerprint } from './alert.js';
-import { parsePayload, toIsoTime } from './payload-error.js';
+import { optionalString } from '../../config/env-values.js';
+import { WardError } from '../../errors.js';
+import { type Alert, type Severity, stableFingerprint } from '../alert.js';
+import { parsePayload, toIsoTime } from '../payload-error.js';
+import { defineAlertSource } from './source.js';
 
 /*
  * Amazon SNS HTTP/HTTPS endpoint messages (https://docs.aws.amazon.com/sns/latest/dg/sns-message-and-json-formats.html).
@@ -416,3 +418,18 @@ export function parseSns(body: unknown): Alert[] {
   if (msg.Type !== 'Notification') return [];
   return snsNotificationAlerts(msg);
 }
+
+/** The `sns` alert source (src/alerts/sources/source.ts). */
+export const sns = defineAlertSource({
+  name: 'sns',
+  title: 'Amazon SNS (GuardDuty findings, CloudWatch alarms, plain messages)',
+  env: {
+    WARD_ALERT_SNS_TOPICS: {
+      schema: optionalString,
+      doc: 'Comma-separated SNS topic ARNs accepted on /alerts/sns (unset: SNS disabled).',
+      secret: false,
+    },
+  },
+  auth: { kind: 'sns-signature', topics: 'WARD_ALERT_SNS_TOPICS' },
+  parse: parseSns,
+});

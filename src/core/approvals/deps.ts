@@ -1,0 +1,37 @@
+import type { Metrics } from '../../ports/metrics.js';
+import type { RequestNotifier } from '../../ports/request-notifier.js';
+import type { CommandServices } from '../command.js';
+import { RequestStore } from './request-store.js';
+
+/** What the approvals core uses: the command services, plus how it counts and how it speaks to people. */
+export interface ApprovalDeps extends CommandServices {
+  metrics: Metrics;
+  notifier: RequestNotifier;
+}
+
+/** Work that continues after the chat was answered (an execution after a modal closed): shutdown waits for it. */
+export type Track = (work: Promise<unknown>) => void;
+
+/**
+ * Redraws a request's message from the stored request. Two processes may redraw at once and the chat keeps the last
+ * update, so after each update the version is read again and the message redrawn until it shows the latest.
+ */
+export async function redraw(deps: ApprovalDeps, requests: RequestStore, id: string): Promise<void> {
+  for (let i = 0; i < 5; i++) {
+    const req = await requests.get(id);
+    if (!req?.message) return;
+    try {
+      await deps.notifier.redrawRequest(req);
+    } catch (err) {
+      deps.log.warn({ err, approvalRequestId: id }, 'could not update the approval message');
+      return;
+    }
+    const after = await requests.get(id);
+    if (!after || after.version === req.version) return;
+  }
+}
+
+/** The request store over the deps' store, read lazily (the composition root wires the store after the gate). */
+export function requestStoreOf(deps: () => ApprovalDeps): RequestStore {
+  return new RequestStore(() => deps().store);
+}

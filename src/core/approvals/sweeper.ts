@@ -1,0 +1,58 @@
+import type { ApprovalDeps, Track } from './deps.js';
+import type { RequestService } from './request-service.js';
+import type { RequestStore } from './request-store.js';
+import type { ApprovedRunner } from './run-approved.js';
+
+const DEFAULT_SWEEP_INTERVAL_MS = 15_000;
+
+/**
+ * Every few seconds: marks every pending request whose time is up as expired (clicks enforce expiry too; this makes
+ * the message say so), and runs an approved request that no process claimed (a replica died between approval and
+ * claim).
+ */
+export class ExpirySweeper {
+  private timer: NodeJS.Timeout | undefined;
+  private sweeping = false;
+
+  constructor(
+    private readonly deps: () => ApprovalDeps,
+    private readonly requests: RequestStore,
+    private readonly service: RequestService,
+    private readonly runner: ApprovedRunner,
+    private readonly options: { track?: Track | undefined; intervalMs?: number | undefined } = {},
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => {
+      // One sweep at a time; a slow one (Slack rate limits) is not stacked on.
+      if (this.sweeping) return;
+      this.sweeping = true;
+      const work = this.sweep()
+        .catch((err) => this.deps().log.warn({ err }, 'approval sweep failed'))
+        .finally(() => {
+          this.sweeping = false;
+        });
+      this.options.track?.(work);
+    }, this.options.intervalMs ?? DEFAULT_SWEEP_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One pass. Returns how many requests it expired. */
+  async sweep(): Promise<number> {
+    let expired = 0;
+    for (const id of await this.requests.ids()) {
+      const req = await this.requests.get(id);
+      if (req?.status === 'pending' && this.deps().clock.now() >= req.expiresAt) {
+        if (await this.service.expireIfDue(id)) expired++;
+      } else if (req?.status === 'approved') {
+        await this.runner.run(id);
+      }
+    }
+    return expired;
+  }
+}
