@@ -355,6 +355,13 @@ export class RequestService {
       this.background(this.pushFactor(req.id, factor, who));
       return;
     }
+    // A code window for someone with no authenticator enrolled only fails after they type: say how to enrol instead.
+    if (factor === 'approver' && !(await this.mfa().status(who.user)).enrolled) {
+      return this.tell(who, {
+        kind: 'message',
+        text: `Approving \`${req.id}\` needs your MFA code, and you have no authenticator enrolled yet: run \`/ward mfa enroll\` (ward sends the QR code by direct message), then click Approve again. Your approval was not counted.`,
+      });
+    }
     if (triggerId === undefined) return this.tell(who, { kind: 'click_to_confirm', req });
     try {
       await s.notifier.askCode(triggerId, req, factor);
