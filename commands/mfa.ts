@@ -1,8 +1,11 @@
-import QRCode from 'qrcode';
 import { z } from 'zod';
 import { EVERYONE } from '../src/config/policy.js';
 import { defineCommand } from '../src/core/command.js';
-import { deleteEnrolmentMessages, rememberEnrolmentMessages } from '../src/core/mfa/enrolment-messages.js';
+import {
+  addEnrolmentFile,
+  deleteEnrolmentMessages,
+  rememberEnrolmentMessages,
+} from '../src/core/mfa/enrolment-messages.js';
 import { PermissionDeniedError, UserInputError } from '../src/errors.js';
 import { code, section } from '../src/render/blocks.js';
 
@@ -92,16 +95,25 @@ export default defineCommand({
           ),
         ],
       });
+      // qrcode is loaded on the first enrolment only: ward should not carry it in memory for a rare command.
+      const QRCode = (await import('qrcode')).default;
       const png = await QRCode.toBuffer(uri, { type: 'png', margin: 2, width: 256 });
       // Recorded before the upload too, so that the DM is deleted even when the upload fails half-way.
-      await rememberEnrolmentMessages(services, user, { channel: posted.channel, ts: posted.ts });
+      const recorded = await rememberEnrolmentMessages(services, user, {
+        channel: posted.channel,
+        ts: posted.ts,
+      });
       const { fileId } = await services.chat.uploadFile({
         channel: dm,
         filename: 'ward-mfa.png',
         title: 'ward MFA QR code',
         content: png,
       });
-      await rememberEnrolmentMessages(services, user, { channel: posted.channel, ts: posted.ts, fileId });
+      // The secret is readable from the DM as soon as it is posted, so `mfa confirm` can run while this command is
+      // still here. If it (or a newer enrolment) already took the record, the QR code is not in it: delete it now.
+      if (!(await addEnrolmentFile(services, user, recorded, fileId))) await services.chat.deleteFile(fileId);
+      // If the confirmation ran before the DM was recorded, it found nothing to delete: delete it now.
+      if ((await mfa.status(user)).enrolled) await deleteEnrolmentMessages(services, user);
       await services.audit.record({ type: 'mfa.enroll', actor: user, outcome: 'started' });
       await reply.ephemeral({
         text: 'I sent you a direct message with your MFA setup. Confirm it with `/ward mfa confirm <code>`.',

@@ -34,6 +34,21 @@ export class SlackRequestNotifier implements RequestNotifier {
     );
   }
 
+  postRunNotice(req: ApprovalRequest): Promise<Thread> {
+    return this.chat.postMessage(
+      req.channel,
+      {
+        text: `Request ${req.id} (${req.command}) is approved; its run is reported in this thread.`,
+        blocks: [
+          section(
+            `✅ Request \`${req.id}\` (\`${esc(req.command)}\`) is approved; its run is reported in this thread.`,
+          ),
+        ],
+      },
+      req.thread ? { threadTs: req.thread } : {},
+    );
+  }
+
   async redrawRequest(req: ApprovalRequest): Promise<void> {
     if (!req.message) return;
     await this.chat.update(req.message.channel, req.message.ts, renderApprovalMessage(req));

@@ -356,7 +356,7 @@ export function runningMessages(shared: Shared, message: FakeMessage): FakeMessa
 export async function enrollMfa(shared: Shared, ward: Ward, user: string): Promise<TOTP> {
   const channel = newChannel();
   const before = shared.slack.callsTo('chat.postMessage').length;
-  await slash(shared, ward.url, user, channel, 'mfa enroll');
+  const enroll = await slash(shared, ward.url, user, channel, 'mfa enroll');
   const dmPost = await waitFor('the enrolment DM', () =>
     shared.slack
       .callsTo('chat.postMessage')
@@ -376,6 +376,9 @@ export async function enrollMfa(shared: Shared, ward: Ward, user: string): Promi
   );
   const answer = await waitForResponse(shared, responseUrl);
   if (!answer.includes('MFA enrolled')) throw new Error(`enrolment failed: ${answer}`);
+  // The confirmation came as soon as the DM was posted, as fast as a script: `mfa enroll` may still be uploading the
+  // QR code. Its reply is its last step; once it is there, nothing of this enrolment is still in flight in ward.
+  await waitForResponse(shared, enroll.responseUrl);
   // The confirming code's time step is now used: move on to the next step for the codes that follow.
   ward.clock.advance(30_000);
   return totp;

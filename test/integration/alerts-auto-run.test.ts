@@ -27,6 +27,11 @@ const KEY = `SHA256:${'A'.repeat(43)}`;
 
 const RULES = `defaults: { dedupeWindow: 30m }
 rules:
+  - name: generic-auto-forensics-interval
+    match: { source: generic, labels.case: interval }
+    route: { channel: C0AUTO2 }
+    suggest: [forensics]
+    auto: [forensics]
   - name: generic-auto-forensics
     match: { source: generic }
     route: { channel: C0AUTO }
@@ -56,6 +61,7 @@ beforeAll(async () => {
   const keyPath = join(dir, 'ward_ed25519');
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'ward-auto-run-test', '-f', keyPath]);
   const downPort = await freePort();
+  const otherDownPort = await freePort();
   writeFileSync(join(dir, 'rules.yaml'), RULES);
   writeFileSync(join(dir, 'policy.yaml'), POLICY);
   writeFileSync(
@@ -65,6 +71,8 @@ beforeAll(async () => {
       `defaults: { user: root, key: ${JSON.stringify(keyPath)} }`,
       'hosts:',
       `  test-host: { address: 127.0.0.1, port: ${downPort}, hostKey: "${KEY}" }`,
+      // The interval test's own host and channel: which test runs first must not matter.
+      `  other-host: { address: 127.0.0.1, port: ${otherDownPort}, hostKey: "${KEY}" }`,
       '',
     ].join('\n'),
   );
@@ -113,7 +121,9 @@ const topLevel = (channel: string): FakeMessage[] =>
 
 describe('alert rules with auto commands', () => {
   it('a generic alert for an inventory host opens the forensics request as ward itself, in the alert channel', async () => {
-    const body = JSON.stringify({ alerts: [{ title: 'Beaconing to a known C2', host: 'test-host' }] });
+    const body = JSON.stringify({
+      alerts: [{ title: 'Beaconing to a known C2', fingerprint: 'auto-c2-beacon', host: 'test-host' }],
+    });
     expect((await post('generic', body, GENERIC_TOKEN)).status).toBe(202);
 
     const alert = await waitUntil(
@@ -143,51 +153,80 @@ describe('alert rules with auto commands', () => {
     expect(report.text).toMatch(/^forensics: ✗ test-host: could not connect to test-host/);
 
     const entries = await auditLog();
-    const auto = entries.filter((e) => e.type === 'alert.auto_run' && e.command === 'forensics');
+    const auto = entries.filter(
+      (e) =>
+        e.type === 'alert.auto_run' &&
+        e.command === 'forensics' &&
+        e.details?.['fingerprint'] === 'auto-c2-beacon',
+    );
     expect(auto).toHaveLength(1);
     expect(auto[0]).toMatchObject({ actor: BOT_USER, outcome: 'submitted', hosts: ['test-host'] });
     expect(
       entries.some(
-        (e) => e.type === 'execution.started' && e.command === 'forensics' && e.actor === BOT_USER,
+        (e) =>
+          e.type === 'execution.started' &&
+          e.command === 'forensics' &&
+          e.actor === BOT_USER &&
+          e.hosts?.includes('test-host') === true,
       ),
     ).toBe(true);
   });
 
   it('runs a command on a host at most once per interval, saying so on the later alerts and auditing it', async () => {
+    // Its own host and channel (labels.case: interval): the first alert's run on other-host is this test's own.
+    const alertOn = (title: string, fingerprint: string) =>
+      JSON.stringify({ alerts: [{ title, fingerprint, host: 'other-host', labels: { case: 'interval' } }] });
+    expect((await post('generic', alertOn('First beacon', 'interval-1'), GENERIC_TOKEN)).status).toBe(202);
+    await waitUntil(
+      () => topLevel('C0AUTO2').find((m) => messageText(m).includes('Command:* `forensics`')),
+      'the forensics request of the first alert',
+    );
+    const first = await waitUntil(
+      async () =>
+        (await auditLog()).find(
+          (e) =>
+            e.type === 'alert.auto_run' &&
+            e.command === 'forensics' &&
+            e.outcome === 'submitted' &&
+            e.details?.['fingerprint'] === 'interval-1',
+        ),
+      'the first auto-run in the audit log',
+    );
+    expect(first).toMatchObject({ hosts: ['other-host'] });
+
     // A different alert (a new fingerprint, so a new message) for the same host, right after the first one's run.
-    const body = JSON.stringify({
-      alerts: [{ title: 'Second beacon from the same host', host: 'test-host' }],
-    });
+    const body = alertOn('Second beacon from the same host', 'interval-2');
     expect((await post('generic', body, GENERIC_TOKEN)).status).toBe(202);
     const alert = await waitUntil(
-      () => topLevel('C0AUTO').find((m) => messageText(m).includes('Second beacon from the same host')),
+      () => topLevel('C0AUTO2').find((m) => messageText(m).includes('Second beacon from the same host')),
       'the second alert message',
     );
     const note = await waitUntil(
       () =>
         slack
-          .messages('C0AUTO')
+          .messages('C0AUTO2')
           .find((m) => m.thread_ts === alert.ts && m.text?.includes('Not run') === true),
       'the note in the second alert thread',
     );
-    const first = (await auditLog()).find(
-      (e) => e.type === 'alert.auto_run' && e.command === 'forensics' && e.outcome === 'submitted',
-    );
-    expect(note.text).toContain(`\`forensics\` already ran automatically on test-host at `);
-    expect(note.text).toContain(`(request ${first?.requestId})`);
+    expect(note.text).toContain(`\`forensics\` already ran automatically on other-host at `);
+    expect(note.text).toContain(`(request ${first.requestId})`);
     expect(note.text).toContain('at most once every 600 s (WARD_AUTO_RUN_INTERVAL_SECONDS)');
 
     const suppressed = await waitUntil(
       async () =>
         (await auditLog()).find(
-          (e) => e.type === 'alert.auto_run' && e.command === 'forensics' && e.outcome === 'suppressed',
+          (e) =>
+            e.type === 'alert.auto_run' &&
+            e.command === 'forensics' &&
+            e.outcome === 'suppressed' &&
+            e.details?.['fingerprint'] === 'interval-2',
         ),
       'the suppression in the audit log',
     );
-    expect(suppressed).toMatchObject({ hosts: ['test-host'] });
-    expect(suppressed.details?.['earlierRequestId']).toBe(first?.requestId);
+    expect(suppressed).toMatchObject({ hosts: ['other-host'] });
+    expect(suppressed.details?.['earlierRequestId']).toBe(first.requestId);
     // No second forensics request was opened.
-    expect(topLevel('C0AUTO').filter((m) => messageText(m).includes('Command:* `forensics`'))).toHaveLength(
+    expect(topLevel('C0AUTO2').filter((m) => messageText(m).includes('Command:* `forensics`'))).toHaveLength(
       1,
     );
   });

@@ -38,6 +38,23 @@ function approvals(w: Ward, outcome: string): Promise<number> {
 }
 const REQUEST = 'forensics web1 --reason "INC-7: scanner"';
 
+/**
+ * The fake Slack is shared by every test of this file (each has its own ward and an emptied Redis), and a user's DM
+ * channel is the same in every test: a test looks only at the messages and files that appeared since `shownBefore`.
+ */
+function shownBefore(): { messages: Set<string>; files: Set<string> } {
+  return {
+    messages: new Set(shared.slack.messages().map((m) => `${m.channel}/${m.ts}`)),
+    files: new Set(shared.slack.files().map((f) => f.id)),
+  };
+}
+function shownSince(earlier: { messages: Set<string> }, channel: string) {
+  return shared.slack.messages(channel).filter((m) => !earlier.messages.has(`${m.channel}/${m.ts}`));
+}
+function qrCodesSince(earlier: { files: Set<string> }) {
+  return shared.slack.files().filter((f) => f.name === 'ward-mfa.png' && !earlier.files.has(f.id));
+}
+
 let shared: Shared;
 let ward: Ward | undefined;
 
@@ -263,10 +280,12 @@ describe('approval flow', () => {
     w.handle.reloadInventory();
     await click(shared, w.url, USERS.approver1, message, 'approval.approve', id);
     await waitForStatus(shared, id, ['plan_changed']);
-    expect(await countAudit(shared, 'execution.started', id)).toBe(0);
-    expect((await auditEvents(shared, id)).find((e) => e.type === 'execution.refused')?.outcome).toBe(
-      'plan_changed',
+    // The audit entry is written just after the stored status changes: wait for it rather than race it.
+    const refused = await waitFor('the execution.refused audit entry', async () =>
+      (await auditEvents(shared, id)).find((e) => e.type === 'execution.refused'),
     );
+    expect(refused.outcome).toBe('plan_changed');
+    expect(await countAudit(shared, 'execution.started', id)).toBe(0);
     await waitFor(
       'the plan-changed message',
       () =>
@@ -450,22 +469,24 @@ describe('MFA', () => {
   it('the enrolment DM and QR code are deleted once enrolment is confirmed', async () => {
     const w = await start({ approvals: 1, mfa: 'none' });
     const deletesBefore = shared.slack.callsTo('files.delete').length;
+    const earlier = shownBefore();
     await enrollMfa(shared, w, USERS.approver2);
     const dm = shared.slack.dmChannelFor(USERS.approver2);
     await waitFor('the enrolment DM to be deleted', () =>
-      shared.slack.messages(dm).some((m) => JSON.stringify(m).includes('otpauth://')) ? undefined : true,
+      shownSince(earlier, dm).some((m) => JSON.stringify(m).includes('otpauth://')) ? undefined : true,
     );
-    expect(shared.slack.files().filter((f) => f.name === 'ward-mfa.png')).toEqual([]);
+    expect(qrCodesSince(earlier)).toEqual([]);
     expect(shared.slack.callsTo('files.delete').length - deletesBefore).toBe(1);
   });
 
   it('an enrolment DM never confirmed is deleted after 15 minutes, not before', async () => {
     const w = await start({ approvals: 1, mfa: 'none' });
+    const earlier = shownBefore();
     const channel = newChannel();
     const { responseUrl } = await slash(shared, w.url, USERS.approver2, channel, 'mfa enroll');
     await waitForResponse(shared, responseUrl);
     const dm = shared.slack.dmChannelFor(USERS.approver2);
-    const secretShown = () => shared.slack.messages(dm).some((m) => JSON.stringify(m).includes('otpauth://'));
+    const secretShown = () => shownSince(earlier, dm).some((m) => JSON.stringify(m).includes('otpauth://'));
     expect(secretShown()).toBe(true);
     w.clock.advance(14 * 60_000);
     expect(await w.handle.sweepEnrolmentMessages()).toBe(0);
@@ -473,7 +494,7 @@ describe('MFA', () => {
     w.clock.advance(60_000);
     expect(await w.handle.sweepEnrolmentMessages()).toBe(1);
     expect(secretShown()).toBe(false);
-    expect(shared.slack.files().filter((f) => f.name === 'ward-mfa.png')).toEqual([]);
+    expect(qrCodesSince(earlier)).toEqual([]);
   });
 
   it('approver MFA: the vote counts only after a valid code in the modal', async () => {
@@ -506,12 +527,13 @@ describe('MFA', () => {
 
   it('enrolment sends the QR code as a PNG in the DM; status and admin reset work', async () => {
     const w = await start({ approvals: 1, mfa: 'none' });
+    const earlier = shownBefore();
     const channel = newChannel();
-    await slash(shared, w.url, USERS.approver2, channel, 'mfa enroll');
+    const enroll = await slash(shared, w.url, USERS.approver2, channel, 'mfa enroll');
     // Looked at before confirming: ward deletes the QR code once the enrolment is confirmed.
-    const png = await waitFor('the QR code', () =>
-      shared.slack.files().find((f) => f.name === 'ward-mfa.png'),
-    );
+    const png = await waitFor('the QR code', () => qrCodesSince(earlier)[0]);
+    // This enrolment is done (its reply is its last step) before the next one starts.
+    await waitForResponse(shared, enroll.responseUrl);
     expect(png.bytes.subarray(1, 4).toString()).toBe('PNG');
     await enrollMfa(shared, w, USERS.approver2);
     const st = await slash(shared, w.url, USERS.approver2, channel, 'mfa status');

@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RecordedCall } from '../../src/fake-slack/fake-slack.js';
+import type { FakeEc2 } from '../fakes/fake-ec2.js';
 import {
   auditEntries,
   CHANNEL,
@@ -21,10 +22,45 @@ import {
   startCloudEnv,
 } from '../helpers/cloud-env.js';
 
+// Each test acts on instances of its own (tests run in any order): web1 is quarantined with snapshots, web2
+// quarantined then restored, web3 meets rotated credentials, web4 is only planned and never quarantined, db1 fails
+// half-way, db2 fails half-way and is then refused a restore.
 const WEB1 = 'i-0aaaaaaaaaaaaaaa1';
+const WEB2 = 'i-0aaaaaaaaaaaaaaa2';
+const WEB3 = 'i-0aaaaaaaaaaaaaaa3';
+const WEB4 = 'i-0aaaaaaaaaaaaaaa4';
 const DB1 = 'i-0bbbbbbbbbbbbbbb2';
+const DB2 = 'i-0bbbbbbbbbbbbbbb3';
 const UNLISTED = 'i-0ddddddddddddddd4';
 const VPC = 'vpc-0123456789abcdef0';
+
+/** A web server like web1: two interfaces (web + ssh-admin, web), tagged Name and team. */
+function addWebInstance(ec2: FakeEc2, instanceId: string, name: string, n: string): void {
+  ec2.addInstance({
+    instanceId,
+    vpcId: VPC,
+    interfaces: [
+      { networkInterfaceId: `eni-0${n}1`, groupIds: ['sg-0000000000000web1', 'sg-00000000000000ssh'] },
+      { networkInterfaceId: `eni-0${n}2`, groupIds: ['sg-0000000000000web1'] },
+    ],
+    volumes: [{ volumeId: `vol-0${n}1`, deviceName: '/dev/xvda' }],
+    tags: { Name: name, team: 'shop' },
+  });
+}
+
+/** A database server like db1: two interfaces (db, db + ssh-admin). */
+function addDbInstance(ec2: FakeEc2, instanceId: string, name: string, n: string): void {
+  ec2.addInstance({
+    instanceId,
+    vpcId: VPC,
+    interfaces: [
+      { networkInterfaceId: `eni-0${n}1`, groupIds: ['sg-000000000000000db'] },
+      { networkInterfaceId: `eni-0${n}2`, groupIds: ['sg-000000000000000db', 'sg-00000000000000ssh'] },
+    ],
+    volumes: [{ volumeId: `vol-0${n}1`, deviceName: '/dev/xvda' }],
+    tags: { Name: name },
+  });
+}
 
 let env: CloudEnv;
 
@@ -47,20 +83,19 @@ beforeAll(async () => {
         ],
         tags: { Name: 'web1', team: 'shop' },
       });
-      ec2.addInstance({
-        instanceId: DB1,
-        vpcId: VPC,
-        interfaces: [
-          { networkInterfaceId: 'eni-0b1', groupIds: ['sg-000000000000000db'] },
-          { networkInterfaceId: 'eni-0b2', groupIds: ['sg-000000000000000db', 'sg-00000000000000ssh'] },
-        ],
-        volumes: [{ volumeId: 'vol-0b1', deviceName: '/dev/xvda' }],
-        tags: { Name: 'db1' },
-      });
+      addWebInstance(ec2, WEB2, 'web2', 'c');
+      addWebInstance(ec2, WEB3, 'web3', 'd');
+      addWebInstance(ec2, WEB4, 'web4', 'e');
+      addDbInstance(ec2, DB1, 'db1', 'b');
+      addDbInstance(ec2, DB2, 'db2', 'f');
     },
     inventoryHosts: {
       web1: { address: '198.51.100.11', instanceId: WEB1 },
+      web2: { address: '198.51.100.13', instanceId: WEB2 },
+      web3: { address: '198.51.100.14', instanceId: WEB3 },
+      web4: { address: '198.51.100.15', instanceId: WEB4 },
       db1: { address: '198.51.100.12', instanceId: DB1 },
+      db2: { address: '198.51.100.16', instanceId: DB2 },
     },
     policyCommands: [
       '  quarantine: { approvals: 0, mfa: none, allowUnlisted: true }',
@@ -90,11 +125,10 @@ async function resultOf(title: string): Promise<{ report: RecordedCall; summary:
   return { report, summary };
 }
 
-// A story on one instance (quarantine, then unquarantine what it recorded): its steps run in order, on purpose.
-// TODO(shuffle): split into independent tests, each seeding its own instance.
-describe('quarantine and unquarantine against the fake EC2 API', { shuffle: false }, () => {
+describe('quarantine and unquarantine against the fake EC2 API', () => {
   it('--dry-run shows every EC2 call of the plan and makes none', async () => {
-    const url = await slash(env, 'quarantine web1 --reason "INC-42 beaconing" --snapshot --dry-run');
+    const callsBefore = env.ec2.calls.length;
+    const url = await slash(env, 'quarantine web4 --reason "INC-42 beaconing" --snapshot --dry-run');
     const reply = said(await replyTo(env, url));
     for (const action of [
       'ec2:DescribeInstances',
@@ -111,10 +145,11 @@ describe('quarantine and unquarantine against the fake EC2 API', { shuffle: fals
     expect(reply).toContain(`SecurityStatus=IR, ward:request=&lt;this request&gt;`);
     expect(reply).toContain(MANAGEMENT_CIDRS[0]!);
     expect(reply).toContain('nothing was run');
-    expect(env.ec2.calls).toEqual([]);
+    expect(env.ec2.calls.slice(callsBefore)).toEqual([]);
   });
 
   it('refuses a malformed or unusable instance id before any EC2 call', async () => {
+    const callsBefore = env.ec2.calls.length;
     const malformed = said(await replyTo(env, await slash(env, 'quarantine i-12zz --reason "typo"')));
     expect(malformed).toContain('`target`: must be an inventory host name');
     expect(malformed).toContain('EC2 instance id');
@@ -129,12 +164,11 @@ describe('quarantine and unquarantine against the fake EC2 API', { shuffle: fals
     const noCloud = said(await replyTo(env, await slash(env, 'quarantine nosuchhost --reason "x"')));
     expect(noCloud).toContain('Unknown host `nosuchhost`');
 
-    expect(env.ec2.calls).toEqual([]);
+    expect(env.ec2.calls.slice(callsBefore)).toEqual([]);
   });
 
-  let quarantineRequest = '';
-
   it('quarantine --snapshot leaves the instance in the isolation group, tagged, with tagged snapshots', async () => {
+    const snapshotsBefore = new Set(env.ec2.snapshots.keys());
     await slash(env, 'quarantine web1 --reason "INC-42 beaconing" --snapshot');
     const { report, summary } = await resultOf('Quarantine of web1');
 
@@ -146,11 +180,11 @@ describe('quarantine and unquarantine against the fake EC2 API', { shuffle: fals
 
     const tags = env.ec2.instances.get(WEB1)!.tags;
     expect(tags['SecurityStatus']).toBe('IR');
-    quarantineRequest = tags['ward:request']!;
+    const quarantineRequest = tags['ward:request']!;
     expect(quarantineRequest).toMatch(/^r-[a-z0-9]+$/);
     expect(tags['Name']).toBe('web1');
 
-    const snaps = [...env.ec2.snapshots.values()];
+    const snaps = [...env.ec2.snapshots.values()].filter((s) => !snapshotsBefore.has(s.snapshotId));
     expect(snaps.map((s) => s.volumeId).sort()).toEqual(['vol-0a1', 'vol-0a2']);
     for (const s of snaps) {
       expect(s.tags).toMatchObject({
@@ -206,30 +240,35 @@ describe('quarantine and unquarantine against the fake EC2 API', { shuffle: fals
   });
 
   it('unquarantine restores exactly the recorded groups and removes the two tags', async () => {
+    await slash(env, 'quarantine web2 --reason "INC-42 beaconing"');
+    expect(said((await resultOf('Quarantine of web2')).report)).toContain('succeeded');
+    const iso = env.ec2.groupByName(`ward-isolation-${VPC}`)!;
+    expect(env.ec2.groupsOf(WEB2)).toEqual({ 'eni-0c1': [iso.groupId], 'eni-0c2': [iso.groupId] });
+
     const before = env.ec2.calls.length;
     const dry = said(
-      await replyTo(env, await slash(env, 'unquarantine web1 --reason "INC-42 closed" --dry-run')),
+      await replyTo(env, await slash(env, 'unquarantine web2 --reason "INC-42 closed" --dry-run')),
     );
-    expect(dry).toContain('NetworkInterfaceId=eni-0a1 Groups=[sg-0000000000000web1, sg-00000000000000ssh]');
-    expect(dry).toContain('NetworkInterfaceId=eni-0a2 Groups=[sg-0000000000000web1]');
+    expect(dry).toContain('NetworkInterfaceId=eni-0c1 Groups=[sg-0000000000000web1, sg-00000000000000ssh]');
+    expect(dry).toContain('NetworkInterfaceId=eni-0c2 Groups=[sg-0000000000000web1]');
     expect(env.ec2.calls.length).toBe(before);
 
-    await slash(env, 'unquarantine web1 --reason "INC-42 closed"');
-    const { report } = await resultOf('Unquarantine of web1');
+    await slash(env, 'unquarantine web2 --reason "INC-42 closed"');
+    const { report } = await resultOf('Unquarantine of web2');
     expect(said(report)).toContain('succeeded');
-    expect(env.ec2.groupsOf(WEB1)).toEqual({
-      'eni-0a1': ['sg-0000000000000web1', 'sg-00000000000000ssh'],
-      'eni-0a2': ['sg-0000000000000web1'],
+    expect(env.ec2.groupsOf(WEB2)).toEqual({
+      'eni-0c1': ['sg-0000000000000web1', 'sg-00000000000000ssh'],
+      'eni-0c2': ['sg-0000000000000web1'],
     });
-    expect(env.ec2.instances.get(WEB1)!.tags).toEqual({ Name: 'web1', team: 'shop' });
-    expect(await env.redisClient.get(`ward:cloud:quarantine:${WEB1}`)).toBeNull();
+    expect(env.ec2.instances.get(WEB2)!.tags).toEqual({ Name: 'web2', team: 'shop' });
+    expect(await env.redisClient.get(`ward:cloud:quarantine:${WEB2}`)).toBeNull();
   });
 
   it('credentials EC2 refuses (secret rotated under ward): the reply names SignatureDoesNotMatch and nothing changes', async () => {
-    const before = JSON.stringify(env.ec2.groupsOf(WEB1));
+    const before = JSON.stringify(env.ec2.groupsOf(WEB3));
     env.ec2.credentials = { ...env.ec2.credentials, secretAccessKey: 'rotated-secret' };
     try {
-      await slash(env, 'quarantine web1 --reason "INC-44"');
+      await slash(env, 'quarantine web3 --reason "INC-44"');
       // ward's report in the request's thread names the refused call and EC2's own error code.
       const report = await env.slack.waitForCall(
         'chat.postMessage',
@@ -241,12 +280,12 @@ describe('quarantine and unquarantine against the fake EC2 API', { shuffle: fals
     } finally {
       env.ec2.credentials = { ...env.ec2.credentials, secretAccessKey: 'ward-cloud-test-secret-key' };
     }
-    expect(JSON.stringify(env.ec2.groupsOf(WEB1))).toBe(before);
+    expect(JSON.stringify(env.ec2.groupsOf(WEB3))).toBe(before);
   });
 
   it('unquarantine without a recorded state refuses, says what a human must check, and calls nothing', async () => {
     const before = env.ec2.calls.length;
-    const reply = said(await replyTo(env, await slash(env, 'unquarantine web1 --reason "again"')));
+    const reply = said(await replyTo(env, await slash(env, 'unquarantine web4 --reason "again"')));
     expect(reply).toContain('no recorded state');
     expect(reply).toContain('A human must check');
     expect(env.ec2.calls.length).toBe(before);
@@ -287,14 +326,21 @@ describe('quarantine and unquarantine against the fake EC2 API', { shuffle: fals
   });
 
   it('unquarantine refuses to restore over an instance that is not as quarantine left it', async () => {
+    // Left half-way as in the test above: the first interface moved, the second not.
+    env.ec2.failOn('ModifyNetworkInterfaceAttribute', 'UnauthorizedOperation', {
+      when: (p) => p['NetworkInterfaceId'] === 'eni-0f2',
+    });
+    await slash(env, 'quarantine db2 --reason "INC-45"');
+    expect(said((await resultOf('Quarantine of db2')).report)).toContain('partial');
+
     const callsBefore = env.ec2.callsTo('ModifyNetworkInterfaceAttribute').length;
-    await slash(env, 'unquarantine db1 --reason "rollback"');
-    const { report } = await resultOf('Unquarantine of db1');
+    await slash(env, 'unquarantine db2 --reason "rollback"');
+    const { report } = await resultOf('Unquarantine of db2');
     const text = said(report);
     expect(text).toContain('changed since it was quarantined');
-    expect(text).toContain('eni-0b2 is in sg-000000000000000db (db), sg-00000000000000ssh (ssh-admin)');
+    expect(text).toContain('eni-0f2 is in sg-000000000000000db (db), sg-00000000000000ssh (ssh-admin)');
     expect(text).toContain('A human must check');
     expect(env.ec2.callsTo('ModifyNetworkInterfaceAttribute').length).toBe(callsBefore);
-    expect(await env.redisClient.get(`ward:cloud:quarantine:${DB1}`)).not.toBeNull();
+    expect(await env.redisClient.get(`ward:cloud:quarantine:${DB2}`)).not.toBeNull();
   });
 });

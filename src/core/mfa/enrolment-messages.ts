@@ -19,14 +19,35 @@ interface EnrolmentMessages {
 
 type Deps = Pick<CommandServices, 'store' | 'chat' | 'clock' | 'log'>;
 
-/** Records where the enrolment DM is (the caller deletes an earlier enrolment's DM first). */
+/**
+ * Records where the enrolment DM is (the caller deletes an earlier enrolment's DM first). Returns the record as
+ * stored, for addEnrolmentFile.
+ */
 export async function rememberEnrolmentMessages(
   services: Deps,
   user: string,
   messages: Omit<EnrolmentMessages, 'sentAt'>,
-): Promise<void> {
+): Promise<string> {
   const record: EnrolmentMessages = { ...messages, sentAt: services.clock.now() };
-  await services.store.set(PREFIX + user, JSON.stringify(record));
+  const raw = JSON.stringify(record);
+  await services.store.set(PREFIX + user, raw);
+  return raw;
+}
+
+/**
+ * Adds the QR code to the record `recorded` (rememberEnrolmentMessages' result), only if that record is still the
+ * stored one. False when it is not: meanwhile the enrolment was confirmed (its DM deleted without this file) or a
+ * newer enrolment replaced it, and the caller must delete the file itself. Writing it back regardless would leave
+ * the QR code, which shows the secret, in Slack.
+ */
+export async function addEnrolmentFile(
+  services: Deps,
+  user: string,
+  recorded: string,
+  fileId: string,
+): Promise<boolean> {
+  const record: EnrolmentMessages = { ...(JSON.parse(recorded) as EnrolmentMessages), fileId };
+  return services.store.compareAndSet(PREFIX + user, recorded, JSON.stringify(record));
 }
 
 /** Deletes the user's enrolment DM and QR code now; false when there were none or Slack refused (kept for retry). */
