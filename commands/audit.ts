@@ -3,6 +3,8 @@ import { HOST_NAME_PATTERN } from '../src/config/inventory.js';
 import { defineCommand } from '../src/core/command.js';
 import type { AuditFilter, AuditRecord } from '../src/ports/audit.js';
 import { code, context, esc, header, mention, section } from '../src/render/blocks.js';
+import { outcomeLabel } from '../src/render/outcome.js';
+import { clockTime } from '../src/render/time.js';
 
 /** How many entries one answer shows: enough for one incident, short enough to read in Slack. */
 const SHOWN = 15;
@@ -28,14 +30,20 @@ export const auditTarget = z
     'must be a host name (web1), a user (@alice or U012ABC) or a request id (r-7f3a9c)',
   );
 
-function line(r: AuditRecord): string {
-  const when = r.at.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
-  const parts = [`\`${when}\``, `*${esc(r.type)}*`];
+function line(r: AuditRecord, now: number): string {
+  const at = Date.parse(r.at);
+  const when = Number.isNaN(at) ? esc(r.at) : clockTime(at, now);
+  const parts = [when, `*${esc(r.type)}*`];
   if (r.command) parts.push(code(r.command));
   if (r.hosts?.length)
     parts.push(`on ${r.hosts.slice(0, 5).map(esc).join(', ')}${r.hosts.length > 5 ? '…' : ''}`);
   if (r.actor) parts.push(`by ${mention(r.actor)}`);
-  if (r.outcome) parts.push(`→ ${esc(r.outcome)}`);
+  if (r.outcome) {
+    // Entries written before `dry_run` was an outcome say `succeeded` with details.dryRun: they were dry runs.
+    const dryRun = (r.details as { dryRun?: unknown } | undefined)?.dryRun === true;
+    const o = outcomeLabel(r.outcome, dryRun);
+    parts.push(`→ ${o.icon ? `${o.icon} ` : ''}${esc(o.label)}`);
+  }
   if (r.requestId) parts.push(`(${esc(r.requestId)})`);
   return parts.join(' ');
 }
@@ -64,7 +72,7 @@ export default defineCommand({
       text: `${records.length} most recent audit entries for ${label}`,
       blocks: [
         header(title.replace(/<@([A-Z0-9]+)>/, '$1')),
-        section(records.map(line).join('\n')),
+        section(records.map((r) => line(r, services.clock.now())).join('\n')),
         context(
           `Newest first, at most ${SHOWN}. The full log: \`npm run audit -- export\`; its integrity: \`npm run audit -- verify\`.`,
         ),

@@ -5,6 +5,9 @@ import { defineCommand } from '../src/core/command.js';
 import type { PolicyEngine } from '../src/core/policy-engine.js';
 import { code, context, divider, esc, header, section } from '../src/render/blocks.js';
 
+/** Commands that act on a cloud provider's instances: pointless (and confusing) where no cloud is configured. */
+const CLOUD_COMMANDS = new Set(['quarantine', 'unquarantine']);
+
 /** `/ward help [command]`: the commands this user may run, or one command's usage, examples and policy. */
 export default defineCommand({
   name: 'help',
@@ -27,13 +30,21 @@ export default defineCommand({
       return;
     }
     const mine: AnyCommand[] = [];
+    const notMine: AnyCommand[] = [];
+    // Cloud commands are offered only where a cloud is: an inventory host with a cloud instance, or an EC2 endpoint.
+    const cloud =
+      [...services.inventory().hosts.values()].some((h) => h.cloud !== undefined) ||
+      services.config.AWS_ENDPOINT_URL !== undefined;
     for (const c of services.commands.all()) {
+      if (!cloud && CLOUD_COMMANDS.has(c.name)) continue;
       const p = services.policy.policyFor(c);
       const available = services.policy.hasPolicyFile || p.allow.includes(EVERYONE);
       if (available && (await services.policy.holdsAny(invocation.user, p.allow))) mine.push(c);
+      else notMine.push(c);
     }
     const lines = mine.map((c) => `• ${code(`/ward ${c.usage}`)}: ${esc(c.summary)}`);
-    const others = services.commands.all().length - mine.length;
+    const others = notMine.length;
+    const named = notMine.map((c) => code(c.name)).join(', ');
     await reply.ephemeral({
       text: `ward commands you may run: ${mine.map((c) => c.name).join(', ')}`,
       blocks: [
@@ -41,7 +52,7 @@ export default defineCommand({
         section(lines.join('\n')),
         divider(),
         context(
-          `\`/ward help <command>\` shows usage and examples.${others > 0 ? ` ${others} more command${others === 1 ? ' needs' : 's need'} a role you do not hold.` : ''}${services.policy.hasPolicyFile ? '' : ' No policy file is configured, so only read-only commands are available.'}`,
+          `\`/ward help <command>\` shows usage and examples.${others > 0 ? ` ${named} need${others === 1 ? 's' : ''} a role you do not hold.` : ''}${cloud ? '' : ' Cloud commands (quarantine) are hidden: no cloud is configured.'}${services.policy.hasPolicyFile ? '' : ' No policy file is configured, so only read-only commands are available.'}`,
         ),
       ],
     });

@@ -4,10 +4,29 @@ import { readRecord } from '../src/cloud/record.js';
 import { TAG_PATTERN } from '../src/config/inventory.js';
 import { EVERYONE } from '../src/config/policy.js';
 import { describeCheck, readCheckState } from '../src/containment/checker.js';
+import type { CommandServices } from '../src/core/command.js';
 import { defineCommand } from '../src/core/command.js';
+import type { AuditRecord } from '../src/ports/audit.js';
 import { code, esc, header, mention, section } from '../src/render/blocks.js';
+import { outcomeText } from '../src/render/outcome.js';
+import { clockTime } from '../src/render/time.js';
 
-const when = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+/**
+ * The latest finished execution per host, from the audit log's recent entries: so that a host a dry run "locked
+ * down" reads `dry run: nothing changed` here too, and not merely "normal" with no word of the request.
+ */
+async function lastExecutions(
+  services: Pick<CommandServices, 'audit'>,
+  names: Set<string>,
+): Promise<Map<string, AuditRecord>> {
+  const found = new Map<string, AuditRecord>();
+  const records = await services.audit.recent({}, 500).catch(() => [] as AuditRecord[]);
+  for (const r of records) {
+    if (r.type !== 'execution.finished') continue;
+    for (const h of r.hosts ?? []) if (names.has(h) && !found.has(h)) found.set(h, r);
+  }
+  return found;
+}
 
 /**
  * `/ward hosts [tag]`: the inventory, with each host's state: what ward holds there (since when, by which request)
@@ -36,19 +55,22 @@ export default defineCommand({
       return;
     }
     const states = await Promise.all(hosts.map((h) => readHostState(services.store, h.name)));
+    const last = await lastExecutions(services, new Set(hosts.map((h) => h.name)));
+    const now = services.clock.now();
+    const when = (ms: number) => clockTime(ms, now);
     const lines = await Promise.all(
       hosts.map(async (h, i) => {
         const s = states[i];
         const held: string[] = [];
         if (s) {
           held.push(
-            `:lock: *locked down* since ${when(s.since)} by ${mention(s.by)} (request ${code(s.requestId)})`,
+            `🔒 *locked down* since ${when(s.since)} by ${mention(s.by)} (request ${code(s.requestId)})`,
           );
         }
         const blocked = Object.entries(await readBlocked(services.store, h.name));
         if (blocked.length > 0) {
           held.push(
-            `:no_entry: blocks ${blocked
+            `⛔ blocks ${blocked
               .slice(0, 5)
               .map(([a, e]) => `${code(a)} since ${when(e.since)} (request ${code(e.requestId)})`)
               .join(', ')}${blocked.length > 5 ? ` and ${blocked.length - 5} more` : ''}`,
@@ -62,11 +84,15 @@ export default defineCommand({
         if (record?.confirmed) {
           const cloudCheck = await readCheckState(services, `cloud:${record.instanceId}`);
           held.push(
-            `:cloud: *quarantined* since ${record.recordedAt.replace(/\.\d{3}Z$/, 'Z')} (request ${code(record.confirmed.requestId)}); _${describeCheck(cloudCheck)}_`,
+            `☁️ *quarantined* since ${when(Date.parse(record.recordedAt))} (request ${code(record.confirmed.requestId)}); _${describeCheck(cloudCheck)}_`,
           );
         }
         const state = held.length > 0 ? held.join('\n    ') : 'normal';
-        return `• *${esc(h.name)}* ${code(h.address)} ${h.tags.map((t) => code(t)).join(' ')}: ${state}`;
+        const l = last.get(h.name);
+        const lastText = l
+          ? ` · last: ${code(l.command ?? '?')} ${outcomeText(l.outcome, (l.details as { dryRun?: unknown } | undefined)?.dryRun === true)} ${when(Date.parse(l.at))}${l.requestId ? ` (${code(l.requestId)})` : ''}`
+          : '';
+        return `• *${esc(h.name)}* ${code(h.address)} ${h.tags.map((t) => code(t)).join(' ')}: ${state}${lastText}`;
       }),
     );
     await reply.ephemeral({

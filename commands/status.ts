@@ -28,6 +28,6 @@ export default defineCommand({
         `There is no request \`${args.id}\`: check the id on the request message (requests are kept 30 days after they end).`,
       );
     }
-    await reply.ephemeral(renderRequestStatus(args.id, req, record));
+    await reply.ephemeral(renderRequestStatus(args.id, req, record, services.clock.now()));
   },
 });

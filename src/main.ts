@@ -55,6 +55,7 @@ import { createSlackApp } from './slack/app.js';
 import { registerApprovalListeners } from './slack/approval-listeners.js';
 import { InteractionRouter } from './slack/interactions.js';
 import { registerRecoveryListeners } from './slack/recovery-listeners.js';
+import { registerShowPlan } from './slack/show-plan.js';
 import { SlackRequestNotifier } from './slack/slack-request-notifier.js';
 import { wardUserIdOf } from './slack/ward-user.js';
 
@@ -241,10 +242,15 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
   // hands it to openRequest(); none decides anything itself.
   registerApprovalListeners(interactions, () => services);
   registerRecoveryListeners(interactions, () => services);
-  registerAlertButtons(interactions, () => services);
+  registerAlertButtons(
+    interactions,
+    () => services,
+    () => alerts?.relay,
+  );
   registerIncidentInteractions(interactions, () => services);
   registerHuntButtons(interactions, () => services);
   registerReapplyButton(interactions, () => services);
+  registerShowPlan(interactions, () => services);
   const slack = createSlackApp(config, services, work, interactions, log);
   const routes = new HttpRoutes({
     maxPendingBodies: config.WARD_HTTP_MAX_PENDING_BODIES,

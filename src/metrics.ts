@@ -26,7 +26,7 @@ export const approvalsTotal = new Counter({
   registers: [registry],
 });
 
-/** Executions of approved plans. outcome: succeeded | failed | partial | interrupted. */
+/** Executions of approved plans. outcome: succeeded | dry_run | failed | partial | interrupted. */
 export const executionsTotal = new Counter({
   name: 'ward_executions_total',
   help: 'Executions of approved plans, by command and outcome',

@@ -4,7 +4,9 @@ import type { Config } from '../config/env.js';
 import type { InventoryHost } from '../config/inventory.js';
 import type { PlanStep } from '../core/command.js';
 import { UserInputError } from '../errors.js';
-import { esc } from '../render/blocks.js';
+import { code, esc } from '../render/blocks.js';
+import { redactSecrets } from '../render/redact-secrets.js';
+import { userText } from '../render/user-text.js';
 import type { SectionSpec } from './collect-script.js';
 import { describeScript, runCollection } from './collect-script.js';
 import { saveEvidence } from './evidence.js';
@@ -303,7 +305,8 @@ export async function killProcessOnHost(
     await postInThread(
       job.services,
       job,
-      `:mag: Process ${pid} on *${esc(host.name)}* recorded before killing: \`${esc(cmdline.slice(0, 200))}\`, executable \`${esc(exe)}\` sha256 \`${esc(exeSha)}\`. Evidence: ${esc(saved.bundleName)} (sha256 ${saved.bundleSha256}).`,
+      // The command line as posted has its secrets redacted; the evidence bundle keeps it as collected.
+      `🔍 Process ${pid} on *${esc(host.name)}* recorded before killing: ${userText(redactSecrets(cmdline), 200)}, executable ${code(exe)} sha256 ${code(exeSha)}. Evidence: ${esc(saved.bundleName)} (sha256 ${saved.bundleSha256}).`,
     );
     await job.services.chat
       .uploadFile({

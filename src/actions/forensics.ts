@@ -30,7 +30,9 @@ export const FORENSIC_SECTIONS: readonly SectionSpec[] = [
     alternatives: [
       {
         when: { file: '/proc/self/exe' },
-        code: `for d in /proc/[0-9]*; do p=\${d#/proc/}; x=$(readlink "$d/exe" 2>/dev/null) || x='?'; c=$(tr '\\000' ' ' < "$d/cmdline" 2>/dev/null | head -c 300); printf '%s\\t%s\\t%s\\n' "$p" "$x" "$c"; done`,
+        // First line: the collection shell's own pid; then pid, executable, ppid=N, command line. The parent ids let
+        // the analysis leave out the collection's own process tree (this script, its pipes, the session running it).
+        code: `printf 'self\\t%s\\n' "$$"; for d in /proc/[0-9]*; do p=\${d#/proc/}; x=$(readlink "$d/exe" 2>/dev/null) || x='?'; pp=; while read -r k v; do if [ "$k" = 'PPid:' ]; then pp=$v; break; fi; done < "$d/status" 2>/dev/null; c=$(tr '\\000' ' ' < "$d/cmdline" 2>/dev/null | head -c 300); printf '%s\\t%s\\tppid=%s\\t%s\\n' "$p" "$x" "$pp" "$c"; done`,
       },
     ],
   },
@@ -143,8 +145,11 @@ export interface ForensicsResult {
 export interface SuspiciousProcess {
   pid: string;
   exe: string;
+  /** As collected (the bundle keeps it); redact it before showing it (src/render/redact-secrets.ts). */
   cmdline: string;
   why: string;
+  /** `critical`: a deleted executable (the classic way to hide an implant); `high`: runs from a world-writable dir. */
+  severity: 'critical' | 'high';
 }
 
 export interface ForensicHighlights {
@@ -155,6 +160,8 @@ export interface ForensicHighlights {
   sessions: string[];
   /** Artifacts that failed, timed out, were not received or whose tool is missing. */
   failures: Array<{ name: string; status: string; note?: string | undefined }>;
+  /** Processes left out because they were the collection itself or the session running it. */
+  ownProcesses: number;
 }
 
 /** Runs the forensic collection on one connected host (one channel) and parses it into artifacts. */
@@ -184,7 +191,8 @@ export async function collectForensics(
     startedAt,
     durationMs: result.durationMs,
     artifacts,
-    highlights: analyseArtifacts(artifacts),
+    // On a `local` host the collection runs under ward's own process: that chain is ward, not a finding.
+    highlights: analyseArtifacts(artifacts, session.host.transport === 'local' ? [String(process.pid)] : []),
     timedOut: result.timedOut,
     hungIn,
   };
@@ -195,19 +203,96 @@ function text(artifacts: readonly Artifact[], name: string): string {
   return a && (a.status === 'ok' || a.status === 'failed') ? a.content.toString('utf8') : '';
 }
 
-/** What a responder should see first: pure, so it is unit-tested on recorded output. */
-export function analyseArtifacts(artifacts: readonly Artifact[]): ForensicHighlights {
-  const suspiciousProcesses: SuspiciousProcess[] = [];
-  for (const line of text(artifacts, 'process-executables').split('\n')) {
-    const [pid, exe, cmdline = ''] = line.split('\t');
-    if (!pid || !exe || exe === '?') continue;
-    const why = exe.endsWith(' (deleted)')
-      ? 'executable deleted from disk'
-      : SUSPICIOUS_EXE_DIRS.some((d) => exe.startsWith(d))
-        ? `runs from ${SUSPICIOUS_EXE_DIRS.find((d) => exe.startsWith(d))}`
-        : undefined;
-    if (why) suspiciousProcesses.push({ pid, exe, cmdline: cmdline.trim(), why });
+interface ProcessLine {
+  pid: string;
+  exe: string;
+  ppid?: string | undefined;
+  cmdline: string;
+}
+
+/** Reads process-executables: `self<TAB>pid` then `pid exe ppid=N cmdline` (older collections: `pid exe cmdline`). */
+function parseProcesses(raw: string): { self?: string | undefined; processes: ProcessLine[] } {
+  let self: string | undefined;
+  const processes: ProcessLine[] = [];
+  for (const line of raw.split('\n')) {
+    const f = line.split('\t');
+    if (f[0] === 'self') {
+      self = f[1]?.trim();
+      continue;
+    }
+    const [pid, exe] = f;
+    if (!pid || !exe || !/^\d+$/.test(pid)) continue;
+    const m = /^ppid=(\d*)$/.exec(f[2] ?? '');
+    processes.push(
+      m
+        ? { pid, exe, ppid: m[1] || undefined, cmdline: f.slice(3).join('\t').trim() }
+        : { pid, exe, cmdline: f.slice(2).join('\t').trim() },
+    );
   }
+  return { self, processes };
+}
+
+/**
+ * The collection's own process tree: the collecting shell and everything it started (readlink, tr, head…), and,
+ * when ward runs on the host itself (a `local` host), the chain from that shell up to ward's own process. The
+ * SSH session's ancestors are *not* left out: a trojaned sshd is exactly what a collection should report.
+ */
+function ownTree(
+  self: string | undefined,
+  processes: readonly ProcessLine[],
+  wardPids: readonly string[],
+): Set<string> {
+  const own = new Set<string>(wardPids);
+  if (self === undefined) return own;
+  const parent = new Map(processes.map((p) => [p.pid, p.ppid]));
+  const chain: string[] = [];
+  for (let p: string | undefined = self; p && p !== '0' && !chain.includes(p); p = parent.get(p)) {
+    chain.push(p);
+    if (wardPids.includes(p)) {
+      for (const q of chain) own.add(q);
+      break;
+    }
+  }
+  const mine = new Set([self]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const p of processes) {
+      if (p.ppid !== undefined && mine.has(p.ppid) && !mine.has(p.pid)) {
+        mine.add(p.pid);
+        grew = true;
+      }
+    }
+  }
+  for (const p of mine) own.add(p);
+  return own;
+}
+
+/** What a responder should see first: pure, so it is unit-tested on recorded output. */
+export function analyseArtifacts(
+  artifacts: readonly Artifact[],
+  /** Pids of ward's own processes when ward runs on the host itself (a `local` host): never findings. */
+  wardPids: readonly string[] = [],
+): ForensicHighlights {
+  const suspiciousProcesses: SuspiciousProcess[] = [];
+  const { self, processes } = parseProcesses(text(artifacts, 'process-executables'));
+  const own = ownTree(self, processes, wardPids);
+  let ownProcesses = 0;
+  for (const { pid, exe, cmdline } of processes) {
+    if (exe === '?') continue;
+    const dir = SUSPICIOUS_EXE_DIRS.find((d) => exe.startsWith(d));
+    const finding: Pick<SuspiciousProcess, 'why' | 'severity'> | undefined = exe.endsWith(' (deleted)')
+      ? { why: 'its executable was deleted from disk while it runs', severity: 'critical' }
+      : dir
+        ? { why: `runs from ${dir}, a world-writable directory`, severity: 'high' }
+        : undefined;
+    if (!finding) continue;
+    if (own.has(pid)) {
+      ownProcesses += 1;
+      continue;
+    }
+    suspiciousProcesses.push({ pid, exe, cmdline, ...finding });
+  }
+  suspiciousProcesses.sort((a, b) => (a.severity === b.severity ? 0 : a.severity === 'critical' ? -1 : 1));
 
   const listeners: string[] = [];
   for (const line of text(artifacts, 'listening-sockets').split('\n')) {
@@ -230,5 +315,5 @@ export function analyseArtifacts(artifacts: readonly Artifact[]): ForensicHighli
     .filter((a) => a.status !== 'ok')
     .map((a) => ({ name: a.name, status: a.status, note: a.note }));
 
-  return { suspiciousProcesses, listeners, sessions, failures };
+  return { suspiciousProcesses, listeners, sessions, failures, ownProcesses };
 }

@@ -65,7 +65,8 @@ export async function snapshotHost(
       filename: saved.bundleName,
       title: `Evidence bundle: ${host.name} (${job.requestId})`,
       content: saved.bundle,
-      initialComment: `Evidence bundle for ${host.name}: sha256 ${saved.bundleSha256}`,
+      // Its sha256 is in the summary just above: said once, not once per message.
+      initialComment: `Evidence bundle for ${host.name} (sha256 in the summary above).`,
     });
     uploaded = true;
   } catch (err) {
@@ -73,12 +74,12 @@ export async function snapshotHost(
     await postInThread(
       services,
       job,
-      `:warning: Could not upload the evidence bundle for ${host.name} to Slack; it is kept on the ward server in ${saved.dir}.`,
+      `⚠️ Could not upload the evidence bundle for ${host.name} to Slack; it is kept on the ward server in ${saved.dir}.`,
     );
   }
   const h = result.highlights;
   const email = await emailAdmins(job, {
-    subject: `${options.emailSubjectPrefix ?? '[ward] forensics'} ${host.name}: ${h.suspiciousProcesses.length} suspicious process(es), ${h.failures.length} problem(s) (${job.requestId})`,
+    subject: `${options.emailSubjectPrefix ?? '[ward] forensics'} ${host.name}: ${h.suspiciousProcesses.length} suspicious process(es), ${h.failures.length} not collected (${job.requestId})`,
     text: forensicSummaryText(summary),
     attachments: [{ filename: 'manifest.json', data: Buffer.from(JSON.stringify(saved.manifest, null, 2)) }],
   });

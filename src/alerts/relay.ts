@@ -666,6 +666,22 @@ export class AlertRelay {
     }
   }
 
+  /**
+   * Notes on an alert's message that someone opened a request from its button (the request itself is in the
+   * message's thread). Kept in the record, so the next redraw (a repeat, a resolve) keeps the line.
+   */
+  async noteRequest(ref: string, request: { command: string; user: string }): Promise<void> {
+    const key = messageKey(ref);
+    const record = await this.getJson<SlackRecord>(key);
+    if (record === null || record.kind !== 'message') return;
+    await this.commit(record.channel, key, (r) => {
+      if (r.kind !== 'message') return;
+      r.state.requested = [...(r.state.requested ?? []), request].slice(-5);
+      r.rev += 1;
+    });
+    await this.sync(key, true);
+  }
+
   private render(record: SlackRecord, key: string): ChatMessage {
     if (record.kind === 'rollup') {
       const message = renderRollup(record.rule, record.minuteStart, record.state);

@@ -14,6 +14,8 @@ export interface AlertMessageState {
   inventoryHost?: string | undefined;
   /** A line for the reader, e.g. why the message landed in the fallback channel. */
   note?: string | undefined;
+  /** Requests opened from this message's buttons (the latest few), shown as "→ lockdown requested by @riley". */
+  requested?: Array<{ command: string; user: string }> | undefined;
 }
 
 const severityEmoji: Record<Severity, string> = {
@@ -134,6 +136,9 @@ export function renderAlertMessage(
     );
   }
   if (state.note !== undefined) notes.push(esc(state.note));
+  const requested = (state.requested ?? []).map(
+    (r) => `→ ${esc(r.command)} requested by <@${r.user}> (in the thread)`,
+  );
   const mention = route.mention !== undefined && !resolved ? `${mentionMarkup(route.mention)} ` : '';
   blocks.push(
     context(
@@ -141,6 +146,7 @@ export function renderAlertMessage(
       ...notes,
     ),
   );
+  if (requested.length > 0) blocks.push(context(requested.join('\n')));
   return { text: `${mention}${icon} ${userText(title, 300)}`, blocks };
 }
 

@@ -25,6 +25,8 @@ export interface ClickedSuggestion {
   title: string;
   /** `hunt` only: the indicators the button carried, re-validated. */
   indicators?: string[] | undefined;
+  /** The alert's message record (absent on buttons posted before references existed). */
+  ref?: string | undefined;
 }
 
 const REF_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -86,7 +88,13 @@ export async function resolveSuggestButton(
   ) {
     throw malformed();
   }
-  const resolved = { command: b.command, host: b.host, fingerprint: alert.fingerprint, title: alert.title };
+  const resolved = {
+    command: b.command,
+    host: b.host,
+    fingerprint: alert.fingerprint,
+    title: alert.title,
+    ref: b.ref,
+  };
   if (b.command === 'hunt') {
     // Re-validated here: a button value comes back from Slack and is not trusted more than typed text.
     if (!Array.isArray(b.indicators) || b.indicators.length === 0) {

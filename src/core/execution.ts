@@ -4,6 +4,14 @@ import type { AnyCommand, CommandContext, CommandServices, ExecutionReport, Plan
 /** The detail of every step WARD_DRY_RUN kept from running. */
 export const DRY_RUN_DETAIL = 'dry run: nothing changed';
 
+/** Whether WARD_DRY_RUN keeps this command's approved plan from running (read-only commands still run). */
+export function willDryRun(
+  services: Pick<CommandServices, 'config'>,
+  command: Pick<AnyCommand, 'readOnly'>,
+): boolean {
+  return services.config.WARD_DRY_RUN === '1' && command.readOnly !== true;
+}
+
 /**
  * Runs an approved plan exactly as the command's execute() does it, turning a thrown error into an honest
  * failed report (never a silent one) and auditing the start and the end.
@@ -35,7 +43,7 @@ export async function runExecution(
     hosts,
     actor: ctx.invocation.user,
   };
-  const dryRun = services.config.WARD_DRY_RUN === '1' && command.readOnly !== true;
+  const dryRun = willDryRun(services, command);
   const execution = await services.executions.begin({
     requestId: request.approvalRequestId,
     command: command.name,
@@ -119,7 +127,7 @@ export async function runExecution(
 function dryRunReport(plan: Plan): ExecutionReport {
   const titles = plan.steps.map((s) => s.title).join('; ');
   return {
-    outcome: 'succeeded',
+    outcome: 'dry_run',
     dryRun: true,
     summary: `Dry run (WARD_DRY_RUN=1): nothing changed. Approved and planned; not run: ${titles}.`,
     steps: plan.steps.map((s) => ({ id: s.id, status: 'skipped', detail: DRY_RUN_DETAIL })),

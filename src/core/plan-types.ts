@@ -30,7 +30,8 @@ export interface StepResult {
 
 /** What an execution did, honestly: what succeeded, what failed, what changed. */
 export interface ExecutionReport {
-  outcome: 'succeeded' | 'failed' | 'partial';
+  /** `dry_run`: WARD_DRY_RUN kept the approved plan from running; nothing changed (never reported as `succeeded`). */
+  outcome: 'succeeded' | 'failed' | 'partial' | 'dry_run';
   /** One paragraph for the request's message. */
   summary: string;
   steps: StepResult[];

@@ -21,7 +21,8 @@ export const AUDIT_EVENT_TYPES = {
   'mfa.reset': "an admin reset someone's MFA enrolment",
   'execution.refused': 'an approved request was not run: its plan rebuilt just before execution differs',
   'execution.started': 'an approved plan began to run',
-  'execution.finished': 'an execution ended (`outcome`: succeeded | failed | partial; steps in details)',
+  'execution.finished':
+    'an execution ended (`outcome`: succeeded | dry_run | failed | partial; steps in details)',
   'execution.interrupted': 'an execution was cut short (shutdown grace over, or its ward process died)',
   'execution.rerun_requested': 'someone pressed "Re-run through approval" on an interrupted execution',
   'artifact.collected': 'evidence was stored (bundle name and sha256 in details)',

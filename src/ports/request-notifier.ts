@@ -78,7 +78,7 @@ export interface RequestNotifier {
   /** In the thread: the execution starts on these hosts. */
   running(thread: Thread, req: ApprovalRequest, hosts: string[]): Promise<void>;
   /** In the thread: how the execution ended. */
-  finished(thread: Thread, report: ExecutionReport): Promise<void>;
+  finished(thread: Thread, report: ExecutionReport, requestId?: string): Promise<void>;
   /** In the execution's thread: it was interrupted, what was and was not done, and a button to ask again. */
   interrupted(record: ExecutionRecord): Promise<void>;
   /** `--dry-run`: the plan, privately, and that nothing ran. */

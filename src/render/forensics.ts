@@ -1,6 +1,8 @@
 import type { ForensicsResult } from '../actions/forensics.js';
 import type { ChatMessage } from '../ports/chat.js';
-import { code, context, divider, esc, fields, header, section } from './blocks.js';
+import { code, context, esc, section } from './blocks.js';
+import { redactSecrets } from './redact-secrets.js';
+import { clockTime } from './time.js';
 import { userText } from './user-text.js';
 
 export interface ForensicSummaryInput {
@@ -12,18 +14,56 @@ export interface ForensicSummaryInput {
   evidenceDir: string;
 }
 
-const MAX_LINES = 8;
+const MAX_FINDINGS = 8;
+const MAX_INLINE = 5;
 
-function list(lines: readonly string[], empty: string): string {
-  if (lines.length === 0) return empty;
-  const shown = lines.slice(0, MAX_LINES).map((l) => `• ${l}`);
-  if (lines.length > MAX_LINES) shown.push(`… and ${lines.length - MAX_LINES} more (see the bundle)`);
-  return shown.join('\n');
+const SEVERITY_ICON = { critical: '🚨', high: '⚠️', info: 'ℹ️' } as const;
+
+/** One finding: how bad, what, and the one-line reason it is listed. */
+export interface Finding {
+  severity: keyof typeof SEVERITY_ICON;
+  what: string;
+  why: string;
 }
 
 /**
- * The forensic summary a responder reads in 20 seconds: host and time, what was collected, then the highlights
- * (suspicious processes, listeners, sessions, failures). The full evidence follows as an uploaded file.
+ * Findings, most severe first: suspicious processes (command lines with secrets redacted), then who is logged in
+ * and what listens, which a responder wants in view but which are not by themselves signs of compromise.
+ */
+export function forensicFindings(input: ForensicSummaryInput): Finding[] {
+  const h = input.result.highlights;
+  const findings: Finding[] = h.suspiciousProcesses.map((p) => ({
+    severity: p.severity,
+    what: `pid ${code(p.pid)} ${userText(p.exe, 120)}${p.cmdline ? ` ${userText(redactSecrets(p.cmdline), 100)}` : ''}`,
+    why: esc(p.why),
+  }));
+  if (h.sessions.length > 0) {
+    findings.push({
+      severity: 'info',
+      what: `${h.sessions.length} session${h.sessions.length === 1 ? '' : 's'} now: ${inline(h.sessions.map((x) => x.trim().split(/\s+/).slice(0, 3).join(' ')))}`,
+      why: 'who is logged in while you respond',
+    });
+  }
+  if (h.listeners.length > 0) {
+    findings.push({
+      severity: 'info',
+      what: `${h.listeners.length} listening socket${h.listeners.length === 1 ? '' : 's'}: ${inline(h.listeners)}`,
+      why: 'what the host accepts connections on',
+    });
+  }
+  return findings;
+}
+
+function inline(items: readonly string[]): string {
+  const shown = items.slice(0, MAX_INLINE).map((i) => userText(redactSecrets(i), 80));
+  return `${shown.join(', ')}${items.length > MAX_INLINE ? ` and ${items.length - MAX_INLINE} more` : ''}`;
+}
+
+/**
+ * The forensic summary a responder reads in 20 seconds: one line saying where, when, how much and which bundle
+ * (its sha256 once, here and nowhere else in the thread); the findings, most severe first, each with its reason;
+ * then what could not be collected. The collection's own processes are never findings; command lines are shown
+ * with secrets redacted (the bundle, uploaded next, keeps them as collected).
  */
 export function renderForensicSummary(input: ForensicSummaryInput): ChatMessage {
   const { result, address } = input;
@@ -31,59 +71,41 @@ export function renderForensicSummary(input: ForensicSummaryInput): ChatMessage 
   const total = result.artifacts.length;
   const ok = result.artifacts.filter((a) => a.status === 'ok').length;
   const truncated = result.artifacts.filter((a) => a.truncated).length;
-  const when = new Date(result.startedAt).toISOString().replace('.000Z', 'Z');
-  const flag = h.suspiciousProcesses.length > 0 ? ':rotating_light:' : ':mag:';
-  const text = `${flag} Forensics on ${result.host}: ${ok}/${total} artifacts collected, ${h.suspiciousProcesses.length} suspicious process(es), ${h.listeners.length} listener(s), ${h.failures.length} problem(s).`;
-  return {
-    text,
-    blocks: [
-      header(`Forensics: ${result.host}`),
-      fields([
-        ['Host', `${esc(result.host)} (${code(address)})`],
-        ['Collected', `${when} in ${(result.durationMs / 1000).toFixed(1)} s`],
-        [
-          'Artifacts',
-          `${ok} of ${total} collected${truncated > 0 ? `, ${truncated} truncated` : ''}${h.failures.length > 0 ? `, ${h.failures.length} with problems` : ''}`,
-        ],
-        ['Request', code(input.requestId)],
-      ]),
-      section(
-        `*${h.suspiciousProcesses.length > 0 ? ':rotating_light: ' : ''}Suspicious processes (${h.suspiciousProcesses.length})*\n${list(
-          h.suspiciousProcesses.map(
-            (p) =>
-              `pid ${code(p.pid)} ${userText(p.exe, 120)}: ${esc(p.why)}${p.cmdline ? ` (${userText(p.cmdline, 80)})` : ''}`,
+  const findings = forensicFindings(input);
+  const alarming = h.suspiciousProcesses.length;
+  const flag = alarming > 0 ? '🚨' : '🔍';
+  const headLine = `${flag} *Forensics on ${esc(result.host)}* (${code(address)}) · ${clockTime(result.startedAt)} · collected ${ok} of ${total} artifacts in ${(result.durationMs / 1000).toFixed(1)} s${truncated > 0 ? ` (${truncated} truncated)` : ''} · bundle sha256 ${code(input.bundleSha256)}`;
+  const lines = findings
+    .slice(0, MAX_FINDINGS)
+    .map((f) => `${SEVERITY_ICON[f.severity]} *${f.severity}* ${f.what}: ${f.why}`);
+  if (findings.length > MAX_FINDINGS)
+    lines.push(`… and ${findings.length - MAX_FINDINGS} more in the bundle's process-executables`);
+  if (alarming === 0) {
+    lines.unshift(
+      `✅ No suspicious process: none runs a deleted executable or from /tmp, /var/tmp, /dev/shm${h.ownProcesses > 0 ? ` (the collection's own ${h.ownProcesses} process${h.ownProcesses === 1 ? '' : 'es'} left out)` : ''}.`,
+    );
+  }
+  const blocks = [
+    section(headLine),
+    section(`*Findings* (most severe first)\n${lines.join('\n')}`),
+    ...(h.failures.length > 0
+      ? [
+          section(
+            `*Not collected (${h.failures.length})*\n${h.failures
+              .slice(0, MAX_FINDINGS)
+              .map((f) => `❌ ${esc(f.name)}: ${esc(f.note ?? f.status)}`)
+              .join(
+                '\n',
+              )}${h.failures.length > MAX_FINDINGS ? `\n… and ${h.failures.length - MAX_FINDINGS} more` : ''}`,
           ),
-          'none found (no executable deleted or running from /tmp, /var/tmp, /dev/shm)',
-        )}`,
-      ),
-      section(
-        `*Listening (${h.listeners.length})*\n${list(
-          h.listeners.map((l) => userText(l, 120)),
-          'no listener found',
-        )}`,
-      ),
-      section(
-        `*Sessions now (${h.sessions.length})*\n${list(
-          h.sessions.map((s) => userText(s, 120)),
-          'nobody logged in',
-        )}`,
-      ),
-      ...(h.failures.length > 0
-        ? [
-            section(
-              `*Problems (${h.failures.length})*\n${list(
-                h.failures.map((f) => `${esc(f.name)}: ${esc(f.note ?? f.status)}`),
-                '',
-              )}`,
-            ),
-          ]
-        : []),
-      divider(),
-      context(
-        `Evidence: ${code(input.bundleName)} sha256 ${code(input.bundleSha256)}, kept in ${code(input.evidenceDir)} with manifest.json (every artifact's command, exit code, duration, size, sha256).`,
-      ),
-    ],
-  };
+        ]
+      : []),
+    context(
+      `Request ${code(input.requestId)} · ${code(input.bundleName)} is kept in ${code(input.evidenceDir)}, with manifest.json (every artifact's command, exit code, size, sha256); command lines above are shown with secrets redacted, the bundle has them as collected.`,
+    ),
+  ];
+  const text = `${flag} Forensics on ${result.host}: ${ok}/${total} artifacts, ${alarming} suspicious process(es), ${h.failures.length} not collected.`;
+  return { text, blocks };
 }
 
 /** The same summary as plain text, for the admins' email. */
@@ -92,20 +114,22 @@ export function forensicSummaryText(input: ForensicSummaryInput): string {
   const h = result.highlights;
   const lines = [
     `Forensics on ${result.host} (${input.address}), request ${input.requestId}`,
-    `Collected ${new Date(result.startedAt).toISOString()} in ${(result.durationMs / 1000).toFixed(1)} s`,
+    `Collected ${clockTime(result.startedAt)} on ${new Date(result.startedAt).toISOString().slice(0, 10)} in ${(result.durationMs / 1000).toFixed(1)} s`,
     '',
     `Suspicious processes (${h.suspiciousProcesses.length}):`,
     ...(h.suspiciousProcesses.length === 0
       ? ['  none']
-      : h.suspiciousProcesses.map((p) => `  pid ${p.pid} ${p.exe}: ${p.why} (${p.cmdline})`)),
+      : h.suspiciousProcesses.map(
+          (p) => `  ${p.severity}: pid ${p.pid} ${p.exe}: ${p.why} (${redactSecrets(p.cmdline)})`,
+        )),
     '',
     `Listening (${h.listeners.length}):`,
-    ...h.listeners.map((l) => `  ${l}`),
+    ...h.listeners.map((l) => `  ${redactSecrets(l)}`),
     '',
     `Sessions now (${h.sessions.length}):`,
     ...h.sessions.map((s) => `  ${s.trim()}`),
     '',
-    `Problems (${h.failures.length}):`,
+    `Not collected (${h.failures.length}):`,
     ...h.failures.map((f) => `  ${f.name}: ${f.note ?? f.status}`),
     '',
     'Artifacts:',

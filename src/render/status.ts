@@ -3,17 +3,18 @@ import type { ExecutionRecord, StepStatus } from '../core/executions.js';
 import type { ChatMessage } from '../ports/chat.js';
 import { slackDate } from './approval.js';
 import { clip, code, context, esc, header, mention, section } from './blocks.js';
+import { outcomeLabel } from './outcome.js';
 import { userText } from './user-text.js';
 
 const MAX_STEPS = 40;
 
 const STEP_MARK: Record<StepStatus, string> = {
-  pending: ':white_circle: not started',
-  running: ':grey_question: in progress',
-  succeeded: ':white_check_mark: done',
-  failed: ':x: failed',
-  skipped: ':white_circle: skipped',
-  interrupted: ':grey_question: interrupted (may have partly run)',
+  pending: '⚪ not started',
+  running: '❔ in progress',
+  succeeded: '✅ done',
+  failed: '❌ failed',
+  skipped: '⚪ skipped',
+  interrupted: '❔ interrupted (may have partly run)',
 };
 
 /**
@@ -23,7 +24,8 @@ const STEP_MARK: Record<StepStatus, string> = {
  */
 export function overallState(req: ApprovalRequest | undefined, record: ExecutionRecord | null): string {
   if (record?.state === 'interrupted') return 'interrupted';
-  if (req) return req.status;
+  // A dry run stored before `dry_run` was an outcome of its own says `succeeded` with result.dryRun.
+  if (req) return req.result?.dryRun ? 'dry_run' : req.status;
   if (record?.state === 'finished') return record.outcome ?? 'finished';
   return record?.state ?? 'unknown';
 }
@@ -75,13 +77,14 @@ function timeline(req: ApprovalRequest): string {
   }
 }
 
-function execution(record: ExecutionRecord): string[] {
+function execution(record: ExecutionRecord, dryRun: boolean, now: number | undefined): string[] {
+  const o = outcomeLabel(record.outcome ?? 'finished', dryRun);
   const head =
     record.state === 'running'
-      ? `*Execution:* running since ${slackDate(Date.parse(record.startedAt))}`
+      ? `*Execution:* running since ${slackDate(Date.parse(record.startedAt), now)}`
       : record.state === 'interrupted'
-        ? `*Execution:* interrupted ${record.endedAt ? slackDate(Date.parse(record.endedAt)) : ''}: ${esc(record.interruption ?? 'ward stopped')}`
-        : `*Execution:* ${esc(record.outcome ?? 'finished')}, ${slackDate(Date.parse(record.startedAt))} to ${record.endedAt ? slackDate(Date.parse(record.endedAt)) : '?'}`;
+        ? `*Execution:* interrupted ${record.endedAt ? slackDate(Date.parse(record.endedAt), now) : ''}: ${esc(record.interruption ?? 'ward stopped')}`
+        : `*Execution:* ${o.icon} ${esc(o.label)}, ${slackDate(Date.parse(record.startedAt))} to ${record.endedAt ? slackDate(Date.parse(record.endedAt), now) : '?'}`;
   const steps = record.steps
     .slice(0, MAX_STEPS)
     .map(
@@ -97,18 +100,23 @@ export function renderRequestStatus(
   id: string,
   req: ApprovalRequest | undefined,
   record: ExecutionRecord | null,
+  /** The clock, for "3 min ago"; absent in golden tests. */
+  now?: number,
 ): ChatMessage {
-  const state = overallState(req, record);
+  const key = overallState(req, record);
+  const o = outcomeLabel(key);
+  const state = o.label;
+  const dryRun = key === 'dry_run';
   const command = req?.command ?? record?.command ?? '?';
   const requester = req?.requester ?? record?.requester;
   const text = req?.text ?? record?.text;
   const hosts = req?.plan.hosts.map((h) => h.name) ?? record?.hosts ?? [];
   const blocks = [
-    header(clip(`${id}: ${command} ${state}`, 150)),
+    header(clip(`${id}: ${command}: ${state}`, 150)),
     section(
       [
-        `*State:* ${esc(state)}`,
-        `*Command:* ${text ? userText(`/ward ${text}`) : code(command)}${requester ? ` requested by ${mention(requester)}` : ''}${req ? ` ${slackDate(req.createdAt)}` : ''}`,
+        `*State:* ${o.icon} ${esc(state)}`,
+        `*Command:* ${text ? userText(`/ward ${text}`) : code(command)}${requester ? ` requested by ${mention(requester)}` : ''}${req ? ` ${slackDate(req.createdAt, now)}` : ''}`,
         `*Hosts:* ${hosts.map(esc).join(', ') || '_none_'}`,
         ...(req ? [`*Reason:* ${req.reason ? userText(req.reason) : '_none given_'}`] : []),
       ].join('\n'),
@@ -120,7 +128,7 @@ export function renderRequestStatus(
     if (when) blocks.push(section(when));
   }
   if (record) {
-    for (const part of execution(record)) blocks.push(section(part));
+    for (const part of execution(record, dryRun, now)) blocks.push(section(part));
   } else if (req && ['approved', 'running'].includes(req.status)) {
     blocks.push(section('*Execution:* starting; no execution record yet.'));
   } else if (req && req.status === 'pending') {
@@ -131,7 +139,7 @@ export function renderRequestStatus(
     ? ` Approvals ${req.approvals.length}/${req.approvalsNeeded}${req.deniedBy ? `, denied by <@${req.deniedBy.user}>` : ''}; requester MFA ${req.requesterMfa}.`
     : '';
   const execText = record
-    ? ` Execution ${record.state}${record.outcome ? ` (${record.outcome})` : ''}: ${record.steps.map((s) => `${s.title}: ${s.status}`).join('; ')}.`
+    ? ` Execution ${record.state === 'finished' ? outcomeLabel(record.outcome ?? 'finished', dryRun).label : record.state}: ${record.steps.map((s) => `${s.title}: ${s.status}`).join('; ')}.`
     : '';
   return { text: `Request ${id} (${command}): ${state}.${votesText}${execText}`, blocks };
 }

@@ -1,3 +1,4 @@
+import type { AlertRelay } from '../alerts/relay.js';
 import { resolveSuggestButton, suggestionText } from '../alerts/suggest.js';
 import { openRequest } from '../core/requests/open-request.js';
 import type { Services } from '../core/services.js';
@@ -9,7 +10,12 @@ import type { InteractionRouter } from './interactions.js';
  * <indicators…>`): their roles, the command's
  * approvals and MFA apply unchanged. Replies thread under the alert message.
  */
-export function registerAlertButtons(router: InteractionRouter, services: () => Services): void {
+export function registerAlertButtons(
+  router: InteractionRouter,
+  services: () => Services,
+  /** The alert relay, once alerts are on: the alert's message then says what was asked of it. */
+  relay: () => Pick<AlertRelay, 'noteRequest'> | undefined = () => undefined,
+): void {
   router.onAction('alert.suggest.', async (event) => {
     const s = services();
     const button = await resolveSuggestButton(s.store, event.actionId, event.value);
@@ -17,7 +23,7 @@ export function registerAlertButtons(router: InteractionRouter, services: () => 
       { requestId: event.requestId, user: event.user, command: button.command, host: button.host },
       'alert button: opening a request',
     );
-    await openRequest(s, {
+    const outcome = await openRequest(s, {
       origin: { kind: 'person', user: event.user },
       ask: { text: suggestionText(button) },
       replyTo: {
@@ -28,5 +34,12 @@ export function registerAlertButtons(router: InteractionRouter, services: () => 
       },
       correlationId: event.requestId,
     });
+    // The request itself is in the alert's thread; the alert says it was asked, so the next responder sees it.
+    const r = relay();
+    if (outcome.status === 'submitted' && button.ref !== undefined && r) {
+      await r
+        .noteRequest(button.ref, { command: button.command, user: event.user })
+        .catch((err) => s.log.warn({ err }, 'could not note the request on the alert message'));
+    }
   });
 }

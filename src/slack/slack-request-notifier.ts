@@ -10,8 +10,10 @@ import {
   renderApprovalMessage,
   renderBreakGlassAnnouncement,
   renderMfaModal,
+  renderResultNotice,
+  renderRunningNotice,
 } from '../render/approval.js';
-import { context, esc, section } from '../render/blocks.js';
+import { esc, section } from '../render/blocks.js';
 import { renderNotice } from '../render/notice.js';
 import { renderPlanPreview } from '../render/plan.js';
 import { renderInterrupted } from '../render/recovery.js';
@@ -23,19 +25,28 @@ export class SlackRequestNotifier implements RequestNotifier {
     private readonly log: Logger,
   ) {}
 
+  /** Top-level for a typed command; in the alert's thread for a request asked from an alert's button. */
   postRequest(req: ApprovalRequest): Promise<Thread> {
-    return this.chat.postMessage(req.channel, renderApprovalMessage(req));
+    return this.chat.postMessage(
+      req.channel,
+      renderApprovalMessage(req),
+      req.thread ? { threadTs: req.thread } : {},
+    );
   }
 
   postRunNotice(req: ApprovalRequest): Promise<Thread> {
-    return this.chat.postMessage(req.channel, {
-      text: `Request ${req.id} (${req.command}) is approved; its run is reported in this thread.`,
-      blocks: [
-        section(
-          `:white_check_mark: Request \`${req.id}\` (\`${esc(req.command)}\`) is approved; its run is reported in this thread.`,
-        ),
-      ],
-    });
+    return this.chat.postMessage(
+      req.channel,
+      {
+        text: `Request ${req.id} (${req.command}) is approved; its run is reported in this thread.`,
+        blocks: [
+          section(
+            `✅ Request \`${req.id}\` (\`${esc(req.command)}\`) is approved; its run is reported in this thread.`,
+          ),
+        ],
+      },
+      req.thread ? { threadTs: req.thread } : {},
+    );
   }
 
   async redrawRequest(req: ApprovalRequest): Promise<void> {
@@ -92,32 +103,13 @@ export class SlackRequestNotifier implements RequestNotifier {
   }
 
   async running(thread: Thread, req: ApprovalRequest, hosts: string[]): Promise<void> {
-    await this.chat.postMessage(
-      thread.channel,
-      {
-        text: `Running ${req.command} (${req.id}) on ${hosts.join(', ') || 'no host'}`,
-        blocks: [
-          section(
-            `:gear: Running \`${esc(req.command)}\` (\`${req.id}\`) on ${hosts.map((h) => esc(h)).join(', ') || 'no host'}.`,
-          ),
-        ],
-      },
-      { threadTs: thread.ts },
-    );
+    await this.chat.postMessage(thread.channel, renderRunningNotice(req, hosts), { threadTs: thread.ts });
   }
 
-  async finished(thread: Thread, report: ExecutionReport): Promise<void> {
-    await this.chat.postMessage(
-      thread.channel,
-      {
-        text: report.summary,
-        blocks: [
-          section(esc(report.summary)),
-          context(report.dryRun ? 'Outcome: *dry run: nothing changed*' : `Outcome: *${report.outcome}*`),
-        ],
-      },
-      { threadTs: thread.ts },
-    );
+  async finished(thread: Thread, report: ExecutionReport, requestId?: string): Promise<void> {
+    await this.chat.postMessage(thread.channel, renderResultNotice(report, requestId), {
+      threadTs: thread.ts,
+    });
   }
 
   async interrupted(record: ExecutionRecord): Promise<void> {

@@ -167,7 +167,23 @@ describe('npm run sandbox, in Chromium', { timeout: 120_000 }, () => {
     const request = message(/lockdown/i);
     await request.locator('button', { hasText: 'Approve' }).waitFor();
     const requestTs = await request.getAttribute('data-ts');
+    // Who asks, for what, on which host, why and what the policy needs: above the buttons; no shell in the message.
+    const requestText = (await request.textContent()) ?? '';
+    expect(requestText).toMatch(/Requested by @riley: lockdown on localhost/);
+    expect(requestText).toMatch(/Why: INC-1 sandbox demo/);
+    expect(requestText).toMatch(/Needs \d of .* · MFA: .* · expires \d\d:\d\d UTC/);
+    expect(requestText).not.toContain('nft -f');
     await shot('03-lockdown-requested');
+
+    // The exact commands, under the plan's sha256, behind "Show exact plan".
+    await request.locator('button', { hasText: 'Show exact plan' }).click();
+    const planDialog = page.locator('#modal');
+    await planDialog.waitFor({ state: 'visible' });
+    await planDialog.locator('text=/sha256/').first().waitFor();
+    expect(await planDialog.textContent()).toContain('nft -f -');
+    await shot('03b-lockdown-exact-plan');
+    await page.click('#modal-close');
+    await planDialog.waitFor({ state: 'hidden' });
 
     await actAs('alex (approver)');
     await message(/lockdown/i)
@@ -204,11 +220,14 @@ describe('npm run sandbox, in Chromium', { timeout: 120_000 }, () => {
     expect(await edited.textContent()).toMatch(/@alex approved/);
     expect(await edited.locator('.edited').textContent()).toBe('(edited)');
     // The report in the thread does not call a dry run a success.
-    const report = page.locator('.msg', { hasText: /Outcome: dry run: nothing changed/ });
+    const report = page.locator('.msg', { hasText: /Outcome: \S* ?dry run: nothing changed/ });
     await report.waitFor();
     expect(await page.locator('.msg', { hasText: /WARD_DRY_RUN=1[\s\S]*Outcome: succeeded/ }).count()).toBe(
       0,
     );
+    // Nor does anything else: no "Running" line and no "succeeded" anywhere on the page for this dry run.
+    expect(await page.locator('.msg', { hasText: /Running lockdown/ }).count()).toBe(0);
+    expect(await edited.textContent()).toMatch(/Dry run: nothing changed/);
   });
 
   it('a sample Falco alert from the menu is routed to #incident with its suggested-action buttons', async () => {

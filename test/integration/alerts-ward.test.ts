@@ -366,7 +366,7 @@ describe('suggested buttons open a ward request as the person who clicked', () =
         Number(l['time']) >= clickedAt,
     );
     // The gate takes it from there like a typed command: forensics needs no approval, so its request message is
-    // posted in the alert's channel (the run itself fails at SSH: test-host is not a real server).
+    // posted in the alert's thread (the run itself fails at SSH: test-host is not a real server).
     const started = await slack.waitForCall(
       'chat.postMessage',
       (c) =>
@@ -376,6 +376,23 @@ describe('suggested buttons open a ward request as the person who clicked', () =
         /forensics/i.test(String(c.args['text'])),
     );
     expect(JSON.stringify(started.args)).toContain('U0RESP1');
+    expect(started.args['thread_ts']).toBe(message!.ts);
+    // Nothing the request produced went top-level in the channel after the click.
+    expect(
+      slack.calls.filter(
+        (c) =>
+          c.method === 'chat.postMessage' &&
+          c.at >= clickedAt &&
+          c.args['channel'] === 'C0SECOPS' &&
+          c.args['thread_ts'] === undefined,
+      ),
+    ).toEqual([]);
+    // The alert itself says what was asked of it.
+    await until('the alert notes the request', () =>
+      shown(slack.messages('C0SECOPS').find((m) => m.ts === message!.ts)!).includes(
+        '→ forensics requested by <@U0RESP1>',
+      ),
+    );
   });
 
   it('someone without the role is refused exactly as if they had typed the command', async () => {

@@ -60,7 +60,7 @@ function expectFailedRunOnDown(run: Awaited<ReturnType<typeof forensicsDown>>): 
     expect.stringMatching(/^Running forensics \(r-[0-9a-f]+\) on down$/),
   );
   expect(run.result.text).toMatch(/could not connect to down/);
-  expect(messageText(run.result)).toContain('Outcome: *failed*');
+  expect(messageText(run.result)).toContain('Outcome: ❌ *failed*');
 }
 
 describe('Slack answering 429 and 5xx', () => {

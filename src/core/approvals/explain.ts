@@ -9,6 +9,8 @@ export function explainFinal(req: ApprovalRequest): string {
     case 'approved':
     case 'running':
       return `${base} is already approved and running; votes no longer change it.`;
+    case 'dry_run':
+      return `${base} was a dry run (WARD_DRY_RUN=1): nothing changed then, and votes change nothing now.`;
     case 'succeeded':
     case 'failed':
     case 'partial':

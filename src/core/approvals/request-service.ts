@@ -37,6 +37,8 @@ export interface NewRequest {
   reason: string | undefined;
   requester: string;
   channel: string;
+  /** The message whose thread the request lives in (an alert's), when it was asked from under one. */
+  thread?: string | undefined;
   plan: Plan;
   policy: CommandPolicy;
   requirements: Requirements;
@@ -88,6 +90,7 @@ export class RequestService {
         reason: n.reason,
         requester: n.requester,
         channel: n.channel,
+        thread: n.thread,
         plan: n.plan,
         planHash: planHash(n.plan),
         policy: {
@@ -353,6 +356,13 @@ export class RequestService {
       await this.tell(who, { kind: 'push_sent', req });
       this.background(this.pushFactor(req.id, factor, who));
       return;
+    }
+    // A code window for someone with no authenticator enrolled only fails after they type: say how to enrol instead.
+    if (factor === 'approver' && !(await this.mfa().status(who.user)).enrolled) {
+      return this.tell(who, {
+        kind: 'message',
+        text: `Approving \`${req.id}\` needs your MFA code, and you have no authenticator enrolled yet: run \`/ward mfa enroll\` (ward sends the QR code by direct message), then click Approve again. Your approval was not counted.`,
+      });
     }
     if (triggerId === undefined) return this.tell(who, { kind: 'click_to_confirm', req });
     try {

@@ -10,6 +10,7 @@ import type { ExecutionReport, Plan } from '../plan-types.js';
  *      ├──▶ cancelled (by the requester)                                                               └─▶ interrupted
  *      └──▶ expired (clock past expiresAt, seen by a click or by the sweep)
  *
+ * `dry_run`: WARD_DRY_RUN kept the approved plan from running (nothing changed); final, like `succeeded`.
  * `interrupted`: the execution was declared interrupted (shutdown past its grace period, or its ward process died);
  * its effect is partly unknown and the thread says what had been done. Final: a late report never overwrites it.
  */
@@ -18,6 +19,7 @@ export type RequestStatus =
   | 'approved'
   | 'running'
   | 'succeeded'
+  | 'dry_run'
   | 'failed'
   | 'partial'
   | 'interrupted'
@@ -47,6 +49,11 @@ export interface ApprovalRequest {
   reason?: string | undefined;
   requester: string;
   channel: string;
+  /**
+   * The ts of the message whose thread this request lives in (the alert whose button asked for it); absent for a
+   * request typed as a slash command, whose own message starts its thread.
+   */
+  thread?: string | undefined;
   /** The approval message, once posted. */
   message?: { channel: string; ts: string } | undefined;
   plan: Plan;
@@ -72,7 +79,10 @@ export interface ApprovalRequest {
   advisory?: boolean | undefined;
   startedAt?: number | undefined;
   finishedAt?: number | undefined;
-  /** `dryRun`: WARD_DRY_RUN kept the approved plan from running (outcome `succeeded`, nothing changed). */
+  /**
+   * `dryRun`: WARD_DRY_RUN kept the approved plan from running. Requests stored before `dry_run` was an outcome of its
+   * own say `succeeded` with `dryRun`; src/render/outcome.ts reads both as a dry run.
+   */
   result?: { outcome: ExecutionReport['outcome']; summary: string; dryRun?: true } | undefined;
   /** Why the execution was declared interrupted, in words for the message (status `interrupted`). */
   interruption?: string | undefined;

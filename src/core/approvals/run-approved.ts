@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { NotDurableError, StoreUnavailableError, WardError } from '../../errors.js';
 import type { Thread } from '../../ports/request-notifier.js';
 import type { CommandContext } from '../command.js';
-import { runExecution } from '../execution.js';
+import { runExecution, willDryRun } from '../execution.js';
 import { ExecutionAlreadyRanError } from '../executions.js';
 import { planHash } from '../plan.js';
 import type { Plan } from '../plan-types.js';
@@ -162,7 +162,8 @@ export class ApprovedRunner {
       );
       req = await this.setMessage(id, await s.notifier.postRunNotice(req));
     }
-    const thread = req.message!;
+    // Everything the request produces goes to its thread: the alert's when it was asked from an alert's button.
+    const thread = { channel: req.message!.channel, ts: req.thread ?? req.message!.ts };
     const ctx = contextFor(s, req, thread);
 
     let rebuilt: Plan | undefined;
@@ -191,15 +192,18 @@ export class ApprovedRunner {
     const started = await this.requests.update(id, (x) => startRunning(x, s.clock.now()));
     if (!started?.changed) return;
     await redraw(s, this.requests, id);
-    await s.notifier.running(
-      thread,
-      req,
-      rebuilt.hosts.map((h) => h.name),
-    );
+    // Under WARD_DRY_RUN nothing will run (read-only commands aside): no "Running" line for what will not run.
+    if (!willDryRun(s, command)) {
+      await s.notifier.running(
+        thread,
+        req,
+        rebuilt.hosts.map((h) => h.name),
+      );
+    }
     const report = await runExecution(s, { command, ctx, plan: rebuilt, approvalRequestId: id, thread });
     await this.requests.update(id, (x) => finish(x, report, s.clock.now()));
     await redraw(s, this.requests, id);
-    await s.notifier.finished(thread, report);
+    await s.notifier.finished(thread, report, req.id);
   }
 
   private async setMessage(id: string, message: Thread): Promise<ApprovalRequest> {

@@ -127,6 +127,8 @@ export async function openRequest(services: Services, input: RequestInput): Prom
       requirements,
       breakGlass,
       correlationId: input.correlationId,
+      // A request asked from under a message (an alert's button) lives in that message's thread.
+      thread: replyTo.threadTs,
       requesterAt: { user, channel: replyTo.channel, responseUrl: replyTo.responseUrl },
       triggerId: replyTo.triggerId,
     });

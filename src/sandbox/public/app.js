@@ -480,8 +480,13 @@ function openModal(view) {
     if (!state.returnFocus) state.returnFocus = document.activeElement;
     dialog.showModal();
   }
-  const first = dialog.querySelector('#modal-body input, #modal-body textarea') ?? $('#modal-submit');
-  first.focus();
+  // A view without inputs (the exact plan) opens at its top, focus on Close: focusing a button at the bottom would
+  // scroll the plan's hash out of sight.
+  const first =
+    dialog.querySelector('#modal-body input, #modal-body textarea') ??
+    (view.submit ? $('#modal-submit') : $('#modal-close'));
+  first.focus({ preventScroll: !view.submit });
+  if (!view.submit) $('#modal-body').scrollTop = 0;
 }
 
 function closeModal(notify = true) {

@@ -41,6 +41,13 @@ const EMOJI = {
   hammer_and_wrench: '🛠️',
   page_facing_up: '📄',
   inbox_tray: '📥',
+  white_circle: '⚪',
+  grey_question: '❔',
+  grey_exclamation: '❕',
+  mag_right: '🔎',
+  package: '📦',
+  stopwatch: '⏱️',
+  broom: '🧹',
 };
 
 function replaceEmoji(text) {
