@@ -62,6 +62,8 @@ export interface Figure {
   unit: 'ms' | 'MiB' | '×' | 'alerts/s' | string;
   samples: number[];
   baseline?: { name: string; samples: number[] };
+  /** A second baseline shown beside the first (ack latency: bare Bolt that only acks), with its own ratio. */
+  second?: { name: string; samples: number[] };
   /** The target as the issue states it, for the reader; never checked. */
   target?: string;
   note?: string;
@@ -80,10 +82,11 @@ export interface BenchResult {
   durationMs: number;
 }
 
-export function ratio(f: Figure): number | undefined {
-  if (!f.baseline) return undefined;
+export function ratio(f: Figure, against: 'baseline' | 'second' = 'baseline'): number | undefined {
+  const base = f[against];
+  if (!base) return undefined;
   const a = summarize(f.samples).median;
-  const b = summarize(f.baseline.samples).median;
+  const b = summarize(base.samples).median;
   return b > 0 ? a / b : undefined;
 }
 
@@ -101,9 +104,14 @@ export function markdownTable(header: string[], rows: string[][]): string {
 
 /** The table of one benchmark: each figure with min/median/max, its baseline's median and the ratio. */
 export function figuresTable(figures: readonly Figure[]): string {
+  const withSecond = figures.some((f) => f.second);
+  const baseCell = (b: Figure['baseline']) => {
+    if (!b) return '–';
+    const s = summarize(b.samples);
+    return `${fmt(s.median)} (${b.name}; ${fmt(s.min)}–${fmt(s.max)})`;
+  };
   const rows = figures.map((f) => {
     const s = summarize(f.samples);
-    const b = f.baseline ? summarize(f.baseline.samples) : undefined;
     return [
       f.name,
       f.unit,
@@ -111,13 +119,25 @@ export function figuresTable(figures: readonly Figure[]): string {
       fmt(s.min),
       fmt(s.median),
       fmt(s.max),
-      f.baseline ? `${fmt(b?.median)} (${f.baseline.name}; ${fmt(b?.min)}–${fmt(b?.max)})` : '–',
+      baseCell(f.baseline),
       f.baseline ? `${fmt(ratio(f))}×` : '–',
+      ...(withSecond ? [baseCell(f.second), f.second ? `${fmt(ratio(f, 'second'))}×` : '–'] : []),
       f.target ?? '',
     ];
   });
   const table = markdownTable(
-    ['figure', 'unit', 'rounds', 'min', 'median', 'max', 'baseline median (min–max)', 'ratio', 'target'],
+    [
+      'figure',
+      'unit',
+      'rounds',
+      'min',
+      'median',
+      'max',
+      'baseline median (min–max)',
+      'ratio',
+      ...(withSecond ? ['second baseline median (min–max)', 'ratio to it'] : []),
+      'target',
+    ],
     rows,
   );
   const notes = figures.filter((f) => f.note).map((f) => `- *${f.name}*: ${f.note}`);
@@ -251,19 +271,58 @@ export interface ServiceProcess {
   stop(): Promise<void>;
 }
 
+/** Set WARD_BENCH_QUICK=1 for tiny rounds that only prove the benchmarks work: their figures mean nothing. */
+export const QUICK = process.env['WARD_BENCH_QUICK'] === '1';
+
+/** `quick` under WARD_BENCH_QUICK=1, else `full`. */
+export function sized<T>(full: T, quick: T): T {
+  return QUICK ? quick : full;
+}
+
+let built = false;
 /**
- * Starts a TypeScript entry point as its own node process (`node --import tsx <file>`: the pid is the program's,
- * not a tsx wrapper's, so /proc/PID/status is its memory). Output goes to a file, not through a pipe to this
- * process, so that reading it costs the measured process nothing. Resolves once a log line shows the port.
+ * Compiles ward (`npm run build`: tsconfig.build.json → dist/) once per bench process, so the benchmarks measure
+ * what `npm start` runs: plain JavaScript, no TypeScript loader. WARD_BENCH_SKIP_BUILD=1 uses dist/ as it is.
  */
-async function startNodeService(
+export function ensureBuilt(): void {
+  if (built || process.env['WARD_BENCH_SKIP_BUILD'] === '1' || process.env['WARD_BENCH_WARD_JS']) return;
+  const r = spawnSync(
+    process.execPath,
+    [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
+    {
+      cwd: ROOT,
+      encoding: 'utf8',
+    },
+  );
+  if (r.status !== 0) throw new Error(`npm run build failed:\n${r.stdout}${r.stderr}`);
+  built = true;
+}
+
+/**
+ * ward's compiled entry point, as `npm start` runs it. WARD_BENCH_WARD_JS points at another build (say, one of an
+ * older commit, compiled under bench/.work/) to compare before and after with the same harness.
+ */
+export const WARD_MAIN_JS = process.env['WARD_BENCH_WARD_JS'] ?? join(ROOT, 'dist', 'src', 'main.js');
+
+/**
+ * Starts a plain-JavaScript program as its own node process (`node <file>`: the pid is the program's, so
+ * /proc/PID/status is its memory), optionally inside a network namespace (`ip netns exec NS node <file>`: `ip`
+ * execs node, so the pid is still the program's). Output goes to a file, not through a pipe to this process, so
+ * that reading it costs the measured process nothing. Resolves once a log line shows the port.
+ */
+export async function startNodeService(
   entry: string,
   env: Record<string, string>,
   logFile: string,
   portOf: (line: Record<string, unknown>) => number | undefined,
+  options: { netns?: string; host?: string; nodeArgs?: readonly string[] } = {},
 ): Promise<ServiceProcess> {
   const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const node = [process.execPath, ...(options.nodeArgs ?? []), entry];
+  const argv = options.netns
+    ? (['ip', ['netns', 'exec', options.netns, ...node]] as const)
+    : ([node[0]!, node.slice(1)] as const);
+  const child = spawn(argv[0], [...argv[1]], {
     cwd: ROOT,
     env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/root', ...env },
     stdio: ['ignore', fd, fd],
@@ -273,14 +332,14 @@ async function startNodeService(
   process.once('exit', kill);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   let port: number | undefined;
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 60_000;
   while (port === undefined) {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`${entry} exited before listening:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
     }
     if (Date.now() > deadline) {
       kill();
-      throw new Error(`${entry} did not listen within 30 s:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
+      throw new Error(`${entry} did not listen within 60 s:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
     }
     await sleep(50);
     for (const raw of readFileSync(logFile, 'utf8').split('\n')) {
@@ -294,7 +353,7 @@ async function startNodeService(
   }
   return {
     pid: child.pid!,
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${options.host ?? '127.0.0.1'}:${port}`,
     port,
     logFile,
     async stop() {
@@ -309,10 +368,18 @@ async function startNodeService(
   };
 }
 
-/** ward as a user runs it (src/main.ts), HTTP mode, with the given environment on top of the bench defaults. */
-export function startWardService(env: Record<string, string>, logFile: string): Promise<ServiceProcess> {
+/**
+ * ward as `npm start` runs it (dist/src/main.js, compiled by ensureBuilt), HTTP mode, with the given environment on
+ * top of the bench defaults.
+ */
+export function startWardService(
+  env: Record<string, string>,
+  logFile: string,
+  options: { netns?: string } = {},
+): Promise<ServiceProcess> {
+  ensureBuilt();
   return startNodeService(
-    join(ROOT, 'src', 'main.ts'),
+    WARD_MAIN_JS,
     {
       SLACK_BOT_TOKEN: BOT_TOKEN,
       SLACK_SIGNING_SECRET: SIGNING_SECRET,
@@ -328,19 +395,35 @@ export function startWardService(env: Record<string, string>, logFile: string): 
       typeof l['msg'] === 'string' && l['msg'].startsWith('ward listening on')
         ? Number(l['port'])
         : undefined,
+    {
+      ...options,
+      // For profiling ward under a benchmark, e.g. WARD_BENCH_WARD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"
+      // (node writes the profile when ward exits at the end of the benchmark).
+      nodeArgs: (process.env['WARD_BENCH_WARD_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== ''),
+    },
   );
 }
 
-/** The baseline: a bare Bolt app (bench/bare-bolt.ts) with HTTPReceiver that acks /ward and does nothing else. */
-export async function startBareBolt(slackApiUrl: string, logFile: string): Promise<ServiceProcess> {
+/**
+ * The baseline: a bare Bolt app (bench/bare-bolt.mjs, plain JS) with HTTPReceiver. `ack`: acks /ward and does
+ * nothing else; `same`: acks, then does the same visible work as ward (see the file).
+ */
+export async function startBareBolt(
+  slackApiUrl: string,
+  logFile: string,
+  work: 'ack' | 'same',
+  redisUrl?: string,
+): Promise<ServiceProcess> {
   const port = await freePort();
   return startNodeService(
-    join(ROOT, 'bench', 'bare-bolt.ts'),
+    join(ROOT, 'bench', 'bare-bolt.mjs'),
     {
       BARE_BOLT_PORT: String(port),
+      BARE_BOLT_WORK: work,
       SLACK_SIGNING_SECRET: SIGNING_SECRET,
       SLACK_BOT_TOKEN: BOT_TOKEN,
       SLACK_API_URL: slackApiUrl,
+      ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
     },
     logFile,
     (l) => (l['msg'] === 'bare bolt listening' ? Number(l['port']) : undefined),
@@ -446,9 +529,12 @@ export function writeKnownHosts(
   writeFileSync(path, `${lines.join('\n')}\n`);
 }
 
-/** Options every `ssh` baseline invocation uses: the lab's proxy into the mgmt namespace, the pinned keys. */
+/**
+ * Options every `ssh` baseline invocation uses: the pinned keys and, when given, the lab's proxy into the mgmt
+ * namespace (none when the baseline itself runs inside that namespace).
+ */
 export function sshBaseOptions(
-  proxyCommand: readonly string[],
+  proxyCommand: readonly string[] | undefined,
   keyPath: string,
   knownHosts: string,
 ): string[] {
@@ -457,8 +543,7 @@ export function sshBaseOptions(
     '/dev/null',
     '-i',
     keyPath,
-    '-o',
-    `ProxyCommand=${proxyCommand.join(' ')}`,
+    ...(proxyCommand ? ['-o', `ProxyCommand=${proxyCommand.join(' ')}`] : []),
     '-o',
     'StrictHostKeyChecking=yes',
     '-o',

@@ -4,10 +4,12 @@ import {
   type BenchResult,
   type Figure,
   inFlight,
+  QUICK,
   readProcMemory,
   removeDir,
   runAlone,
   type ServiceProcess,
+  sized,
   sleep,
   startBareBolt,
   startInfra,
@@ -19,10 +21,10 @@ import {
   writeLockdownRequestConfig,
 } from './lib.js';
 
-const REQUESTS = 1000;
+const REQUESTS = sized(1000, 100);
 const CONCURRENCY = 10;
 /** How long a process is left alone before its idle RSS is read. */
-const IDLE_MS = 2000;
+const IDLE_MS = sized(2000, 500);
 
 /** The mix: help, two kinds of bad input (missing host, unknown command), and lockdown requests. */
 const MIX = [
@@ -37,7 +39,7 @@ export interface MemoryOptions {
 }
 
 export async function run(options: MemoryOptions = {}): Promise<BenchResult> {
-  const rounds = options.rounds ?? 3;
+  const rounds = options.rounds ?? sized(3, 1);
   const started = Date.now();
   const dir = workDir('memory');
   const infra = await startInfra();
@@ -54,7 +56,7 @@ export async function run(options: MemoryOptions = {}): Promise<BenchResult> {
           proc =
             who === 'ward'
               ? await startWardService(wardEnv, join(dir, `ward-${round}.log`))
-              : await startBareBolt(slack.apiUrl, join(dir, `bolt-${round}.log`));
+              : await startBareBolt(slack.apiUrl, join(dir, `bolt-${round}.log`), 'same', infra.redis.url);
           await sleep(IDLE_MS);
           const into = who === 'ward' ? ward : bolt;
           into.idle.push(readProcMemory(proc.pid).rssMiB);
@@ -78,18 +80,16 @@ export async function run(options: MemoryOptions = {}): Promise<BenchResult> {
           const url = `${proc.url}/slack/events`;
           const results = await inFlight(REQUESTS, CONCURRENCY, (i) => timedSignedPost(url, bodies[i]!));
           failures += results.filter((r) => r.status !== 200).length;
-          if (who === 'ward') {
-            // The work behind the acks (replies, approval messages) done before memory is read.
-            await waitUntil(
-              "ward's replies and approval messages",
-              () =>
-                slack.callsTo('response_url').length - before.response_url >= expected.response_url &&
-                slack.callsTo('chat.postMessage').length - before['chat.postMessage'] >=
-                  expected['chat.postMessage'],
-              120_000,
-              20,
-            );
-          }
+          // The work behind the acks (replies, approval messages) done before memory is read, on both sides.
+          await waitUntil(
+            'the replies and approval messages',
+            () =>
+              slack.callsTo('response_url').length - before.response_url >= expected.response_url &&
+              slack.callsTo('chat.postMessage').length - before['chat.postMessage'] >=
+                expected['chat.postMessage'],
+            120_000,
+            20,
+          );
           await sleep(IDLE_MS);
           const m = readProcMemory(proc.pid);
           into.after.push(m.rssMiB);
@@ -99,9 +99,15 @@ export async function run(options: MemoryOptions = {}): Promise<BenchResult> {
         }
       }
     }
-    const baseline = (samples: number[]) => ({ name: 'bare Bolt', samples });
+    const baseline = (samples: number[]) => ({ name: 'bare Bolt, same work', samples });
     const figures: Figure[] = [
-      { name: 'RSS at idle after start', unit: 'MiB', samples: ward.idle, baseline: baseline(bolt.idle) },
+      {
+        name: 'RSS at idle after start',
+        unit: 'MiB',
+        samples: ward.idle,
+        baseline: baseline(bolt.idle),
+        target: '≤ 1.3× bare Bolt',
+      },
       {
         name: `RSS after ${REQUESTS} requests (work done, ${IDLE_MS / 1000} s idle)`,
         unit: 'MiB',
@@ -119,16 +125,19 @@ export async function run(options: MemoryOptions = {}): Promise<BenchResult> {
         unit: 'MiB',
         samples: ward.after.map((v, i) => v - ward.idle[i]!),
         baseline: baseline(bolt.after.map((v, i) => v - bolt.idle[i]!)),
+        target: '≤ 1.5× bare Bolt',
       },
     ];
     return {
       name: 'memory',
       title: `Memory (RSS idle, and after ${REQUESTS} requests)`,
-      method: `Fresh process per round; VmRSS ${IDLE_MS / 1000} s after it listens, then ${REQUESTS} signed slash commands at ${CONCURRENCY} in flight (${MIX.map((m) => `\`${m.text}\``).join(', ')} in turn), VmRSS once ward's replies and approval messages are all out and ${IDLE_MS / 1000} s passed. Baseline: bare Bolt acking the same requests.`,
+      method: `Fresh process per round; VmRSS ${IDLE_MS / 1000} s after it listens, then ${REQUESTS} signed slash commands at ${CONCURRENCY} in flight (${MIX.map((m) => `\`${m.text}\``).join(', ')} in turn), VmRSS once ward's replies and approval messages are all out and ${IDLE_MS / 1000} s passed. Baseline: bare Bolt (bench/bare-bolt.mjs, plain JS) doing the same visible work for the same requests.`,
       figures,
       notes: [
         `${rounds} rounds, each with a fresh ward and a fresh bare Bolt (redis-server and the fake Slack are shared).`,
-        'Both run as `node --import tsx <entry>` (the pid measured is the program itself, not a tsx wrapper); the TypeScript loader is part of both RSS figures.',
+        ...(QUICK ? ['**QUICK MODE (WARD_BENCH_QUICK=1): tiny rounds; these figures mean nothing.**'] : []),
+        'Both run as plain JavaScript under `node` (ward as `npm start` runs it: dist/src/main.js, compiled first; the baseline: bench/bare-bolt.mjs), each in its own process; no TypeScript loader on either side. The load generator and the fake Slack run in the bench process.',
+        'The baseline answers `help` and bad input through response_url, and `lockdown web1` with one Redis SET and one chat.postMessage, as ward does.',
         failures === 0
           ? 'Every request was answered HTTP 200.'
           : `${failures} request(s) were NOT answered HTTP 200.`,

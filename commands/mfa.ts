@@ -1,4 +1,3 @@
-import QRCode from 'qrcode';
 import { z } from 'zod';
 import { EVERYONE } from '../src/config/policy.js';
 import { defineCommand } from '../src/core/command.js';
@@ -96,6 +95,8 @@ export default defineCommand({
           ),
         ],
       });
+      // qrcode is loaded on the first enrolment only: ward should not carry it in memory for a rare command.
+      const QRCode = (await import('qrcode')).default;
       const png = await QRCode.toBuffer(uri, { type: 'png', margin: 2, width: 256 });
       // Recorded before the upload too, so that the DM is deleted even when the upload fails half-way.
       const recorded = await rememberEnrolmentMessages(services, user, {

@@ -45,6 +45,21 @@ export class StoreUnavailableError extends WardError {
   }
 }
 
+/**
+ * A write that carries a promise reached the Redis primary, but not enough replicas acknowledged it in time
+ * (WARD_REDIS_MIN_REPLICAS within WARD_REDIS_DURABLE_TIMEOUT_MS): if the primary failed now, the write could be lost
+ * in the failover. ward therefore does not report it done: the person is told to retry, a webhook sender gets 503.
+ */
+export class NotDurableError extends WardError {
+  constructor(acknowledged: number, wanted: number) {
+    super(
+      'ward_store_not_durable',
+      'ward could not confirm that this was safely recorded (the standby Redis did not acknowledge it in time), so it is not done yet. Nothing was run. Retry in a moment.',
+      { message: `${acknowledged} of ${wanted} Redis replicas acknowledged the write in time` },
+    );
+  }
+}
+
 /** Configuration (env, policy, inventory, rules) is invalid. `problems` lists every problem, never a secret value. */
 export class ConfigError extends WardError {
   readonly problems: string[];

@@ -10,7 +10,7 @@ import { DuoMfa } from './adapters/duo/duo-mfa.js';
 import { LocalShell } from './adapters/local/local-shell.js';
 import { DisabledMailer } from './adapters/mailgun/disabled-mailer.js';
 import { MemoryStore } from './adapters/memory/memory-store.js';
-import { RedisStore } from './adapters/redis/redis-store.js';
+import { createRedisStore } from './adapters/redis/redis-store.js';
 import { SlackChat } from './adapters/slack/slack-chat.js';
 import { NodeSshShell } from './adapters/ssh/node-ssh-shell.js';
 import { TotpMfa } from './adapters/totp/totp-mfa.js';
@@ -126,14 +126,19 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
   const inventory = new InventoryHolder(config);
 
   let store: Store;
-  if (config.REDIS_URL) {
-    const redis = new RedisStore(config.REDIS_URL);
+  if (config.redis) {
+    const redis = createRedisStore(config.redis, log);
     await redis.connect();
     store = redis;
+    if (config.redis.mode === 'sentinel' && config.redis.minReplicas === 0) {
+      log.warn(
+        'WARD_REDIS_MIN_REPLICAS=0 with Sentinel: a failover may lose approvals, votes, audit entries and alerts that ward already reported done',
+      );
+    }
   } else {
     store = new MemoryStore(clock);
     log.warn(
-      'REDIS_URL is not set: using the in-process store. Pending approvals, locks and deduplication are lost on restart, and only one ward replica may run.',
+      'REDIS_URL is not set: using the in-process store (REDIS_SENTINELS is not set either). Pending approvals, locks and deduplication are lost on restart, and only one ward replica may run.',
     );
   }
 

@@ -87,6 +87,21 @@ export const slackRateLimitedTotal = new Counter({
   registers: [registry],
 });
 
+/** Times this process found the Redis primary at another address than before (a Sentinel failover). */
+export const redisFailoversTotal = new Counter({
+  name: 'ward_redis_failovers_total',
+  help: 'Redis primary changes seen by this process (Sentinel failovers)',
+  registers: [registry],
+});
+
+/** 1 for the Redis primary this process is connected to (host:port, from a bounded set of Redis nodes). */
+export const redisPrimary = new Gauge({
+  name: 'ward_redis_primary',
+  help: 'The Redis primary this process is connected to (value 1), by address',
+  labelNames: ['address'] as const,
+  registers: [registry],
+});
+
 /** Differences ward found between a containment it applied and the host or cloud now, each reported once. */
 export const containmentDriftTotal = new Counter({
   name: 'ward_containment_drift_total',

@@ -97,18 +97,25 @@ export class AlertQueue {
       values[laneOf(alert)].push(JSON.stringify(item));
     }
     // Normal first: warnings may fill the queue only up to max - reserve; critical alerts up to max.
-    const ok = await this.store.listPushBounded([
-      { key: alertQueueKey, values: values.normal, maxTotal: this.max - this.urgentReserve },
-      { key: alertUrgentQueueKey, values: values.urgent, maxTotal: this.max },
-    ]);
+    const ok = await this.store.durable(() =>
+      this.store.listPushBounded([
+        { key: alertQueueKey, values: values.normal, maxTotal: this.max - this.urgentReserve },
+        { key: alertUrgentQueueKey, values: values.urgent, maxTotal: this.max },
+      ]),
+    );
     if (!ok) throw new AlertQueueFullError(this.max);
     return ids;
   }
 
-  /** The oldest `max` entries of a lane, without removing them. An unreadable entry is returned with `item` null. */
-  async peek(lane: QueueLane, max: number): Promise<PeekedEntry[]> {
+  /**
+   * The oldest `max` entries of a lane, without removing them. An unreadable entry is returned with `item` null.
+   * Entries `skip` says true for are left out before they are parsed (the relay skips those it is already
+   * delivering: in a storm most of what it peeks, and parsing them again on every look cost more than the rest).
+   */
+  async peek(lane: QueueLane, max: number, skip?: (entry: string) => boolean): Promise<PeekedEntry[]> {
     if (max <= 0) return [];
-    const entries = await this.store.listRange(laneKey(lane), 0, max - 1);
+    const all = await this.store.listRange(laneKey(lane), 0, max - 1);
+    const entries = skip === undefined ? all : all.filter((entry) => !skip(entry));
     return entries.map((entry) => {
       try {
         return { entry, lane, item: JSON.parse(entry) as QueuedAlert };

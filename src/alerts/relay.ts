@@ -95,6 +95,9 @@ const rollupPartKey = (rule: string, channel: string, minute: number) =>
 const deliveredKey = (entryId: string, channel: string) => `ward:alert:delivered:${entryId}:${channel}`;
 
 const dayMs = 24 * 3_600_000;
+/** How long recording a posted message is retried (a Sentinel failover takes seconds) before the entry is retried. */
+const POSTED_COMMIT_DEADLINE_MS = 120_000;
+const POSTED_COMMIT_RETRY_MS = 500;
 
 /**
  * Slack errors that retrying cannot fix for this channel or message: the alert goes to the fallback channel with
@@ -230,21 +233,24 @@ export class AlertRelay {
       now,
     );
     for (const alert of alerts) this.o.onOutcome?.(alert.source, 'accepted');
-    for (const alert of alerts) {
-      await this.o.audit
-        ?.record({
-          type: 'alert.accepted',
-          ...(alert.host === undefined ? {} : { hosts: [alert.host] }),
-          details: {
-            source: alert.source,
-            fingerprint: alert.fingerprint,
-            status: alert.status,
-            severity: alert.severity,
-            payload: payloadDigest(alert.raw),
-          },
-        })
-        .catch((err) => this.o.log.warn({ err }, 'could not audit an accepted alert'));
-    }
+    // Recorded together: the audit log writes records made in the same tick in one append.
+    await Promise.all(
+      alerts.map((alert) =>
+        this.o.audit
+          ?.record({
+            type: 'alert.accepted',
+            ...(alert.host === undefined ? {} : { hosts: [alert.host] }),
+            details: {
+              source: alert.source,
+              fingerprint: alert.fingerprint,
+              status: alert.status,
+              severity: alert.severity,
+              payload: payloadDigest(alert.raw),
+            },
+          })
+          .catch((err) => this.o.log.warn({ err }, 'could not audit an accepted alert')),
+      ),
+    );
     this.wake?.();
   }
 
@@ -329,10 +335,12 @@ export class AlertRelay {
     if (max <= 0) return [];
     const now = this.o.clock.now();
     const waiting = [...this.retryAt.values()].filter((r) => r.lane === lane && r.at > now).length;
-    const all = await this.queue.peek(lane, this.inFlightByLane[lane] + waiting + max);
-    return all
-      .filter((e) => !this.inFlight.has(e.entry) && (this.retryAt.get(e.entry)?.at ?? 0) <= now)
-      .slice(0, max);
+    const fresh = await this.queue.peek(
+      lane,
+      this.inFlightByLane[lane] + waiting + max,
+      (entry) => this.inFlight.has(entry) || (this.retryAt.get(entry)?.at ?? 0) > now,
+    );
+    return fresh.slice(0, max);
   }
 
   private track(e: PeekedEntry): Promise<boolean> {
@@ -530,10 +538,18 @@ export class AlertRelay {
       },
       autoPending: alert.status === 'firing' && (route.auto.length > 0 || route.incident === 'auto'),
     };
-    await store.set(key, JSON.stringify(record), route.dedupeWindowMs + dayMs);
-    if (alert.status === 'firing') {
-      await store.set(pKey, JSON.stringify({ kind: 'message', key } satisfies Pointer), route.dedupeWindowMs);
-    }
+    // Confirmed by a replica before anything is posted: a failover that lost the pointer would let a retried copy
+    // of this alert (a sender that got 503) post a second message instead of updating this one.
+    await store.durable(async () => {
+      await store.set(key, JSON.stringify(record), route.dedupeWindowMs + dayMs);
+      if (alert.status === 'firing') {
+        await store.set(
+          pKey,
+          JSON.stringify({ kind: 'message', key } satisfies Pointer),
+          route.dedupeWindowMs,
+        );
+      }
+    });
     return key;
   }
 
@@ -624,7 +640,7 @@ export class AlertRelay {
           try {
             if (record.ts === undefined) {
               const posted = await this.o.chat.postMessage(target, message);
-              await this.commit(record.channel, recordKey, (r) => {
+              await this.commitPosted(record.channel, recordKey, (r) => {
                 r.ts = posted.ts;
                 r.syncedRev = Math.max(r.syncedRev, record.rev);
               });
@@ -661,6 +677,26 @@ export class AlertRelay {
   }
 
   /**
+   * Records that a message was posted. Slack cannot take a post back, so this must not be lost: a record without its
+   * ts is posted again when the entry is retried, a second message for one alert. The write waits for a replica
+   * (a failover must not lose it) and is retried here, through a failover window, before giving up.
+   */
+  private async commitPosted(channel: string, key: string, change: (r: SlackRecord) => void): Promise<void> {
+    // Real time, not the injected clock: this bounds a wait, it is not a business rule.
+    const deadline = Date.now() + POSTED_COMMIT_DEADLINE_MS;
+    for (;;) {
+      try {
+        await this.commit(channel, key, change);
+        return;
+      } catch (err) {
+        if (Date.now() >= deadline) throw err;
+        this.o.log.warn({ err, key }, 'could not record a posted alert message yet; retrying');
+        await new Promise((r) => setTimeout(r, POSTED_COMMIT_RETRY_MS));
+      }
+    }
+  }
+
+  /**
    * Read-modify-write of a record in its channel's order, ahead of queued alerts: it runs inside a paced Slack call
    * (after a post), and waiting behind a storm's queued alerts there would stall the whole channel's pacing.
    */
@@ -672,7 +708,7 @@ export class AlertRelay {
         if (record === null) return;
         change(record);
         const ttl = await this.o.store.ttlMs(key);
-        await this.o.store.set(key, JSON.stringify(record), ttl ?? dayMs);
+        await this.o.store.durable(() => this.o.store.set(key, JSON.stringify(record), ttl ?? dayMs));
       },
       true,
     );

@@ -1,17 +1,18 @@
 /**
  * `npm run audit -- verify [--anchor seq:mac]…`, `npm run audit -- migrate` and `npm run audit -- export [--since
  * ISO]`: check the audit log's HMAC chain (against published anchors), seal an unkeyed chain from an earlier ward
- * under the key, or write the log as JSON Lines for a SIEM. Reads REDIS_URL and WARD_ENCRYPTION_KEY (from the
- * environment or a .env file in the working directory).
+ * under the key, or write the log as JSON Lines for a SIEM. Reads the Redis variables (REDIS_URL, or
+ * REDIS_SENTINELS and REDIS_SENTINEL_NAME with their passwords) and WARD_ENCRYPTION_KEY, from the environment or a
+ * .env file in the working directory.
  *
  * Exit codes: 0 chain intact / migrated / export written; 1 chain broken (the first broken entry is named); 2
- * nothing could be checked (no REDIS_URL: the in-process store dies with its process; no key; Redis unreachable;
- * bad usage).
+ * nothing could be checked (no Redis configured: the in-process store dies with its process; no key; Redis
+ * unreachable; bad usage).
  */
 import { once } from 'node:events';
 import { createWriteStream, existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { RedisStore } from '../adapters/redis/redis-store.js';
+import { createRedisStore } from '../adapters/redis/redis-store.js';
 import {
   AUDIT_HEAD_KEY,
   AUDIT_STREAM,
@@ -26,7 +27,7 @@ import {
   parseEntry,
   parseHead,
 } from '../audit/chain.js';
-import { envSchema } from '../config/env.js';
+import { envSchema, loadRedisConfig, type RedisConfig } from '../config/env.js';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
 import { INCIDENT_ID_PATTERN } from '../incidents/incident.js';
 import { readTimeline } from '../incidents/timeline.js';
@@ -261,17 +262,25 @@ export async function runAuditCli(
     return 2;
   }
 
+  let redis: RedisConfig | undefined;
+  try {
+    redis = loadRedisConfig(env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    io.err(`${err.userMessage}\n`);
+    return 2;
+  }
   const parsed = envSchema
-    .pick({ REDIS_URL: true, WARD_ENCRYPTION_KEY: true })
-    .safeParse({ REDIS_URL: env['REDIS_URL'], WARD_ENCRYPTION_KEY: env['WARD_ENCRYPTION_KEY'] });
+    .pick({ WARD_ENCRYPTION_KEY: true })
+    .safeParse({ WARD_ENCRYPTION_KEY: env['WARD_ENCRYPTION_KEY'] });
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
     io.err(`${new ConfigError('ward configuration (environment)', problems).userMessage}\n`);
     return 2;
   }
-  if (parsed.data.REDIS_URL === undefined) {
+  if (redis === undefined) {
     io.err(
-      'REDIS_URL is not set, so ward keeps its audit log in the in-process store, which is gone once ward exits: there is nothing to verify or export. Set REDIS_URL (the same as ward uses).\n',
+      'Neither REDIS_URL nor REDIS_SENTINELS is set, so ward keeps its audit log in the in-process store, which is gone once ward exits: there is nothing to verify or export. Set REDIS_URL or REDIS_SENTINELS and REDIS_SENTINEL_NAME (the same as ward uses).\n',
     );
     return 2;
   }
@@ -284,7 +293,7 @@ export async function runAuditCli(
     return 2;
   }
 
-  const store = new RedisStore(parsed.data.REDIS_URL);
+  const store = createRedisStore(redis);
   try {
     await store.connect();
     if (action === 'verify' && incident !== undefined)
@@ -306,7 +315,11 @@ export async function runAuditCli(
   } catch (err) {
     if (err instanceof StoreUnavailableError) {
       // Never print REDIS_URL itself: it may carry a password.
-      io.err('Cannot reach Redis at REDIS_URL: is it running and reachable from here?\n');
+      io.err(
+        redis.mode === 'sentinel'
+          ? 'Cannot reach a Redis primary through REDIS_SENTINELS: are the sentinels running, reachable from here, and is REDIS_SENTINEL_NAME the monitored group?\n'
+          : 'Cannot reach Redis at REDIS_URL: is it running and reachable from here?\n',
+      );
       return 2;
     }
     throw err;

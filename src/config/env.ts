@@ -47,6 +47,25 @@ export const envSchema = z.object({
     (v) => v === undefined || /^rediss?:\/\//.test(v) || v.startsWith('/'),
     'must be redis://host:port[/db], rediss://… or a unix socket path',
   ),
+  REDIS_SENTINELS: optionalString.refine(
+    (v) => v === undefined || parseSentinels(v) !== null,
+    'must be a comma-separated list of host:port (e.g. s1:26379,s2:26379,s3:26379); prefix each with rediss:// for TLS',
+  ),
+  REDIS_SENTINEL_NAME: optionalString,
+  REDIS_SENTINEL_PASSWORD: optionalString,
+  REDIS_PASSWORD: optionalString,
+  WARD_REDIS_MIN_REPLICAS: z.coerce
+    .number({ error: 'must be a whole number of replicas (0 turns the wait off)' })
+    .int('must be a whole number')
+    .min(0, 'must be 0 or more')
+    .max(16, 'must be at most 16')
+    .optional(),
+  WARD_REDIS_DURABLE_TIMEOUT_MS: z.coerce
+    .number({ error: 'must be a number of milliseconds' })
+    .int('must be a whole number')
+    .min(10, 'must be at least 10 ms')
+    .max(30_000, 'must be at most 30000 ms')
+    .default(1000),
   WARD_POLICY: optionalString,
   WARD_INVENTORY: optionalString,
   WARD_RULES: optionalString,
@@ -160,6 +179,8 @@ export const SECRET_VARS: ReadonlySet<string> = new Set([
   'SLACK_SIGNING_SECRET',
   'SLACK_APP_TOKEN',
   'REDIS_URL',
+  'REDIS_SENTINEL_PASSWORD',
+  'REDIS_PASSWORD',
   'WARD_ENCRYPTION_KEY',
   'DUO_IKEY',
   'DUO_SKEY',
@@ -170,13 +191,155 @@ export const SECRET_VARS: ReadonlySet<string> = new Set([
 /** Every variable the schema knows, for the .env.example check. */
 export const ENV_VARS: readonly string[] = Object.keys(envSchema.shape);
 
+/**
+ * Where ward's Redis is and how writes that carry a promise are made durable: one URL, or a Sentinel group that
+ * ioredis follows through failovers. Undefined when neither REDIS_URL nor REDIS_SENTINELS is set.
+ */
+export type RedisConfig = Readonly<
+  (
+    | { mode: 'url'; url: string }
+    | {
+        mode: 'sentinel';
+        sentinels: ReadonlyArray<{ host: string; port: number }>;
+        name: string;
+        sentinelPassword: string | undefined;
+        tls: boolean;
+      }
+  ) & {
+    password: string | undefined;
+    /** Replicas that must acknowledge a promise-carrying write (Redis WAIT) before ward reports it done. */
+    minReplicas: number;
+    durableTimeoutMs: number;
+  }
+>;
+
 export type Config = Readonly<
   Env & {
     /** Socket Mode when an app-level token is set, else the HTTP receiver. */
     socketMode: boolean;
     adminEmails: string[];
+    redis: RedisConfig | undefined;
   }
 >;
+
+/** `host:port,host:port` (each optionally `redis://` or `rediss://`, all alike); null when malformed or mixed. */
+export function parseSentinels(
+  value: string,
+): { tls: boolean; sentinels: Array<{ host: string; port: number }> } | null {
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  if (items.length === 0) return null;
+  const schemes = new Set<string>();
+  const sentinels: Array<{ host: string; port: number }> = [];
+  for (const item of items) {
+    const m = /^(?:(rediss?):\/\/)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/.exec(item);
+    if (!m) return null;
+    const port = Number(m[3]);
+    if (port < 1 || port > 65535) return null;
+    schemes.add(m[1] ?? 'redis');
+    sentinels.push({ host: m[2]!.replace(/^\[|\]$/g, ''), port });
+  }
+  if (schemes.size > 1) return null;
+  return { tls: schemes.has('rediss'), sentinels };
+}
+
+type RedisEnv = Pick<
+  Env,
+  | 'REDIS_URL'
+  | 'REDIS_SENTINELS'
+  | 'REDIS_SENTINEL_NAME'
+  | 'REDIS_SENTINEL_PASSWORD'
+  | 'REDIS_PASSWORD'
+  | 'WARD_REDIS_MIN_REPLICAS'
+  | 'WARD_REDIS_DURABLE_TIMEOUT_MS'
+>;
+
+/** The Redis part of the configuration, checked across variables; problems are pushed by variable name. */
+function redisConfigOf(data: RedisEnv, problems: string[]): RedisConfig | undefined {
+  if (data.REDIS_URL !== undefined && data.REDIS_SENTINELS !== undefined) {
+    problems.push(
+      'REDIS_URL, REDIS_SENTINELS: set one of them (a single Redis, or a Sentinel group), not both',
+    );
+    return undefined;
+  }
+  if (data.REDIS_SENTINELS === undefined) {
+    for (const name of ['REDIS_SENTINEL_NAME', 'REDIS_SENTINEL_PASSWORD'] as const) {
+      if (data[name] !== undefined)
+        problems.push(`${name}: only used with REDIS_SENTINELS, which is not set`);
+    }
+  }
+  const common = {
+    password: data.REDIS_PASSWORD,
+    durableTimeoutMs: data.WARD_REDIS_DURABLE_TIMEOUT_MS,
+  };
+  if (data.REDIS_SENTINELS !== undefined) {
+    const parsed = parseSentinels(data.REDIS_SENTINELS);
+    if (data.REDIS_SENTINEL_NAME === undefined) {
+      problems.push(
+        'REDIS_SENTINEL_NAME: required with REDIS_SENTINELS (the master group name of `sentinel monitor <name> …`)',
+      );
+    }
+    if (parsed === null || data.REDIS_SENTINEL_NAME === undefined) return undefined;
+    return Object.freeze({
+      mode: 'sentinel' as const,
+      sentinels: Object.freeze(parsed.sentinels),
+      name: data.REDIS_SENTINEL_NAME,
+      sentinelPassword: data.REDIS_SENTINEL_PASSWORD,
+      tls: parsed.tls,
+      ...common,
+      // With a standby to fail over to, a promise is only kept once the standby holds it.
+      minReplicas: data.WARD_REDIS_MIN_REPLICAS ?? 1,
+    });
+  }
+  if (data.REDIS_URL === undefined) {
+    if (data.REDIS_PASSWORD !== undefined)
+      problems.push('REDIS_PASSWORD: only used with REDIS_URL or REDIS_SENTINELS');
+    return undefined;
+  }
+  return Object.freeze({
+    mode: 'url' as const,
+    url: data.REDIS_URL,
+    ...common,
+    minReplicas: data.WARD_REDIS_MIN_REPLICAS ?? 0,
+  });
+}
+
+const redisEnvSchema = envSchema.pick({
+  REDIS_URL: true,
+  REDIS_SENTINELS: true,
+  REDIS_SENTINEL_NAME: true,
+  REDIS_SENTINEL_PASSWORD: true,
+  REDIS_PASSWORD: true,
+  WARD_REDIS_MIN_REPLICAS: true,
+  WARD_REDIS_DURABLE_TIMEOUT_MS: true,
+});
+
+/**
+ * Only the Redis variables, for tools that need nothing else (`npm run audit`). Throws a ConfigError naming every
+ * bad variable; undefined when no Redis is configured.
+ */
+export function loadRedisConfig(
+  env: Record<string, string | undefined> = process.env,
+): RedisConfig | undefined {
+  const relevant: Record<string, string> = {};
+  for (const name of Object.keys(redisEnvSchema.shape)) {
+    const value = env[name];
+    if (value !== undefined) relevant[name] = value;
+  }
+  const parsed = redisEnvSchema.safeParse(relevant);
+  if (!parsed.success) {
+    throw new ConfigError(
+      'ward configuration (environment)',
+      parsed.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`),
+    );
+  }
+  const problems: string[] = [];
+  const redis = redisConfigOf(parsed.data, problems);
+  if (problems.length > 0) throw new ConfigError('ward configuration (environment)', problems);
+  return redis;
+}
 
 /**
  * Parses the environment once. Throws a ConfigError listing every problem by variable name, never by value.
@@ -218,11 +381,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     extra.push('WARD_ALERT_RATE_PER_SOURCE: must be at least WARD_ALERT_MAX_PER_REQUEST');
   }
   if (mailgunSet === 1) extra.push('MAILGUN_API_KEY, MAILGUN_DOMAIN: set both, or neither to disable email');
+  const redis = redisConfigOf(data, extra);
   if (extra.length > 0) throw new ConfigError('ward configuration (environment)', extra);
 
   const adminEmails = (data.WARD_ADMIN_EMAILS ?? '')
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
-  return Object.freeze({ ...data, socketMode: data.SLACK_APP_TOKEN !== undefined, adminEmails });
+  return Object.freeze({ ...data, socketMode: data.SLACK_APP_TOKEN !== undefined, adminEmails, redis });
 }

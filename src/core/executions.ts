@@ -237,15 +237,27 @@ export class ExecutionLedger {
     if (!(await this.store.setIfAbsent(leaseKey(record.requestId), this.owner, this.leaseMs))) {
       throw new ExecutionAlreadyRanError(record.requestId);
     }
-    let created = false;
+    // The record is what proves an execution started (nothing runs before it is durable): after a failover that lost
+    // the claim, a second begin() finds it, or else the first never got past this point and never ran.
+    const text = JSON.stringify(full);
+    const write = { created: false };
     try {
-      created = await this.store.setIfAbsent(executionKey(record.requestId), JSON.stringify(full));
+      await this.store.durable(async () => {
+        write.created = await this.store.setIfAbsent(executionKey(record.requestId), text);
+      });
+    } catch (err) {
+      // Not durable (or the store failed): nothing ran; take back what may have reached the primary so that a retry
+      // is not refused as a duplicate.
+      if (write.created)
+        await this.store.compareAndSet(executionKey(record.requestId), text, null).catch(() => {});
+      write.created = false;
+      throw err;
     } finally {
-      if (!created) {
+      if (!write.created) {
         await this.store.compareAndSet(leaseKey(record.requestId), this.owner, null).catch(() => {});
       }
     }
-    if (!created) throw new ExecutionAlreadyRanError(record.requestId);
+    if (!write.created) throw new ExecutionAlreadyRanError(record.requestId);
     const execution = new RunningExecution(this, full);
     this.running.add(execution);
     execution.startHeartbeat();

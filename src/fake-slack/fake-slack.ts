@@ -137,9 +137,12 @@ export interface FakeSlack extends EventEmitter {
   files(): FakeFile[];
   /** Views opened or pushed, with their latest content after views.update. */
   views(): FakeView[];
-  /** Resolves once a Socket Mode client is connected (immediately if one is). */
-  socketConnected(timeoutMs?: number): Promise<void>;
-  /** Delivers an envelope to the connected Socket Mode client and resolves with its ack. */
+  /** Resolves once `count` (default 1) Socket Mode connections are open (immediately if they are). */
+  socketConnected(timeoutMs?: number, count?: number): Promise<void>;
+  /**
+   * Delivers an envelope to one open Socket Mode connection, as Slack does when an app holds several (one per
+   * replica): each envelope to exactly one of them, taken in turn. Resolves with that connection's ack.
+   */
   sendEnvelope(
     type: EnvelopeType,
     payload: object,
@@ -238,7 +241,9 @@ class FakeSlackServer extends EventEmitter implements FakeSlack {
   private port = 0;
   private lastTsMicros = 0;
   private idCounter = 0;
-  private socket: WebSocket | undefined;
+  /** Open Socket Mode connections, in the order they connected; each envelope goes to one, in turn. */
+  private readonly socketModeClients: WebSocket[] = [];
+  private nextSocketModeClient = 0;
   private pingTimer: NodeJS.Timeout | undefined;
   private readonly pendingAcks = new Map<string, PendingAck>();
   /** Tickets handed out by apps.connections.open; a WebSocket URL without a valid one is refused, as by Slack. */
@@ -1010,12 +1015,13 @@ class FakeSlackServer extends EventEmitter implements FakeSlack {
   }
 
   private onSocketModeConnection(ws: WebSocket): void {
-    this.socket = ws;
+    this.socketModeClients.push(ws);
     ws.on('message', (data, isBinary) => {
       if (!isBinary) this.onSocketModeMessage(data.toString());
     });
     ws.on('close', () => {
-      if (this.socket === ws) this.socket = undefined;
+      const at = this.socketModeClients.indexOf(ws);
+      if (at !== -1) this.socketModeClients.splice(at, 1);
     });
     ws.send(
       JSON.stringify({
@@ -1053,11 +1059,17 @@ class FakeSlackServer extends EventEmitter implements FakeSlack {
     );
   }
 
-  socketConnected(timeoutMs = DEFAULT_WAIT_MS): Promise<void> {
-    if (this.socket?.readyState === 1) return Promise.resolve();
+  private openSocketModeClients(): WebSocket[] {
+    return this.socketModeClients.filter((ws) => ws.readyState === 1);
+  }
+
+  socketConnected(timeoutMs = DEFAULT_WAIT_MS, count = 1): Promise<void> {
+    if (this.openSocketModeClients().length >= count) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const onConnected = (): void => {
+        if (this.openSocketModeClients().length < count) return;
         clearTimeout(timer);
+        this.off('socket_connected', onConnected);
         resolve();
       };
       const timer = setTimeout(() => {
@@ -1065,11 +1077,11 @@ class FakeSlackServer extends EventEmitter implements FakeSlack {
         const opened = this.callsTo('apps.connections.open').length;
         reject(
           new Error(
-            `fake Slack: no Socket Mode client connected within ${timeoutMs} ms (apps.connections.open was called ${opened} times)`,
+            `fake Slack: ${this.openSocketModeClients().length} of ${count} Socket Mode clients connected within ${timeoutMs} ms (apps.connections.open was called ${opened} times)`,
           ),
         );
       }, timeoutMs);
-      this.once('socket_connected', onConnected);
+      this.on('socket_connected', onConnected);
     });
   }
 
@@ -1080,7 +1092,8 @@ class FakeSlackServer extends EventEmitter implements FakeSlack {
   ): Promise<{ envelope_id: string; payload?: unknown }> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_WAIT_MS;
     await this.socketConnected(timeoutMs);
-    const ws = this.socket;
+    const open = this.openSocketModeClients();
+    const ws = open[this.nextSocketModeClient++ % open.length];
     if (!ws) throw new Error('fake Slack: the Socket Mode client disconnected');
     const envelopeId = randomUUID();
     // As in Slack's envelopes: only commands and modal submissions/option requests can carry a response payload.

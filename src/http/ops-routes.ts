@@ -18,6 +18,7 @@ export interface Readiness {
 export function registerOpsRoutes(routes: HttpRoutes, ready: Readiness): void {
   routes.add('GET', '/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));
   routes.add('GET', '/readyz', async (_req, res) => {
+    // With Sentinel, the ping goes to the primary ioredis is connected to: none reachable (mid-failover) → 503.
     const storeOk = await ready.store.ping().then(
       () => true,
       () => false,

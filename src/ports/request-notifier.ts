@@ -58,6 +58,11 @@ export type RequestNotice =
 export interface RequestNotifier {
   /** Posts a new request's message in its channel; returns where it is. */
   postRequest(req: ApprovalRequest): Promise<Thread>;
+  /**
+   * Posts a plain notice (no buttons) that an approved request runs, for a request whose approval message's place was
+   * lost: its run reports in this notice's thread. Returns where it is.
+   */
+  postRunNotice(req: ApprovalRequest): Promise<Thread>;
   /** Redraws a request's message from its stored state. Throws when the chat refuses. */
   redrawRequest(req: ApprovalRequest): Promise<void>;
   /** Tells the channel that someone overrode a soft policy with break-glass. */

@@ -87,10 +87,30 @@ export interface Store {
     fields: Record<string, string>,
     guard: { key: string; expected: string | null; next: string },
   ): Promise<string | null>;
+  /**
+   * streamAppendGuarded for several entries at once: all are appended, in order, only when `guardKey` still holds
+   * `expected`, and it is set to `next` in the same atomic step. Returns their ids, or null when the guard did not
+   * match (then nothing was appended). Lets the audit log write a burst of entries in one round trip.
+   */
+  streamAppendGuardedAll(
+    key: string,
+    entries: ReadonlyArray<Record<string, string>>,
+    guard: { key: string; expected: string | null; next: string },
+  ): Promise<string[] | null>;
   /** Entries with ids in [start, end] ('-' and '+' for the ends), at most count. */
   streamRange(key: string, start?: string, end?: string, count?: number): Promise<StreamEntry[]>;
   /** Newest entries first, at most count. */
   streamRevRange(key: string, count: number): Promise<StreamEntry[]>;
+
+  /**
+   * Runs `write` and then, when the store has replicas to wait for (Redis: WARD_REDIS_MIN_REPLICAS > 0), waits until
+   * enough of them acknowledged it (Redis WAIT on the same connection), so that a failover cannot lose it. Used for
+   * writes that carry a promise to someone: request creation and transitions, the execution claim and record,
+   * audit appends, accepted alerts. Rejects with NotDurableError when too few replicas acknowledged in time (the
+   * write did reach the primary: the caller must not report it done, and a retry must be safe). The in-process
+   * store has nothing to wait for.
+   */
+  durable<T>(write: () => Promise<T>): Promise<T>;
 
   /**
    * A reader/writer lock with leases on `key` (also using `<key>:shared` and `<key>:waiting`), decided atomically in

@@ -107,8 +107,15 @@ export function createSlackApp(
     await ack();
     if (body.type !== 'block_actions' || !('action_id' in action)) return;
     const requestId = newCorrelationId();
-    const log = services.log.child({ requestId, user: body.user.id, actionId: action.action_id });
     const value = 'value' in action && typeof action.value === 'string' ? action.value : '';
+    // The button's value (an approval request id, for approval buttons) names what the click was about, so that a
+    // refusal logged for it can be found by that id.
+    const log = services.log.child({
+      requestId,
+      user: body.user.id,
+      actionId: action.action_id,
+      actionValue: value.slice(0, 64),
+    });
     const channel = body.channel?.id;
     const message = body.message as { ts?: string; thread_ts?: string } | undefined;
     const responseUrl = body.response_url;

@@ -27,6 +27,17 @@ export class SlackRequestNotifier implements RequestNotifier {
     return this.chat.postMessage(req.channel, renderApprovalMessage(req));
   }
 
+  postRunNotice(req: ApprovalRequest): Promise<Thread> {
+    return this.chat.postMessage(req.channel, {
+      text: `Request ${req.id} (${req.command}) is approved; its run is reported in this thread.`,
+      blocks: [
+        section(
+          `:white_check_mark: Request \`${req.id}\` (\`${esc(req.command)}\`) is approved; its run is reported in this thread.`,
+        ),
+      ],
+    });
+  }
+
   async redrawRequest(req: ApprovalRequest): Promise<void> {
     if (!req.message) return;
     await this.chat.update(req.message.channel, req.message.ts, renderApprovalMessage(req));

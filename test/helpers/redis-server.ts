@@ -6,7 +6,7 @@
  * killed outright (vitest may end its workers with a signal, which skips 'exit' handlers).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +29,19 @@ export interface RedisProcess {
 export interface StartRedisOptions {
   /** Persist every write to an append-only file in `dir` (fsync always, so a kill keeps acknowledged writes). */
   appendonly?: boolean;
+  /** Start as a replica of this primary port (on 127.0.0.1). */
+  replicaOf?: number;
+  /**
+   * Start a sentinel instead (`redis-server sentinel.conf --sentinel`) monitoring this primary. Sentinel rewrites
+   * its config file, which lives in `dir`.
+   */
+  sentinel?: {
+    name: string;
+    primaryPort: number;
+    quorum: number;
+    downAfterMs: number;
+    failoverTimeoutMs: number;
+  };
 }
 
 const READY_TIMEOUT_MS = 10_000;
@@ -69,7 +82,29 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisPro
   const watch = (pid: number | undefined): void => {
     watchdogInput.write(`${pid ?? ''}\n`);
   };
-  const args = (port: number): string[] => [
+  const args = (port: number): string[] => (opts.sentinel ? sentinelArgs(port) : serverArgs(port));
+  const sentinelArgs = (port: number): string[] => {
+    const m = opts.sentinel!;
+    const conf = join(dir, 'sentinel.conf');
+    // Written on each launch only if absent: a restarted sentinel keeps what it learnt (the current primary).
+    if (!existsSync(conf)) {
+      writeFileSync(
+        conf,
+        [
+          `port ${port}`,
+          'bind 127.0.0.1',
+          `dir ${dir}`,
+          `sentinel monitor ${m.name} 127.0.0.1 ${m.primaryPort} ${m.quorum}`,
+          `sentinel down-after-milliseconds ${m.name} ${m.downAfterMs}`,
+          `sentinel failover-timeout ${m.name} ${m.failoverTimeoutMs}`,
+          `sentinel parallel-syncs ${m.name} 1`,
+          '',
+        ].join('\n'),
+      );
+    }
+    return [conf, '--sentinel', '--port', String(port), '--daemonize', 'no'];
+  };
+  const serverArgs = (port: number): string[] => [
     '--port',
     String(port),
     '--bind',
@@ -81,6 +116,7 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisPro
     '--dir',
     dir,
     ...(opts.appendonly ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
+    ...(opts.replicaOf === undefined ? [] : ['--replicaof', '127.0.0.1', String(opts.replicaOf)]),
   ];
 
   // The free port may be taken between freePort() and Redis binding it: try another one.

@@ -348,6 +348,8 @@ describe('alert webhooks', () => {
     expect(buttons.map((b) => [b['action_id'], JSON.parse(b['value'] as string).host])).toEqual([
       ['alert.suggest.forensics', 'web1'],
       ['alert.suggest.lockdown', 'web1'],
+      // Every firing alert can also become an incident (the button carries only the stored alert's reference).
+      ['incident.open_alert', undefined],
     ]);
     expect(updated?.ts).toBe(posted?.ts);
     expect(JSON.stringify(updated?.blocks)).toContain('2 times');

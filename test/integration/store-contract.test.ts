@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../src/adapters/memory/memory-store.js';
 import { RedisStore } from '../../src/adapters/redis/redis-store.js';
-import { StoreUnavailableError } from '../../src/errors.js';
+import { NotDurableError, StoreUnavailableError } from '../../src/errors.js';
 import type { Store } from '../../src/ports/store.js';
 import { type RedisProcess, startRedis } from '../helpers/redis-server.js';
 
@@ -138,6 +138,37 @@ function contract(name: string, make: () => Promise<Store>, advance: (ms: number
       expect(await store.streamRange(k)).toHaveLength(2);
     });
 
+    it('appends a batch of guarded entries in order, all or none', async () => {
+      const k = key('chain-all');
+      const head = key('head-all');
+      const ids = await store.streamAppendGuardedAll(k, [{ n: '1', x: 'a' }, { n: '2' }, { n: '3' }], {
+        key: head,
+        expected: null,
+        next: 'h3',
+      });
+      expect(ids).toHaveLength(3);
+      expect(await store.get(head)).toBe('h3');
+      const stale = await store.streamAppendGuardedAll(k, [{ n: '4' }, { n: '5' }], {
+        key: head,
+        expected: 'h1',
+        next: 'h5',
+      });
+      expect(stale).toBeNull();
+      expect((await store.streamRange(k)).map((e) => e.fields)).toEqual([
+        { n: '1', x: 'a' },
+        { n: '2' },
+        { n: '3' },
+      ]);
+      expect(await store.get(head)).toBe('h3');
+    });
+
+    it('durable runs the write once and gives back its result (no replicas are asked for here)', async () => {
+      const k = key('durable');
+      expect(await store.durable(() => store.setIfAbsent(k, 'a'))).toBe(true);
+      expect(await store.durable(() => store.setIfAbsent(k, 'b'))).toBe(false);
+      expect(await store.get(k)).toBe('a');
+    });
+
     it('lease lock: shared holders coexist and keep an exclusive attempt out, naming themselves', async () => {
       const k = key('rw');
       expect((await store.leaseAcquire(k, 'shared', 'read-a', 10_000)).acquired).toBe(true);
@@ -259,6 +290,24 @@ describe('RedisStore when Redis goes away', () => {
       if (value === null) await new Promise((res) => setTimeout(res, 100));
     }
     expect(value).toBe('back');
+    await s.close();
+    await r.stop();
+  });
+
+  it('a write no replica acknowledges in time is reported not durable, though the primary has it', async () => {
+    const r = await startRedis();
+    const s = new RedisStore({
+      mode: 'url',
+      url: r.url,
+      password: undefined,
+      minReplicas: 1,
+      durableTimeoutMs: 50,
+    });
+    await s.connect();
+    const err = await s.durable(() => s.set('d', 'v')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NotDurableError);
+    expect((err as NotDurableError).code).toBe('ward_store_not_durable');
+    expect(await s.get('d')).toBe('v');
     await s.close();
     await r.stop();
   });

@@ -74,6 +74,7 @@ function world(policy: CommandPolicyOverride) {
   };
   const notifier: RequestNotifier = {
     postRequest: async (req) => ({ channel: req.channel, ts: `${++ts}.000` }),
+    postRunNotice: async (req) => ({ channel: req.channel, ts: `${++ts}.000` }),
     redrawRequest: async () => {},
     announceBreakGlass: async () => {},
     announceAdvisory: async () => {},

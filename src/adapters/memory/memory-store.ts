@@ -260,6 +260,18 @@ export class MemoryStore implements Store {
     return this.streamAppend(key, fields);
   }
 
+  async streamAppendGuardedAll(
+    key: string,
+    entries: ReadonlyArray<Record<string, string>>,
+    guard: { key: string; expected: string | null; next: string },
+  ) {
+    if (this.str(guard.key) !== guard.expected) return null;
+    this.data.set(guard.key, { value: guard.next });
+    const ids: string[] = [];
+    for (const fields of entries) ids.push(await this.streamAppend(key, fields));
+    return ids;
+  }
+
   async streamRange(key: string, start = '-', end = '+', count?: number) {
     const all = (this.live(key)?.value as StreamEntry[] | undefined) ?? [];
     const picked = all.filter(
@@ -277,6 +289,11 @@ export class MemoryStore implements Store {
       .slice(-count)
       .reverse()
       .map((e) => ({ id: e.id, fields: { ...e.fields } }));
+  }
+
+  /** Nothing to replicate: a write is as durable as this process. */
+  durable<T>(write: () => Promise<T>): Promise<T> {
+    return write();
   }
 
   async ping() {}

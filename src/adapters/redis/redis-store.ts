@@ -1,6 +1,14 @@
-import { Redis } from 'ioredis';
-import { StoreUnavailableError } from '../../errors.js';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
+import type { RedisConfig } from '../../config/env.js';
+import { NotDurableError, StoreUnavailableError } from '../../errors.js';
+import { redisFailoversTotal, redisPrimary } from '../../metrics.js';
 import type { LeaseAttempt, Store, StreamEntry } from '../../ports/store.js';
+
+/** How long start-up (and `npm run audit`) waits for a first primary before giving up. */
+const CONNECT_TIMEOUT_MS = 10_000;
+/** Pause before connecting again after ioredis gave a connection up for good (see RedisStore.onEnd). */
+const RECONNECT_AFTER_END_MS = 500;
 
 // Atomic compare-and-set: the value is compared and replaced inside Redis, so two replicas (or two clicks)
 // can never both win. ARGV[1] is '1' when a value is expected, ARGV[3] '1' when a next value is written.
@@ -34,6 +42,25 @@ else
 end
 redis.call('SET', KEYS[2], ARGV[3])
 return redis.call('XADD', KEYS[1], '*', unpack(ARGV, 4))
+`;
+
+// ARGV: guard flag, expected, next, then per entry: its field count ×2, then its field/value pairs.
+const GUARDED_XADD_ALL = `
+local cur = redis.call('GET', KEYS[2])
+if ARGV[1] == '1' then
+  if cur ~= ARGV[2] then return false end
+else
+  if cur then return false end
+end
+redis.call('SET', KEYS[2], ARGV[3])
+local ids = {}
+local i = 4
+while i <= #ARGV do
+  local n = tonumber(ARGV[i])
+  ids[#ids + 1] = redis.call('XADD', KEYS[1], '*', unpack(ARGV, i + 1, i + n))
+  i = i + 1 + n
+end
+return ids
 `;
 
 const INCR_TTL = `
@@ -144,33 +171,154 @@ function toLeaseAttempt(reply: unknown): LeaseAttempt {
   };
 }
 
-/** Store on Redis (ioredis). Connection errors become StoreUnavailableError; ioredis reconnects by itself. */
+/**
+ * Store on Redis (ioredis), either one URL or a Sentinel group (ioredis asks the sentinels for the primary and,
+ * subscribed to `+switch-master`, reconnects to the new one after a failover: ward has no failover logic of its
+ * own). Connection errors become StoreUnavailableError; ioredis reconnects by itself.
+ */
 export class RedisStore implements Store {
   readonly kind = 'redis' as const;
   readonly client: Redis;
+  private readonly minReplicas: number;
+  private readonly durableTimeoutMs: number;
+  /** Bumped on every new connection: a write and the WAIT for it must go over the same one. */
+  private connectionSerial = 0;
+  /** host:port of the primary currently connected to (undefined before the first connection). */
+  private primaryAddress: string | undefined;
+  /** Set once connect() succeeded and until close(): only then does a connection ioredis gave up get replaced. */
+  private keepConnected = false;
+  private reconnectTimer: NodeJS.Timeout | undefined;
 
-  constructor(url: string) {
-    this.client = new Redis(url, {
+  constructor(
+    target: string | RedisConfig,
+    private readonly log?: Logger,
+  ) {
+    const config: RedisConfig =
+      typeof target === 'string'
+        ? { mode: 'url', url: target, password: undefined, minReplicas: 0, durableTimeoutMs: 1000 }
+        : target;
+    this.minReplicas = config.minReplicas;
+    this.durableTimeoutMs = config.durableTimeoutMs;
+    const common: RedisOptions = {
       lazyConnect: true,
+      // Commands issued in the same tick go out as one pipeline: under a burst (an alert storm: a rate-limit
+      // check, a queue push and an audit append per request) that is one write and one read for many requests.
+      // Each command keeps its own reply and error; ordering per connection is unchanged.
+      enableAutoPipelining: true,
       // Fail fast while Redis is down instead of queueing commands that would run much later, out of context.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       connectTimeout: 2000,
-      // A Redis that accepts the connection but stops answering (paused, overloaded) must not hang a command.
-      commandTimeout: 5000,
+      // A Redis that accepts the connection but stops answering (paused, overloaded) must not hang a command; a
+      // WAIT legitimately takes up to its own timeout.
+      commandTimeout: Math.max(5000, config.durableTimeoutMs + 2000),
       retryStrategy: (times) => Math.min(100 * times, 2000),
-    });
+      // A primary demoted under us (it came back after a failover and is now a replica) answers READONLY: the write
+      // was not made; reconnect, which asks the sentinels for the current primary. The command itself fails.
+      reconnectOnError: (err) => err.message.startsWith('READONLY'),
+      ...(config.password === undefined ? {} : { password: config.password }),
+    };
+    this.client =
+      config.mode === 'url'
+        ? new Redis(config.url, common)
+        : new Redis({
+            ...common,
+            sentinels: config.sentinels.map((s) => ({ host: s.host, port: s.port })),
+            name: config.name,
+            role: 'master',
+            failoverDetector: true,
+            sentinelRetryStrategy: (times) => Math.min(100 * times, 1000),
+            ...(config.sentinelPassword === undefined ? {} : { sentinelPassword: config.sentinelPassword }),
+            ...(config.tls ? { tls: {}, enableTLSForSentinelMode: true, sentinelTLS: {} } : {}),
+          });
     // Errors are reported through the failing commands; without a listener ioredis would log each one.
     this.client.on('error', () => {});
+    this.client.on('ready', () => this.onReady());
+    this.client.on('end', () => this.onEnd());
   }
 
-  /** Connects; rejects with StoreUnavailableError when Redis cannot be reached. */
-  async connect(): Promise<void> {
-    try {
-      await this.client.connect();
-    } catch (err) {
-      throw new StoreUnavailableError(err);
+  /**
+   * ioredis gave the connection up for good ("Connection is closed." on every command from then on). Its Sentinel
+   * failover detector does this when `+switch-master` arrives while it is still asking the sentinels for the primary
+   * after losing the old one: the disconnect it sends aborts that reconnection, and the client ends instead of
+   * retrying. That is exactly a failover, so ward connects again (asking the sentinels afresh) until closed.
+   */
+  private onEnd(): void {
+    if (!this.keepConnected || this.reconnectTimer !== undefined) return;
+    this.log?.warn(
+      'the Redis connection ended; connecting again through the configured Redis address or sentinels',
+    );
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (!this.keepConnected || this.client.status !== 'end') return;
+      // A failed attempt ends the client again, which schedules the next one.
+      this.client.connect().catch(() => {});
+    }, RECONNECT_AFTER_END_MS);
+    this.reconnectTimer.unref();
+  }
+
+  /** A new connection is ready: notes it, and says so when the primary is not the one it was. */
+  private onReady(): void {
+    this.connectionSerial++;
+    const stream = this.client.stream as { remoteAddress?: string; remotePort?: number } | undefined;
+    if (stream?.remoteAddress === undefined || stream.remotePort === undefined) return;
+    const address = `${stream.remoteAddress}:${stream.remotePort}`;
+    const previous = this.primaryAddress;
+    if (previous === address) return;
+    this.primaryAddress = address;
+    if (previous !== undefined) {
+      redisPrimary.remove({ address: previous });
+      redisFailoversTotal.inc();
+      this.log?.warn({ previous, primary: address }, `Redis primary changed from ${previous} to ${address}`);
+    } else {
+      this.log?.info({ primary: address }, `connected to the Redis primary at ${address}`);
     }
+    redisPrimary.set({ address }, 1);
+  }
+
+  /** The primary's host:port once connected. */
+  get primary(): string | undefined {
+    return this.primaryAddress;
+  }
+
+  /** Connects; rejects with StoreUnavailableError when no Redis primary can be reached. */
+  async connect(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      // With Sentinel, ioredis keeps asking the sentinels until one names a primary: bound that wait.
+      await Promise.race([
+        this.client.connect(),
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no Redis primary within ${CONNECT_TIMEOUT_MS} ms`)),
+            CONNECT_TIMEOUT_MS,
+          );
+        }),
+      ]);
+    } catch (err) {
+      this.client.disconnect();
+      throw new StoreUnavailableError(err);
+    } finally {
+      clearTimeout(timer);
+    }
+    this.keepConnected = true;
+  }
+
+  async durable<T>(write: () => Promise<T>): Promise<T> {
+    if (this.minReplicas === 0) return write();
+    const connection = this.connectionSerial;
+    const result = await write();
+    // WAIT counts the writes of its own connection only: after a reconnect it would vouch for nothing.
+    if (this.connectionSerial !== connection) throw new NotDurableError(0, this.minReplicas);
+    const acknowledged = await this.run(() => this.client.wait(this.minReplicas, this.durableTimeoutMs));
+    if (acknowledged < this.minReplicas) {
+      this.log?.warn(
+        { acknowledged, wanted: this.minReplicas, timeoutMs: this.durableTimeoutMs },
+        'a write was not acknowledged by enough Redis replicas in time: reported as not durable',
+      );
+      throw new NotDurableError(acknowledged, this.minReplicas);
+    }
+    return result;
   }
 
   private async run<T>(op: () => Promise<T>): Promise<T> {
@@ -334,6 +482,20 @@ export class RedisStore implements Store {
     return r === null ? null : String(r);
   }
 
+  async streamAppendGuardedAll(
+    key: string,
+    entries: ReadonlyArray<Record<string, string>>,
+    guard: { key: string; expected: string | null; next: string },
+  ) {
+    const args: string[] = [guard.expected === null ? '0' : '1', guard.expected ?? '', guard.next];
+    for (const fields of entries) {
+      const flat = Object.entries(fields).flat();
+      args.push(String(flat.length), ...flat);
+    }
+    const r = await this.run(() => this.client.eval(GUARDED_XADD_ALL, 2, key, guard.key, ...args));
+    return r === null ? null : (r as unknown[]).map(String);
+  }
+
   async streamRange(key: string, start = '-', end = '+', count?: number) {
     const r = await this.run(() =>
       count === undefined
@@ -353,8 +515,17 @@ export class RedisStore implements Store {
   }
 
   async close() {
+    this.keepConnected = false;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
     this.client.disconnect();
+    if (this.primaryAddress !== undefined) redisPrimary.remove({ address: this.primaryAddress });
   }
+}
+
+/** The one way ward (src/main.ts) and its tools (src/cli/audit.ts) build their Redis store from configuration. */
+export function createRedisStore(config: RedisConfig, log?: Logger): RedisStore {
+  return new RedisStore(config, log);
 }
 
 function toEntry([id, flat]: [string, string[]]): StreamEntry {

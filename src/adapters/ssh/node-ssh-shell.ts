@@ -2,7 +2,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Duplex } from 'node:stream';
-import { NodeSSH } from 'node-ssh';
+import type { NodeSSH } from 'node-ssh';
 import type { Client, ClientChannel, ConnectConfig } from 'ssh2';
 import { WardError } from '../../errors.js';
 import { sshConnectionFailuresTotal } from '../../metrics.js';
@@ -15,6 +15,13 @@ import type {
 } from '../../ports/remote-shell.js';
 import { CappedOutput, DEFAULT_MAX_OUTPUT_BYTES, execResult } from '../capped-output.js';
 import { shellQuote } from './shell-quote.js';
+
+/**
+ * node-ssh (and ssh2 under it) is loaded on the first connection, not at start: most of the time ward runs no SSH
+ * command at all, and the library costs a few MiB of resident memory from the moment it is imported.
+ */
+let nodeSsh: Promise<typeof import('node-ssh')> | undefined;
+const loadNodeSsh = () => (nodeSsh ??= import('node-ssh'));
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const HOST_KEY_PATTERN = /^SHA256:[A-Za-z0-9+/]{43}$/;
@@ -180,7 +187,7 @@ export class NodeSshShell implements RemoteShell {
       ...(proxy ? { sock: proxy.sock } : { host: host.address, port: host.port }),
     };
 
-    const ssh = new NodeSSH();
+    const ssh = new (await loadNodeSsh()).NodeSSH();
     try {
       await ssh.connect(config);
     } catch (err) {

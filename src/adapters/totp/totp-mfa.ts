@@ -1,10 +1,14 @@
-import { Secret, TOTP } from 'otpauth';
+import type { TOTP } from 'otpauth';
 import { SecretBox } from '../../core/mfa/secret-box.js';
 import { MfaUnavailableError, UserInputError } from '../../errors.js';
 import { mfaCodeChecksTotal } from '../../metrics.js';
 import type { Clock } from '../../ports/clock.js';
 import type { MfaOutcome, MfaProvider, MfaStatus } from '../../ports/mfa.js';
 import type { Store } from '../../ports/store.js';
+
+/** otpauth is loaded when a code is first checked or a device enrolled, not at start (ward may never need it). */
+let otpauth: Promise<typeof import('otpauth')> | undefined;
+const loadOtpauth = () => (otpauth ??= import('otpauth'));
 
 /** Attempts (counted before the code is checked) that lock a user's MFA when none succeeds, and for how long. */
 export const MAX_FAILURES = 5;
@@ -70,7 +74,8 @@ export class TotpMfa implements MfaProvider {
     return raw === null ? undefined : (JSON.parse(raw) as Enrolment);
   }
 
-  private totp(box: SecretBox, user: string, e: Enrolment): TOTP {
+  private async totp(box: SecretBox, user: string, e: Enrolment): Promise<TOTP> {
+    const { Secret, TOTP } = await loadOtpauth();
     return new TOTP({
       issuer: this.issuer,
       label: user,
@@ -89,6 +94,7 @@ export class TotpMfa implements MfaProvider {
         'You are already enrolled. To enrol a new device, ask an admin to run `/ward mfa reset` for you first.',
       );
     }
+    const { Secret, TOTP } = await loadOtpauth();
     const secret = new Secret({ size: 20 });
     const record: Enrolment = {
       secret: box.seal(secret.base32, user),
@@ -148,7 +154,7 @@ export class TotpMfa implements MfaProvider {
       return locked((await this.lockedUntil(user)) ?? now + LOCK_MS);
     }
     const token = code.replace(/\s+/g, '');
-    const totp = this.totp(box, user, e);
+    const totp = await this.totp(box, user, e);
     const delta = CODE_PATTERN.test(token) ? totp.validate({ token, timestamp: now, window: WINDOW }) : null;
     if (delta === null) {
       mfaCodeChecksTotal.inc({ outcome: 'invalid' });

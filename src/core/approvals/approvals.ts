@@ -13,10 +13,16 @@ export interface Approvals {
 
 export function createApprovals(
   deps: () => ApprovalDeps,
-  options: { mfa: MfaProvider; track?: Track; sweepIntervalMs?: number },
+  options: {
+    mfa: MfaProvider;
+    track?: Track;
+    sweepIntervalMs?: number;
+    /** How old a claim without an execution record must be before the sweep gives it back (default 60 s). */
+    unstartedGraceMs?: number;
+  },
 ): Approvals {
   const requests = requestStoreOf(deps);
-  const runner = new ApprovedRunner(deps, requests);
+  const runner = new ApprovedRunner(deps, requests, { unstartedGraceMs: options.unstartedGraceMs });
   const service = new RequestService(deps, requests, runner, () => options.mfa, options.track);
   const sweeper = new ExpirySweeper(deps, requests, service, runner, {
     track: options.track,

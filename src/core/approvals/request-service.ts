@@ -154,8 +154,7 @@ export class RequestService {
     }
 
     const posted = await s.notifier.postRequest(req);
-    const r = await this.requests.update(req.id, (x) => ({ next: { ...x, message: posted }, result: 'ok' }));
-    if (!r) throw new Error(`request ${req.id} vanished`);
+    const r = { req: await this.runner.saveMessagePointer(req, posted) };
     if (r.req.version !== req.version + 1) await redraw(s, this.requests, req.id);
 
     // A slash command's trigger_id is valid for 3 s: the code window opens now, before anything slow. The window
@@ -215,6 +214,9 @@ export class RequestService {
     if (req.status !== 'pending') {
       if (vote) await this.auditVote(req, who.user, vote, 'refused:not_pending');
       await this.tell(who, { kind: 'final', req });
+      // Approved but not started: the click that approved it was told "not done, retry" after its vote had in fact
+      // been kept, or its start failed. The person retried: start it now (the claim keeps this to one start).
+      if (req.status === 'approved') await this.runner.run(req.id);
       return undefined;
     }
     return req;

@@ -21,12 +21,15 @@ export class RequestStore {
     return this.storeOf();
   }
 
+  /** Creates the request; durable (a failover cannot lose it) once this resolves, else NotDurableError. */
   async create(req: ApprovalRequest): Promise<boolean> {
-    return this.store.compareAndSet(
-      requestKey(req.id),
-      null,
-      JSON.stringify(req),
-      req.expiresAt - req.createdAt + KEEP_AFTER_EXPIRY_MS,
+    return this.store.durable(() =>
+      this.store.compareAndSet(
+        requestKey(req.id),
+        null,
+        JSON.stringify(req),
+        req.expiresAt - req.createdAt + KEEP_AFTER_EXPIRY_MS,
+      ),
     );
   }
 
@@ -37,7 +40,8 @@ export class RequestStore {
 
   /**
    * Applies a transition atomically. Returns the request as stored afterwards (changed or not), whether this call
-   * changed it, and the transition's verdict.
+   * changed it, and the transition's verdict. A change is durable once this resolves (else NotDurableError: the
+   * change may have been made, and a retry of the same transition is refused or a no-op by the state machine).
    */
   async update(
     id: string,
@@ -51,7 +55,7 @@ export class RequestStore {
       const { next, result } = transition(req);
       if (next === null) return { req, changed: false, result };
       const written: ApprovalRequest = { ...next, version: req.version + 1 };
-      if (await this.store.compareAndSet(key, raw, JSON.stringify(written))) {
+      if (await this.store.durable(() => this.store.compareAndSet(key, raw, JSON.stringify(written)))) {
         return { req: written, changed: true, result };
       }
     }

@@ -169,6 +169,17 @@ export function startRunning(req: ApprovalRequest, now: number): Transition {
   return { next: { ...req, status: 'running', startedAt: now }, result: 'ok' };
 }
 
+/**
+ * A start that did not happen: ward moved the request to running, then could not confirm the execution record (or
+ * the claim, or the running state itself) before anything ran. Back to approved, so that the next attempt (a click,
+ * the sweep) runs it. Only the caller that has checked that no execution record exists may use it.
+ */
+export function unstart(req: ApprovalRequest): Transition {
+  if (req.status !== 'running') return unchanged('not_pending');
+  const { startedAt: _startedAt, ...rest } = req;
+  return { next: { ...rest, status: 'approved' }, result: 'ok' };
+}
+
 export function planChanged(req: ApprovalRequest, now: number): Transition {
   if (req.status !== 'approved') return unchanged('not_pending');
   return { next: { ...req, status: 'plan_changed', finishedAt: now }, result: 'ok' };

@@ -8,7 +8,7 @@ const DEFAULT_SWEEP_INTERVAL_MS = 15_000;
 /**
  * Every few seconds: marks every pending request whose time is up as expired (clicks enforce expiry too; this makes
  * the message say so), and runs an approved request that no process claimed (a replica died between approval and
- * claim).
+ * claim) or whose start failed and could not be given back (an old claim with no execution record).
  */
 export class ExpirySweeper {
   private timer: NodeJS.Timeout | undefined;
@@ -49,8 +49,9 @@ export class ExpirySweeper {
       const req = await this.requests.get(id);
       if (req?.status === 'pending' && this.deps().clock.now() >= req.expiresAt) {
         if (await this.service.expireIfDue(id)) expired++;
-      } else if (req?.status === 'approved') {
-        await this.runner.run(id);
+      } else if (req?.status === 'approved' || req?.status === 'running') {
+        // Approved with no claim, or a start that failed and could not be given back (an old claim, no record).
+        await this.runner.recoverUnstarted(req);
       }
     }
     return expired;

@@ -1,5 +1,6 @@
 import {
   AutomationRefusedError,
+  NotDurableError,
   newErrorRef,
   PermissionDeniedError,
   StoreUnavailableError,
@@ -29,7 +30,7 @@ export interface AutomationRecord {
 export function failureOutcome(err: unknown): string {
   if (err instanceof PermissionDeniedError || err instanceof AutomationRefusedError) return 'refused';
   if (err instanceof UserInputError) return 'invalid';
-  if (err instanceof StoreUnavailableError) return 'unavailable';
+  if (err instanceof StoreUnavailableError || err instanceof NotDurableError) return 'unavailable';
   if (err instanceof WardError) return 'failed';
   return 'error';
 }
