@@ -20,6 +20,8 @@ function setup() {
   const mfa = new TotpMfa(store, clock, 'ab'.repeat(32));
   /** What Slack shows now: message ts and file ids. */
   const inSlack = new Set<string>();
+  /** Every chat.delete and files.delete, by ts or file id. */
+  const deletes: string[] = [];
   const hooks: { afterPost?: () => Promise<void>; duringUpload?: () => Promise<void> } = {};
   let uri = '';
   let n = 0;
@@ -39,9 +41,11 @@ function setup() {
       return { fileId };
     },
     deleteMessage: async (_channel: string, ts: string) => {
+      deletes.push(ts);
       inSlack.delete(ts);
     },
     deleteFile: async (fileId: string) => {
+      deletes.push(fileId);
       inSlack.delete(fileId);
     },
   };
@@ -68,7 +72,7 @@ function setup() {
       new TOTP({ secret: Secret.fromBase32(secret) }).generate({ timestamp: clock.now() }),
     );
   };
-  return { inSlack, hooks, run, confirmNow, mfa };
+  return { inSlack, deletes, hooks, run, confirmNow, mfa };
 }
 
 describe('mfa enroll and a confirmation that overtakes it', () => {
@@ -81,6 +85,8 @@ describe('mfa enroll and a confirmation that overtakes it', () => {
     await s.run('enroll');
     expect((await s.mfa.status(USER)).enrolled).toBe(true);
     expect([...s.inSlack]).toEqual([]);
+    // Each deleted once: the confirmation and the enroll command do not both delete.
+    expect(s.deletes).toHaveLength(2);
   });
 
   it('confirmed while the QR code is uploading: DM and QR code are deleted', async () => {
@@ -92,6 +98,8 @@ describe('mfa enroll and a confirmation that overtakes it', () => {
     await s.run('enroll');
     expect((await s.mfa.status(USER)).enrolled).toBe(true);
     expect([...s.inSlack]).toEqual([]);
+    // Each deleted once: the confirmation and the enroll command do not both delete.
+    expect(s.deletes).toHaveLength(2);
   });
 
   it('a second enroll while the first uploads its QR code: only the second enrolment is left in Slack', async () => {
@@ -114,5 +122,7 @@ describe('mfa enroll and a confirmation that overtakes it', () => {
     expect(s.inSlack.size).toBe(2);
     await s.confirmNow();
     expect([...s.inSlack]).toEqual([]);
+    // Each deleted once: the confirmation and the enroll command do not both delete.
+    expect(s.deletes).toHaveLength(2);
   });
 });

@@ -50,20 +50,26 @@ export async function addEnrolmentFile(
   return services.store.compareAndSet(PREFIX + user, recorded, JSON.stringify(record));
 }
 
-/** Deletes the user's enrolment DM and QR code now; false when there were none or Slack refused (kept for retry). */
+/**
+ * Deletes the user's enrolment DM and QR code now; false when there were none, another caller is deleting them,
+ * or Slack refused (then they are kept for the next sweep).
+ */
 export async function deleteEnrolmentMessages(services: Deps, user: string): Promise<boolean> {
   const raw = await services.store.get(PREFIX + user);
   if (raw === null) return false;
+  // Claimed before deleting: a confirmation and the enroll command still finishing may both get here, and only one
+  // deletes. Only the record read is claimed: a newer enrolment written meanwhile keeps its own.
+  if (!(await services.store.compareAndSet(PREFIX + user, raw, null))) return false;
   const record = JSON.parse(raw) as EnrolmentMessages;
   try {
     if (record.fileId) await services.chat.deleteFile(record.fileId);
     await services.chat.deleteMessage(record.channel, record.ts);
   } catch (err) {
     services.log.warn({ err, user }, 'could not delete the MFA enrolment DM yet: retrying at the next sweep');
+    // Back for the sweep, unless a newer enrolment has recorded its own DM meanwhile.
+    await services.store.setIfAbsent(PREFIX + user, raw);
     return false;
   }
-  // Only the record read is removed: a newer enrolment written meanwhile keeps its own.
-  await services.store.compareAndSet(PREFIX + user, raw, null);
   return true;
 }
 
