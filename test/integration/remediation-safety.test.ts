@@ -58,7 +58,12 @@ describeLab('remediation safety against real hosts', () => {
       }
       // Nothing reached any sshd (its VERBOSE log has a "Connection from" line per connection).
       expect(h.lab.hosts.map((x) => connectionsIn(x.sshdLog))).toEqual(before);
-      expect(h.slack.messages().filter((m) => m.ephemeralFor === undefined).slice(postedBefore)).toEqual([]);
+      expect(
+        h.slack
+          .messages()
+          .filter((m) => m.ephemeralFor === undefined)
+          .slice(postedBefore),
+      ).toEqual([]);
     }, 60_000);
 
     it('refuses a host whose key differs from the pinned one and posts a security warning in the channel', async () => {
