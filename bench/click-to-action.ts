@@ -152,7 +152,13 @@ export async function run(options: ClickOptions = {}): Promise<BenchResult> {
         "ward's execution report",
         () => posts().find((c) => String(c.args['text'] ?? '').startsWith('lockdown:')),
         120_000,
-      );
+      ).catch((err: unknown) => {
+        // Say what ward did post instead, so a failed round can be diagnosed from the output alone.
+        const seen = slack
+          .messages(channel)
+          .map((m) => `${m.ephemeralFor ? '(ephemeral) ' : ''}${m.text ?? ''}`);
+        throw new Error(`${String(err)}; the channel holds: ${JSON.stringify(seen).slice(0, 2000)}`);
+      });
       if (!String(report.args['text']).includes(`✓ ${host.name}`)) {
         throw new Error(`lockdown did not succeed: ${String(report.args['text'])}`);
       }
@@ -267,7 +273,8 @@ export async function run(options: ClickOptions = {}): Promise<BenchResult> {
     await ward?.stop().catch(() => {});
     await infra.close();
     await lab.down();
-    removeDir(dir);
+    if (process.env.BENCH_KEEP) console.log('kept', dir);
+    else removeDir(dir);
   }
 }
 

@@ -216,7 +216,9 @@ export function renderRunningNotice(req: ApprovalRequest, hosts: readonly string
 export function renderResultNotice(report: ExecutionReport, requestId?: string): ChatMessage {
   const o = outcomeLabel(report.outcome, report.dryRun === true);
   return {
-    text: `${o.label}: ${report.summary}`,
+    // The summary opens with the command ("lockdown: ✓ web1: …") and says what happened per host; a dry run is
+    // named first, so that no notification preview of one can be read as a change.
+    text: report.dryRun === true ? `${o.label}: ${report.summary}` : report.summary,
     blocks: [
       section(esc(report.summary)),
       context(`Outcome: ${o.icon} *${o.label}*${requestId ? ` · request ${code(requestId)}` : ''}`),
