@@ -130,15 +130,22 @@ describe('alert rules with auto commands', () => {
       () => topLevel('C0AUTO').find((m) => messageText(m).includes('Beaconing to a known C2')),
       'the alert message',
     );
+    // The request lives in the alert's thread, like everything that follows from the alert.
     const request = await waitUntil(
-      () => topLevel('C0AUTO').find((m) => messageText(m).includes('Command:* `forensics`')),
-      'the forensics request message',
+      () =>
+        slack
+          .messages('C0AUTO')
+          .find(
+            (m) =>
+              m.thread_ts === alert.ts && /\*Requested by\* <@\w+>: `forensics` on /.test(messageText(m)),
+          ),
+      'the forensics request message in the alert thread',
     );
     expect(request.ts).not.toBe(alert.ts);
     const text = messageText(request);
     // Requested by ward's bot user (auth.test), for the alert's host, with the alert as the reason.
     expect(text).toContain(`*Requested by* <@${BOT_USER}>`);
-    expect(text).toContain('*Hosts:* test-host');
+    expect(text).toContain(`*Requested by* <@${BOT_USER}>: \`forensics\` on test-host`);
     expect(text).toContain('Beaconing to a known C2');
     expect(text).toContain('*Approvals:* none needed');
 
@@ -147,8 +154,8 @@ describe('alert rules with auto commands', () => {
       () =>
         slack
           .messages('C0AUTO')
-          .find((m) => m.thread_ts === request.ts && m.text?.startsWith('forensics: ') === true),
-      'the execution report in the request thread',
+          .find((m) => m.thread_ts === alert.ts && m.text?.startsWith('forensics: ') === true),
+      'the execution report in the alert thread',
     );
     expect(report.text).toMatch(/^forensics: ✗ test-host: could not connect to test-host/);
 
@@ -177,10 +184,14 @@ describe('alert rules with auto commands', () => {
     const alertOn = (title: string, fingerprint: string) =>
       JSON.stringify({ alerts: [{ title, fingerprint, host: 'other-host', labels: { case: 'interval' } }] });
     expect((await post('generic', alertOn('First beacon', 'interval-1'), GENERIC_TOKEN)).status).toBe(202);
-    await waitUntil(
-      () => topLevel('C0AUTO2').find((m) => messageText(m).includes('Command:* `forensics`')),
-      'the forensics request of the first alert',
-    );
+    const requestsIn = (channel: string) =>
+      slack
+        .messages(channel)
+        .filter(
+          (m) =>
+            m.ephemeralFor === undefined && /\*Requested by\* <@\w+>: `forensics` on /.test(messageText(m)),
+        );
+    await waitUntil(() => requestsIn('C0AUTO2')[0], 'the forensics request of the first alert');
     const first = await waitUntil(
       async () =>
         (await auditLog()).find(
@@ -226,9 +237,7 @@ describe('alert rules with auto commands', () => {
     expect(suppressed).toMatchObject({ hosts: ['other-host'] });
     expect(suppressed.details?.['earlierRequestId']).toBe(first.requestId);
     // No second forensics request was opened.
-    expect(topLevel('C0AUTO2').filter((m) => messageText(m).includes('Command:* `forensics`'))).toHaveLength(
-      1,
-    );
+    expect(requestsIn('C0AUTO2')).toHaveLength(1);
   });
 
   it('a command whose policy lacks `auto: true` is not run: audited as refused, no request opened', async () => {
@@ -259,7 +268,9 @@ describe('alert rules with auto commands', () => {
     );
     expect(note.text).toContain('Not run automatically');
     expect(topLevel('C0FALCO').map((m) => m.ts)).toEqual([alert.ts]);
-    expect(slack.messages().some((m) => messageText(m).includes('Command:* `lockdown`'))).toBe(false);
+    expect(slack.messages().some((m) => /\*Requested by\* <@\w+>: `lockdown` on /.test(messageText(m)))).toBe(
+      false,
+    );
     const entries = await auditLog();
     expect(entries.some((e) => e.command === 'lockdown' && e.type.startsWith('approval.'))).toBe(false);
     expect(entries.some((e) => e.command === 'lockdown' && e.type.startsWith('execution.'))).toBe(false);

@@ -61,10 +61,23 @@ describe('quarantine through approvals', () => {
     await slash(env, 'quarantine app1 --reason "INC-50 crypto miner" --snapshot');
     const message = await waitFor('the approval message', approvalMessage);
     const shown = JSON.stringify(message.blocks);
-    expect(shown).toContain('ec2:ModifyNetworkInterfaceAttribute');
-    expect(shown).toContain('ec2:CreateSnapshot');
     expect(shown).toContain('approval.approve');
     const requestId = /\(request (r-[0-9a-f]+)\)/.exec(message.text ?? '')![1]!;
+    // The exact API calls are one click away, behind "Show exact plan" (a modal with the hashed plan).
+    const opened = env.slack.callsTo('views.open').length;
+    const show = await sendBlockAction(`${env.ward.url}/slack/events`, SIGNING_SECRET, {
+      user_id: APPROVER,
+      action_id: 'plan.show',
+      value: requestId,
+      channel_id: CHANNEL,
+      message_ts: message.ts,
+      response_url: env.slack.newResponseUrl({ channel: CHANNEL, user: APPROVER, messageTs: message.ts }),
+    });
+    expect(show.status).toBe(200);
+    const modal = await waitFor('the exact plan window', () => env.slack.callsTo('views.open')[opened]);
+    const exact = JSON.stringify(modal.args['view']);
+    expect(exact).toContain('ec2:ModifyNetworkInterfaceAttribute');
+    expect(exact).toContain('ec2:CreateSnapshot');
     expect(env.ec2.calls).toEqual([]);
 
     const res = await sendBlockAction(`${env.ward.url}/slack/events`, SIGNING_SECRET, {

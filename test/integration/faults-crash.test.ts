@@ -44,7 +44,7 @@ describe('shutdown and crash recovery', () => {
     const thread = h.slack.messages().filter((m) => m.thread_ts === running.ts && m.ts !== running.ts);
     expect(thread.map(messageText).join('\n')).toMatch(/could not connect to stuck/);
     expect(thread.map(messageText).join('\n')).not.toMatch(/interrupted/);
-  });
+  }, 90_000);
 
   it('SIGTERM: an execution still running when the grace period ends is reported interrupted; ward exits 0', async () => {
     const ward = await h.startWard({ WARD_SHUTDOWN_GRACE_MS: '1500' });
@@ -120,9 +120,7 @@ describe('shutdown and crash recovery', () => {
     );
     // A new request, from the person who clicked, for the same command text, with its own request id.
     const idOf = (m: FakeMessage) => /\(request (r-[0-9a-f]+)\)/.exec(m.text ?? '')?.[1];
-    expect(messageText(rerun)).toContain(`Requested by* <@${ADMIN}>`);
-    expect(messageText(rerun)).toContain('Command:* `forensics`');
-    expect(messageText(rerun)).toMatch(/Hosts:\* .*stuck/);
+    expect(messageText(rerun)).toContain(`Requested by* <@${ADMIN}>: \`forensics\` on stuck`);
     expect(idOf(rerun)).toBeDefined();
     expect(idOf(rerun)).not.toBe(idOf(running));
     expect(
@@ -148,7 +146,7 @@ describe('shutdown and crash recovery', () => {
     expect(originalId).toBeDefined();
     const asked = await h.slash(second, `status ${originalId}`);
     const answer = await h.waitForReply(asked.responseUrl);
-    expect(answer).toContain(`Request ${originalId} (forensics): interrupted.`);
+    expect(answer).toContain(`Request ${originalId} (forensics): interrupted (may have partly run).`);
     expect(answer).toMatch(/Execution interrupted: Collect evidence on stuck[^:]*: running\./);
-  });
+  }, 90_000);
 });

@@ -178,10 +178,12 @@ describe('user text stays text in the approval message', () => {
       .map((t) => t!.text);
     const lines = mrkdwn.join('\n').split('\n');
     expect(lines.filter((l) => l.startsWith('*Plan*'))).toHaveLength(1);
-    expect(lines.filter((l) => l.startsWith('*Approvals:*'))).toHaveLength(1);
+    // ward's own requirement line ("*Needs* 1 of …") is the only one; the reason's fake "*Approvals:*" is not a line.
+    expect(lines.filter((l) => l.startsWith('*Needs*') || l.startsWith('*Approvals:*'))).toHaveLength(1);
+    expect(lines.filter((l) => l.startsWith('*Needs* 1 of'))).toHaveLength(1);
     expect(lines.filter((l) => /^\d+\. nothing/.test(l))).toEqual([]);
     expect(lines).toContain(
-      '*Reason:* `INC-7 ⏎ *Plan* ⏎ 1. nothing (read-only check) ⏎ *Approvals:* pre-approved by *admin*`',
+      '*Why:* `INC-7 ⏎ *Plan* ⏎ 1. nothing (read-only check) ⏎ *Approvals:* pre-approved by *admin*`',
     );
   });
 });

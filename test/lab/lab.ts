@@ -30,6 +30,8 @@ export const MGMT_ADDRESS = `${LAB_NET}.1` as const;
 export const ATTACKER_ADDRESS = `${LAB_NET}.66`;
 const FIRST_HOST_OCTET = 11;
 const MAX_HOSTS = 40;
+/** How long the lab waits for every host's sshd and HTTP listener: seconds on a quiet machine, far more on a loaded one. */
+const READY_SECONDS = 90;
 
 export interface LabHost {
   /** Inventory name and the host's own hostname, e.g. `web1`. */
@@ -602,14 +604,14 @@ done`;
         bin.timeout,
         '-s',
         'KILL',
-        '30',
+        String(READY_SECONDS),
         bin.bash,
         '-c',
         probe,
         'probe',
         ...hosts.map((h) => h.address),
       ],
-      { timeoutMs: 35_000 },
+      { timeoutMs: (READY_SECONDS + 5) * 1000 },
     );
     if (ready.code !== 0) {
       const logs = hosts
@@ -619,7 +621,7 @@ done`;
         })
         .filter(Boolean)
         .join('\n');
-      throw new Error(`lab hosts did not come up within 30 s\n${logs}`);
+      throw new Error(`lab hosts did not come up within ${READY_SECONDS} s\n${logs}`);
     }
 
     // PID 1 of each target (its init), for nsenter: the only child of the unshare process.
