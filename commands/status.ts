@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { EVERYONE } from '../src/config/policy.js';
-import { RequestStore } from '../src/core/approvals/request-store.js';
 import { defineCommand } from '../src/core/command.js';
 import { UserInputError } from '../src/errors.js';
 import { renderRequestStatus } from '../src/render/status.js';
@@ -20,7 +19,7 @@ export default defineCommand({
   policy: { allow: [EVERYONE] },
   async run({ args, reply, services }) {
     const [req, record] = await Promise.all([
-      new RequestStore(() => services.store).get(args.id),
+      services.requests.get(args.id),
       services.executions.get(args.id),
     ]);
     if (!req && !record) {
