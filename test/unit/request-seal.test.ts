@@ -96,4 +96,60 @@ describe('RequestStore', () => {
       [req.id, 'tampered', 'approved'],
     ]);
   });
+
+  it('concurrent votes all land, each write resealed over what it read; an outside write in between is refused, not sealed', async () => {
+    const store = new MemoryStore();
+    let outsideWrite: (() => Promise<void>) | undefined;
+    // A store that lets an outsider write right after ward has read the record (before ward's compare-and-set).
+    const racing = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop !== 'get') return Reflect.get(target, prop, receiver);
+        return async (key: string) => {
+          const value = await target.get(key);
+          const write = outsideWrite;
+          outsideWrite = undefined;
+          await write?.();
+          return value;
+        };
+      },
+    });
+    const reported: TamperedRecord[] = [];
+    const requests = new RequestStore(
+      () => racing,
+      () => KEY,
+      async (t) => {
+        reported.push(t);
+      },
+    );
+    const req = sampleRequest({
+      id: 'r-c0ffee',
+      approvalsNeeded: 50,
+      requesterMfa: 'not_required',
+      createdAt: Date.now(),
+      expiresAt: Date.now() + 600_000,
+    });
+    await requests.create(req);
+    const voters = Array.from({ length: 20 }, (_, i) => `U0VOTER${i}`);
+    await Promise.all(voters.map((u) => requests.update(req.id, (r) => approve(r, u, Date.now()))));
+    expect((await requests.get(req.id))?.approvals.map((v) => v.user).sort()).toEqual([...voters].sort());
+
+    // Between ward's read and its write, someone adds a vote in Redis (keeping the seal they found).
+    outsideWrite = async () => {
+      const raw = (await store.get(requestKey(req.id)))!;
+      const record = JSON.parse(raw) as { approvals: unknown[] };
+      await store.set(
+        requestKey(req.id),
+        JSON.stringify({ ...record, approvals: [...record.approvals, { user: 'U0FORGED', at: 1 }] }),
+      );
+    };
+    await expect(requests.update(req.id, (r) => approve(r, 'U0LATE', Date.now()))).rejects.toThrow(
+      TamperedRequestError,
+    );
+    const stored = JSON.parse((await store.get(requestKey(req.id)))!) as {
+      approvals: Array<{ user: string }>;
+    };
+    expect(stored.approvals.map((v) => v.user)).toContain('U0FORGED');
+    expect(stored.approvals.map((v) => v.user)).not.toContain('U0LATE');
+    expect(reported).toHaveLength(1);
+  });
 });
