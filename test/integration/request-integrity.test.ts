@@ -215,4 +215,46 @@ describe('sealed request records', () => {
     expect(answer).toContain(`Request \`${forgedId}\` has no seal from this ward`);
     expect(answer).not.toContain('Approved');
   });
+
+  it('"Show exact plan" of an edited request shows no plan as approved: the click is told it was modified', async () => {
+    const w = await start({ approvals: 1, mfa: 'none' });
+    const { message, id } = await ask(w, 'INC-14: show plan');
+    await editInRedis(id, (r) => {
+      r['plan'] = { ...(r['plan'] as object), steps: [] };
+    });
+    const viewsBefore = shared.slack.views().length;
+    const { responseUrl } = await click(shared, w.url, USERS.approver1, message, 'plan.show', id);
+    expect(await waitForResponse(shared, responseUrl)).toContain(`Request \`${id}\` ${MODIFIED}`);
+    expect(shared.slack.views()).toHaveLength(viewsBefore);
+    expect(await countAudit(shared, 'request.tampered', id)).toBe(1);
+  });
+
+  it('"Re-run through approval" whose execution record names other text than the sealed request asks for nothing', async () => {
+    const w = await start({ approvals: 1, mfa: 'none' });
+    const { message, id, channel } = await ask(w, 'INC-14: rerun');
+    // An interrupted execution record for this request, its text swapped by a Redis writer.
+    await shared.client.set(
+      `ward:execution:${id}`,
+      JSON.stringify({
+        requestId: id,
+        command: 'forensics',
+        text: 'forensics web1 --reason "swapped in Redis"',
+        requester: USERS.requester,
+        thread: { channel, ts: message.ts },
+        hosts: ['web1'],
+        steps: [],
+        state: 'interrupted',
+        owner: 'elsewhere:1:x',
+        startedAt: new Date().toISOString(),
+        interruption: 'ward stopped',
+      }),
+    );
+    const { responseUrl } = await click(shared, w.url, USERS.approver1, message, 'recovery.rerun', id);
+    expect(await waitForResponse(shared, responseUrl)).toContain('no longer matches its approved request');
+    expect(await countAudit(shared, 'execution.rerun_requested', id)).toBe(0);
+    const requests = shared.slack
+      .messages(channel)
+      .filter((m) => !m.thread_ts && /\(request r-[0-9a-f]+\)/.test(m.text ?? ''));
+    expect(requests).toHaveLength(1);
+  });
 });
