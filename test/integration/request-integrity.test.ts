@@ -257,4 +257,26 @@ describe('sealed request records', () => {
       .filter((m) => !m.thread_ts && /\(request r-[0-9a-f]+\)/.test(m.text ?? ''));
     expect(requests).toHaveLength(1);
   });
+
+  it('a finished request stored before sealing: /ward status shows its execution record under a warning, and nothing is posted', async () => {
+    const w = await start({ approvals: 1, mfa: 'none' });
+    const { message, id, channel } = await ask(w, 'INC-14: history');
+    await click(shared, w.url, USERS.approver1, message, 'approval.approve', id);
+    await waitForStatus(shared, id, FINAL_RUN);
+    await waitFor('the execution record to end', async () => {
+      const raw = await shared.client.get(`ward:execution:${id}`);
+      return raw !== null && (JSON.parse(raw) as { state: string }).state === 'finished' ? true : undefined;
+    });
+    await editInRedis(id, (r) => {
+      delete r['seal'];
+    });
+    await w.handle.approvals.sweep();
+
+    const { responseUrl } = await slash(shared, w.url, USERS.requester, channel, `status ${id}`);
+    const answer = await waitForResponse(shared, responseUrl);
+    expect(answer).toContain(`The stored request \`${id}\` fails its seal check (unsealed)`);
+    expect(answer).toContain('Collect evidence on web1');
+    expect(threadReplies(message).filter((m) => /seal|outside ward/.test(textOf(m)))).toEqual([]);
+    expect(await countAudit(shared, 'request.tampered', id)).toBe(0);
+  });
 });
