@@ -39,25 +39,34 @@ export async function reportTampered(deps: ApprovalDeps, t: TamperedRecord): Pro
     if (reported === digest) return;
     if (!(await deps.store.compareAndSet(marker, reported, digest, REPORTED_TTL_MS))) return;
     deps.log.error(
-      { approvalRequestId: t.id, problem: t.problem, claimedStatus: t.claimed.status },
+      { approvalRequestId: t.id, problem: t.problem, claimedStatus: t.claimed.status?.slice(0, 40) },
       `stored request ${t.id} failed its integrity check (${t.problem}): ward will not act on it`,
     );
     deps.metrics.requestTampered(t.problem);
-    await deps.audit.record({
+    // The audit entry and the thread notice are independent: one failing does not keep the other back.
+    const audited = deps.audit.record({
       type: 'request.tampered',
       requestId: t.id,
       outcome: t.problem,
-      // What the record claims, unverified: for whoever investigates.
+      // What the record claims, unverified and clipped (it is a stranger's text): for whoever investigates.
       details: {
-        claimedStatus: t.claimed.status,
-        claimedCommand: t.claimed.command,
-        claimedChannel: t.claimed.channel,
+        claimedStatus: t.claimed.status?.slice(0, 40),
+        claimedCommand: t.claimed.command?.slice(0, 80),
+        claimedChannel: t.claimed.channel?.slice(0, 40),
         sha256: digest,
       },
     });
     const place = placeOf(t.claimed);
-    if (place === undefined) return;
-    await deps.notifier.tampered(place, t.id, t.problem);
+    const posted = place === undefined ? undefined : deps.notifier.tampered(place, t.id, t.problem);
+    const [audit, post] = await Promise.allSettled([audited, posted]);
+    for (const r of [audit, post]) {
+      if (r.status === 'rejected') {
+        deps.log.warn(
+          { err: r.reason, approvalRequestId: t.id },
+          'could not report a request that failed its integrity check',
+        );
+      }
+    }
   } catch (err) {
     deps.log.warn(
       { err, approvalRequestId: t.id },
