@@ -153,7 +153,7 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
   }
   if (auditKey === null) {
     log.warn(
-      'WARD_ENCRYPTION_KEY is not set: the audit chain is UNKEYED, so anyone who can write Redis can rewrite it undetected. Set the key for any real deployment.',
+      'WARD_ENCRYPTION_KEY is not set: the audit chain is UNKEYED, so anyone who can write Redis can rewrite it undetected, and approval requests carry an unkeyed digest only (a Redis writer can approve one). Set the key for any real deployment.',
     );
   }
 
@@ -215,6 +215,7 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
     notifier: new SlackRequestNotifier(chat, log),
     approvals: approvals.service,
     requests: {
+      get: (requestId) => approvals.service.requests.get(requestId),
       cancel: (requestId, user) => approvals.service.cancel(requestId, user),
       openAs: async (r) => {
         await openRequest(services, {

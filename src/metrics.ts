@@ -26,6 +26,14 @@ export const approvalsTotal = new Counter({
   registers: [registry],
 });
 
+/** Stored requests that failed their integrity check (each distinct content once). problem: tampered | unsealed | unverifiable. */
+export const requestsTamperedTotal = new Counter({
+  name: 'ward_requests_tampered_total',
+  help: 'Stored approval requests that failed their integrity check and were not acted on, by problem',
+  labelNames: ['problem'] as const,
+  registers: [registry],
+});
+
 /** Executions of approved plans. outcome: succeeded | dry_run | failed | partial | interrupted. */
 export const executionsTotal = new Counter({
   name: 'ward_executions_total',
@@ -163,4 +171,5 @@ export const promMetrics: Metrics = {
     executionDurationSeconds.observe({ command, outcome }, seconds);
   },
   executionInterrupted: (command) => executionsTotal.inc({ command, outcome: 'interrupted' }),
+  requestTampered: (problem) => requestsTamperedTotal.inc({ problem }),
 };

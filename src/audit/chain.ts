@@ -1,5 +1,6 @@
-import { createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { canonicalJson } from '../core/canonical-json.js';
+import { deriveSubkey } from '../core/key-material.js';
 import type { AuditEvent, AuditRecord } from '../ports/audit.js';
 import type { Store, StreamEntry } from '../ports/store.js';
 
@@ -37,11 +38,7 @@ export type AuditKey = Buffer | null;
 
 /** Derives the audit chain key from WARD_ENCRYPTION_KEY (64 hex characters or base64 of 32 bytes). */
 export function deriveAuditKey(encryptionKey: string | undefined): AuditKey {
-  if (encryptionKey === undefined) return null;
-  const ikm = /^[0-9a-fA-F]{64}$/.test(encryptionKey)
-    ? Buffer.from(encryptionKey, 'hex')
-    : Buffer.from(encryptionKey, 'base64');
-  return Buffer.from(hkdfSync('sha256', ikm, Buffer.alloc(0), AUDIT_KEY_INFO, 32));
+  return encryptionKey === undefined ? null : deriveSubkey(encryptionKey, AUDIT_KEY_INFO);
 }
 
 /** One link of the chain, as stored (the `entry` field, parsed). */

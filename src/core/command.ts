@@ -12,6 +12,7 @@ import type { Mailer } from '../ports/mailer.js';
 import type { MfaProvider } from '../ports/mfa.js';
 import type { RemoteShell } from '../ports/remote-shell.js';
 import type { Store } from '../ports/store.js';
+import type { ApprovalRequest } from './approvals/request.js';
 import type { ExecutionLedger } from './executions.js';
 import type { ExecutionReport, Plan, StepResult } from './plan-types.js';
 import type { PolicyEngine } from './policy-engine.js';
@@ -52,6 +53,11 @@ export interface CommandServices {
   alerts?: AlertsControl | undefined;
   /** `/ward cancel`: withdraws a pending request. Throws a WardError explaining a refusal (only the requester may). */
   requests: {
+    /**
+     * A stored approval request, its integrity checked (src/core/approvals/request-seal.ts); undefined when there is
+     * none. Throws TamperedRequestError (a WardError saying so) for a record changed outside ward, after reporting it.
+     */
+    get(requestId: string): Promise<ApprovalRequest | undefined>;
     cancel(requestId: string, user: string): Promise<void>;
     /**
      * Opens a request as a person, through the one pipeline (src/core/requests/open-request.ts), as if they had

@@ -19,6 +19,8 @@ export const AUDIT_EVENT_TYPES = {
     'a second-factor attempt (`outcome` only: success | invalid | replayed | locked…; never the code)',
   'mfa.enroll': 'someone started or confirmed MFA enrolment',
   'mfa.reset': "an admin reset someone's MFA enrolment",
+  'request.tampered':
+    'a stored request failed its integrity check (`outcome`: tampered | unsealed | unverifiable): not run, reported in its thread',
   'execution.refused': 'an approved request was not run: its plan rebuilt just before execution differs',
   'execution.started': 'an approved plan began to run',
   'execution.finished':

@@ -15,6 +15,8 @@ export interface Metrics {
   executionFinished(command: string, outcome: string, seconds: number): void;
   /** `ward_executions_total{outcome="interrupted"}`. */
   executionInterrupted(command: string): void;
+  /** `ward_requests_tampered_total{problem}`: a stored request failed its integrity check (reported once). */
+  requestTampered(problem: string): void;
 }
 
 /** Counts nothing (tests, tools). */
@@ -25,4 +27,5 @@ export const noMetrics: Metrics = {
   executionEnded() {},
   executionFinished() {},
   executionInterrupted() {},
+  requestTampered() {},
 };

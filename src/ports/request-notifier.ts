@@ -1,4 +1,5 @@
 import type { ApprovalRequest, TransitionResult } from '../core/approvals/request.js';
+import type { SealProblem } from '../core/approvals/request-seal.js';
 import type { Replier } from '../core/command.js';
 import type { ExecutionRecord } from '../core/executions.js';
 import type { ExecutionReport, Plan } from '../core/plan-types.js';
@@ -49,6 +50,8 @@ export type RequestNotice =
   | { kind: 'window_failed'; factor: Factor; req: ApprovalRequest }
   /** Words from elsewhere that are already meant for people: a WardError's userMessage, an MFA provider's refusal. */
   | { kind: 'message'; text: string }
+  /** The stored request failed its integrity check (src/core/approvals/request-seal.ts): nothing acts on it. */
+  | { kind: 'tampered'; id: string; problem: SealProblem }
   | { kind: 'unknown_action' };
 
 /**
@@ -81,6 +84,15 @@ export interface RequestNotifier {
   finished(thread: Thread, report: ExecutionReport, requestId?: string): Promise<void>;
   /** In the execution's thread: it was interrupted, what was and was not done, and a button to ask again. */
   interrupted(record: ExecutionRecord): Promise<void>;
+  /**
+   * In the thread the request claims (or its channel when it names no thread): its stored record failed its
+   * integrity check, and ward will not act on it. Names nothing from the record but the request id.
+   */
+  tampered(
+    where: { channel: string; ts: string | undefined },
+    requestId: string,
+    problem: SealProblem,
+  ): Promise<void>;
   /** `--dry-run`: the plan, privately, and that nothing ran. */
   dryRun(reply: Replier, plan: Plan, reason: string | undefined): Promise<void>;
 }

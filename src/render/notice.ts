@@ -1,5 +1,6 @@
 import { explainFinal, explainRefusal } from '../core/approvals/explain.js';
 import type { ApprovalRequest } from '../core/approvals/request.js';
+import { explainSealProblem } from '../core/approvals/request-seal.js';
 import type { RequestNotice } from '../ports/request-notifier.js';
 
 function roleList(roles: readonly string[]): string {
@@ -47,6 +48,8 @@ export function renderNotice(n: RequestNotice): string {
         : 'Slack did not let ward open the MFA window in time. Click *Approve* again.';
     case 'message':
       return n.text;
+    case 'tampered':
+      return `:rotating_light: ${explainSealProblem(n.id, n.problem)}`;
     case 'unknown_action':
       return 'That button is not handled by this version of ward.';
   }
@@ -70,6 +73,10 @@ export function renderNoticeInModal(n: RequestNotice): string {
         return 'There is no second factor of yours to confirm on this request.';
       case 'message':
         return n.text;
+      case 'tampered':
+        return n.problem === 'tampered'
+          ? `Request ${n.id} was modified outside ward; nothing was run. ward will not act on it.`
+          : `Request ${n.id} has no valid seal from this ward; nothing was run. ward will not act on it.`;
       default:
         return renderNotice(n).replace(/[*`]/g, '');
     }

@@ -8,7 +8,8 @@ import type { InteractionRouter } from './interactions.js';
 
 /**
  * `recovery.rerun`: asks for an interrupted command again, as a new request from the person who clicked, through the
- * request pipeline (parse, permission, plan, approvals). The old request is never re-run.
+ * request pipeline (parse, permission, plan, approvals). The old request is never re-run; its sealed record must be
+ * intact and name the same command text as the execution record.
  */
 export function registerRecoveryListeners(router: InteractionRouter, services: () => Services): void {
   router.onAction('recovery.', async (event) => {
@@ -25,6 +26,14 @@ export function registerRecoveryListeners(router: InteractionRouter, services: (
     if (record.state !== 'interrupted') {
       throw new UserInputError(
         `Request ${record.requestId} was not interrupted; there is nothing to re-run.`,
+      );
+    }
+    // The request it came from, checked (a record changed outside ward throws, answered and reported): what is asked
+    // again must be what was approved then, not text someone put in the execution record since.
+    const req = await s.requests.get(record.requestId);
+    if (req && (req.text ?? req.command) !== record.text) {
+      throw new UserInputError(
+        `The execution record of ${record.requestId} no longer matches its approved request, so ward will not ask for it again. Nothing was run; run the command again with /ward.`,
       );
     }
     const correlationId = newCorrelationId();

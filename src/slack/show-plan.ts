@@ -1,5 +1,5 @@
-import { REQUEST_ID_PATTERN } from '../core/approvals/request.js';
-import { RequestStore } from '../core/approvals/request-store.js';
+import { type ApprovalRequest, REQUEST_ID_PATTERN } from '../core/approvals/request.js';
+import { TamperedRequestError } from '../core/approvals/request-seal.js';
 import { planHash } from '../core/plan.js';
 import type { Services } from '../core/services.js';
 import { SHOW_PLAN_ACTION } from '../render/approval.js';
@@ -12,11 +12,10 @@ import type { ActionEvent, InteractionRouter } from './interactions.js';
  * Anyone who can see the message may look: it shows what the message already commits to, and changes nothing.
  */
 export function registerShowPlan(router: InteractionRouter, services: () => Services): void {
-  const requests = new RequestStore(() => services().store);
-  router.onAction(SHOW_PLAN_ACTION, (event) => showPlan(services(), requests, event));
+  router.onAction(SHOW_PLAN_ACTION, (event) => showPlan(services(), event));
 }
 
-async function showPlan(services: Services, requests: RequestStore, event: ActionEvent): Promise<void> {
+async function showPlan(services: Services, event: ActionEvent): Promise<void> {
   const tell = (text: string) =>
     event.responseUrl
       ? services.chat.respond(event.responseUrl, { text, responseType: 'ephemeral', replaceOriginal: false })
@@ -24,7 +23,15 @@ async function showPlan(services: Services, requests: RequestStore, event: Actio
         ? services.chat.postEphemeral(event.channel, event.user, { text })
         : Promise.resolve();
   const id = event.value;
-  const req = REQUEST_ID_PATTERN.test(id) ? await requests.get(id) : undefined;
+  let req: ApprovalRequest | undefined;
+  try {
+    // Read through the sealed store: a record changed outside ward is not shown as what was approved.
+    req = REQUEST_ID_PATTERN.test(id) ? await services.approvals.requests.get(id) : undefined;
+  } catch (err) {
+    if (!(err instanceof TamperedRequestError)) throw err;
+    await tell(err.userMessage);
+    return;
+  }
   if (!req) {
     await tell(`Request \`${id.slice(0, 20)}\` is no longer stored, so its plan cannot be shown.`);
     return;

@@ -1,4 +1,5 @@
 import type { ApprovalRequest } from '../core/approvals/request.js';
+import { explainSealProblem, type SealProblem } from '../core/approvals/request-seal.js';
 import type { Replier } from '../core/command.js';
 import type { ExecutionRecord } from '../core/executions.js';
 import type { ExecutionReport, Plan } from '../core/plan-types.js';
@@ -116,6 +117,22 @@ export class SlackRequestNotifier implements RequestNotifier {
     await this.chat.postMessage(record.thread.channel, renderInterrupted(record), {
       threadTs: record.thread.ts,
     });
+  }
+
+  async tampered(
+    where: { channel: string; ts: string | undefined },
+    requestId: string,
+    problem: SealProblem,
+  ): Promise<void> {
+    const text =
+      problem === 'tampered'
+        ? `Request ${requestId} was modified outside ward; nothing was run.`
+        : `Request ${requestId} has no valid seal from this ward; nothing was run.`;
+    await this.chat.postMessage(
+      where.channel,
+      { text, blocks: [section(`:rotating_light: ${esc(explainSealProblem(requestId, problem))}`)] },
+      where.ts === undefined ? {} : { threadTs: where.ts },
+    );
   }
 
   async dryRun(reply: Replier, plan: Plan, reason: string | undefined): Promise<void> {

@@ -12,6 +12,8 @@ import { Secret, TOTP } from 'otpauth';
 import { pino } from 'pino';
 import { RedisStore } from '../../src/adapters/redis/redis-store.js';
 import { readAuditEvents } from '../../src/audit/chain.js';
+import type { ApprovalRequest } from '../../src/core/approvals/request.js';
+import { deriveRequestKey, sealRecord } from '../../src/core/approvals/request-seal.js';
 import { type FakeMessage, type FakeSlack, startFakeSlack } from '../../src/fake-slack/fake-slack.js';
 import { startWard, type WardHandle } from '../../src/main.js';
 import type { AuditRecord } from '../../src/ports/audit.js';
@@ -333,6 +335,15 @@ export async function storedRequest(
   const raw = await shared.client.get(`ward:request:${id}`);
   if (!raw) throw new Error(`no request ${id} in Redis`);
   return JSON.parse(raw) as { status: string; approvals: unknown[] };
+}
+
+/**
+ * A request record sealed as ward itself seals it, with the harness's WARD_ENCRYPTION_KEY: for tests that leave
+ * Redis as one of ward's own writes would (an unconfirmed write that survived a failover), not as an outsider would.
+ */
+export function sealedAsWard(record: Record<string, unknown>): string {
+  const { seal: _seal, ...body } = record;
+  return sealRecord(deriveRequestKey(ENCRYPTION_KEY), body as unknown as ApprovalRequest);
 }
 
 export async function waitForStatus(shared: Shared, id: string, statuses: string[]): Promise<string> {

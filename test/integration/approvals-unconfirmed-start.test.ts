@@ -7,6 +7,7 @@ import {
   responses,
   runningMessages,
   type Shared,
+  sealedAsWard,
   slash,
   startShared,
   startTestWard,
@@ -36,7 +37,7 @@ describe('approved requests whose start was not confirmed', () => {
     await shared?.close();
   });
 
-  /** Rewrites the stored request as an unconfirmed write that survived would have left it. */
+  /** Rewrites the stored request as an unconfirmed write of ward's that survived would have left it (sealed). */
   async function rewrite(id: string, change: Record<string, unknown>): Promise<void> {
     // The message appears in Slack a moment before ward stores where it is: rewriting before that would drop it.
     const raw = await waitFor('the stored message pointer', async () => {
@@ -46,7 +47,7 @@ describe('approved requests whose start was not confirmed', () => {
     const req = JSON.parse(raw ?? '{}') as Record<string, unknown>;
     await shared.client.set(
       requestKey(id),
-      JSON.stringify({ ...req, ...change, version: Number(req['version']) + 1 }),
+      sealedAsWard({ ...req, ...change, version: Number(req['version']) + 1 }),
       'KEEPTTL',
     );
   }

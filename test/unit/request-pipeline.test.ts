@@ -85,6 +85,7 @@ function world(policy: CommandPolicyOverride) {
     finished: async () => {},
     interrupted: async () => {},
     dryRun: async () => {},
+    tampered: async () => {},
   };
   const approvals = createApprovals(() => services, { mfa });
   const services: Services = {
@@ -115,6 +116,7 @@ function world(policy: CommandPolicyOverride) {
     notifier,
     approvals: approvals.service,
     requests: {
+      get: (requestId) => approvals.service.requests.get(requestId),
       cancel: (requestId, user) => approvals.service.cancel(requestId, user),
       openAs: async (r) => {
         await openRequest(services, {

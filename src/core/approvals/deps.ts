@@ -1,7 +1,9 @@
 import type { Metrics } from '../../ports/metrics.js';
 import type { RequestNotifier } from '../../ports/request-notifier.js';
 import type { CommandServices } from '../command.js';
+import { deriveRequestKey, TamperedRequestError } from './request-seal.js';
 import { RequestStore } from './request-store.js';
+import { reportTampered } from './tampered.js';
 
 /** What the approvals core uses: the command services, plus how it counts and how it speaks to people. */
 export interface ApprovalDeps extends CommandServices {
@@ -17,21 +19,33 @@ export type Track = (work: Promise<unknown>) => void;
  * update, so after each update the version is read again and the message redrawn until it shows the latest.
  */
 export async function redraw(deps: ApprovalDeps, requests: RequestStore, id: string): Promise<void> {
-  for (let i = 0; i < 5; i++) {
-    const req = await requests.get(id);
-    if (!req?.message) return;
-    try {
-      await deps.notifier.redrawRequest(req);
-    } catch (err) {
-      deps.log.warn({ err, approvalRequestId: id }, 'could not update the approval message');
-      return;
+  try {
+    for (let i = 0; i < 5; i++) {
+      const req = await requests.get(id);
+      if (!req?.message) return;
+      try {
+        await deps.notifier.redrawRequest(req);
+      } catch (err) {
+        deps.log.warn({ err, approvalRequestId: id }, 'could not update the approval message');
+        return;
+      }
+      const after = await requests.get(id);
+      if (!after || after.version === req.version) return;
     }
-    const after = await requests.get(id);
-    if (!after || after.version === req.version) return;
+  } catch (err) {
+    // Changed outside ward since: reported by the store, and never drawn as if it were ward's.
+    if (!(err instanceof TamperedRequestError)) throw err;
   }
 }
 
-/** The request store over the deps' store, read lazily (the composition root wires the store after the gate). */
+/**
+ * The request store over the deps' store, read lazily (the composition root wires the store after the gate): records
+ * sealed with the key derived from WARD_ENCRYPTION_KEY, and a record that fails its check reported once.
+ */
 export function requestStoreOf(deps: () => ApprovalDeps): RequestStore {
-  return new RequestStore(() => deps().store);
+  return new RequestStore(
+    () => deps().store,
+    () => deriveRequestKey(deps().config.WARD_ENCRYPTION_KEY),
+    (record) => reportTampered(deps(), record),
+  );
 }

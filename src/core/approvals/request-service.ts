@@ -18,6 +18,7 @@ import {
   REQUEST_ID_PATTERN,
   requesterVerified,
 } from './request.js';
+import { TamperedRequestError } from './request-seal.js';
 import type { RequestStore } from './request-store.js';
 import {
   type ClickOrigin,
@@ -67,6 +68,19 @@ export class RequestService {
     private readonly mfa: () => MfaProvider,
     private readonly track: Track | undefined,
   ) {}
+
+  /**
+   * Runs what a click (or a factor) asked for; a stored record that fails its integrity check stops it, and the
+   * person is told so privately (the store has reported it in the request's thread and the audit log).
+   */
+  private async refusingTampered(who: Recipient, work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
+    } catch (err) {
+      if (!(err instanceof TamperedRequestError)) throw err;
+      await this.tell(who, { kind: 'tampered', id: err.requestId, problem: err.problem });
+    }
+  }
 
   private background(work: Promise<unknown>): void {
     const guarded = work.catch((err) => this.deps().log.error({ err }, 'approval follow-up failed'));
@@ -246,22 +260,26 @@ export class RequestService {
     from: ClickOrigin,
     triggerId: string | undefined,
   ): Promise<void> {
-    const req = await this.pendingFor(id, who, from, vote);
-    if (!req || !(await this.mayVote(who, req, vote))) return;
-    if (vote === 'deny') return this.applyDenial(req.id, who);
-    if (req.approverMfa) return this.askFactor(req, 'approver', who, triggerId);
-    await this.applyApproval(req.id, who);
+    await this.refusingTampered(who, async () => {
+      const req = await this.pendingFor(id, who, from, vote);
+      if (!req || !(await this.mayVote(who, req, vote))) return;
+      if (vote === 'deny') return this.applyDenial(req.id, who);
+      if (req.approverMfa) return this.askFactor(req, 'approver', who, triggerId);
+      await this.applyApproval(req.id, who);
+    });
   }
 
   /** The requester's Cancel click on the message at `from`. */
   async withdraw(id: string, who: Recipient, from: ClickOrigin): Promise<void> {
-    if (!(await this.pendingFor(id, who, from))) return;
-    try {
-      await this.cancel(id, who.user);
-    } catch (err) {
-      if (!(err instanceof WardError)) throw err;
-      await this.tell(who, { kind: 'message', text: err.userMessage });
-    }
+    await this.refusingTampered(who, async () => {
+      if (!(await this.pendingFor(id, who, from))) return;
+      try {
+        await this.cancel(id, who.user);
+      } catch (err) {
+        if (!(err instanceof WardError) || err instanceof TamperedRequestError) throw err;
+        await this.tell(who, { kind: 'message', text: err.userMessage });
+      }
+    });
   }
 
   /** The requester's "enter MFA code" click. */
@@ -271,11 +289,13 @@ export class RequestService {
     from: ClickOrigin,
     triggerId: string | undefined,
   ): Promise<void> {
-    const req = await this.pendingFor(id, who, from);
-    if (!req) return;
-    if (who.user !== req.requester) return this.tell(who, { kind: 'requester_factor_only', req });
-    if (req.requesterMfa !== 'pending') return this.tell(who, { kind: 'no_factor_pending', req });
-    await this.askFactor(req, 'requester', who, triggerId);
+    await this.refusingTampered(who, async () => {
+      const req = await this.pendingFor(id, who, from);
+      if (!req) return;
+      if (who.user !== req.requester) return this.tell(who, { kind: 'requester_factor_only', req });
+      if (req.requesterMfa !== 'pending') return this.tell(who, { kind: 'no_factor_pending', req });
+      await this.askFactor(req, 'requester', who, triggerId);
+    });
   }
 
   /**
@@ -285,6 +305,21 @@ export class RequestService {
    * or another one, is not a factor for this request.
    */
   async submitCode(
+    id: string,
+    factor: Factor,
+    user: string,
+    code: string,
+    from: ClickOrigin,
+  ): Promise<RequestNotice | undefined> {
+    try {
+      return await this.checkCode(id, factor, user, code, from);
+    } catch (err) {
+      if (!(err instanceof TamperedRequestError)) throw err;
+      return { kind: 'tampered', id: err.requestId, problem: err.problem };
+    }
+  }
+
+  private async checkCode(
     id: string,
     factor: Factor,
     user: string,
@@ -311,7 +346,8 @@ export class RequestService {
     }
     const outcome = await this.checkFactor(req, factor, user, code);
     if (outcome) return outcome;
-    this.background(this.factorPassed(id, factor, { user, channel: req.channel }));
+    const who = { user, channel: req.channel };
+    this.background(this.refusingTampered(who, () => this.factorPassed(id, factor, who)));
     return undefined;
   }
 
@@ -354,7 +390,7 @@ export class RequestService {
     const s = this.deps();
     if (this.mfa().kind === 'push') {
       await this.tell(who, { kind: 'push_sent', req });
-      this.background(this.pushFactor(req.id, factor, who));
+      this.background(this.refusingTampered(who, () => this.pushFactor(req.id, factor, who)));
       return;
     }
     // A code window for someone with no authenticator enrolled only fails after they type: say how to enrol instead.

@@ -16,6 +16,7 @@ import {
   startRunning,
   unstart,
 } from './request.js';
+import { TamperedRequestError } from './request-seal.js';
 import type { RequestStore } from './request-store.js';
 
 /**
@@ -48,8 +49,13 @@ export class ApprovedRunner {
     private readonly options: { unstartedGraceMs?: number | undefined } = {},
   ) {}
 
+  /**
+   * Runs an approved request once. A stored record that fails its integrity check is refused before the claim (and
+   * again when the claimed run reads it): TamperedRequestError, nothing run, the claim kept so nothing retries it.
+   */
   async run(id: string): Promise<void> {
     const s = this.deps();
+    if ((await this.requests.get(id))?.status !== 'approved') return;
     // The claim is durable before anything runs: a claim lost in a Redis failover was never acted on. Should one be
     // lost anyway, the durable running state and execution record (ExecutionLedger.begin) still refuse a second run.
     const claimValue = `${this.owner}@${s.clock.now()}`;
@@ -70,7 +76,9 @@ export class ApprovedRunner {
       // Whatever failed before the execution record was confirmed (a transition or record not acknowledged by a
       // replica, the store failing over) ran nothing: give the start back so that it is tried again, instead of
       // leaving the request approved or "running" with nothing running it.
-      if (!(err instanceof ExecutionAlreadyRanError)) await this.giveBackStart(id, claimValue);
+      if (!(err instanceof ExecutionAlreadyRanError || err instanceof TamperedRequestError)) {
+        await this.giveBackStart(id, claimValue);
+      }
       throw err;
     }
   }

@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { keyMaterial } from '../key-material.js';
 
 /**
  * AES-256-GCM for secrets at rest (TOTP seeds). The associated data binds a ciphertext to its owner, so that a
@@ -15,9 +16,7 @@ export class SecretBox {
 
   /** WARD_ENCRYPTION_KEY as 64 hex characters or base64 of 32 bytes (validated by loadConfig). */
   static fromConfig(value: string): SecretBox {
-    return new SecretBox(
-      /^[0-9a-fA-F]{64}$/.test(value) ? Buffer.from(value, 'hex') : Buffer.from(value, 'base64'),
-    );
+    return new SecretBox(keyMaterial(value));
   }
 
   seal(plaintext: string, associatedData: string): string {
