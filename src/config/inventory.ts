@@ -63,7 +63,7 @@ const absolutePath = z
     'must be an absolute path without ".." or line breaks',
   );
 
-/** Where ward persists containment on a host so that it survives a reboot (README "Containment that holds"). */
+/** Where ward persists containment on a host so that it survives a reboot (docs/hosts.md, "Containment that holds"). */
 export const DEFAULT_PERSIST = { unitDir: '/etc/systemd/system', stateDir: '/etc/ward' } as const;
 
 /** A directory ward writes into on hosts: plain path characters only (it is shown in plans and unit files). */
