@@ -18,6 +18,7 @@ import {
   sudoRules,
 } from '../../src/actions/sudoers.js';
 import { sudoArgv } from '../../src/adapters/ssh/node-ssh-shell.js';
+import { sudoersFor } from '../../src/cli/doctor.js';
 import { type InventoryHost, inventorySchema, toInventory } from '../../src/config/inventory.js';
 import { parseYaml } from '../../src/config/yaml-file.js';
 import { argvOf, commandTemplates, HOSTILE_COMMANDS } from '../helpers/command-templates.js';
@@ -128,5 +129,38 @@ describe('sudoers for a non-root ward account', () => {
         'inventory file',
       ),
     ).toThrow(/sudo: applies to SSH hosts only/);
+  });
+
+  it('doctor sudoers: the file for an inventory host, and a clear refusal for bad arguments', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ward-sudoers-cli-'));
+    try {
+      const inventory = join(dir, 'inventory.yaml');
+      writeFileSync(
+        inventory,
+        `management: { cidrs: [198.51.100.1/32] }\ndefaults: { user: wardops, sudo: true }\nhosts:\n  web1: { address: 198.51.100.11, hostKey: "${KEY}" }\n  web2: { address: 198.51.100.12, hostKey: "${KEY}", persist: { stateDir: /var/lib/fw } }\n  db1: { address: 198.51.100.13, hostKey: "${KEY}", user: root, sudo: false }\n`,
+      );
+      const env = {
+        SLACK_BOT_TOKEN: 'xoxb-1-2-abc',
+        SLACK_SIGNING_SECRET: 'abcdef0123456789',
+        WARD_INVENTORY: inventory,
+        WARD_LOCKDOWN_CONFIRM_SECONDS: '45',
+      };
+      const web2 = sudoersFor(env, ['--host', 'web2']);
+      expect(web2).toContain('wardops ALL=(root) NOPASSWD: /usr/bin/tee /var/lib/fw/containment.nft.new\n');
+      expect(web2).toContain('sleep 45; nft delete table inet ward_lockdown');
+      expect(sudoersFor(env, ['--host', 'web1', '--user', 'ward2'])).toContain('ward2 ALL=(root) NOPASSWD: ');
+      // web1 and web2 differ in their directories: one file per host, said so.
+      expect(() => sudoersFor(env, [])).toThrow(/--host/);
+      expect(() => sudoersFor(env, ['--host', 'db1'])).toThrow(/root: it needs no sudoers file/);
+      expect(() => sudoersFor(env, ['--host', 'nosuch'])).toThrow(/not a host of the inventory/);
+      expect(() => sudoersFor(env, ['--host', 'web1', '--user', 'x ALL=(ALL) ALL'])).toThrow(
+        /Unix user name/,
+      );
+      expect(() => sudoersFor(env, ['--user'])).toThrow(/--user needs a value/);
+      expect(() => sudoersFor(env, ['web1'])).toThrow(/unexpected "web1"/);
+      expect(() => sudoersFor({ ...env, WARD_LOCKDOWN_CONFIRM_SECONDS: 'soon' }, [])).toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
