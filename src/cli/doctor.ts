@@ -12,6 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import { parse as parseYamlText } from 'yaml';
 import { commands } from '../../commands/index.js';
+import { listRuleset } from '../actions/nft.js';
 import { renderSudoers } from '../actions/sudoers.js';
 import { NodeSshShell } from '../adapters/ssh/node-ssh-shell.js';
 import { loadRules } from '../alerts/rules.js';
@@ -234,13 +235,32 @@ async function checkHosts(config: Config, inventory: Inventory): Promise<CheckRe
         continue;
       }
       try {
-        // Connecting verifies the pinned host key and ward's own key; no command is run.
+        // Connecting verifies the pinned host key and ward's own key. A root login runs no command; a sudo
+        // account runs one read-only command of its sudoers file, so a missing or stale file shows here and
+        // not in the middle of a lockdown.
         const session = await shell.connect(host);
-        await session.close();
+        let sudo = '';
+        try {
+          if (host.sudo) {
+            const r = await session.exec(listRuleset.argv, {
+              timeoutMs: config.WARD_SSH_CONNECT_TIMEOUT_MS,
+              maxOutputBytes: 64 * 1024,
+            });
+            if (r.code !== 0) {
+              const why = r.stderr.toString('utf8').trim().split('\n')[0]?.slice(0, 200) || `exit ${r.code}`;
+              throw new UserInputError(
+                `logged in as ${host.user}, but sudo refused \`nft list ruleset\` (${why}): install the sudoers file from \`npm run -s doctor -- sudoers --host ${host.name}\` on the host`,
+              );
+            }
+            sudo = ', sudo ok';
+          }
+        } finally {
+          await session.close();
+        }
         results[i] = {
           check,
           status: 'ok',
-          detail: `${host.user}@${host.address}:${host.port}, host key ${host.hostKey.slice(0, 19)}… matches`,
+          detail: `${host.user}@${host.address}:${host.port}, host key ${host.hostKey.slice(0, 19)}… matches${sudo}`,
         };
       } catch (err) {
         results[i] = { check, status: 'fail', detail: message(err) };

@@ -5,10 +5,11 @@
  * and refuses what a stolen account would run.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, readFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { runDoctor } from '../../src/cli/doctor.js';
 import type { InventoryHost } from '../../src/config/inventory.js';
 import { commandTemplates, HOSTILE_COMMANDS } from '../helpers/command-templates.js';
 import {
@@ -172,5 +173,31 @@ describeLab('a non-root ward account with the generated sudoers file (real sshd,
     }
     const root = await doctorSudoers(h.inventoryPath, ['--user', 'root']);
     expect(root.stderr).toContain('needs no sudoers file');
+  }, 120_000);
+
+  it('doctor runs one sudo command per sudo host: ok with the file, a clear failure for an account without one', async () => {
+    const other = await h.lab.execOnHost('web1', ['useradd', '-M', '-s', '/bin/sh', '-p', '*', 'nosudo']);
+    expect(other.code).toBe(0);
+    const otherInventory = join(h.dir, 'inventory-nosudo.yaml');
+    writeFileSync(
+      otherInventory,
+      readFileSync(h.inventoryPath, 'utf8').replace('user: ward', 'user: nosudo'),
+    );
+    const env = {
+      SLACK_BOT_TOKEN: BOT_TOKEN,
+      SLACK_SIGNING_SECRET: SIGNING_SECRET,
+      SLACK_API_URL: h.slack.apiUrl,
+      REDIS_URL: h.redis.url,
+    };
+    const good = await runDoctor({ ...env, WARD_INVENTORY: h.inventoryPath });
+    expect(good.find((r) => r.check === 'host web1')).toMatchObject({
+      status: 'ok',
+      detail: expect.stringMatching(/^ward@198\.51\.100\.11:22, host key SHA256:.*matches, sudo ok$/),
+    });
+    const bad = await runDoctor({ ...env, WARD_INVENTORY: otherInventory });
+    expect(bad.find((r) => r.check === 'host web1')).toMatchObject({
+      status: 'fail',
+      detail: expect.stringContaining('logged in as nosudo, but sudo refused `nft list ruleset`'),
+    });
   }, 120_000);
 });
