@@ -1,8 +1,12 @@
 /**
- * The README's benchmark summary is generated from bench/RESULTS.md, never written by hand: `npm run bench` writes
- * RESULTS.md and then this block, and test/unit/bench-summary.test.ts keeps the two equal. The block sits between
- * two markers in README.md; everything else in the README is left alone.
+ * The benchmark summary (docs/benchmarks.md, "Latest figures"; the README links to it) is generated from
+ * bench/RESULTS.md, never written by hand: `npm run bench` writes RESULTS.md and then this block, and
+ * test/unit/bench-summary.test.ts keeps the two equal. The block sits between two markers in SUMMARY_FILE;
+ * everything else in that file is left alone.
  */
+
+/** The file holding the summary block, relative to the repository root. */
+export const SUMMARY_FILE = 'docs/benchmarks.md';
 
 export const SUMMARY_START =
   '<!-- bench-summary:start (generated from bench/RESULTS.md by npm run bench) -->';
@@ -66,7 +70,7 @@ function provenance(results: string): string {
   return `From \`bench/RESULTS.md\`: commit ${commit}, ${field('Date')}; ${field('Machine')}; load average ${field('Load average \\(1/5/15 min\\)')}.${partial}${notRoot}${quick}`;
 }
 
-/** The README block for a RESULTS.md text: one table row per figure (median, baseline median, ratio, target). */
+/** The summary block for a RESULTS.md text: one table row per figure (median, baseline median, ratio, target). */
 export function summaryFromResults(results: string): string {
   const rows: string[][] = [];
   const skipped: string[] = [];
@@ -115,19 +119,19 @@ export function summaryFromResults(results: string): string {
   ].join('\n');
 }
 
-/** README text with its summary block replaced by `summary`; throws when the markers are missing. */
-export function withSummary(readme: string, summary: string): string {
-  const start = readme.indexOf(SUMMARY_START);
-  const end = readme.indexOf(SUMMARY_END);
+/** A document's text with its summary block replaced by `summary`; throws when the markers are missing. */
+export function withSummary(doc: string, summary: string): string {
+  const start = doc.indexOf(SUMMARY_START);
+  const end = doc.indexOf(SUMMARY_END);
   if (start === -1 || end === -1 || end < start) {
-    throw new Error(`README.md has no benchmark summary block (${SUMMARY_START} … ${SUMMARY_END})`);
+    throw new Error(`${SUMMARY_FILE} has no benchmark summary block (${SUMMARY_START} … ${SUMMARY_END})`);
   }
-  return `${readme.slice(0, start)}${summary}${readme.slice(end + SUMMARY_END.length)}`;
+  return `${doc.slice(0, start)}${summary}${doc.slice(end + SUMMARY_END.length)}`;
 }
 
-/** The summary block currently in a README text, or undefined without markers. */
-export function currentSummary(readme: string): string | undefined {
-  const start = readme.indexOf(SUMMARY_START);
-  const end = readme.indexOf(SUMMARY_END);
-  return start === -1 || end === -1 ? undefined : readme.slice(start, end + SUMMARY_END.length);
+/** The summary block currently in a document's text, or undefined without markers. */
+export function currentSummary(doc: string): string | undefined {
+  const start = doc.indexOf(SUMMARY_START);
+  const end = doc.indexOf(SUMMARY_END);
+  return start === -1 || end === -1 ? undefined : doc.slice(start, end + SUMMARY_END.length);
 }

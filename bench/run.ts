@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: runs every benchmark in one process, one after the other, and writes bench/RESULTS.md with the
  * machine, the date, the commit measured, and each figure with min/median/max over its rounds and the ratio to
- * the baseline measured in the same run; then regenerates the README's summary from it. Figures are reported,
+ * the baseline measured in the same run; then regenerates the summary in docs/benchmarks.md from it. Figures are reported,
  * never asserted. WARD_BENCH_QUICK=1 runs tiny rounds that only prove the benchmarks work (RESULTS.md says so).
  *
  * `npm run bench -- --only ack-latency,memory` runs a subset (RESULTS.md then says it is a partial run).
@@ -22,7 +22,7 @@ import {
   QUICK,
   ROOT,
 } from './lib.js';
-import { summaryFromResults, withSummary } from './readme-summary.js';
+import { SUMMARY_FILE, summaryFromResults, withSummary } from './readme-summary.js';
 
 interface Entry {
   name: string;
@@ -150,11 +150,11 @@ async function main(): Promise<void> {
   const totalMs = Date.now() - started;
   const md = render({ machine, git, loadBefore, loadAfter: loadavg(), root, results, totalMs, selected });
   writeFileSync(join(ROOT, 'bench', 'RESULTS.md'), md);
-  // The README's summary is generated from RESULTS.md (test/unit/bench-summary.test.ts keeps them equal).
-  const readmePath = join(ROOT, 'README.md');
-  writeFileSync(readmePath, withSummary(readFileSync(readmePath, 'utf8'), summaryFromResults(md)));
+  // The summary in docs/benchmarks.md is generated from RESULTS.md (test/unit/bench-summary.test.ts keeps them equal).
+  const summaryPath = join(ROOT, SUMMARY_FILE);
+  writeFileSync(summaryPath, withSummary(readFileSync(summaryPath, 'utf8'), summaryFromResults(md)));
   process.stdout.write(
-    `\nwrote bench/RESULTS.md and the README's summary (${(totalMs / 1000).toFixed(0)} s in all)\n`,
+    `\nwrote bench/RESULTS.md and its summary in ${SUMMARY_FILE} (${(totalMs / 1000).toFixed(0)} s in all)\n`,
   );
   process.exit(results.some((r) => r.skipped?.startsWith('FAILED')) ? 1 : 0);
 }

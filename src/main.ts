@@ -375,7 +375,7 @@ async function cli(): Promise<void> {
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(
-        `ward cannot start: ${err.userMessage}\nSee .env.example and the README's configuration reference.\n`,
+        `ward cannot start: ${err.userMessage}\nSee .env.example and docs/configuration.md.\n`,
       );
     } else if (err instanceof WardError) {
       process.stderr.write(`ward cannot start: ${err.userMessage}\n`);

@@ -30,7 +30,7 @@ export type VersionOp = (typeof VERSION_OPS)[number];
 /** Most indicators one hunt may carry (each is one section of the host's script). */
 export const MAX_INDICATORS = 20;
 
-/** One line per kind, for the usage and the README: what it matches and how it is written. */
+/** One line per kind, for the usage and docs/hunts.md: what it matches and how it is written. */
 export const INDICATOR_HELP: Record<IndicatorKind, string> = {
   sha256: 'sha256:<64 hex> files with that hash under the hunt paths',
   file: 'file:<absolute path> exists? sha256, size, owner, mtime',

@@ -5,12 +5,15 @@
  *
  *   npm run doctor                 # reads .env in the working directory when present, like ward
  *   npm run -s doctor -- --json    # one JSON object per check, for scripts
+ *   npm run -s doctor -- sudoers [--host web1] [--user ward]   # the sudoers file for a non-root account
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import { parse as parseYamlText } from 'yaml';
 import { commands } from '../../commands/index.js';
+import { listRuleset } from '../actions/nft.js';
+import { renderSudoers } from '../actions/sudoers.js';
 import { NodeSshShell } from '../adapters/ssh/node-ssh-shell.js';
 import { loadRules } from '../alerts/rules.js';
 import { enabledAlertSources } from '../alerts/sources/registry.js';
@@ -18,7 +21,7 @@ import { type Config, loadConfig } from '../config/env.js';
 import { type Inventory, inventorySchema, toInventory } from '../config/inventory.js';
 import { policyFileSchema } from '../config/policy.js';
 import { loadYamlFile, readConfigFile } from '../config/yaml-file.js';
-import { ConfigError, WardError } from '../errors.js';
+import { ConfigError, UserInputError, WardError } from '../errors.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
@@ -232,13 +235,32 @@ async function checkHosts(config: Config, inventory: Inventory): Promise<CheckRe
         continue;
       }
       try {
-        // Connecting verifies the pinned host key and ward's own key; no command is run.
+        // Connecting verifies the pinned host key and ward's own key. A root login runs no command; a sudo
+        // account runs one read-only command of its sudoers file, so a missing or stale file shows here and
+        // not in the middle of a lockdown.
         const session = await shell.connect(host);
-        await session.close();
+        let sudo = '';
+        try {
+          if (host.sudo) {
+            const r = await session.exec(listRuleset.argv, {
+              timeoutMs: config.WARD_SSH_CONNECT_TIMEOUT_MS,
+              maxOutputBytes: 64 * 1024,
+            });
+            if (r.code !== 0) {
+              const why = r.stderr.toString('utf8').trim().split('\n')[0]?.slice(0, 200) || `exit ${r.code}`;
+              throw new UserInputError(
+                `logged in as ${host.user}, but sudo refused \`nft list ruleset\` (${why}): install the sudoers file from \`npm run -s doctor -- sudoers --host ${host.name}\` on the host`,
+              );
+            }
+            sudo = ', sudo ok';
+          }
+        } finally {
+          await session.close();
+        }
         results[i] = {
           check,
           status: 'ok',
-          detail: `${host.user}@${host.address}:${host.port}, host key ${host.hostKey.slice(0, 19)}… matches`,
+          detail: `${host.user}@${host.address}:${host.port}, host key ${host.hostKey.slice(0, 19)}… matches${sudo}`,
         };
       } catch (err) {
         results[i] = { check, status: 'fail', detail: message(err) };
@@ -388,9 +410,64 @@ export function renderTable(results: readonly CheckResult[]): string {
   ].join('\n');
 }
 
+/**
+ * `doctor sudoers`: the sudoers file for the non-root account ward logs in as on hosts with `sudo: true`, for this
+ * configuration (the lockdown watchdog's seconds) and inventory (the host's persistence directories and user).
+ * Without --host, the inventory's `sudo: true` hosts must all share one user and one set of directories.
+ */
+export function sudoersFor(env: NodeJS.ProcessEnv, args: readonly string[]): string {
+  const options = new Map<string, string>();
+  for (let i = 0; i < args.length; i += 2) {
+    const name = args[i]!;
+    const value = args[i + 1];
+    if (name !== '--host' && name !== '--user') {
+      throw new UserInputError(
+        `unexpected ${JSON.stringify(name)}: use [--host <inventory host>] [--user <account>]`,
+      );
+    }
+    if (value === undefined || value.startsWith('--')) throw new UserInputError(`${name} needs a value`);
+    options.set(name, value);
+  }
+  const option = (name: string): string | undefined => options.get(name);
+  const config = loadConfig(env);
+  const hostName = option('--host');
+  const inventory =
+    config.WARD_INVENTORY === undefined
+      ? undefined
+      : toInventory(loadYamlFile(config.WARD_INVENTORY, inventorySchema, 'inventory file', 'WARD_INVENTORY'));
+  let host: { user: string; persist?: { unitDir: string; stateDir: string } | undefined } = { user: 'ward' };
+  if (hostName !== undefined) {
+    const found = inventory?.hosts.get(hostName);
+    if (!found) throw new UserInputError(`${JSON.stringify(hostName)} is not a host of the inventory`);
+    host = found;
+  } else if (inventory) {
+    const sudoHosts = [...inventory.hosts.values()].filter((h) => h.sudo);
+    const shapes = new Set(sudoHosts.map((h) => JSON.stringify([h.user, h.persist])));
+    if (shapes.size > 1) {
+      throw new UserInputError(
+        'the sudo hosts of the inventory differ in user or persist directories: run this once per host with --host <name>',
+      );
+    }
+    if (sudoHosts[0]) host = sudoHosts[0];
+  }
+  const user = option('--user') ?? host.user;
+  if (user === 'root')
+    throw new UserInputError('the account is root: it needs no sudoers file (set user: ward)');
+  return renderSudoers(user, { confirmSeconds: config.WARD_LOCKDOWN_CONFIRM_SECONDS, host });
+}
+
 async function cli(): Promise<void> {
   // The same .env ward reads; real environment variables win.
   if (existsSync('.env')) process.loadEnvFile('.env');
+  if (process.argv[2] === 'sudoers') {
+    try {
+      process.stdout.write(sudoersFor(process.env, process.argv.slice(3)));
+      process.exit(0);
+    } catch (err) {
+      process.stderr.write(`ward doctor sudoers: ${problemsOf(err)}\n`);
+      process.exit(2);
+    }
+  }
   const results = await runDoctor(process.env);
   if (process.argv.includes('--json')) {
     for (const r of results) process.stdout.write(`${JSON.stringify(r)}\n`);

@@ -5,7 +5,7 @@ import type { CloudProvider, InstanceState } from '../ports/cloud-isolation.js';
  * What quarantine means whatever the cloud: the tags ward sets and the isolation test. Provider-specific knowledge
  * (ids, group names, API calls) lives behind CloudProvider in adapters/.
  */
-/** The tag that marks an instance under incident response; the IAM tag-deny policy in the README keys on it. */
+/** The tag that marks an instance under incident response; the IAM tag-deny policy in docs/aws.md keys on it. */
 export const IR_TAG = { key: 'SecurityStatus', value: 'IR' } as const;
 /** The tag that ties an instance (and its evidence snapshots) to the ward request that acted on it. */
 export const REQUEST_TAG_KEY = 'ward:request';

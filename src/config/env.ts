@@ -103,7 +103,7 @@ export const envSchema = z.object({
   WARD_BLOCK_MIN_PREFIX_V4: z.coerce.number().int().min(0).max(32).default(16),
   /** The same for IPv6: a /48 is one site. */
   WARD_BLOCK_MIN_PREFIX_V6: z.coerce.number().int().min(0).max(128).default(48),
-  /** Hunt bounds per host (README, command reference: hunt): files larger than this are not hashed; at most this many files. */
+  /** Hunt bounds per host (docs/hunts.md): files larger than this are not hashed; at most this many files. */
   WARD_HUNT_MAX_FILE_BYTES: z.coerce
     .number()
     .int()

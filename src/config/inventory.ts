@@ -63,7 +63,7 @@ const absolutePath = z
     'must be an absolute path without ".." or line breaks',
   );
 
-/** Where ward persists containment on a host so that it survives a reboot (README "Containment that holds"). */
+/** Where ward persists containment on a host so that it survives a reboot (docs/hosts.md, "Containment that holds"). */
 export const DEFAULT_PERSIST = { unitDir: '/etc/systemd/system', stateDir: '/etc/ward' } as const;
 
 /** A directory ward writes into on hosts: plain path characters only (it is shown in plans and unit files). */
@@ -85,6 +85,11 @@ const connection = {
   proxyCommand: z.array(z.string()).min(1).optional(),
   /** Where ward writes its boot-time containment: the systemd unit directory and ward's own state directory. */
   persist: persist.optional(),
+  /**
+   * Run every command as `sudo -n -- <command>`: `user` is then a non-root account whose sudoers file allows
+   * exactly ward's commands (`npm run doctor -- sudoers`). Default false: `user` is root.
+   */
+  sudo: z.boolean().optional(),
 };
 
 /** Which cloud the host's instance is in (`provider`, default aws: the registry's adapter) and where. */
@@ -130,6 +135,13 @@ export const inventoryHost = z
         path: ['hostKey'],
         message:
           'is required for SSH hosts: the pinned fingerprint "SHA256:…" as printed by ssh-keygen -lf (or set transport: local for the machine ward runs on)',
+      });
+    }
+    if (h.transport === 'local' && h.sudo === true) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sudo'],
+        message: "applies to SSH hosts only: a local host's commands run as ward's own user",
       });
     }
     if (h.transport === 'local' && (h.hostKey !== undefined || h.proxyCommand !== undefined)) {
@@ -196,6 +208,7 @@ export function toInventory(file: InventoryFile): Inventory {
       hostKey: h.hostKey ?? LOCAL_HOST_KEY,
       proxyCommand: h.transport === 'local' ? undefined : (h.proxyCommand ?? file.defaults.proxyCommand),
       transport: h.transport ?? 'ssh',
+      sudo: h.transport === 'local' ? false : (h.sudo ?? file.defaults.sudo ?? false),
       tags: h.tags,
       persist: {
         unitDir: h.persist?.unitDir ?? file.defaults.persist?.unitDir ?? DEFAULT_PERSIST.unitDir,

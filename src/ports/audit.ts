@@ -1,5 +1,5 @@
 /**
- * Every audit event type ward records, and when. Other types may be added; keep this list (and the README's copy)
+ * Every audit event type ward records, and when. Other types may be added; keep this list (and the copy in docs/operations.md)
  * true to the code.
  */
 export const AUDIT_EVENT_TYPES = {

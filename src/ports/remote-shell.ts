@@ -25,6 +25,11 @@ export interface HostTarget {
    * without SSH (hostKey is then not a pinned key but a marker shown to approvers).
    */
   transport?: 'ssh' | 'local' | undefined;
+  /**
+   * Log in as a non-root `user` and run every command as `sudo -n -- <argv>` (inventory `sudo: true`); the
+   * account's sudoers file allows exactly ward's command templates (`npm run doctor -- sudoers`).
+   */
+  sudo?: boolean | undefined;
 }
 
 export interface ExecOptions {

@@ -4,7 +4,7 @@
  * all joined by a bridge that lives in a namespace of its own. The root namespace gets no interface and no route;
  * no namespace has a default route, so a mistake answers "network unreachable" instead of leaving the machine.
  *
- * Needs root and iproute2, nftables, openssh-server, util-linux (unshare, nsenter), python3. See the README section "Tests" for how the lab is built.
+ * Needs root and iproute2, nftables, openssh-server, util-linux (unshare, nsenter), python3. See docs/testing.md for how the lab is built.
  * for the recipe this follows. Namespace names carry a random lab id, so several test files can run labs at once.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';

@@ -12,17 +12,12 @@ import { ENV_VARS, loadConfig, SECRET_VARS } from '../../src/config/env.js';
 
 /*
  * The alert sources are one list (src/alerts/sources/index.ts). Everything a person reads about them (.env.example,
- * the README's source table and configuration reference) is checked against it here, so a new source cannot be
- * half-documented.
+ * the source table in docs/alerts.md and docs/configuration.md) is checked against it here, so a new source cannot
+ * be half-documented.
  */
 
-const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-const envExample = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
-const section = (title: string) => {
-  const start = readme.indexOf(`## ${title}`);
-  const end = readme.indexOf('\n## ', start + 1);
-  return readme.slice(start, end === -1 ? undefined : end);
-};
+const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
+const envExample = read('.env.example');
 
 /** The comment lines directly above `NAME=` in .env.example (not a `# --- section ---` line), joined with spaces. */
 function envExampleDoc(name: string): string | undefined {
@@ -85,8 +80,8 @@ describe('alert sources: one list, everything else derived from it or checked ag
     }
   });
 
-  it("the README's configuration reference gives every source variable its doc line", () => {
-    const reference = section('Configuration reference');
+  it('docs/configuration.md gives every source variable its doc line', () => {
+    const reference = read('docs/configuration.md');
     for (const [name, spec] of alertSourceEnvVars) {
       const row = reference.split('\n').find((l) => l.startsWith(`| \`${name}\` |`));
       expect(row, name).toBeDefined();
@@ -95,8 +90,8 @@ describe('alert sources: one list, everything else derived from it or checked ag
     }
   });
 
-  it("the README's source table has a row per source: endpoint, authentication and every variable", () => {
-    const alerts = section('Alerts: webhooks in, one clear Slack message per problem out');
+  it("docs/alerts.md's source table has a row per source: endpoint, authentication and every variable", () => {
+    const alerts = read('docs/alerts.md');
     const rows = alerts.split('\n').filter((l) => /^\| .* \| `POST \/alerts\//.test(l));
     expect(rows).toHaveLength(alertSourceModules.length);
     for (const source of alertSourceModules) {

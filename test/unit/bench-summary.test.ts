@@ -1,12 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { currentSummary, summaryFromResults, withSummary } from '../../bench/readme-summary.js';
+import { currentSummary, SUMMARY_FILE, summaryFromResults, withSummary } from '../../bench/readme-summary.js';
 
 const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
 
-describe('README benchmark summary', () => {
+describe('benchmark summary (docs/benchmarks.md)', () => {
   it('is exactly what bench/RESULTS.md generates (npm run bench rewrites both)', () => {
-    expect(currentSummary(read('README.md'))).toBe(summaryFromResults(read('bench/RESULTS.md')));
+    const summary = currentSummary(read(SUMMARY_FILE));
+    expect(summary).toBeDefined();
+    expect(summary).toBe(summaryFromResults(read('bench/RESULTS.md')));
+  });
+
+  it('the README points at it', () => {
+    expect(read('README.md')).toContain(`](${SUMMARY_FILE})`);
   });
 
   it('shows each figure with its baseline, both ratios and a skipped benchmark said loudly', () => {

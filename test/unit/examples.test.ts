@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { commands } from '../../commands/index.js';
+import { renderSudoers } from '../../src/actions/sudoers.js';
 import { loadRules } from '../../src/alerts/rules.js';
 import { inventorySchema, toInventory } from '../../src/config/inventory.js';
 import { policyFileSchema } from '../../src/config/policy.js';
@@ -33,7 +34,7 @@ describe('examples', () => {
     expect(policy.commands['lockdown']).toMatchObject({ enforcement: 'soft', breakGlass: ['admin'] });
   });
 
-  it('inventory.yaml loads with pinned keys, tags, management ranges, a bastion and a cloud host', () => {
+  it('inventory.yaml loads with pinned keys, tags, management ranges, a bastion, a cloud host and a non-root account', () => {
     const inventory = toInventory(
       loadYamlFile(path('inventory.yaml'), inventorySchema, 'inventory file', 'WARD_INVENTORY'),
     );
@@ -43,6 +44,13 @@ describe('examples', () => {
     expect(hosts.filter((h) => h.tags.includes('web')).map((h) => h.name)).toEqual(['web1', 'web2']);
     expect(hosts.some((h) => h.proxyCommand !== undefined)).toBe(true);
     expect(inventory.hosts.get('api-eu-1')?.cloud).toMatchObject({ provider: 'aws', region: 'eu-west-1' });
+    // A non-root account through sudo, and its sudoers file renders for every host.
+    expect(hosts.every((h) => h.user === 'ward' && h.sudo === true)).toBe(true);
+    for (const h of hosts) {
+      expect(renderSudoers(h.user, { confirmSeconds: 60, host: h })).toContain(
+        'ward ALL=(root) NOPASSWD: /usr/sbin/nft list ruleset\n',
+      );
+    }
   });
 
   it('rules.yaml compiles against the real commands, routes by severity and runs nothing automatically', () => {

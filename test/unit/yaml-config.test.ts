@@ -7,7 +7,7 @@ import { type ConfigError, UserInputError } from '../../src/errors.js';
 const KEY = 'SHA256:uJ4bX2aBQn7zZk0PqzP8l8z1J6m3bH0l2cJv0sYp9aE';
 
 describe('policy file', () => {
-  it('accepts the example from the README', () => {
+  it('accepts roles of people and user groups, and per-command overrides', () => {
     const p = parseYaml(
       `roles:
   responder: [U0RESP1, U0RESP2]

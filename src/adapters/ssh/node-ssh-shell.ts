@@ -221,6 +221,21 @@ export class NodeSshShell implements RemoteShell {
   }
 }
 
+/**
+ * A command run through sudo on a host whose inventory says `sudo: true`: non-interactive (`-n`: a missing rule
+ * fails at once instead of waiting for a password), sudo's own timeout (`-T`, allowed by `user_command_timeouts`
+ * in the generated sudoers file), then `--` and the exact argv of the template, which the sudoers file matches.
+ */
+export function sudoArgv(argv: readonly string[], timeoutSeconds?: number): string[] {
+  return [
+    'sudo',
+    '-n',
+    ...(timeoutSeconds === undefined ? [] : ['-T', String(timeoutSeconds)]),
+    '--',
+    ...argv,
+  ];
+}
+
 /** How long after ward's own timeout the remote `timeout` wrapper kills a command that ignored the signal. */
 const REMOTE_KILL_AFTER_MS = 1000;
 
@@ -293,16 +308,16 @@ class NodeSshSession implements ShellSession {
     if (argv.length === 0) return Promise.reject(new RemoteExecError('internal: empty command'));
     // With a timeout, coreutils `timeout` on the host is the backstop that really kills the command (and its
     // process group) shortly after ward gives up on it: see sendSignal for why the SSH signal is not enough.
-    const wrapped =
+    // Through sudo, sudo's own -T does it (a timeout outside sudo could not kill a root command).
+    const backstopSeconds =
       options.timeoutMs === undefined
+        ? undefined
+        : Math.ceil((options.timeoutMs + REMOTE_KILL_AFTER_MS) / 1000);
+    const wrapped = this.host.sudo
+      ? sudoArgv(argv, backstopSeconds)
+      : backstopSeconds === undefined
         ? argv
-        : [
-            'timeout',
-            '-s',
-            'KILL',
-            `${Math.ceil((options.timeoutMs + REMOTE_KILL_AFTER_MS) / 1000)}s`,
-            ...argv,
-          ];
+        : ['timeout', '-s', 'KILL', `${backstopSeconds}s`, ...argv];
     // Throws UserInputError on a NUL byte, before anything is sent.
     const command = wrapped.map(shellQuote).join(' ');
     if (this.#closed) {

@@ -1,7 +1,7 @@
 /**
  * Every alert source ward accepts, one line each, no folder scanning. A new source is one module in this folder
  * (see source.ts) and one line here; the routes, the env schema, the `source` names of rules and metrics follow from
- * this list (registry.ts), and test/unit/alerts-sources.test.ts checks .env.example and the README against it.
+ * this list (registry.ts), and test/unit/alerts-sources.test.ts checks .env.example and docs/ against it.
  */
 export { alertmanager } from './alertmanager.js';
 export { falco } from './falco.js';

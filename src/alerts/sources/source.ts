@@ -8,7 +8,7 @@ import type { Alert } from '../alert.js';
 export interface SourceEnvVar {
   /** Parses the raw value (src/config/env.ts spreads it into the one env schema). */
   readonly schema: z.ZodType<string | undefined, string | undefined>;
-  /** One line for .env.example and the README's configuration reference (test/unit/alerts-sources.test.ts). */
+  /** One line for .env.example and docs/configuration.md (test/unit/alerts-sources.test.ts). */
   readonly doc: string;
   /** Never logged nor echoed in a config error (SECRET_VARS). */
   readonly secret: boolean;
@@ -58,7 +58,7 @@ export function defineAlertSource<const N extends string, const E extends string
   return source;
 }
 
-/** How each authentication kind reads in the README's source table (test/unit/alerts-sources.test.ts). */
+/** How each authentication kind reads in the source table of docs/alerts.md (test/unit/alerts-sources.test.ts). */
 export const sourceAuthDescriptions: Readonly<Record<SourceAuthKind, string>> = {
   bearer: 'bearer token',
   'bearer-or-hmac': 'bearer token or HMAC signature',

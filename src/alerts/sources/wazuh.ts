@@ -8,7 +8,7 @@ import { defineAlertSource } from './source.js';
  * Wazuh alerts, as the manager writes them to alerts.json and its Integrator hands them to a custom integration
  * (`<integration><name>custom-ward</name>…<alert_format>json</alert_format>`): the script receives the alert file,
  * the api_key and the hook_url, and posts the file unchanged to /alerts/wazuh with `Authorization: Bearer
- * <api_key>` (README, "Authentication per source").
+ * <api_key>` (docs/alerts.md, "Authentication per source").
  */
 
 /** A Wazuh alert; fields ward does not use (compliance mappings, predecoder, previous_output, …) are ignored. */
