@@ -12,7 +12,7 @@ import { collectCommand } from '../src/actions/collect-script.js';
 import { FORENSIC_LIMITS, forensicsScript as forensicsScriptSpec } from '../src/actions/forensics.js';
 import { shellQuote } from '../src/adapters/ssh/shell-quote.js';
 import { DEFAULT_HASH_PATHS } from '../src/config/inventory.js';
-import { type FakeSlack, startFakeSlack } from '../src/fake-slack/fake-slack.js';
+import { type FakeSlack, startFakeSlack } from '../test/fakes/fake-slack.js';
 import { freePort } from '../test/helpers/free-port.js';
 import { type RedisProcess, startRedis } from '../test/helpers/redis-server.js';
 import { slackSignature } from '../test/helpers/slack-requests.js';

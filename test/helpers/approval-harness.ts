@@ -12,9 +12,9 @@ import { Secret, TOTP } from 'otpauth';
 import { pino } from 'pino';
 import { RedisStore } from '../../src/adapters/redis/redis-store.js';
 import { readAuditEvents } from '../../src/audit/chain.js';
-import { type FakeMessage, type FakeSlack, startFakeSlack } from '../../src/fake-slack/fake-slack.js';
 import { startWard, type WardHandle } from '../../src/main.js';
 import type { AuditRecord } from '../../src/ports/audit.js';
+import { type FakeMessage, type FakeSlack, startFakeSlack } from '../fakes/fake-slack.js';
 import { type RedisProcess, startRedis } from './redis-server.js';
 import {
   type EndpointResponse,
