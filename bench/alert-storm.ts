@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { RedisStore } from '../src/adapters/redis/redis-store.js';
 import { alertQueueKey, alertUrgentQueueKey } from '../src/alerts/queue.js';
-import type { FakeSlack } from '../src/fake-slack/fake-slack.js';
+import type { FakeSlack } from '../test/fakes/fake-slack.js';
 import {
   type BenchResult,
   QUICK,

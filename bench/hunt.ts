@@ -19,8 +19,9 @@ import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fanOut } from '../src/actions/fan-out.js';
-import { type HuntBounds, huntOnSession } from '../src/actions/hunt.js';
+import { type HuntBounds, huntOnSession, huntPlanCommand } from '../src/actions/hunt.js';
 import { parseIndicators } from '../src/actions/hunt-indicators.js';
+import { approvedFor } from '../src/actions/remote-command.js';
 import { NodeSshShell } from '../src/adapters/ssh/node-ssh-shell.js';
 import { shellQuote } from '../src/adapters/ssh/shell-quote.js';
 import type { ExecOptions, ExecResult, HostTarget, ShellSession } from '../src/ports/remote-shell.js';
@@ -255,7 +256,13 @@ async function worker(configPath: string): Promise<void> {
   const huntHost = async (host: HostTarget) => {
     const session = await shell.connect(host);
     try {
-      return await huntOnSession(session, indicators, config.bounds, COMMAND_TIMEOUT_MS);
+      return await huntOnSession(
+        session,
+        approvedFor(host.name, huntPlanCommand(indicators, config.bounds)),
+        indicators,
+        config.bounds,
+        COMMAND_TIMEOUT_MS,
+      );
     } finally {
       await session.close().catch(() => {});
     }
@@ -278,7 +285,13 @@ async function worker(configPath: string): Promise<void> {
 
   // ---- baseline: the exact command line and script ward sends, one ssh per host, all at once --------------------
   const rec = new RecordingSession(targets[0]!);
-  await huntOnSession(rec, indicators, config.bounds, COMMAND_TIMEOUT_MS);
+  await huntOnSession(
+    rec,
+    approvedFor(rec.host.name, huntPlanCommand(indicators, config.bounds)),
+    indicators,
+    config.bounds,
+    COMMAND_TIMEOUT_MS,
+  );
   if (!rec.command) throw new Error('huntOnSession sent nothing to record');
   const scriptPath = join(config.dir, 'hunt.sh');
   writeFileSync(scriptPath, rec.stdin);

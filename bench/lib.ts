@@ -9,10 +9,10 @@ import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { collectCommand } from '../src/actions/collect-script.js';
-import { FORENSIC_LIMITS, FORENSIC_SECTIONS } from '../src/actions/forensics.js';
+import { FORENSIC_LIMITS, forensicsScript as forensicsScriptSpec } from '../src/actions/forensics.js';
 import { shellQuote } from '../src/adapters/ssh/shell-quote.js';
 import { DEFAULT_HASH_PATHS } from '../src/config/inventory.js';
-import { type FakeSlack, startFakeSlack } from '../src/fake-slack/fake-slack.js';
+import { type FakeSlack, startFakeSlack } from '../test/fakes/fake-slack.js';
 import { freePort } from '../test/helpers/free-port.js';
 import { type RedisProcess, startRedis } from '../test/helpers/redis-server.js';
 import { slackSignature } from '../test/helpers/slack-requests.js';
@@ -584,11 +584,7 @@ export function forensicsScript(hashPaths: readonly string[] = DEFAULT_HASH_PATH
   remote: string;
   stdin: string;
 } {
-  const run = collectCommand(
-    FORENSIC_SECTIONS,
-    { ...FORENSIC_LIMITS, env: { WARD_PATHS: hashPaths.join('\n') } },
-    'forensics',
-  );
+  const run = collectCommand(forensicsScriptSpec(hashPaths), FORENSIC_LIMITS);
   return { remote: remoteCommandLine(run.command.argv), stdin: run.command.stdin ?? '' };
 }
 

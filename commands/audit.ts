@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { HOST_NAME_PATTERN } from '../src/config/inventory.js';
 import { defineCommand } from '../src/core/command.js';
+import { REQUEST_ID_PATTERN } from '../src/core/ids.js';
 import type { AuditFilter, AuditRecord } from '../src/ports/audit.js';
 import { code, context, esc, header, mention, section } from '../src/render/blocks.js';
 import { outcomeLabel } from '../src/render/outcome.js';
@@ -11,12 +12,11 @@ const SHOWN = 15;
 
 const USER_MENTION = /^<@([UW][A-Z0-9]{2,})(?:\|[^>]*)?>$/;
 const USER_ID = /^[UW][A-Z0-9]{2,}$/;
-const REQUEST_ID = /^r-[a-z0-9]{4,16}$/;
 
 /** What the argument names: a request (`r-…`), a user (mention or id), or else a host. */
 export function auditFilterFor(target: string | undefined): { filter: AuditFilter; label: string } {
   if (target === undefined) return { filter: {}, label: 'all' };
-  if (REQUEST_ID.test(target)) return { filter: { requestId: target }, label: `request ${target}` };
+  if (REQUEST_ID_PATTERN.test(target)) return { filter: { requestId: target }, label: `request ${target}` };
   const m = USER_MENTION.exec(target);
   const user = m ? m[1]! : USER_ID.test(target) ? target : undefined;
   if (user !== undefined) return { filter: { actor: user }, label: `<@${user}>` };
@@ -26,7 +26,7 @@ export function auditFilterFor(target: string | undefined): { filter: AuditFilte
 export const auditTarget = z
   .string()
   .refine(
-    (v) => REQUEST_ID.test(v) || USER_MENTION.test(v) || USER_ID.test(v) || HOST_NAME_PATTERN.test(v),
+    (v) => REQUEST_ID_PATTERN.test(v) || USER_MENTION.test(v) || USER_ID.test(v) || HOST_NAME_PATTERN.test(v),
     'must be a host name (web1), a user (@alice or U012ABC) or a request id (r-7f3a9c)',
   );
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { jobFrom, planHost, runOnHosts } from '../src/actions/execution-helpers.js';
 import { forensicsPlanCommand } from '../src/actions/forensics.js';
 import { withHost } from '../src/actions/host-session.js';
+import { hostStep } from '../src/actions/remote-command.js';
 import { snapshotHost } from '../src/actions/snapshot.js';
 import { hostSelectorArg, resolveHosts } from '../src/config/inventory.js';
 import { defineCommand } from '../src/core/command.js';
@@ -31,12 +32,14 @@ export default defineCommand({
       command: 'forensics',
       args: { target: args.target },
       hosts: hosts.map(planHost),
-      steps: hosts.map((h) => ({
-        id: `${h.name}.forensics`,
-        title: `Collect evidence on ${h.name} (${h.address}), read-only`,
-        host: h.name,
-        commands: [line],
-      })),
+      steps: hosts.map((h) =>
+        hostStep({
+          id: `${h.name}.forensics`,
+          title: `Collect evidence on ${h.name} (${h.address}), read-only`,
+          host: h.name,
+          run: [line],
+        }),
+      ),
     };
   },
   async execute(ctx) {

@@ -11,6 +11,7 @@ import {
 } from '../src/actions/hunt-indicators.js';
 import { huntBounds, runHunt } from '../src/actions/hunt-run.js';
 import { parsePortSpec } from '../src/actions/ports.js';
+import { hostStep } from '../src/actions/remote-command.js';
 import {
   hostSelectorArg,
   type Inventory,
@@ -107,12 +108,14 @@ export default defineCommand({
         ...(args.thenUnblockPort !== undefined ? { thenUnblockPort: args.thenUnblockPort } : {}),
       },
       hosts: hosts.map(planHost),
-      steps: hosts.map((h) => ({
-        id: `${h.name}.hunt`,
-        title: `Hunt on ${h.name} (${h.address}), read-only: ${args.indicators.join(' ')}`,
-        host: h.name,
-        commands: [line],
-      })),
+      steps: hosts.map((h) =>
+        hostStep({
+          id: `${h.name}.hunt`,
+          title: `Hunt on ${h.name} (${h.address}), read-only: ${args.indicators.join(' ')}`,
+          host: h.name,
+          run: [line],
+        }),
+      ),
     };
   },
   async execute(ctx) {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineCommand } from '../src/core/command.js';
 import { UserInputError } from '../src/errors.js';
+import { ALERT_REF_PATTERN, openFromAlertRef } from '../src/incidents/from-alert.js';
 import {
   INCIDENT_ID_PATTERN,
   type IncidentRole,
@@ -54,6 +55,8 @@ export default defineCommand({
     commander: z.string().optional(),
     summary: z.string().optional(),
     archive: z.union([z.boolean(), z.string()]).optional(),
+    /** `open --alert <ref>`: what the **Open incident** button under a relayed alert asks for. */
+    alert: z.string().regex(ALERT_REF_PATTERN, 'must be the reference of an alert ward relayed').optional(),
   }),
   positionals: ['action', 'subject', 'value'],
   options: {
@@ -61,13 +64,14 @@ export default defineCommand({
     commander: { key: 'commander' },
     summary: { key: 'summary' },
     archive: { key: 'archive', boolean: true },
+    alert: { key: 'alert' },
   },
   policy: {
     allow: ['responder', 'approver', 'admin'],
     actions: { close: ['commander', 'admin'], role: ['commander', 'admin'] },
   },
   details:
-    "In an incident channel every ward command, approval, execution and evidence bundle is attached to the incident and appears on its timeline. `export` uploads INC-<n>-timeline.md and .jsonl with each entry's audit sequence and hash and whether the chain verified over that range. `close` (commander or admin) resolves it and uploads a report draft that lists containment still in place first.",
+    "In an incident channel every ward command, approval, execution and evidence bundle is attached to the incident and appears on its timeline. `export` uploads INC-<n>-timeline.md and .jsonl with each entry's audit sequence and hash and whether the chain verified over that range. `close` (commander or admin) resolves it and uploads a report draft that lists containment still in place first. The **Open incident** button under a relayed alert asks for `incident open --alert <ref>`: titled and graded after the alert, one incident per alert.",
   async run({ args, invocation, reply, services }) {
     const incidents = services.incidents;
     const user = invocation.user;
@@ -81,6 +85,16 @@ export default defineCommand({
     switch (args.action) {
       case 'open': {
         extra(1);
+        if (args.alert !== undefined) {
+          // The alert's button: titled and graded after the alert, linked to its message (the thread we answer in).
+          if (args.subject !== undefined) throw new UserInputError('`incident open --alert` takes no title.');
+          const at = { channel: invocation.channel, ts: invocation.threadTs };
+          await incidents.reportOpen(
+            await openFromAlertRef(services, { requester: user, ref: args.alert, at }),
+            reply,
+          );
+          return;
+        }
         if (args.subject === undefined) {
           throw new UserInputError(
             '`incident open` needs a title: `/ward incident open "what is happening"`.',

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { EVERYONE } from '../src/config/policy.js';
 import { TamperedRequestError } from '../src/core/approvals/request-seal.js';
 import { defineCommand } from '../src/core/command.js';
+import { REQUEST_ID_PATTERN } from '../src/core/ids.js';
 import { UserInputError } from '../src/errors.js';
 import { renderRequestStatus } from '../src/render/status.js';
 
@@ -15,7 +16,7 @@ export default defineCommand({
   usage: 'status <request-id>',
   examples: ['status r-7f3a9c'],
   kind: 'read',
-  args: z.object({ id: z.string().regex(/^r-[a-z0-9]{4,16}$/, 'must be a request id such as r-7f3a9c') }),
+  args: z.object({ id: z.string().regex(REQUEST_ID_PATTERN, 'must be a request id such as r-7f3a9c') }),
   positionals: ['id'],
   policy: { allow: [EVERYONE] },
   async run({ args, reply, services }) {

@@ -35,7 +35,7 @@ import { sweepEnrolmentMessages } from './core/mfa/enrolment-messages.js';
 import { PolicyEngine } from './core/policy-engine.js';
 import { RecoveryScanner } from './core/recovery.js';
 import { CommandRegistry } from './core/registry.js';
-import { openRequest } from './core/requests/open-request.js';
+import { requestsPort } from './core/requests/open-request.js';
 import type { Services } from './core/services.js';
 import { WorkTracker } from './core/work-tracker.js';
 import { ConfigError, WardError } from './errors.js';
@@ -214,23 +214,7 @@ export async function startWard(options: WardOptions = {}): Promise<WardHandle> 
     metrics: promMetrics,
     notifier: new SlackRequestNotifier(chat, log),
     approvals: approvals.service,
-    requests: {
-      get: (requestId) => approvals.service.requests.get(requestId),
-      cancel: (requestId, user) => approvals.service.cancel(requestId, user),
-      openAs: async (r) => {
-        await openRequest(services, {
-          origin: { kind: 'person', user: r.user },
-          ask: { text: r.text },
-          replyTo: {
-            channel: r.channel,
-            threadTs: r.threadTs,
-            responseUrl: r.responseUrl,
-            triggerId: r.triggerId,
-          },
-          correlationId: r.correlationId,
-        });
-      },
-    },
+    requests: requestsPort(() => services),
     wardUserId,
     incidents: new IncidentService(
       () => services,

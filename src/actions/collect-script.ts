@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { shellQuote } from '../adapters/ssh/shell-quote.js';
 import type { ExecResult, ShellSession } from '../ports/remote-shell.js';
-import type { RemoteCommand } from './remote-command.js';
+import { type ApprovedCommands, checkApproved, type RemoteCommand } from './remote-command.js';
 
 /**
  * One piece of evidence a collection script gathers. `alternatives` are tried in order: the first whose
@@ -121,6 +121,20 @@ export function scriptBody(sections: readonly SectionSpec[]): string {
   return `${RUNNER}${sections.map(sectionCode).join('\n')}\n`;
 }
 
+/**
+ * A collection script as one piece of data: what a plan shows of it (scriptPlanCommand) and what is sent to the
+ * host (collectCommand) are both derived from it, so the label an approver reads always carries the sha256 of the
+ * body that runs. `detail` says in words what `env` carries (hashed paths, the pid), from the same inputs.
+ */
+export interface CollectionScript {
+  /** e.g. `forensics`, `hunt`, `process evidence`. */
+  name: string;
+  sections: readonly SectionSpec[];
+  detail?: string | undefined;
+  /** Variables the fixed script reads (values are validated by the caller and quoted here). */
+  env?: Record<string, string> | undefined;
+}
+
 export interface CollectOptions {
   /** Per-section cap in bytes (what is kept; one byte more is read to detect truncation). */
   maxSectionBytes: number;
@@ -131,8 +145,6 @@ export interface CollectOptions {
    * it plus RUN_GRACE_MS, so nothing the run started outlives it.
    */
   runTimeoutMs?: number;
-  /** Variables the fixed script reads (values are validated by the caller and quoted here). */
-  env?: Record<string, string>;
 }
 
 export interface CollectRun {
@@ -141,17 +153,17 @@ export interface CollectRun {
   boundary: string;
 }
 
+/** The line a plan shows for a collection: deterministic (no boundary), with the body's hash. */
+export function scriptPlanCommand(script: CollectionScript): RemoteCommand {
+  return { argv: ['sh', '-s'], stdinLabel: describeScript(script.name, script.sections, script.detail) };
+}
+
 /**
  * A `sh -s` command that runs every section on one channel (LAB.md: one channel for all of them is ~10x faster
  * than one exec per command). The stdin starts with a random boundary, unknown to anything on the host before
- * the run, so that a log line cannot forge a section marker.
+ * the run, so that a log line cannot forge a section marker. Its display is scriptPlanCommand's.
  */
-export function collectCommand(
-  sections: readonly SectionSpec[],
-  options: CollectOptions,
-  /** How a plan shows the stdin (see describeScript): the same text the plan was approved with. */
-  stdinLabel: string,
-): CollectRun {
+export function collectCommand(script: CollectionScript, options: CollectOptions): CollectRun {
   const boundary = `@@ward-${randomBytes(16).toString('hex')}`;
   const vars: Record<string, string> = {
     WARD_B: boundary,
@@ -160,39 +172,36 @@ export function collectCommand(
     ...(options.runTimeoutMs !== undefined
       ? { WARD_RUN_MS: String(Math.ceil(options.runTimeoutMs) + RUN_GRACE_MS) }
       : {}),
-    ...options.env,
+    ...script.env,
   };
   const prelude = Object.entries(vars)
     .map(([k, v]) => `${k}=${shellQuote(v)}; export ${k}`)
     .join('\n');
   return {
     boundary,
-    command: {
-      argv: ['sh', '-s'],
-      stdin: `${prelude}\n${scriptBody(sections)}`,
-      stdinLabel,
-    },
+    command: { ...scriptPlanCommand(script), stdin: `${prelude}\n${scriptBody(script.sections)}` },
   };
 }
 
 /**
  * Runs a collection on one connected host (one channel, `timeoutMs` for the whole run) and splits its output into
  * artifacts. The channel keeps each section's cap plus 4 KiB for its marker lines, so the sections' own caps, not
- * the channel's, decide what is truncated.
+ * the channel's, decide what is truncated. Refused (PlanMismatchError) unless `approved` shows the script.
  */
 export async function runCollection(
   session: ShellSession,
-  sections: readonly SectionSpec[],
+  approved: ApprovedCommands,
+  script: CollectionScript,
   options: CollectOptions & { runTimeoutMs: number },
-  stdinLabel: string,
 ): Promise<{ result: ExecResult; artifacts: Artifact[] }> {
-  const run = collectCommand(sections, options, stdinLabel);
+  const run = collectCommand(script, options);
+  checkApproved(approved, session.host.name, run.command);
   const result = await session.exec(run.command.argv, {
     stdin: run.command.stdin ?? '',
     timeoutMs: options.runTimeoutMs,
-    maxOutputBytes: sections.length * (options.maxSectionBytes + 4096),
+    maxOutputBytes: script.sections.length * (options.maxSectionBytes + 4096),
   });
-  const artifacts = parseCollectOutput(result.stdout, run.boundary, sections, options.maxSectionBytes);
+  const artifacts = parseCollectOutput(result.stdout, run.boundary, script.sections, options.maxSectionBytes);
   return { result, artifacts };
 }
 

@@ -8,7 +8,7 @@ import { code, esc } from '../render/blocks.js';
 import { redactSecrets } from '../render/redact-secrets.js';
 import { userText } from '../render/user-text.js';
 import type { SectionSpec } from './collect-script.js';
-import { describeScript, runCollection } from './collect-script.js';
+import { type CollectionScript, runCollection, scriptPlanCommand } from './collect-script.js';
 import { saveEvidence } from './evidence.js';
 import type { HostOutcome } from './execution-helpers.js';
 import {
@@ -29,7 +29,7 @@ import {
   listBlockTable,
 } from './nft.js';
 import { persistPlanStep, syncPersistence } from './persist.js';
-import { displayCommand, type RemoteCommand } from './remote-command.js';
+import { hostStep, type RemoteCommand } from './remote-command.js';
 import { postInThread } from './report.js';
 
 // ---- block-ip -------------------------------------------------------------------------------------------------
@@ -124,18 +124,18 @@ function normaliseAddress(value: string): string {
 
 export function blockIpPlanSteps(host: InventoryHost, address: string): PlanStep[] {
   return [
-    {
+    hostStep({
       id: `${host.name}.ensure-table`,
       title: `Create ward's block table inet ${BLOCK_TABLE} on ${host.name} (${host.address}) if it is missing`,
       host: host.name,
-      commands: [displayCommand(listBlockTable), displayCommand(createBlockTable)],
-    },
-    {
+      run: [listBlockTable, createBlockTable],
+    }),
+    hostStep({
       id: `${host.name}.block`,
       title: `Drop inbound traffic from ${address} on ${host.name} (skipped if already blocked)`,
       host: host.name,
-      commands: [displayCommand(getBlockedElement(address)), displayCommand(addBlockedElement(address))],
-    },
+      run: [getBlockedElement(address), addBlockedElement(address)],
+    }),
     persistPlanStep(host, 'the block'),
   ];
 }
@@ -223,31 +223,31 @@ const killWith = (signal: 'TERM' | 'KILL', pid: string): RemoteCommand => ({
   argv: ['kill', `-${signal}`, SafeValue.pid(pid)],
 });
 
-function processScriptLabel(pid: string): string {
-  return describeScript('process evidence', PROCESS_SECTIONS, `WARD_PID=${SafeValue.pid(pid)}`);
+/** The process evidence script as one piece of data: its plan line and what runs both come from it. */
+function processScript(pid: string): CollectionScript {
+  const p = SafeValue.pid(pid);
+  return {
+    name: 'process evidence',
+    sections: PROCESS_SECTIONS,
+    detail: `WARD_PID=${p}`,
+    env: { WARD_PID: p },
+  };
 }
 
 export function killProcessPlanSteps(host: InventoryHost, pid: string): PlanStep[] {
   return [
-    {
+    hostStep({
       id: `${host.name}.evidence`,
       title: `Record process ${pid} on ${host.name} (${host.address}): command line, executable and its sha256, open files`,
       host: host.name,
-      commands: [
-        displayCommand(processAlive(pid)),
-        displayCommand({ argv: ['sh', '-s'], stdin: '', stdinLabel: processScriptLabel(pid) }),
-      ],
-    },
-    {
+      run: [processAlive(pid), scriptPlanCommand(processScript(pid))],
+    }),
+    hostStep({
       id: `${host.name}.kill`,
       title: `Send SIGTERM to ${pid}; if it is still alive after 5 s, SIGKILL`,
       host: host.name,
-      commands: [
-        displayCommand(killWith('TERM', pid)),
-        displayCommand(processAlive(pid)),
-        displayCommand(killWith('KILL', pid)),
-      ],
-    },
+      run: [killWith('TERM', pid), processAlive(pid), killWith('KILL', pid)],
+    }),
   ];
 }
 
@@ -275,16 +275,10 @@ export async function killProcessOnHost(
         steps: { [id('evidence')]: 'skipped', [id('kill')]: 'skipped' },
       };
     }
-    const { artifacts } = await runCollection(
-      session,
-      PROCESS_SECTIONS,
-      {
-        ...PROCESS_LIMITS,
-        runTimeoutMs: job.services.config.WARD_SSH_COMMAND_TIMEOUT_MS,
-        env: { WARD_PID: pid },
-      },
-      processScriptLabel(pid),
-    );
+    const { artifacts } = await runCollection(session, job.approved, processScript(pid), {
+      ...PROCESS_LIMITS,
+      runTimeoutMs: job.services.config.WARD_SSH_COMMAND_TIMEOUT_MS,
+    });
     const saved = await saveEvidence({
       evidenceDir: job.services.config.WARD_EVIDENCE_DIR,
       requestId: job.requestId,
@@ -374,24 +368,24 @@ const killProcesses = (user: string): RemoteCommand => ({
 
 export function disableUserPlanSteps(host: InventoryHost, user: string): PlanStep[] {
   return [
-    {
+    hostStep({
       id: `${host.name}.inspect`,
       title: `Look up ${user} on ${host.name} (${host.address}): exists, uid, locked, expired`,
       host: host.name,
-      commands: [displayCommand(getent('passwd', user)), displayCommand(getent('shadow', user))],
-    },
-    {
+      run: [getent('passwd', user), getent('shadow', user)],
+    }),
+    hostStep({
       id: `${host.name}.lock`,
       title: `Lock ${user}'s password and expire the account (skipped if already both)`,
       host: host.name,
-      commands: [displayCommand(lockAccount(user))],
-    },
-    {
+      run: [lockAccount(user)],
+    }),
+    hostStep({
       id: `${host.name}.end-sessions`,
       title: `End every process of ${user} (its sessions)`,
       host: host.name,
-      commands: [displayCommand(listProcesses(user)), displayCommand(killProcesses(user))],
-    },
+      run: [listProcesses(user), killProcesses(user)],
+    }),
   ];
 }
 

@@ -3,6 +3,7 @@ import type { ExecutionContext, ExecutionReport, Plan, PlanStep, StepResult } fr
 import { WardError } from '../errors.js';
 import { fanOut } from './fan-out.js';
 import { describeError, type RemoteJob } from './host-session.js';
+import { approvedCommands } from './remote-command.js';
 
 /** A host as a plan records it: what the approver saw, compared again before anything runs. */
 export function planHost(h: InventoryHost): Plan['hosts'][number] {
@@ -28,6 +29,8 @@ export function jobFrom(ctx: ExecutionContext<unknown>): RemoteJob {
     thread: ctx.thread,
     // A command declared read-only only collects: it shares its hosts with other collections.
     access: ctx.services.commands.find(ctx.plan.command)?.readOnly === true ? 'read' : 'change',
+    // What runs is what was approved: every command is checked against the plan's lines for its host.
+    approved: approvedCommands(ctx.plan),
   };
 }
 

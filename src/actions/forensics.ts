@@ -1,7 +1,13 @@
 import { SafeValue } from '../adapters/ssh/shell-quote.js';
 import type { ShellSession } from '../ports/remote-shell.js';
-import { type Artifact, describeScript, runCollection, type SectionSpec } from './collect-script.js';
-import { displayCommand } from './remote-command.js';
+import {
+  type Artifact,
+  type CollectionScript,
+  runCollection,
+  type SectionSpec,
+  scriptPlanCommand,
+} from './collect-script.js';
+import type { ApprovedCommands, RemoteCommand } from './remote-command.js';
 
 /** Directories an executable should never run from. */
 export const SUSPICIOUS_EXE_DIRS = ['/tmp/', '/var/tmp/', '/dev/shm/'] as const;
@@ -120,13 +126,19 @@ function hashPathsEnv(paths: readonly string[]): Record<string, string> {
   return { WARD_PATHS: paths.map((p) => SafeValue.absPath(p)).join('\n') };
 }
 
-/** The plan line for a forensic collection: deterministic, with the script's hash and the hashed paths. */
-export function forensicsPlanCommand(hashPaths: readonly string[]): string {
-  return displayCommand({ argv: ['sh', '-s'], stdin: '', stdinLabel: forensicsLabel(hashPaths) });
+/** The forensic collection as one piece of data: its plan line and what runs both come from it. */
+export function forensicsScript(hashPaths: readonly string[]): CollectionScript {
+  return {
+    name: 'forensics',
+    sections: FORENSIC_SECTIONS,
+    detail: `also hashing ${hashPaths.join(' ')}`,
+    env: hashPathsEnv(hashPaths),
+  };
 }
 
-function forensicsLabel(hashPaths: readonly string[]): string {
-  return describeScript('forensics', FORENSIC_SECTIONS, `also hashing ${hashPaths.join(' ')}`);
+/** The plan's command for a forensic collection: deterministic, with the script's hash and the hashed paths. */
+export function forensicsPlanCommand(hashPaths: readonly string[]): RemoteCommand {
+  return scriptPlanCommand(forensicsScript(hashPaths));
 }
 
 export interface ForensicsResult {
@@ -167,15 +179,14 @@ export interface ForensicHighlights {
 /** Runs the forensic collection on one connected host (one channel) and parses it into artifacts. */
 export async function collectForensics(
   session: ShellSession,
+  approved: ApprovedCommands,
   options: { hashPaths: readonly string[]; timeoutMs: number; now: () => number },
 ): Promise<ForensicsResult> {
   const startedAt = options.now();
-  const { result, artifacts } = await runCollection(
-    session,
-    FORENSIC_SECTIONS,
-    { ...FORENSIC_LIMITS, runTimeoutMs: options.timeoutMs, env: hashPathsEnv(options.hashPaths) },
-    forensicsLabel(options.hashPaths),
-  );
+  const { result, artifacts } = await runCollection(session, approved, forensicsScript(options.hashPaths), {
+    ...FORENSIC_LIMITS,
+    runTimeoutMs: options.timeoutMs,
+  });
   let hungIn: string | undefined;
   if (result.timedOut) {
     for (const a of artifacts) {

@@ -4,7 +4,12 @@ import { WardError } from '../errors.js';
 import type { ExecResult, HostTarget, ShellSession } from '../ports/remote-shell.js';
 import { code, context, esc, header, section } from '../render/blocks.js';
 import { acquireHostLock, describeHolders, type HostAccess } from './host-lock.js';
-import { displayCommand, type RemoteCommand } from './remote-command.js';
+import {
+  type ApprovedCommands,
+  checkApproved,
+  displayCommand,
+  type RemoteCommand,
+} from './remote-command.js';
 
 /** A remote step answered with an unexpected exit code; the message shows the command and its stderr. */
 export class RemoteStepError extends WardError {
@@ -29,6 +34,11 @@ export interface RemoteJob {
   thread: { channel: string; ts: string };
   /** `read` for commands declared `readOnly` (forensics): they share a host with other reads. Default `change`. */
   access?: HostAccess;
+  /**
+   * The commands the approved plan shows, per host (jobFrom builds it from the plan): runRemote and runCollection
+   * refuse anything else before it reaches the host. `unplanned-read` only for the containment check.
+   */
+  approved: ApprovedCommands;
 }
 
 /** How long a host stays locked if ward dies mid-remediation: long enough for the slowest job, then freed. */
@@ -126,12 +136,16 @@ export async function withHost<T>(
   }
 }
 
-/** Runs one templated command with ward's command timeout. */
-export function runRemote(
+/**
+ * Runs one templated command with ward's command timeout, if the approved plan shows it on this host (else throws
+ * PlanMismatchError, and nothing is sent).
+ */
+export async function runRemote(
   session: ShellSession,
   job: RemoteJob,
   command: RemoteCommand,
 ): Promise<ExecResult> {
+  checkApproved(job.approved, session.host.name, command);
   return session.exec(command.argv, {
     ...(command.stdin !== undefined ? { stdin: command.stdin } : {}),
     timeoutMs: job.services.config.WARD_SSH_COMMAND_TIMEOUT_MS,

@@ -158,7 +158,7 @@ export async function runHunt(
     let result: HostHuntResult;
     try {
       const r = await withHost(job, host, (session) =>
-        huntOnSession(session, indicators, bounds, services.config.WARD_SSH_COMMAND_TIMEOUT_MS),
+        huntOnSession(session, job.approved, indicators, bounds, services.config.WARD_SSH_COMMAND_TIMEOUT_MS),
       );
       result = { ...r, address: host.address };
     } catch (err) {

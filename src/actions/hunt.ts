@@ -3,13 +3,14 @@ import { SafeValue } from '../adapters/ssh/shell-quote.js';
 import type { ShellSession } from '../ports/remote-shell.js';
 import {
   type Artifact,
+  type CollectionScript,
   type CollectOptions,
-  describeScript,
   runCollection,
   type SectionSpec,
+  scriptPlanCommand,
 } from './collect-script.js';
 import { type Indicator, indicatorText } from './hunt-indicators.js';
-import { displayCommand } from './remote-command.js';
+import type { ApprovedCommands, RemoteCommand } from './remote-command.js';
 import { compareRpmVersions } from './rpm-version.js';
 
 /** The bounds of one host's hunt: the sha256 scan stops at whichever comes first. */
@@ -189,51 +190,46 @@ export function huntEnv(indicators: readonly Indicator[], bounds: HuntBounds): R
   return env;
 }
 
-function bodyLabel(indicators: readonly Indicator[], bounds: HuntBounds): string {
+/** A hunt as one piece of data: its plan line (the script's hash, the indicators, the bounds) and what runs. */
+export function huntScript(indicators: readonly Indicator[], bounds: HuntBounds): CollectionScript {
   const hasScan = indicators.some((i) => i.kind === 'sha256');
-  return describeScript(
-    'hunt',
-    huntSections(indicators),
-    `${indicators.map(indicatorText).join(' ')}${hasScan ? `; sha256 scan of ${bounds.paths.join(' ')} (-xdev, files ≤ ${bounds.maxFileBytes} bytes, ≤ ${bounds.maxFiles} files, ≤ ${bounds.scanTimeoutMs / 1000} s)` : ''}`,
-  );
+  return {
+    name: 'hunt',
+    sections: huntSections(indicators),
+    detail: `${indicators.map(indicatorText).join(' ')}${hasScan ? `; sha256 scan of ${bounds.paths.join(' ')} (-xdev, files ≤ ${bounds.maxFileBytes} bytes, ≤ ${bounds.maxFiles} files, ≤ ${bounds.scanTimeoutMs / 1000} s)` : ''}`,
+    env: huntEnv(indicators, bounds),
+  };
 }
 
-/** The plan line of a hunt: deterministic (the script's hash, the indicators, the bounds). */
-export function huntPlanCommand(indicators: readonly Indicator[], bounds: HuntBounds): string {
-  return displayCommand({ argv: ['sh', '-s'], stdin: '', stdinLabel: bodyLabel(indicators, bounds) });
+/** The plan's command for a hunt: deterministic (the script's hash, the indicators, the bounds). */
+export function huntPlanCommand(indicators: readonly Indicator[], bounds: HuntBounds): RemoteCommand {
+  return scriptPlanCommand(huntScript(indicators, bounds));
 }
 
 /** Per-section limits: the scan has its own time cap; every other section is quick. */
-function collectOptions(
-  bounds: HuntBounds,
-  runTimeoutMs: number,
-  env: Record<string, string>,
-): CollectOptions & {
-  runTimeoutMs: number;
-} {
+function collectOptions(bounds: HuntBounds, runTimeoutMs: number): CollectOptions & { runTimeoutMs: number } {
   return {
     maxSectionBytes: 4 * 1024 * 1024,
     // Room for the scan's two passes (each under its own cap) and the quick sections.
     sectionTimeoutSeconds: Math.ceil((2 * bounds.scanTimeoutMs) / 1000) + 30,
     runTimeoutMs,
-    env,
   };
 }
 
 /** Runs every indicator on one connected host in one `sh -s` channel, and reads the answer. */
 export async function huntOnSession(
   session: ShellSession,
+  approved: ApprovedCommands,
   indicators: readonly Indicator[],
   bounds: HuntBounds,
   commandTimeoutMs: number,
 ): Promise<Omit<HostHuntResult, 'address'>> {
-  const sections = huntSections(indicators);
   const runTimeoutMs = 2 * bounds.scanTimeoutMs + commandTimeoutMs;
   const { result, artifacts } = await runCollection(
     session,
-    sections,
-    collectOptions(bounds, runTimeoutMs, huntEnv(indicators, bounds)),
-    bodyLabel(indicators, bounds),
+    approved,
+    huntScript(indicators, bounds),
+    collectOptions(bounds, runTimeoutMs),
   );
   if (result.timedOut) {
     return {

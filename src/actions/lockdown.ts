@@ -16,7 +16,6 @@ import {
 } from './host-state.js';
 import {
   applyLockdown,
-  CANCEL_WATCHDOG_DISPLAY,
   cancelWatchdog,
   LOCKDOWN_TABLE,
   listLockdownTable,
@@ -24,7 +23,7 @@ import {
   startWatchdog,
 } from './nft.js';
 import { persistPlanStep, syncPersistence } from './persist.js';
-import { displayCommand } from './remote-command.js';
+import { displayCommand, hostStep } from './remote-command.js';
 import { emailAdmins, postInThread } from './report.js';
 import { snapshotHost } from './snapshot.js';
 
@@ -37,42 +36,42 @@ export function lockdownPlanSteps(
 ): PlanStep[] {
   const at = `${host.name} (${host.address})`;
   return [
-    {
+    hostStep({
       id: `${host.name}.forensics`,
       title: `Collect evidence on ${at} before changing anything`,
       host: host.name,
-      commands: [forensicsPlanCommand(hashPaths)],
-    },
-    {
+      run: [forensicsPlanCommand(hashPaths)],
+    }),
+    hostStep({
       id: `${host.name}.save-ruleset`,
       title: `Save the current nftables ruleset of ${host.name} (evidence and ward's store)`,
       host: host.name,
-      commands: [displayCommand(listRuleset), displayCommand(listLockdownTable)],
-    },
-    {
+      run: [listRuleset, listLockdownTable],
+    }),
+    hostStep({
       id: `${host.name}.watchdog`,
       title: `Start a watchdog on ${host.name} that removes the lockdown by itself after ${confirmSeconds} s unless ward confirms`,
       host: host.name,
-      commands: [displayCommand(startWatchdog(confirmSeconds))],
-    },
-    {
+      run: [startWatchdog(confirmSeconds)],
+    }),
+    hostStep({
       id: `${host.name}.apply`,
       title: `Apply nftables table ${LOCKDOWN_TABLE} on ${at}: drop all inbound except established flows and SSH (port ${host.port}) from ${managementCidrs.join(', ')}`,
       host: host.name,
-      commands: [displayCommand(applyLockdown(managementCidrs, host.port))],
-    },
-    {
+      run: [applyLockdown(managementCidrs, host.port)],
+    }),
+    hostStep({
       id: `${host.name}.verify`,
       title: `Open a NEW SSH connection to ${host.name} and check the table is in place`,
       host: host.name,
-      commands: [displayCommand(listLockdownTable)],
-    },
-    {
+      run: [listLockdownTable],
+    }),
+    hostStep({
       id: `${host.name}.confirm`,
       title: `Cancel the watchdog over the new connection (commit): the lockdown stays`,
       host: host.name,
-      commands: [CANCEL_WATCHDOG_DISPLAY],
-    },
+      run: [cancelWatchdog(undefined)],
+    }),
     persistPlanStep(host, 'the lockdown'),
   ];
 }

@@ -61,13 +61,19 @@ export function startWatchdog(seconds: number): RemoteCommand {
   };
 }
 
-export function cancelWatchdog(pgid: string): RemoteCommand {
-  return { argv: ['kill', '-TERM', '--', `-${SafeValue.pid(pgid)}`] };
-}
+/** How the plan shows the watchdog's process group id, before it is known. */
+const WATCHDOG_PGID = '<watchdog process group id printed by the previous command>';
 
-/** How the plan shows the cancel step, before the watchdog's group id is known. */
-export const CANCEL_WATCHDOG_DISPLAY =
-  'kill -TERM -- -<watchdog process group id printed by the previous command>';
+/**
+ * Kills the watchdog's process group: `pgid` is what startWatchdog printed, known only once it ran. The plan is
+ * built with `undefined` and shows the placeholder in its place; at run time the id must be a valid pid.
+ */
+export function cancelWatchdog(pgid: string | undefined): RemoteCommand {
+  return {
+    argv: ['kill', '-TERM', '--', `-${pgid === undefined ? WATCHDOG_PGID : SafeValue.pid(pgid)}`],
+    runtimeWord: { index: 3, shown: `-${WATCHDOG_PGID}` },
+  };
+}
 
 // ---- block-ip -------------------------------------------------------------------------------------------------
 

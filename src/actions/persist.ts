@@ -6,7 +6,7 @@ import type { PlanStep } from '../core/command.js';
 import type { ShellSession } from '../ports/remote-shell.js';
 import { mustRun, type RemoteJob, runRemote } from './host-session.js';
 import { BLOCK_TABLE, createBlockTable, lockdownRuleset } from './nft.js';
-import { displayCommand, type RemoteCommand } from './remote-command.js';
+import { hostStep, type RemoteCommand } from './remote-command.js';
 
 /**
  * Containment that survives a reboot. nftables rules live in the kernel: a reboot forgets them. So whenever ward
@@ -118,8 +118,9 @@ export type InitSystem = 'systemd' | 'systemd-offline' | 'none';
 /** The commands that install the ruleset file (written aside, checked with `nft -c`, then moved into place). */
 export function installRulesetCommands(
   paths: PersistPaths,
-  ruleset: string,
-  label?: string,
+  host: string,
+  /** What ward holds on the host now; known at run time (the plan is built with `undefined`). */
+  ruleset: string | undefined,
 ): RemoteCommand[] {
   const dir = paths.rulesetFile.slice(0, paths.rulesetFile.lastIndexOf('/'));
   const next = `${paths.rulesetFile}.new`;
@@ -128,7 +129,8 @@ export function installRulesetCommands(
     {
       argv: ['tee', next],
       stdin: ruleset,
-      ...(label !== undefined ? { stdinLabel: label } : {}),
+      // The ruleset depends on what ward holds when it runs: the plan names it, `nft -c` checks it before use.
+      stdinLabel: `ward's tables on ${host} as ward holds them (nft ruleset)`,
     },
     { argv: ['nft', '-c', '-f', next] },
     { argv: ['mv', '-f', next, paths.rulesetFile] },
@@ -140,7 +142,11 @@ export function installUnitCommands(paths: PersistPaths): RemoteCommand[] {
   const next = `${paths.unitFile}.new`;
   return [
     { argv: ['mkdir', '-p', dir] },
-    { argv: ['tee', next], stdin: unitFileText(paths.rulesetFile) },
+    {
+      argv: ['tee', next],
+      stdin: unitFileText(paths.rulesetFile),
+      stdinLabel: `the ${UNIT_NAME} unit (Before=network-pre.target, ExecStart=${NFT_BINARY} -f ${paths.rulesetFile})`,
+    },
     { argv: ['mv', '-f', next, paths.unitFile] },
   ];
 }
@@ -228,7 +234,7 @@ export async function syncPersistence(
     return `Boot-time containment removed (${paths.rulesetFile}, ${UNIT_NAME} and its enablement link).`;
   }
   const ruleset = persistedRuleset(desired);
-  for (const c of installRulesetCommands(paths, ruleset)) await mustRun(session, job, c);
+  for (const c of installRulesetCommands(paths, host.name, ruleset)) await mustRun(session, job, c);
   let enabledWith: PersistRecord['enabledWith'] = 'none';
   if (init !== 'none') {
     for (const c of installUnitCommands(paths)) await mustRun(session, job, c);
@@ -257,19 +263,18 @@ export async function syncPersistence(
  */
 export function persistPlanStep(host: InventoryHost, what: string): PlanStep {
   const paths = persistPaths(host);
-  const unitLabel = `the ${UNIT_NAME} unit (Before=network-pre.target, ExecStart=${NFT_BINARY} -f ${paths.rulesetFile})`;
-  return {
+  return hostStep({
     id: `${host.name}.persist`,
     title: `Make ${what} survive a reboot of ${host.name}: write ward's tables (lockdown keeping SSH from the management CIDRs, blocked addresses) to ${paths.rulesetFile} (checked with nft -c), install ${UNIT_NAME} and enable it (systemctl where systemd runs as PID 1, else the ${paths.wantsDir} link; a host without systemd is reported as not reboot-safe). When ward holds nothing on the host any more, remove all three instead`,
     host: host.name,
-    commands: [
+    run: [
       detectInit,
-      ...installRulesetCommands(paths, '', `ward's tables on ${host.name} as ward holds them (nft ruleset)`),
-      ...installUnitCommands(paths).map((c) => (c.stdin !== undefined ? { ...c, stdinLabel: unitLabel } : c)),
+      ...installRulesetCommands(paths, host.name, undefined),
+      ...installUnitCommands(paths),
       ...enableCommands(paths, 'systemctl'),
       ...enableCommands(paths, 'link'),
       ...removeCommands(paths),
       daemonReload,
-    ].map(displayCommand),
-  };
+    ],
+  });
 }

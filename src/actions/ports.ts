@@ -3,7 +3,7 @@ import type { PlanStep } from '../core/command.js';
 import { UserInputError } from '../errors.js';
 import type { HostOutcome } from './execution-helpers.js';
 import { mustRun, type RemoteJob, runRemote, withHost } from './host-session.js';
-import { displayCommand, type RemoteCommand } from './remote-command.js';
+import { hostStep, type RemoteCommand } from './remote-command.js';
 
 /** ward's table for closed ports: its own, so that deleting it (or an element) restores exactly what ward did. */
 export const PORTS_TABLE = 'ward_ports';
@@ -64,29 +64,29 @@ const element = (verb: 'get' | 'add' | 'delete', p: PortSpec): RemoteCommand => 
 
 export function blockPortPlanSteps(host: InventoryHost, p: PortSpec): PlanStep[] {
   return [
-    {
+    hostStep({
       id: `${host.name}.ensure-table`,
       title: `Create ward's table inet ${PORTS_TABLE} on ${host.name} (${host.address}) if it is missing`,
       host: host.name,
-      commands: [displayCommand(listPortsTable), displayCommand(createPortsTable)],
-    },
-    {
+      run: [listPortsTable, createPortsTable],
+    }),
+    hostStep({
       id: `${host.name}.close`,
       title: `Drop inbound ${portText(p)} on ${host.name} (skipped if already closed)`,
       host: host.name,
-      commands: [displayCommand(element('get', p)), displayCommand(element('add', p))],
-    },
+      run: [element('get', p), element('add', p)],
+    }),
   ];
 }
 
 export function unblockPortPlanSteps(host: InventoryHost, p: PortSpec): PlanStep[] {
   return [
-    {
+    hostStep({
       id: `${host.name}.reopen`,
       title: `Stop dropping inbound ${portText(p)} on ${host.name} (${host.address}) (skipped if ward had not closed it)`,
       host: host.name,
-      commands: [displayCommand(element('get', p)), displayCommand(element('delete', p))],
-    },
+      run: [element('get', p), element('delete', p)],
+    }),
   ];
 }
 

@@ -7,29 +7,29 @@ import { describeError, mustRun, type RemoteJob, runRemote, withHost } from './h
 import { clearHostState, desiredContainment, hostRulesetKey, readHostState } from './host-state.js';
 import { deleteLockdownTable, listLockdownTable, listRuleset } from './nft.js';
 import { persistPlanStep, syncPersistence } from './persist.js';
-import { displayCommand } from './remote-command.js';
+import { hostStep } from './remote-command.js';
 import { emailAdmins } from './report.js';
 
 export function releasePlanSteps(host: InventoryHost): PlanStep[] {
   return [
-    {
+    hostStep({
       id: `${host.name}.check`,
       title: `Check whether ${host.name} (${host.address}) has ward's lockdown table`,
       host: host.name,
-      commands: [displayCommand(listLockdownTable)],
-    },
-    {
+      run: [listLockdownTable],
+    }),
+    hostStep({
       id: `${host.name}.remove`,
       title: `Remove ward's lockdown table from ${host.name} (only if present)`,
       host: host.name,
-      commands: [displayCommand(deleteLockdownTable)],
-    },
-    {
+      run: [deleteLockdownTable],
+    }),
+    hostStep({
       id: `${host.name}.compare`,
       title: `Compare ${host.name}'s ruleset with the one saved before the lockdown`,
       host: host.name,
-      commands: [displayCommand(listRuleset)],
-    },
+      run: [listRuleset],
+    }),
     persistPlanStep(host, 'the release'),
   ];
 }

@@ -24,7 +24,7 @@ export async function snapshotHost(
   options: { emailSubjectPrefix?: string } = {},
 ): Promise<Snapshot> {
   const { services } = job;
-  const result = await collectForensics(session, {
+  const result = await collectForensics(session, job.approved, {
     hashPaths: services.inventory().forensicsHashPaths,
     timeoutMs: services.config.WARD_SSH_COMMAND_TIMEOUT_MS,
     now: () => services.clock.now(),

@@ -141,7 +141,9 @@ export function sudoRules(options: SudoersOptions): SudoRule[] {
     regex('pkill', `-KILL -u ${USER}`, 'disable-user'),
     // Containment that survives a reboot (persist.ts).
     exact(detectInit, 'persistence (which init system runs)'),
-    ...installRulesetCommands(paths, '').map((c) => exact(c, 'persistence (boot-time ruleset)')),
+    ...installRulesetCommands(paths, 'host', undefined).map((c) =>
+      exact(c, 'persistence (boot-time ruleset)'),
+    ),
     ...installUnitCommands(paths).map((c) =>
       exact(
         c,

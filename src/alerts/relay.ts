@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { withTimeout } from '../core/with-timeout.js';
 import type { AuditLog } from '../ports/audit.js';
 import type { ChatClient, ChatMessage } from '../ports/chat.js';
 import type { Clock } from '../ports/clock.js';
@@ -280,14 +281,7 @@ export class AlertRelay {
     this.running = false;
     this.wake?.();
     await this.loop;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled([...this.inFlight.values()]),
-      new Promise((r) => {
-        timer = setTimeout(r, graceMs);
-      }),
-    ]);
-    clearTimeout(timer);
+    await withTimeout(Promise.allSettled([...this.inFlight.values()]), graceMs);
     await this.lock.release();
   }
 

@@ -34,38 +34,36 @@ function same(t: unknown, a: unknown): boolean {
   return t === a;
 }
 
+type Performer<K extends CloudCall['op']> = (
+  cloud: CloudIsolation,
+  region: string,
+  call: Extract<CloudCall, { op: K }>,
+) => Promise<CloudCallResults[K]> | Promise<void>;
+
+/** Each op as the port call it stands for: one line each, so that no op can call another's method. */
+const PERFORM: { [K in CloudCall['op']]: Performer<K> } = {
+  describeInstance: (cloud, region, c) => cloud.describeInstance(region, c.instanceId),
+  tag: (cloud, region, c) => cloud.tag(region, c.instanceId, c.tags),
+  untag: (cloud, region, c) => cloud.untag(region, c.instanceId, c.keys),
+  prepareIsolation: (cloud, region, c) =>
+    cloud.prepareIsolation(region, c.vpcId, { managementCidrs: c.managementCidrs, requestId: c.requestId }),
+  isolate: (cloud, region, c) => cloud.isolate(region, c.networkInterfaceId, c.isolationGroupId),
+  snapshotVolume: (cloud, region, c) =>
+    cloud.snapshotVolume(region, c.volumeId, { description: c.description, tags: c.tags }),
+  restore: (cloud, region, c) => cloud.restore(region, c.networkInterfaceId, c.groupIds),
+};
+
 /** Makes one port call described as data. */
-export async function performCall<C extends CloudCall>(
+export function performCall<C extends CloudCall>(
   cloud: CloudIsolation,
   region: string,
   call: C,
 ): Promise<CloudCallResults[C['op']]> {
-  // Each case returns the result type of its op; TypeScript cannot narrow C['op'] from the switch, hence the cast.
-  const c = call as CloudCall;
-  switch (c.op) {
-    case 'describeInstance':
-      return (await cloud.describeInstance(region, c.instanceId)) as CloudCallResults[C['op']];
-    case 'tag':
-      await cloud.tag(region, c.instanceId, c.tags);
-      return undefined as CloudCallResults[C['op']];
-    case 'untag':
-      await cloud.untag(region, c.instanceId, c.keys);
-      return undefined as CloudCallResults[C['op']];
-    case 'prepareIsolation':
-      return (await cloud.prepareIsolation(region, c.vpcId, {
-        managementCidrs: c.managementCidrs,
-        requestId: c.requestId,
-      })) as CloudCallResults[C['op']];
-    case 'isolate':
-      await cloud.isolate(region, c.networkInterfaceId, c.isolationGroupId);
-      return undefined as CloudCallResults[C['op']];
-    case 'snapshotVolume':
-      return (await cloud.snapshotVolume(region, c.volumeId, {
-        description: c.description,
-        tags: c.tags,
-      })) as CloudCallResults[C['op']];
-    case 'restore':
-      await cloud.restore(region, c.networkInterfaceId, c.groupIds);
-      return undefined as CloudCallResults[C['op']];
-  }
+  // TypeScript cannot tie PERFORM[call.op] to C's own op, hence the cast; the table above is checked op by op.
+  const perform = PERFORM[call.op] as unknown as (
+    cloud: CloudIsolation,
+    region: string,
+    call: C,
+  ) => Promise<CloudCallResults[C['op']]>;
+  return perform(cloud, region, call);
 }

@@ -215,6 +215,8 @@ async function checkHost(services: CommandServices, target: Target): Promise<Che
     user: 'ward',
     thread: owner?.thread ?? { channel: '', ts: '' },
     access: 'read',
+    // No plan: the periodic check only reads (nft list, cat, readlink) and changes nothing.
+    approved: 'unplanned-read',
   };
   // A read lease: checks share a host with forensics; a change in progress makes this round `busy`, not a failure.
   const lock = await acquireHostLock(services.store, services.clock, host.name, {

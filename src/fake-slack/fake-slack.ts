@@ -1,22 +1,21 @@
 /**
  * A fake Slack that runs in its own HTTP server on 127.0.0.1 and is driven by the real Slack client libraries
- * (`@slack/web-api`'s WebClient, Bolt, Bolt's Socket Mode client). It keeps a small workspace state (messages,
- * files, views, user groups) so that what an app did can be asserted the way a person would see it, and it
- * records every request so that how the app did it can be asserted too.
+ * (`@slack/web-api`'s WebClient, Bolt). It keeps a small workspace state (messages, files, views, user groups) so
+ * that what an app did can be seen the way a person would see it: the sandbox's Slack. Tests extend it
+ * (test/fakes/fake-slack.ts) with call recording, fault injection and the Socket Mode server, which ship only there.
  *
  * Endpoints:
  *   POST|GET /api/<method>     the Web API (form, JSON or multipart bodies; token in `Authorization: Bearer`)
  *   POST /upload/<file id>     the `upload_url` handed out by files.getUploadURLExternal
  *   POST /response/<id>        a `response_url` handed out by newResponseUrl()
- *   GET  /socket (upgrade)     the Socket Mode WebSocket handed out by apps.connections.open
+ *   GET  /socket (upgrade)     the Socket Mode WebSocket (tests only: test/fakes/fake-slack.ts)
  *
  * Nothing here reaches beyond loopback: even the workspace URL that auth.test reports is this server's own.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { type WebSocket, WebSocketServer } from 'ws';
 
 export interface RecordedCall {
   /** Web API method (`chat.postMessage`), or `upload_url` / `response_url` for those two kinds of URL. */
@@ -85,72 +84,6 @@ export interface ResponseUrlContext {
   messageTs?: string;
 }
 
-export type EnvelopeType = 'slash_commands' | 'interactive' | 'events_api';
-
-export interface SendEnvelopeOptions {
-  /** Slack's retry counter for redeliveries (0 on the first delivery). */
-  retryAttempt?: number;
-  /** Why Slack redelivered (`timeout`, `http_error`…), sent alongside retryAttempt. */
-  retryReason?: string;
-  /** How long to wait for a connected client and then for its ack. Default 10 s. */
-  timeoutMs?: number;
-}
-
-export interface FakeSlack extends EventEmitter {
-  /** `http://127.0.0.1:PORT/` */
-  readonly url: string;
-  /** `http://127.0.0.1:PORT/api/`: pass as WebClient/Bolt `slackApiUrl`. */
-  readonly apiUrl: string;
-  readonly botUserId: string;
-  readonly botId: string;
-  readonly teamId: string;
-  /** Every request received, in arrival order, including rate-limited and failed ones. */
-  readonly calls: readonly RecordedCall[];
-  callsTo(method: string): RecordedCall[];
-  /** Resolves with the first recorded call (past or future) to `method` that satisfies `predicate`. */
-  waitForCall(
-    method: string,
-    predicate?: (c: RecordedCall) => boolean,
-    timeoutMs?: number,
-  ): Promise<RecordedCall>;
-  /** A fresh response_url; POSTs to it are recorded as calls to `response_url`, args `{ response_url, ...body }`. */
-  newResponseUrl(context?: ResponseUrlContext): string;
-  /** The next `times` calls to `method` answer 429 with `Retry-After: retryAfterSeconds`. */
-  rateLimit(method: string, times: number, retryAfterSeconds: number): void;
-  /** The next `times` (default 1) calls to `method` answer with HTTP `status` (a 5xx, say). */
-  failNext(method: string, status: number, times?: number): void;
-  /** Drops every 429/5xx still queued for `method` by rateLimit/failNext: Slack has recovered. */
-  clearFaults(method: string): void;
-  /**
-   * The next `times` (default 1) calls to `method` answer `{ ok: false, error }` with HTTP 200, as Slack does for a
-   * platform error (`name_taken`, `restricted_action`…): the request is recorded and has no effect.
-   */
-  errorNext(method: string, error: string, times?: number): void;
-  /** Channels created by conversations.create, with their members, pins, bookmarks and archived flag. */
-  channels(): FakeChannel[];
-  setUsergroup(id: string, userIds: string[]): void;
-  /** The id of the bot's direct-message channel with `user` (the one chat.postMessage to a user id posts to). */
-  dmChannelFor(user: string): string;
-  /** Current messages (posted, then updated or deleted), oldest first; ephemeral ones carry `ephemeralFor`. */
-  messages(channel?: string): FakeMessage[];
-  /** Files whose upload was completed (files.completeUploadExternal). */
-  files(): FakeFile[];
-  /** Views opened or pushed, with their latest content after views.update. */
-  views(): FakeView[];
-  /** Resolves once `count` (default 1) Socket Mode connections are open (immediately if they are). */
-  socketConnected(timeoutMs?: number, count?: number): Promise<void>;
-  /**
-   * Delivers an envelope to one open Socket Mode connection, as Slack does when an app holds several (one per
-   * replica): each envelope to exactly one of them, taken in turn. Resolves with that connection's ack.
-   */
-  sendEnvelope(
-    type: EnvelopeType,
-    payload: object,
-    options?: SendEnvelopeOptions,
-  ): Promise<{ envelope_id: string; payload?: unknown }>;
-  close(): Promise<void>;
-}
-
 export interface FakeSlackOptions {
   /** Default: a free port chosen by the OS. */
   port?: number;
@@ -165,18 +98,13 @@ export interface FakeSlackOptions {
   scopes?: readonly string[];
 }
 
-const DEFAULT_WAIT_MS = 10_000;
 /** Far above anything Slack accepts in one request; a guard for the sandbox, not a Slack limit. */
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
-/** Slack pings Socket Mode clients; Bolt's client then expects pings to keep coming (30 s timeout). */
-const SERVER_PING_INTERVAL_MS = 10_000;
-/** How long close() waits for a Socket Mode client to answer the close frame before cutting the connection. */
-const SOCKET_CLOSE_GRACE_MS = 1_000;
 /** Form values Slack clients JSON-encode; decoded so tests can look inside them. */
 const JSON_FORM_FIELDS = new Set(['blocks', 'attachments', 'files', 'view', 'metadata', 'options']);
 
 /** A Web API error answered as `{ ok: false, error }` with HTTP 200, as Slack does. */
-class SlackApiError extends Error {
+export class SlackApiError extends Error {
   constructor(readonly error: string) {
     super(error);
   }
@@ -186,12 +114,6 @@ type ApiArgs = Record<string, unknown>;
 type ApiResult = Record<string, unknown>;
 type ApiHandler = (args: ApiArgs) => ApiResult;
 
-interface Fault {
-  status: number;
-  retryAfterSeconds?: number;
-  remaining: number;
-}
-
 interface PendingUpload {
   id: string;
   filename: string;
@@ -199,19 +121,18 @@ interface PendingUpload {
   bytes?: Buffer;
 }
 
-interface PendingAck {
-  resolve: (ack: { envelope_id: string; payload?: unknown }) => void;
-  reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
-}
-
-export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeSlack> {
-  const fake = new FakeSlackServer(opts);
+/** The workspace fake on a port of its own (the sandbox's Slack). */
+export async function startWorkspaceSlack(opts: FakeSlackOptions = {}): Promise<WorkspaceSlack> {
+  const fake = new WorkspaceSlack(opts);
   await fake.listen(opts.port ?? 0);
   return fake;
 }
 
-class FakeSlackServer extends EventEmitter implements FakeSlack {
+/**
+ * The Web API and its workspace state: what the sandbox needs. Tests extend it (test/fakes/fake-slack.ts) with call
+ * recording, fault injection and a Socket Mode server, through the protected hooks below.
+ */
+export class WorkspaceSlack extends EventEmitter {
   readonly botUserId: string;
   readonly botId = 'B0FAKEBOT1';
   readonly teamId = 'T0FAKETEAM';
@@ -219,11 +140,8 @@ class FakeSlackServer extends EventEmitter implements FakeSlack {
 
   private readonly botToken: string | undefined;
   private readonly scopes: readonly string[] | undefined;
-  private readonly server: Server;
-  private readonly wss = new WebSocketServer({ noServer: true });
+  protected readonly server: Server;
   private readonly sockets = new Set<Socket>();
-  private readonly recorded: RecordedCall[] = [];
-  private readonly faults = new Map<string, Fault[]>();
   private readonly handlers: Record<string, ApiHandler>;
 
   private readonly state = {
@@ -235,19 +153,11 @@ class FakeSlackServer extends EventEmitter implements FakeSlack {
     views: new Map<string, FakeView>(),
     responseUrls: new Map<string, ResponseUrlContext>(),
     channels: new Map<string, FakeChannel>(),
-    platformErrors: new Map<string, Array<{ error: string; remaining: number }>>(),
   };
 
-  private port = 0;
+  protected port = 0;
   private lastTsMicros = 0;
   private idCounter = 0;
-  /** Open Socket Mode connections, in the order they connected; each envelope goes to one, in turn. */
-  private readonly socketModeClients: WebSocket[] = [];
-  private nextSocketModeClient = 0;
-  private pingTimer: NodeJS.Timeout | undefined;
-  private readonly pendingAcks = new Map<string, PendingAck>();
-  /** Tickets handed out by apps.connections.open; a WebSocket URL without a valid one is refused, as by Slack. */
-  private readonly socketTickets = new Set<string>();
 
   constructor(opts: FakeSlackOptions) {
     super();
@@ -266,7 +176,6 @@ class FakeSlackServer extends EventEmitter implements FakeSlack {
       socket.on('close', () => this.sockets.delete(socket));
     });
     this.server.on('upgrade', (req, socket, head) => this.upgrade(req, socket as Socket, head));
-    this.wss.on('connection', (ws) => this.onSocketModeConnection(ws));
   }
 
   get url(): string {
@@ -275,10 +184,6 @@ class FakeSlackServer extends EventEmitter implements FakeSlack {
 
   get apiUrl(): string {
     return `${this.url}api/`;
-  }
-
-  get calls(): readonly RecordedCall[] {
-    return this.recorded;
   }
 
   listen(port: number): Promise<void> {
@@ -294,64 +199,10 @@ class FakeSlackServer extends EventEmitter implements FakeSlack {
 
   // ---- inspection and control -------------------------------------------------------------------------------
 
-  callsTo(method: string): RecordedCall[] {
-    return this.recorded.filter((c) => c.method === method);
-  }
-
-  waitForCall(
-    method: string,
-    predicate: (c: RecordedCall) => boolean = () => true,
-    timeoutMs = DEFAULT_WAIT_MS,
-  ): Promise<RecordedCall> {
-    const matches = (c: RecordedCall): boolean => {
-      if (c.method !== method) return false;
-      try {
-        return predicate(c);
-      } catch {
-        // A predicate that trips over an unexpected shape simply does not match; the timeout message shows it.
-        return false;
-      }
-    };
-    const existing = this.recorded.find(matches);
-    if (existing) return Promise.resolve(existing);
-    return new Promise((resolve, reject) => {
-      const onCall = (c: RecordedCall): void => {
-        if (!matches(c)) return;
-        clearTimeout(timer);
-        this.off('call', onCall);
-        resolve(c);
-      };
-      const timer = setTimeout(() => {
-        this.off('call', onCall);
-        reject(new Error(this.describeMissingCall(method, timeoutMs)));
-      }, timeoutMs);
-      this.on('call', onCall);
-    });
-  }
-
   newResponseUrl(context: ResponseUrlContext = {}): string {
     const id = randomBytes(12).toString('hex');
     this.state.responseUrls.set(id, { ...context });
     return `${this.url}response/${id}`;
-  }
-
-  rateLimit(method: string, times: number, retryAfterSeconds: number): void {
-    this.addFault(method, { status: 429, retryAfterSeconds, remaining: times });
-  }
-
-  failNext(method: string, status: number, times = 1): void {
-    this.addFault(method, { status, remaining: times });
-  }
-
-  clearFaults(method: string): void {
-    this.faults.delete(method);
-    this.state.platformErrors.delete(method);
-  }
-
-  errorNext(method: string, error: string, times = 1): void {
-    const queue = this.state.platformErrors.get(method) ?? [];
-    queue.push({ error, remaining: times });
-    this.state.platformErrors.set(method, queue);
   }
 
   channels(): FakeChannel[] {
@@ -387,16 +238,6 @@ class FakeSlackServer extends EventEmitter implements FakeSlack {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.pingTimer);
-    for (const pending of this.pendingAcks.values()) {
-      clearTimeout(pending.timer);
-      pending.reject(new Error('fake Slack closed before the envelope was acknowledged'));
-    }
-    this.pendingAcks.clear();
-    // Bolt's SocketModeReceiver.stop() resolves before its close handshake completes; closing politely (and only
-    // then cutting the connection) spares the app a spurious "WebSocket error" after it was stopped.
-    await Promise.all([...this.wss.clients].map((ws) => closeWebSocket(ws, SOCKET_CLOSE_GRACE_MS)));
-    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const socket of this.sockets) socket.destroy();
     await closed;
@@ -558,58 +399,29 @@ class FakeSlackServer extends EventEmitter implements FakeSlack {
     this.addMessage(message);
   }
 
-  /** Throws the platform error queued by errorNext() for this method, if any. */
-  private injectedError(method: string): void {
-    const queue = this.state.platformErrors.get(method);
-    const next = queue?.[0];
-    if (!queue || !next) return;
-    next.remaining -= 1;
-    if (next.remaining <= 0) queue.shift();
-    throw new SlackApiError(next.error);
+  // ---- hooks for tests (test/fakes/fake-slack.ts) -----------------------------------------------------------
+
+  /** Throws a platform error a test queued for this method; none in the sandbox. */
+  protected injectedError(_method: string): void {}
+
+  /** Answers with an HTTP fault a test queued for this method (true: answered); none in the sandbox. */
+  protected answerFault(_call: RecordedCall, _res: ServerResponse): boolean {
+    return false;
   }
 
-  private addFault(method: string, fault: Fault): void {
-    const queue = this.faults.get(method) ?? [];
-    queue.push(fault);
-    this.faults.set(method, queue);
-  }
-
-  /** Answers with an injected 429/5xx if one is queued for this method; records the call either way it answers. */
-  private answerFault(call: RecordedCall, res: ServerResponse): boolean {
-    const queue = this.faults.get(call.method);
-    const fault = queue?.[0];
-    if (!queue || !fault) return false;
-    fault.remaining -= 1;
-    if (fault.remaining <= 0) queue.shift();
-    call.status = fault.status;
-    if (fault.retryAfterSeconds !== undefined) {
-      call.rateLimited = true;
-      call.error = 'ratelimited';
-      this.record(call);
-      res.setHeader('Retry-After', String(fault.retryAfterSeconds));
-      sendJson(res, 429, { ok: false, error: 'ratelimited' });
-    } else {
-      call.error = `http_${fault.status}`;
-      this.record(call);
-      sendText(res, fault.status, 'fake Slack: injected failure');
-    }
-    return true;
-  }
-
-  private record(call: RecordedCall): void {
-    this.recorded.push(call);
+  /** Every request the fake answered, as it answered it. */
+  protected record(call: RecordedCall): void {
     this.emit('call', call);
   }
 
-  private describeMissingCall(method: string, timeoutMs: number): string {
-    const counts = new Map<string, number>();
-    for (const c of this.recorded) counts.set(c.method, (counts.get(c.method) ?? 0) + 1);
-    const summary = [...counts].map(([m, n]) => `${m} x${n}`).join(', ') || 'none';
-    const sameMethod = this.callsTo(method)
-      .slice(-5)
-      .map((c) => `\n  ${method} ${truncate(JSON.stringify(c.args), 300)}${c.error ? ` -> ${c.error}` : ''}`)
-      .join('');
-    return `fake Slack: no call to ${method} matched within ${timeoutMs} ms. Recorded calls: ${summary}.${sameMethod}`;
+  /** The Socket Mode URL apps.connections.open hands out; the sandbox's app uses HTTP, so there is none. */
+  protected socketModeUrl(): string {
+    throw new SlackApiError('socket_mode_not_available');
+  }
+
+  /** A WebSocket upgrade; the sandbox serves none. */
+  protected upgrade(_req: IncomingMessage, socket: Socket, _head: Buffer): void {
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
   }
 
   // ---- Web API methods --------------------------------------------------------------------------------------
@@ -837,11 +649,7 @@ class FakeSlackServer extends EventEmitter implements FakeSlack {
         return {};
       },
 
-      'apps.connections.open': () => {
-        const ticket = randomUUID();
-        this.socketTickets.add(ticket);
-        return { url: `ws://127.0.0.1:${this.port}/socket?ticket=${ticket}&app_id=${this.appId}` };
-      },
+      'apps.connections.open': () => ({ url: this.socketModeUrl() }),
     };
   }
 
@@ -997,136 +805,6 @@ class FakeSlackServer extends EventEmitter implements FakeSlack {
     this.idCounter += 1;
     return `${prefix}0FAKE${String(this.idCounter).padStart(5, '0')}`;
   }
-
-  // ---- Socket Mode ------------------------------------------------------------------------------------------
-
-  private upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
-    const url = new URL(req.url ?? '/', this.url);
-    if (url.pathname !== '/socket') {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
-      return;
-    }
-    const ticket = url.searchParams.get('ticket') ?? '';
-    if (!this.socketTickets.delete(ticket)) {
-      socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n');
-      return;
-    }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.wss.emit('connection', ws, req));
-  }
-
-  private onSocketModeConnection(ws: WebSocket): void {
-    this.socketModeClients.push(ws);
-    ws.on('message', (data, isBinary) => {
-      if (!isBinary) this.onSocketModeMessage(data.toString());
-    });
-    ws.on('close', () => {
-      const at = this.socketModeClients.indexOf(ws);
-      if (at !== -1) this.socketModeClients.splice(at, 1);
-    });
-    ws.send(
-      JSON.stringify({
-        type: 'hello',
-        num_connections: this.wss.clients.size,
-        debug_info: { host: 'fake-slack', build_number: 1, approximate_connection_time: 18060 },
-        connection_info: { app_id: this.appId },
-      }),
-    );
-    if (!this.pingTimer) {
-      this.pingTimer = setInterval(() => {
-        for (const client of this.wss.clients) client.ping();
-      }, SERVER_PING_INTERVAL_MS);
-      this.pingTimer.unref();
-    }
-    this.emit('socket_connected');
-  }
-
-  private onSocketModeMessage(text: string): void {
-    let message: { envelope_id?: unknown; payload?: unknown };
-    try {
-      message = JSON.parse(text) as typeof message;
-    } catch {
-      return; // Slack ignores frames it cannot parse; so does the fake.
-    }
-    if (typeof message.envelope_id !== 'string') return;
-    const pending = this.pendingAcks.get(message.envelope_id);
-    if (!pending) return;
-    clearTimeout(pending.timer);
-    this.pendingAcks.delete(message.envelope_id);
-    pending.resolve(
-      message.payload === undefined
-        ? { envelope_id: message.envelope_id }
-        : { envelope_id: message.envelope_id, payload: message.payload },
-    );
-  }
-
-  private openSocketModeClients(): WebSocket[] {
-    return this.socketModeClients.filter((ws) => ws.readyState === 1);
-  }
-
-  socketConnected(timeoutMs = DEFAULT_WAIT_MS, count = 1): Promise<void> {
-    if (this.openSocketModeClients().length >= count) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const onConnected = (): void => {
-        if (this.openSocketModeClients().length < count) return;
-        clearTimeout(timer);
-        this.off('socket_connected', onConnected);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.off('socket_connected', onConnected);
-        const opened = this.callsTo('apps.connections.open').length;
-        reject(
-          new Error(
-            `fake Slack: ${this.openSocketModeClients().length} of ${count} Socket Mode clients connected within ${timeoutMs} ms (apps.connections.open was called ${opened} times)`,
-          ),
-        );
-      }, timeoutMs);
-      this.on('socket_connected', onConnected);
-    });
-  }
-
-  async sendEnvelope(
-    type: EnvelopeType,
-    payload: object,
-    options: SendEnvelopeOptions = {},
-  ): Promise<{ envelope_id: string; payload?: unknown }> {
-    const timeoutMs = options.timeoutMs ?? DEFAULT_WAIT_MS;
-    await this.socketConnected(timeoutMs);
-    const open = this.openSocketModeClients();
-    const ws = open[this.nextSocketModeClient++ % open.length];
-    if (!ws) throw new Error('fake Slack: the Socket Mode client disconnected');
-    const envelopeId = randomUUID();
-    // As in Slack's envelopes: only commands and modal submissions/option requests can carry a response payload.
-    const payloadType = (payload as { type?: unknown }).type;
-    const acceptsResponsePayload =
-      type === 'slash_commands' ||
-      (type === 'interactive' && (payloadType === 'view_submission' || payloadType === 'block_suggestion'));
-    const envelope = {
-      envelope_id: envelopeId,
-      type,
-      accepts_response_payload: acceptsResponsePayload,
-      payload,
-      retry_attempt: options.retryAttempt ?? 0,
-      retry_reason: options.retryReason ?? '',
-    };
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pendingAcks.delete(envelopeId);
-        reject(
-          new Error(
-            `fake Slack: the ${type} envelope ${envelopeId} was not acknowledged within ${timeoutMs} ms`,
-          ),
-        );
-      }, timeoutMs);
-      this.pendingAcks.set(envelopeId, { resolve, reject, timer });
-      ws.send(JSON.stringify(envelope), (err) => {
-        if (!err) return;
-        clearTimeout(timer);
-        this.pendingAcks.delete(envelopeId);
-        reject(err);
-      });
-    });
-  }
 }
 
 // ---- request parsing and answering (module-private) ---------------------------------------------------------
@@ -1202,19 +880,7 @@ function decodeJsonFields(args: ApiArgs): ApiArgs {
   return args;
 }
 
-function closeWebSocket(ws: WebSocket, graceMs: number): Promise<void> {
-  if (ws.readyState === ws.CLOSED) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => ws.terminate(), graceMs);
-    ws.once('close', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    if (ws.readyState === ws.OPEN) ws.close(1001, 'fake Slack is shutting down');
-  });
-}
-
-function sendJson(
+export function sendJson(
   res: ServerResponse,
   status: number,
   body: unknown,
@@ -1229,7 +895,7 @@ function sendJson(
   res.end(text);
 }
 
-function sendText(res: ServerResponse, status: number, text: string): void {
+export function sendText(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, {
     'content-type': 'text/plain; charset=utf-8',
     'content-length': Buffer.byteLength(text),
@@ -1262,8 +928,4 @@ function requireContent(args: ApiArgs): void {
 function applyContent(message: FakeMessage, args: ApiArgs): void {
   if (typeof args['text'] === 'string') message.text = args['text'];
   if (Array.isArray(args['blocks'])) message.blocks = args['blocks'];
-}
-
-function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max)}…`;
 }

@@ -15,9 +15,9 @@ import { fileURLToPath } from 'node:url';
 import { TOTP, URI } from 'otpauth';
 import {
   type FakeMessage,
-  type FakeSlack,
   type RecordedCall,
-  startFakeSlack,
+  startWorkspaceSlack,
+  type WorkspaceSlack,
 } from '../fake-slack/fake-slack.js';
 import { newTriggerId, postSignedToSlackEndpoint } from '../fake-slack/slack-signing.js';
 import { startWard, type WardHandle } from '../main.js';
@@ -42,7 +42,7 @@ export interface SandboxHandle {
   /** This run's token: every API call and file download must carry it (header x-ward-sandbox-token or ?token=). */
   token: string;
   ward: WardHandle;
-  slack: FakeSlack;
+  slack: WorkspaceSlack;
   stop(): Promise<void>;
 }
 
@@ -86,7 +86,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     generic: randomBytes(24).toString('hex'),
   };
 
-  const slack = await startFakeSlack({ botToken, botUserId: 'U0WARDBOT0' });
+  const slack = await startWorkspaceSlack({ botToken, botUserId: 'U0WARDBOT0' });
   let ward: WardHandle;
   try {
     ward = await startWard({
@@ -563,7 +563,7 @@ function sendStatic(res: ServerResponse, dir: string, name: string): void {
   res.end(bytes);
 }
 
-function sendFile(res: ServerResponse, slack: FakeSlack, id: string): void {
+function sendFile(res: ServerResponse, slack: WorkspaceSlack, id: string): void {
   const file = slack.files().find((f) => f.id === id);
   if (!file) throw new PageError(404, 'no such file');
   const safeName = file.name.replace(/[^A-Za-z0-9._-]/g, '_');

@@ -14,9 +14,9 @@ import { RedisStore } from '../../src/adapters/redis/redis-store.js';
 import { readAuditEvents } from '../../src/audit/chain.js';
 import type { ApprovalRequest } from '../../src/core/approvals/request.js';
 import { deriveRequestKey, sealRecord } from '../../src/core/approvals/request-seal.js';
-import { type FakeMessage, type FakeSlack, startFakeSlack } from '../../src/fake-slack/fake-slack.js';
 import { startWard, type WardHandle } from '../../src/main.js';
 import type { AuditRecord } from '../../src/ports/audit.js';
+import { type FakeMessage, type FakeSlack, startFakeSlack } from '../fakes/fake-slack.js';
 import { type RedisProcess, startRedis } from './redis-server.js';
 import {
   type EndpointResponse,

@@ -9,13 +9,7 @@ import { forensicsPlanCommand } from '../../src/actions/forensics.js';
 import { huntPlanCommand } from '../../src/actions/hunt.js';
 import { parseIndicator } from '../../src/actions/hunt-indicators.js';
 import { lockdownPlanSteps } from '../../src/actions/lockdown.js';
-import {
-  BLOCK_TABLE,
-  CANCEL_WATCHDOG_DISPLAY,
-  cancelWatchdog,
-  getBlockedElement,
-  listLockdownTable,
-} from '../../src/actions/nft.js';
+import { BLOCK_TABLE, cancelWatchdog, getBlockedElement, listLockdownTable } from '../../src/actions/nft.js';
 import { persistPaths, readPersistCommands } from '../../src/actions/persist.js';
 import { blockPortPlanSteps, parsePortSpec, unblockPortPlanSteps } from '../../src/actions/ports.js';
 import { releasePlanSteps } from '../../src/actions/release.js';
@@ -67,14 +61,16 @@ export function commandTemplates(host: InventoryHost, confirmSeconds: number): s
     ...disableUserPlanSteps(host, 'mallory'),
   ];
   for (const s of steps) displays.push(...s.commands);
-  displays.push(forensicsPlanCommand(['/usr/local/bin/app']));
+  displays.push(displayCommand(forensicsPlanCommand(['/usr/local/bin/app'])));
   displays.push(
-    huntPlanCommand([parseIndicator('process:kworker-upd'), parseIndicator('ip:203.0.113.7')], {
-      paths: ['/tmp'],
-      maxFileBytes: 1024,
-      maxFiles: 10,
-      scanTimeoutMs: 1000,
-    }),
+    displayCommand(
+      huntPlanCommand([parseIndicator('process:kworker-upd'), parseIndicator('ip:203.0.113.7')], {
+        paths: ['/tmp'],
+        maxFileBytes: 1024,
+        maxFiles: 10,
+        scanTimeoutMs: 1000,
+      }),
+    ),
   );
   // Containment checks (src/containment/checks.ts): read-only.
   const read = readPersistCommands(persistPaths(host));
@@ -89,7 +85,8 @@ export function commandTemplates(host: InventoryHost, confirmSeconds: number): s
     displays.push(displayCommand(c));
   }
   return displays.map((d) =>
-    argvOf(d === CANCEL_WATCHDOG_DISPLAY ? displayCommand(cancelWatchdog('4242')) : d),
+    // The watchdog's process group is known at run time: the plan shows a placeholder, sudo sees a number.
+    d === displayCommand(cancelWatchdog(undefined)) ? [...cancelWatchdog('4242').argv] : argvOf(d),
   );
 }
 

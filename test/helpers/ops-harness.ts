@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type FakeMessage, type FakeSlack, startFakeSlack } from '../../src/fake-slack/fake-slack.js';
+import { type FakeMessage, type FakeSlack, startFakeSlack } from '../fakes/fake-slack.js';
 import { freePort } from './free-port.js';
 import { type RedisProcess, startRedis } from './redis-server.js';
 import { messageText, waitUntil } from './remediation-harness.js';

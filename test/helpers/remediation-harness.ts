@@ -7,8 +7,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type FakeMessage, type FakeSlack, startFakeSlack } from '../../src/fake-slack/fake-slack.js';
 import { type FakeMailgun, startFakeMailgun } from '../fakes/fake-mailgun.js';
+import { type FakeMessage, type FakeSlack, startFakeSlack } from '../fakes/fake-slack.js';
 import { type Lab, labUp } from '../lab/lab.js';
 import { type RedisProcess, startRedis } from './redis-server.js';
 import { newTriggerId, sendSlashCommand } from './slack-requests.js';

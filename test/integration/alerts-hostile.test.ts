@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signHmac } from '../../src/alerts/auth.js';
-import { type FakeSlack, startFakeSlack } from '../../src/fake-slack/fake-slack.js';
+import { type FakeSlack, startFakeSlack } from '../fakes/fake-slack.js';
 import { type RedisProcess, startRedis } from '../helpers/redis-server.js';
 import { startWardProcess, type WardProcess } from '../helpers/ward-process.js';
 

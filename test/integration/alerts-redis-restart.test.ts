@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alertQueueKey } from '../../src/alerts/queue.js';
-import { type FakeSlack, startFakeSlack } from '../../src/fake-slack/fake-slack.js';
+import { type FakeSlack, startFakeSlack } from '../fakes/fake-slack.js';
 import { type RedisProcess, startRedis } from '../helpers/redis-server.js';
 import { messageText, waitUntil } from '../helpers/remediation-harness.js';
 import { startWardProcess, type WardProcess } from '../helpers/ward-process.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../src/adapters/redis/redis-store.js';
 import { readAuditEvents } from '../../src/audit/chain.js';
-import { type FakeMessage, type FakeSlack, startFakeSlack } from '../../src/fake-slack/fake-slack.js';
+import { type FakeMessage, type FakeSlack, startFakeSlack } from '../fakes/fake-slack.js';
 import { type RedisProcess, startRedis } from '../helpers/redis-server.js';
 import { sendBlockAction, sendSlashCommand } from '../helpers/slack-requests.js';
 import { startWardProcess, type WardProcess } from '../helpers/ward-process.js';

@@ -3,7 +3,7 @@
  * the approval message; then the approved plan runs and the instance ends up isolated.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FakeMessage } from '../../src/fake-slack/fake-slack.js';
+import type { FakeMessage } from '../fakes/fake-slack.js';
 import {
   auditEntries,
   CHANNEL,

@@ -9,8 +9,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RecordedCall } from '../../src/fake-slack/fake-slack.js';
 import type { FakeEc2 } from '../fakes/fake-ec2.js';
+import type { RecordedCall } from '../fakes/fake-slack.js';
 import {
   auditEntries,
   CHANNEL,

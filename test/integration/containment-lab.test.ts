@@ -7,8 +7,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { RedisStore } from '../../src/adapters/redis/redis-store.js';
 import { readAuditEvents } from '../../src/audit/chain.js';
-import type { FakeMessage } from '../../src/fake-slack/fake-slack.js';
 import type { AuditRecord } from '../../src/ports/audit.js';
+import type { FakeMessage } from '../fakes/fake-slack.js';
 import {
   CHANNEL,
   type Harness,

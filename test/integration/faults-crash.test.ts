@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../src/adapters/redis/redis-store.js';
 import { readAuditEvents } from '../../src/audit/chain.js';
-import type { FakeMessage } from '../../src/fake-slack/fake-slack.js';
+import type { FakeMessage } from '../fakes/fake-slack.js';
 import {
   ADMIN,
   messageText,

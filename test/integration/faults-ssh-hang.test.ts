@@ -44,7 +44,7 @@ describeLab('an SSH host that hangs mid-command', () => {
 
     // The summary in the thread lists the hung section and what was never collected.
     const summary = await h.waitForMessage(
-      (m) => messageText(m).includes('Forensics: web1') && m.thread_ts === report.thread_ts,
+      (m) => messageText(m).includes('Forensics on web1') && m.thread_ts === report.thread_ts,
     );
     const text = messageText(summary);
     expect(text).toMatch(/system-log: did not finish: the whole run hit the 3000 ms limit/);

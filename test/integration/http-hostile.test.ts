@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FakeSlack, startFakeSlack } from '../../src/fake-slack/fake-slack.js';
+import { type FakeSlack, startFakeSlack } from '../fakes/fake-slack.js';
 import { type RedisProcess, startRedis } from '../helpers/redis-server.js';
 import { sendSlashCommand } from '../helpers/slack-requests.js';
 import { startWardProcess, type WardProcess } from '../helpers/ward-process.js';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { FakeMessage } from '../../src/fake-slack/fake-slack.js';
+import type { FakeMessage } from '../fakes/fake-slack.js';
 import {
   CHANNEL,
   type Harness,

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { FakeMessage } from '../../src/fake-slack/fake-slack.js';
+import type { FakeMessage } from '../fakes/fake-slack.js';
 import {
   CHANNEL,
   type Harness,

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AUDIT_STREAM } from '../../src/audit/chain.js';
 import { runAuditCli } from '../../src/cli/audit.js';
-import type { FakeMessage } from '../../src/fake-slack/fake-slack.js';
+import type { FakeMessage } from '../fakes/fake-slack.js';
 import {
   auditEvents,
   click,

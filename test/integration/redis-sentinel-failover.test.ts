@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisStore } from '../../src/adapters/redis/redis-store.js';
 import type { RedisConfig } from '../../src/config/env.js';
-import { startFakeSlack } from '../../src/fake-slack/fake-slack.js';
+import { startFakeSlack } from '../fakes/fake-slack.js';
 import {
   APPROVER_GROUP,
   approvalMessage,

@@ -34,7 +34,7 @@ describeLab('forensics against a real sshd host', () => {
     expect(status).toBe(200);
 
     const summary = await h.waitForMessage(
-      (m) => !messagesBefore.has(m.ts) && messageText(m).includes('Forensics: web1'),
+      (m) => !messagesBefore.has(m.ts) && messageText(m).includes('Forensics on web1'),
     );
     const text = messageText(summary);
     expect(text).toContain(`pid \`${implantPid}\``);
@@ -153,7 +153,7 @@ describeLab('forensics against a real sshd host', () => {
       'the second upload',
     );
     const summary = await h.waitForMessage(
-      (m) => messageText(m).includes('Forensics: web1') && m.thread_ts === file.thread_ts,
+      (m) => messageText(m).includes('Forensics on web1') && m.thread_ts === file.thread_ts,
     );
     expect(messageText(summary)).toMatch(/open-files: not installed/);
   }, 90_000);

@@ -25,7 +25,7 @@ describeLab('lockdown and release against real sshd + nftables', () => {
     expect(messageText(locked)).toContain('198.51.100.1/32');
 
     // Evidence came first: the forensic summary is in the request's thread.
-    await h.waitForMessage((m) => messageText(m).includes('Forensics: web1'));
+    await h.waitForMessage((m) => messageText(m).includes('Forensics on web1'));
     const report = await h.waitForMessage((m) => m.text?.startsWith('lockdown:') === true);
     expect(report.text).toContain('✓ web1');
     expect(report.text).toContain('Confirmed over a new SSH connection');

@@ -75,7 +75,7 @@ describeLab('remediation safety against real hosts', () => {
       const report = await h.waitForMessage((m) => m.text?.startsWith('forensics: ✗ web1') === true);
       expect(report.text).toContain('refused to connect to web1');
       // Nothing was collected: no forensic summary, no upload.
-      expect(h.slack.messages().some((m) => messageText(m).includes('Forensics: web1'))).toBe(false);
+      expect(h.slack.messages().some((m) => messageText(m).includes('Forensics on web1'))).toBe(false);
       expect(h.slack.files()).toEqual([]);
     }, 60_000);
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FakeSlack, startFakeSlack } from '../../src/fake-slack/fake-slack.js';
+import { type FakeSlack, startFakeSlack } from '../fakes/fake-slack.js';
 import { startWardProcess, type WardProcess } from '../helpers/ward-process.js';
 
 let slack: FakeSlack;

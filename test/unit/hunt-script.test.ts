@@ -4,10 +4,19 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { huntOnSession } from '../../src/actions/hunt.js';
+import { type HuntBounds, huntOnSession, huntPlanCommand } from '../../src/actions/hunt.js';
+import type { Indicator } from '../../src/actions/hunt-indicators.js';
 import { parseIndicators } from '../../src/actions/hunt-indicators.js';
+import { approvedFor } from '../../src/actions/remote-command.js';
 import { LocalShell } from '../../src/adapters/local/local-shell.js';
 import { LOCAL_HOST_KEY } from '../../src/config/inventory.js';
+import type { ShellSession } from '../../src/ports/remote-shell.js';
+
+/** A hunt whose plan showed exactly this hunt on this host: what runs is checked against it. */
+function hunt(s: ShellSession, indicators: Indicator[], bounds: HuntBounds, timeoutMs: number) {
+  const approved = approvedFor(s.host.name, huntPlanCommand(indicators, bounds));
+  return huntOnSession(s, approved, indicators, bounds, timeoutMs);
+}
 
 // The real hunt script, run by a local shell on this machine against a private temp directory (read-only).
 describe('the hunt script on a real shell', () => {
@@ -42,7 +51,7 @@ describe('the hunt script on a real shell', () => {
 
   it('finds a file by its sha256 and reports its path; another hash is clean', async () => {
     const s = await session();
-    const r = await huntOnSession(
+    const r = await hunt(
       s,
       parseIndicators([`sha256:${hash}`, `sha256:${'0'.repeat(64)}`]),
       bounds(),
@@ -56,7 +65,7 @@ describe('the hunt script on a real shell', () => {
 
   it('is partial, not clean, when a file is over the size cap or the file cap is reached', async () => {
     const s = await session();
-    const big = await huntOnSession(
+    const big = await hunt(
       s,
       parseIndicators([`sha256:${'1'.repeat(64)}`]),
       bounds({ maxFileBytes: 10 }),
@@ -64,7 +73,7 @@ describe('the hunt script on a real shell', () => {
     );
     expect(big.outcome).toBe('partial');
     expect(big.reason).toMatch(/2 file\(s\) over the size limit/);
-    const many = await huntOnSession(
+    const many = await hunt(
       s,
       parseIndicators([`sha256:${'1'.repeat(64)}`]),
       bounds({ maxFiles: 1 }),
@@ -78,7 +87,7 @@ describe('the hunt script on a real shell', () => {
     const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
     try {
       const s = await session();
-      const r = await huntOnSession(
+      const r = await hunt(
         s,
         parseIndicators([
           `file:${join(dir, 'a', 'b', 'kworker-upd')}`,

@@ -36,7 +36,10 @@ describe('collection script', () => {
   ];
 
   it('keeps each section byte-exact with its exit code, marks missing tools and truncation, and cannot be forged', () => {
-    const run = collectCommand(sections, { maxSectionBytes: 1000, sectionTimeoutSeconds: 10 }, 'test');
+    const run = collectCommand(
+      { name: 'test', sections },
+      { maxSectionBytes: 1000, sectionTimeoutSeconds: 10 },
+    );
     const r = spawnSync('sh', ['-s'], { input: run.command.stdin });
     const [echo, forger, absent, big] = parseCollectOutput(r.stdout, run.boundary, sections, 1000);
     expect(echo!.content.toString()).toBe('no newline at end');

@@ -1,22 +1,31 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import incidentCommand from '../../commands/incident.js';
 import { MemoryStore } from '../../src/adapters/memory/memory-store.js';
 import { loadConfig } from '../../src/config/env.js';
 import { EMPTY_INVENTORY } from '../../src/config/inventory.js';
 import type { CommandPolicyOverride } from '../../src/config/policy.js';
 import { createApprovals } from '../../src/core/approvals/approvals.js';
-import { defineCommand } from '../../src/core/command.js';
+import { type AnyCommand, defineCommand } from '../../src/core/command.js';
 import { ExecutionLedger } from '../../src/core/executions.js';
 import { PolicyEngine } from '../../src/core/policy-engine.js';
 import { CommandRegistry } from '../../src/core/registry.js';
-import { openRequest, type RequestInput, type RequestOutcome } from '../../src/core/requests/open-request.js';
+import {
+  openRequest,
+  personRequest,
+  type RequestInput,
+  type RequestOutcome,
+  requestsPort,
+} from '../../src/core/requests/open-request.js';
 import type { Services } from '../../src/core/services.js';
+import { incidentButtonRequest } from '../../src/incidents/interactions.js';
 import type { AuditEvent } from '../../src/ports/audit.js';
 import type { ChatClient } from '../../src/ports/chat.js';
 import { noMetrics } from '../../src/ports/metrics.js';
 import type { MfaProvider } from '../../src/ports/mfa.js';
 import type { RequestNotifier } from '../../src/ports/request-notifier.js';
+import type { ActionEvent } from '../../src/slack/interactions.js';
 
 /**
  * Every way in × who asks × policy case, through the real pipeline (openRequest → approvals core), with fakes only
@@ -50,7 +59,7 @@ const isolate = defineCommand({
   }),
 });
 
-function world(policy: CommandPolicyOverride) {
+function world(policy: CommandPolicyOverride, more: AnyCommand[] = []) {
   const audited: AuditEvent[] = [];
   const log = pino({ level: 'silent' });
   const store = new MemoryStore();
@@ -64,7 +73,7 @@ function world(policy: CommandPolicyOverride) {
     usergroupMembers: async () => [],
   } as unknown as ChatClient;
   const clock = { now: () => Date.now() };
-  const registry = new CommandRegistry([isolate]);
+  const registry = new CommandRegistry([isolate, ...more]);
   const mfa: MfaProvider = {
     name: 'totp',
     kind: 'code',
@@ -115,23 +124,7 @@ function world(policy: CommandPolicyOverride) {
     metrics: noMetrics,
     notifier,
     approvals: approvals.service,
-    requests: {
-      get: (requestId) => approvals.service.requests.get(requestId),
-      cancel: (requestId, user) => approvals.service.cancel(requestId, user),
-      openAs: async (r) => {
-        await openRequest(services, {
-          origin: { kind: 'person', user: r.user },
-          ask: { text: r.text },
-          replyTo: {
-            channel: r.channel,
-            threadTs: r.threadTs,
-            responseUrl: r.responseUrl,
-            triggerId: r.triggerId,
-          },
-          correlationId: r.correlationId,
-        });
-      },
-    },
+    requests: requestsPort(() => services),
     wardUserId: async () => WARD,
     incidents: {} as Services['incidents'],
     hostLocks: { releaseFor: async () => {} },
@@ -154,6 +147,18 @@ const byPerson: Record<string, EntryPoint> = {
     replyTo: { channel: CHANNEL, threadTs: '1.000', responseUrl: 'http://127.0.0.1:9/r', triggerId: 't2' },
     correlationId: 'c-button',
   }),
+  // A hunt's follow-up buttons ("lock down the hits", --then-unblock-port) and containment's Re-apply button ask
+  // through services.requests.openAs, which is requestsPort's: openRequest(personRequest(…)).
+  'hunt follow-up / containment re-apply (requests.openAs)': ({ user, text }) =>
+    personRequest({
+      user,
+      text,
+      channel: CHANNEL,
+      threadTs: '1.000',
+      responseUrl: 'http://127.0.0.1:9/r',
+      triggerId: 't3',
+      correlationId: 'c-openas',
+    }),
   're-run through approval': ({ user, text }) => ({
     origin: { kind: 'person', user },
     ask: { text },
@@ -285,5 +290,56 @@ describe('one request pipeline: every entry point × origin × policy case', () 
     expect(refused).toMatchObject({ outcome: 'refused', hosts: ['web1'] });
     expect(String(refused?.details?.['why'])).toContain('not marked `auto: true`');
     expect(audited.some((e) => e.type.startsWith('approval.'))).toBe(false);
+  });
+
+  describe('the incident buttons ask for the `incident` command like anyone typing it', () => {
+    const ref = '0f0e0d0c-0b0a-4908-8706-050403020100';
+    const click = (user: string, actionId: string, value: string): ActionEvent => ({
+      user,
+      actionId,
+      value,
+      channel: CHANNEL,
+      messageTs: '1.000',
+      triggerId: 't-inc',
+      responseUrl: 'http://127.0.0.1:9/r',
+      requestId: 'c-incident',
+    });
+    const rows: Array<[string, ActionEvent, Decision]> = [
+      [
+        'Open incident, outsider',
+        click(OUTSIDER, 'incident.open_alert', JSON.stringify({ ref })),
+        'refused:ward_permission_denied',
+      ],
+      ['Retry, outsider', click(OUTSIDER, 'incident.resume', 'INC-1'), 'refused:ward_permission_denied'],
+      // Allowed, and then the command itself answers: the alert is no longer kept (nothing opened).
+      [
+        'Open incident, responder, alert gone',
+        click(RESPONDER, 'incident.open_alert', JSON.stringify({ ref })),
+        'invalid:ward_user_input',
+      ],
+      // A value cannot smuggle flags in: it is the subject, checked as an incident id.
+      [
+        'Retry, responder, hostile value',
+        click(RESPONDER, 'incident.resume', 'INC-1 --dry-run'),
+        'invalid:ward_user_input',
+      ],
+    ];
+    for (const [name, event, expected] of rows) {
+      it(`${name} → ${expected}`, async () => {
+        const { services, audited } = world(base, [incidentCommand]);
+        const outcome = await openRequest(services, incidentButtonRequest(event));
+        expect(outcome.command).toBe('incident');
+        expect(decide(outcome)).toBe(expected);
+        if (expected.startsWith('refused')) {
+          expect(audited.find((e) => e.type === 'command.refused')).toMatchObject({ actor: OUTSIDER });
+        }
+      });
+    }
+
+    it('a malformed Open incident button opens nothing and says so', () => {
+      expect(() => incidentButtonRequest(click(RESPONDER, 'incident.open_alert', '{"ref":"../x"}'))).toThrow(
+        /malformed/,
+      );
+    });
   });
 });

@@ -1,6 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RedisConfig } from '../../config/env.js';
+import { TIMED_OUT, withTimeout } from '../../core/with-timeout.js';
 import { NotDurableError, StoreUnavailableError } from '../../errors.js';
 import { redisFailoversTotal, redisPrimary } from '../../metrics.js';
 import type { LeaseAttempt, Store, StreamEntry } from '../../ports/store.js';
@@ -283,23 +284,14 @@ export class RedisStore implements Store {
 
   /** Connects; rejects with StoreUnavailableError when no Redis primary can be reached. */
   async connect(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
     try {
       // With Sentinel, ioredis keeps asking the sentinels until one names a primary: bound that wait.
-      await Promise.race([
-        this.client.connect(),
-        new Promise((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`no Redis primary within ${CONNECT_TIMEOUT_MS} ms`)),
-            CONNECT_TIMEOUT_MS,
-          );
-        }),
-      ]);
+      if ((await withTimeout(this.client.connect(), CONNECT_TIMEOUT_MS)) === TIMED_OUT) {
+        throw new Error(`no Redis primary within ${CONNECT_TIMEOUT_MS} ms`);
+      }
     } catch (err) {
       this.client.disconnect();
       throw new StoreUnavailableError(err);
-    } finally {
-      clearTimeout(timer);
     }
     this.keepConnected = true;
   }

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { Duplex } from 'node:stream';
 import type { NodeSSH } from 'node-ssh';
 import type { Client, ClientChannel, ConnectConfig } from 'ssh2';
+import { withTimeout } from '../../core/with-timeout.js';
 import { WardError } from '../../errors.js';
 import { sshConnectionFailuresTotal } from '../../metrics.js';
 import type {
@@ -390,8 +391,7 @@ class NodeSshSession implements ShellSession {
   async close(): Promise<void> {
     if (!this.#closed) {
       this.#ssh.dispose();
-      const grace = new Promise<void>((resolve) => setTimeout(resolve, 2000).unref());
-      await Promise.race([this.#closedPromise, grace]);
+      await withTimeout(this.#closedPromise, 2000);
     }
     this.#proxy?.kill();
   }

@@ -1,4 +1,5 @@
 import type { Store } from '../../ports/store.js';
+import { REQUEST_ID_PATTERN } from '../ids.js';
 import { type ApprovalRequest, requestKey, type Transition, type TransitionResult } from './request.js';
 import {
   type ClaimedPlace,
@@ -106,8 +107,6 @@ export class RequestStore {
   /** Ids of every stored request (for the expiry sweep). */
   async ids(): Promise<string[]> {
     const keys = await this.store.keys('ward:request:');
-    return keys
-      .filter((k) => /^ward:request:r-[0-9a-f]+$/.test(k))
-      .map((k) => k.slice('ward:request:'.length));
+    return keys.map((k) => k.slice('ward:request:'.length)).filter((id) => REQUEST_ID_PATTERN.test(id));
   }
 }

@@ -3,7 +3,14 @@ import type { CommandPolicy } from '../../config/policy.js';
 import { AutomationRefusedError, PermissionDeniedError, UserInputError } from '../../errors.js';
 import type { RequestStatus } from '../approvals/request.js';
 import { asksRequesterFactor, type Requirements, requirementsFor } from '../approvals/rules.js';
-import type { AnyCommand, CommandContext, CommonFlags, Invocation } from '../command.js';
+import type {
+  AnyCommand,
+  CommandContext,
+  CommandServices,
+  CommonFlags,
+  Invocation,
+  PersonRequest,
+} from '../command.js';
 import type { Services } from '../services.js';
 import { describeOrigin, type Origin } from './origin.js';
 import { parseCommandText } from './parse-command.js';
@@ -145,6 +152,30 @@ export async function openRequest(services: Services, input: RequestInput): Prom
     const code = err && typeof err === 'object' && 'code' in err ? String(err.code) : 'internal';
     return { status: 'failed', command: commandName, outcome, code };
   }
+}
+
+/**
+ * A request a person makes through a button or a follow-up of theirs (a hunt's buttons, `--then-unblock-port`,
+ * containment's Re-apply), as if they had typed `/ward <text>`.
+ */
+export function personRequest(r: PersonRequest): RequestInput {
+  return {
+    origin: { kind: 'person', user: r.user },
+    ask: { text: r.text },
+    replyTo: { channel: r.channel, threadTs: r.threadTs, responseUrl: r.responseUrl, triggerId: r.triggerId },
+    correlationId: r.correlationId,
+  };
+}
+
+/** `CommandServices.requests`: cancel through the approvals core, openAs through this pipeline. */
+export function requestsPort(services: () => Services): CommandServices['requests'] {
+  return {
+    get: (requestId) => services().approvals.requests.get(requestId),
+    cancel: (requestId, user) => services().approvals.cancel(requestId, user),
+    openAs: async (r) => {
+      await openRequest(services(), personRequest(r));
+    },
+  };
 }
 
 /** The command, its validated arguments and flags, and the request as `/ward` text. */
