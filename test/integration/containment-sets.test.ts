@@ -200,6 +200,10 @@ describeLab('containment that holds: unblock-ip, block-port and re-apply through
     const file = (await onHost('web3', ['cat', RULESET])).stdout;
     expect(file).toMatch(/set tcp_closed \{[^}]*elements = \{ 8080 \}/);
     expect(await h.lab.canConnect(h.lab.attacker.ns, web3.address, 8080)).toBe(false);
+    const listing = await h.slash('hosts');
+    expect(await replyOn(listing.responseUrl, 'web3')).toMatch(
+      /closed ports `8080\/tcp` since .* \(request `r-/,
+    );
 
     // A reboot: the kernel forgets; the unit's ExecStart brings the closed port back, SSH from management still works.
     expect((await onHost('web3', ['nft', 'flush', 'ruleset'])).code).toBe(0);
