@@ -1,40 +1,18 @@
-import { z } from 'zod';
-import { blockIpOnHost, blockIpPlanSteps, blockLimits, checkBlockable } from '../src/actions/contain.js';
-import { jobFrom, planHost, runOnHosts } from '../src/actions/execution-helpers.js';
-import { hostSelectorArg, isCidr, resolveHosts } from '../src/config/inventory.js';
-import { defineCommand } from '../src/core/command.js';
+import { addressArg, blockLimits, checkBlockable } from '../src/actions/contain.js';
+import { ADDRESS_FAMILY, elementCommand } from '../src/actions/set-elements.js';
 
 /** `/ward block-ip <host|tag:…> <ip|cidr>`: add an address to ward's nftables block set. */
-export default defineCommand({
+export default elementCommand({
   name: 'block-ip',
   summary: "Block an IP address or CIDR on hosts (ward's nftables set)",
   usage: 'block-ip <host|tag:selector> <ip|cidr> --reason "…" [--dry-run]',
   examples: ['block-ip web1 203.0.113.7 --reason "scanner"', 'block-ip tag:web 203.0.113.0/24'],
-  kind: 'change',
-  args: z.object({
-    target: hostSelectorArg,
-    address: z.string().refine(isCidr, 'must be an IPv4/IPv6 address or CIDR such as 203.0.113.0/24'),
-  }),
-  positionals: ['target', 'address'],
+  details:
+    "Adds the address to ward's set in table inet ward_block (created if missing), whose input chain drops it, and to ward's boot-time ruleset (ward-containment.service), so that it stays blocked after a reboot; the containment checker reports it if it leaves the set. Refused: the management networks, loopback, link-local, multicast and ranges wider than WARD_BLOCK_MIN_PREFIX_V4/_V6. `unblock-ip` removes it again.",
+  family: ADDRESS_FAMILY,
+  remove: false,
+  arg: { name: 'address', schema: addressArg },
   policy: { allow: ['responder', 'admin'], approvals: 1, approvers: ['approver', 'admin'], mfa: 'none' },
-  async plan({ args, services }) {
-    const inventory = services.inventory();
-    const hosts = resolveHosts(inventory, args.target);
-    const address = checkBlockable(args.address, inventory.managementCidrs, blockLimits(services.config));
-    return {
-      command: 'block-ip',
-      args: { target: args.target, address },
-      hosts: hosts.map(planHost),
-      steps: hosts.flatMap((h) => blockIpPlanSteps(h, address)),
-    };
-  },
-  async execute(ctx) {
-    const job = jobFrom(ctx);
-    const address = checkBlockable(
-      ctx.args.address,
-      ctx.services.inventory().managementCidrs,
-      blockLimits(ctx.services.config),
-    );
-    return runOnHosts(ctx, (host) => blockIpOnHost(job, host, address));
-  },
+  check: (address, _hosts, services) =>
+    checkBlockable(address, services.inventory().managementCidrs, blockLimits(services.config)),
 });

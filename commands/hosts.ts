@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { readBlocked, readHostState } from '../src/actions/host-state.js';
+import { readHeld, readHostState } from '../src/actions/host-state.js';
 import { readRecord } from '../src/cloud/record.js';
 import { TAG_PATTERN } from '../src/config/inventory.js';
 import { EVERYONE } from '../src/config/policy.js';
@@ -67,13 +67,17 @@ export default defineCommand({
             `🔒 *locked down* since ${when(s.since)} by ${mention(s.by)} (request ${code(s.requestId)})`,
           );
         }
-        const blocked = Object.entries(await readBlocked(services.store, h.name));
-        if (blocked.length > 0) {
+        for (const [kind, what] of [
+          ['blocked', '⛔ blocks'],
+          ['ports', '🚪 closed ports'],
+        ] as const) {
+          const list = Object.entries(await readHeld(services.store, h.name, kind));
+          if (list.length === 0) continue;
           held.push(
-            `⛔ blocks ${blocked
+            `${what} ${list
               .slice(0, 5)
               .map(([a, e]) => `${code(a)} since ${when(e.since)} (request ${code(e.requestId)})`)
-              .join(', ')}${blocked.length > 5 ? ` and ${blocked.length - 5} more` : ''}`,
+              .join(', ')}${list.length > 5 ? ` and ${list.length - 5} more` : ''}`,
           );
         }
         const hostCheck = held.length > 0 ? await readCheckState(services, `host:${h.name}`) : undefined;

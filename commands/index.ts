@@ -16,6 +16,7 @@ import quarantine from './quarantine.js';
 import release from './release.js';
 import rules from './rules.js';
 import status from './status.js';
+import unblockIp from './unblock-ip.js';
 import unblockPort from './unblock-port.js';
 import unquarantine from './unquarantine.js';
 import verify from './verify.js';
@@ -33,6 +34,7 @@ export const commands: AnyCommand[] = [
   release,
   verify,
   blockIp,
+  unblockIp,
   blockPort,
   unblockPort,
   killProcess,

@@ -7,7 +7,7 @@ import { userText } from '../src/render/user-text.js';
 
 /**
  * `/ward verify <host|tag:…>`: checks now, read-only, every containment ward holds on those hosts (lockdown table,
- * blocked addresses, boot-time persistence, and the quarantine of their cloud instance) and answers. A drift found
+ * blocked addresses, closed ports, boot-time persistence, and the quarantine of their cloud instance) and answers. A drift found
  * here is reported in the request's thread like one found by the periodic check.
  */
 export default defineCommand({
@@ -20,7 +20,7 @@ export default defineCommand({
   positionals: ['target'],
   policy: { allow: ['responder', 'approver', 'admin'] },
   details:
-    "Runs the same read-only checks as the periodic one (WARD_CONTAINMENT_CHECK_SECONDS): `nft list table inet ward_lockdown` against what ward applied, ward's block set, the boot-time ruleset file and ward-containment.service, and the instance's security groups and tags. A host that cannot be reached is unverified, never ok.",
+    "Runs the same read-only checks as the periodic one (WARD_CONTAINMENT_CHECK_SECONDS): `nft list table inet ward_lockdown` against what ward applied, ward's block and closed-ports sets, the boot-time ruleset file and ward-containment.service, and the instance's security groups and tags. A host that cannot be reached is unverified, never ok.",
   async run({ args, reply, services }) {
     const hosts = resolveHosts(services.inventory(), args.target);
     const names = new Set(hosts.map((h) => h.name));

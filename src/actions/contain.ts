@@ -1,7 +1,8 @@
 import { isIP } from 'node:net';
+import { z } from 'zod';
 import { SafeValue } from '../adapters/ssh/shell-quote.js';
 import type { Config } from '../config/env.js';
-import type { InventoryHost } from '../config/inventory.js';
+import { type InventoryHost, isCidr } from '../config/inventory.js';
 import type { PlanStep } from '../core/command.js';
 import { UserInputError } from '../errors.js';
 import { code, esc } from '../render/blocks.js';
@@ -11,28 +12,17 @@ import type { SectionSpec } from './collect-script.js';
 import { type CollectionScript, runCollection, scriptPlanCommand } from './collect-script.js';
 import { saveEvidence } from './evidence.js';
 import type { HostOutcome } from './execution-helpers.js';
-import {
-  describeError,
-  mustRun,
-  type RemoteJob,
-  RemoteStepError,
-  runRemote,
-  withHost,
-} from './host-session.js';
-import { desiredContainment, readBlocked, writeBlocked } from './host-state.js';
-import {
-  addBlockedElement,
-  BLOCK_TABLE,
-  cidrsOverlap,
-  createBlockTable,
-  getBlockedElement,
-  listBlockTable,
-} from './nft.js';
-import { persistPlanStep, syncPersistence } from './persist.js';
+import { mustRun, type RemoteJob, RemoteStepError, runRemote, withHost } from './host-session.js';
+import { cidrsOverlap } from './nft.js';
 import { hostStep, type RemoteCommand } from './remote-command.js';
 import { postInThread } from './report.js';
 
 // ---- block-ip -------------------------------------------------------------------------------------------------
+
+/** The `<ip|cidr>` argument of block-ip and unblock-ip: an IPv4/IPv6 address or CIDR. */
+export const addressArg = z
+  .string()
+  .refine(isCidr, 'must be an IPv4/IPv6 address or CIDR such as 203.0.113.0/24');
 
 /** How wide a block-ip target may be: the shortest prefix length accepted per family (WARD_BLOCK_MIN_PREFIX_V4/_V6). */
 export interface BlockLimits {
@@ -87,7 +77,7 @@ export function checkBlockable(
   managementCidrs: readonly string[],
   limits: BlockLimits = DEFAULT_BLOCK_LIMITS,
 ): string {
-  const a = normaliseAddress(SafeValue.ipOrCidr(address));
+  const a = normaliseAddress(address);
   const hit = managementCidrs.find((m) => cidrsOverlap(a, m));
   if (hit) {
     throw new UserInputError(
@@ -115,84 +105,15 @@ export function checkBlockable(
   return a;
 }
 
-/** `203.0.113.7/32` → `203.0.113.7` (nft stores a full-length prefix as the plain address, so look it up as one). */
-function normaliseAddress(value: string): string {
+/**
+ * `203.0.113.7/32` → `203.0.113.7` (nft stores a full-length prefix as the plain address, so look it up as one).
+ * Throws a UserInputError for anything but an IPv4/IPv6 address or CIDR.
+ */
+export function normaliseAddress(value: string): string {
+  value = SafeValue.ipOrCidr(value);
   const [ip = '', prefix] = value.split('/');
   if (prefix === undefined) return ip;
   return Number(prefix) === (isIP(ip) === 6 ? 128 : 32) ? ip : `${ip}/${Number(prefix)}`;
-}
-
-export function blockIpPlanSteps(host: InventoryHost, address: string): PlanStep[] {
-  return [
-    hostStep({
-      id: `${host.name}.ensure-table`,
-      title: `Create ward's block table inet ${BLOCK_TABLE} on ${host.name} (${host.address}) if it is missing`,
-      host: host.name,
-      run: [listBlockTable, createBlockTable],
-    }),
-    hostStep({
-      id: `${host.name}.block`,
-      title: `Drop inbound traffic from ${address} on ${host.name} (skipped if already blocked)`,
-      host: host.name,
-      run: [getBlockedElement(address), addBlockedElement(address)],
-    }),
-    persistPlanStep(host, 'the block'),
-  ];
-}
-
-export async function blockIpOnHost(
-  job: RemoteJob,
-  host: InventoryHost,
-  address: string,
-): Promise<HostOutcome> {
-  const { services } = job;
-  return withHost(job, host, async (session) => {
-    const changes: string[] = [];
-    if ((await runRemote(session, job, listBlockTable)).code !== 0) {
-      await mustRun(session, job, createBlockTable);
-      changes.push(`created table inet ${BLOCK_TABLE}`);
-    }
-    const already = (await runRemote(session, job, getBlockedElement(address))).code === 0;
-    if (!already) {
-      await mustRun(session, job, addBlockedElement(address));
-      changes.push(`blocked ${address}`);
-      await services.audit.record({
-        type: 'host.ip_blocked',
-        actor: job.user,
-        requestId: job.requestId,
-        hosts: [host.name],
-        details: { address },
-      });
-    }
-    // ward holds this block from now on: it is checked and restored at boot like the ones it added itself.
-    const blocked = await readBlocked(services.store, host.name);
-    if (blocked[address] === undefined) {
-      blocked[address] = {
-        since: services.clock.now(),
-        by: job.user,
-        requestId: job.requestId,
-        thread: job.thread,
-      };
-      await writeBlocked(services.store, host.name, blocked);
-    }
-    let persisted: string;
-    let ok = true;
-    try {
-      persisted = await syncPersistence(session, job, host, await desiredContainment(services.store, host));
-    } catch (err) {
-      ok = false;
-      persisted = `NOT persisted for reboots: ${describeError(err)}. The live block is in place; a reboot would lift it.`;
-    }
-    const what = already
-      ? `${address} was already blocked on ${host.name}; ${changes.length > 0 ? changes.join(', ') : 'nothing changed'}.`
-      : `${host.name}: ${changes.join(', ')}.`;
-    return {
-      host: host.name,
-      ok,
-      detail: `${what} ${persisted}`,
-      steps: { [`${host.name}.persist`]: ok ? 'succeeded' : 'failed' },
-    };
-  });
 }
 
 // ---- kill-process ---------------------------------------------------------------------------------------------

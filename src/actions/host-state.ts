@@ -20,7 +20,7 @@ export interface HostState {
   appliedTable?: string | undefined;
 }
 
-/** An address ward blocked on a host, and which request did it (`ward:host:<name>:blocked`, by address). */
+/** An address (or port) ward blocked on a host, and which request did it. */
 export interface BlockedEntry {
   /** Epoch ms. */
   since: number;
@@ -29,10 +29,21 @@ export interface BlockedEntry {
   thread: { channel: string; ts: string };
 }
 
-export const hostBlockedKey = (host: string): string => `ward:host:${host}:blocked`;
+/**
+ * The elements ward holds in its own nftables sets on a host, by kind: `blocked` (block-ip: addresses and CIDRs,
+ * `ward:host:<name>:blocked`) and `ports` (block-port: `8080/tcp`, `ward:host:<name>:ports`), each keyed by element.
+ */
+export type HeldKind = 'blocked' | 'ports';
 
-export async function readBlocked(store: Store, host: string): Promise<Record<string, BlockedEntry>> {
-  const raw = await store.get(hostBlockedKey(host));
+export const hostHeldKey = (host: string, kind: HeldKind): string => `ward:host:${host}:${kind}`;
+export const hostBlockedKey = (host: string): string => hostHeldKey(host, 'blocked');
+
+export async function readHeld(
+  store: Store,
+  host: string,
+  kind: HeldKind,
+): Promise<Record<string, BlockedEntry>> {
+  const raw = await store.get(hostHeldKey(host, kind));
   if (!raw) return {};
   try {
     return JSON.parse(raw) as Record<string, BlockedEntry>;
@@ -41,14 +52,25 @@ export async function readBlocked(store: Store, host: string): Promise<Record<st
   }
 }
 
-export async function writeBlocked(
+/**
+ * What ward believes it holds is a promise (the checker verifies it, the boot file restores it): written durably, so
+ * that a Redis failover cannot make ward forget a containment it reported done (docs/redis-ha.md).
+ */
+export async function writeHeld(
   store: Store,
   host: string,
-  blocked: Record<string, BlockedEntry>,
+  kind: HeldKind,
+  held: Record<string, BlockedEntry>,
 ): Promise<void> {
-  if (Object.keys(blocked).length === 0) await store.del(hostBlockedKey(host));
-  else await store.set(hostBlockedKey(host), JSON.stringify(blocked));
+  const key = hostHeldKey(host, kind);
+  await store.durable(async () => {
+    if (Object.keys(held).length === 0) await store.del(key);
+    else await store.set(key, JSON.stringify(held));
+  });
 }
+
+export const readBlocked = (store: Store, host: string): Promise<Record<string, BlockedEntry>> =>
+  readHeld(store, host, 'blocked');
 
 /**
  * nft's listing with what does not matter for equality taken out: indentation, blank lines, trailing spaces. Two
@@ -62,16 +84,25 @@ export function normalizeNft(listing: string): string {
     .join('\n');
 }
 
-/** What ward has applied on a host and must hold there (and after a reboot): its lockdown and its blocks. */
+/** What ward has applied on a host and must hold there (and after a reboot): its lockdown, blocks and closed ports. */
 export async function desiredContainment(
   store: Store,
   host: { name: string; port: number },
-): Promise<{ lockdown?: { managementCidrs: string[]; sshPort: number }; blocked: string[] }> {
+): Promise<{
+  lockdown?: { managementCidrs: string[]; sshPort: number };
+  blocked: string[];
+  ports: string[];
+}> {
   const state = await readHostState(store, host.name);
-  const blocked = Object.keys(await readBlocked(store, host.name)).sort();
+  const blocked = Object.keys(await readHeld(store, host.name, 'blocked')).sort();
+  const ports = Object.keys(await readHeld(store, host.name, 'ports')).sort();
   return state
-    ? { lockdown: { managementCidrs: state.managementCidrs, sshPort: state.sshPort ?? host.port }, blocked }
-    : { blocked };
+    ? {
+        lockdown: { managementCidrs: state.managementCidrs, sshPort: state.sshPort ?? host.port },
+        blocked,
+        ports,
+      }
+    : { blocked, ports };
 }
 
 export const hostStateKey = (host: string): string => `ward:host:${host}:state`;
@@ -88,10 +119,11 @@ export async function readHostState(store: Store, host: string): Promise<HostSta
   }
 }
 
+/** Durable, like every record of what ward holds (see writeHeld). */
 export async function writeHostState(store: Store, host: string, state: HostState): Promise<void> {
-  await store.set(hostStateKey(host), JSON.stringify(state));
+  await store.durable(() => store.set(hostStateKey(host), JSON.stringify(state)));
 }
 
 export async function clearHostState(store: Store, host: string): Promise<void> {
-  await store.del(hostStateKey(host));
+  await store.durable(() => store.del(hostStateKey(host)));
 }

@@ -128,7 +128,9 @@ export async function lockdownHost(
         },
       ],
     });
-    await services.store.set(hostRulesetKey(host.name), ruleset.stdout.toString('utf8'));
+    await services.store.durable(() =>
+      services.store.set(hostRulesetKey(host.name), ruleset.stdout.toString('utf8')),
+    );
     const wasLocked = (await runRemote(session, job, listLockdownTable)).code === 0;
     steps[id('save-ruleset')] = 'succeeded';
 

@@ -102,14 +102,10 @@ function blockSet(address: string): string {
   return isIP(address.split('/')[0] ?? '') === 6 ? 'blocked6' : 'blocked4';
 }
 
-export function getBlockedElement(address: string): RemoteCommand {
+/** `nft get|add|delete element` of one address or CIDR in its family's block set. */
+export function blockedElement(verb: 'get' | 'add' | 'delete', address: string): RemoteCommand {
   const a = SafeValue.ipOrCidr(address);
-  return { argv: ['nft', 'get', 'element', 'inet', BLOCK_TABLE, blockSet(a), '{', a, '}'] };
-}
-
-export function addBlockedElement(address: string): RemoteCommand {
-  const a = SafeValue.ipOrCidr(address);
-  return { argv: ['nft', 'add', 'element', 'inet', BLOCK_TABLE, blockSet(a), '{', a, '}'] };
+  return { argv: ['nft', verb, 'element', 'inet', BLOCK_TABLE, blockSet(a), '{', a, '}'] };
 }
 
 /** True when two CIDRs share any address (one contains the other's network address). */

@@ -6,6 +6,7 @@ import type { PlanStep } from '../core/command.js';
 import type { ShellSession } from '../ports/remote-shell.js';
 import { mustRun, type RemoteJob, runRemote } from './host-session.js';
 import { BLOCK_TABLE, createBlockTable, lockdownRuleset } from './nft.js';
+import { createPortsTable, PORTS_TABLE, parsePortSpec } from './ports.js';
 import { hostStep, type RemoteCommand } from './remote-command.js';
 
 /**
@@ -67,30 +68,59 @@ export interface PersistedContainment {
   lockdown?: { managementCidrs: readonly string[]; sshPort: number } | undefined;
   /** Addresses and CIDRs in ward's block sets. */
   blocked: readonly string[];
+  /** Ports block-port closed (`8080/tcp`, `53/udp`); absent: none. */
+  ports?: readonly string[] | undefined;
 }
 
 export function isEmpty(c: PersistedContainment): boolean {
-  return c.lockdown === undefined && c.blocked.length === 0;
+  return c.lockdown === undefined && c.blocked.length === 0 && (c.ports ?? []).length === 0;
 }
 
 /**
- * The block table with its elements: block-ip's own table text (createBlockTable), with the sets filled in, so the
- * boot-time copy cannot drift from what block-ip creates live. `table X` + `delete table X` first: idempotent load.
+ * One of ward's set tables with its elements: the live table's own text (what block-ip / block-port create), with
+ * the sets filled in, so the boot-time copy cannot drift from what the commands create live. `table X` +
+ * `delete table X` first: an idempotent load.
  */
+function filledTable(table: string, createText: string, sets: Record<string, readonly string[]>): string {
+  let body = createText;
+  for (const [set, list] of Object.entries(sets)) {
+    const elements = list.length > 0 ? ` elements = { ${list.join(', ')} };` : '';
+    body = body.replace(
+      new RegExp(`(set ${set} \\{[^}]*?)( \\})`),
+      (_m, head: string, end: string) => `${head}${elements}${end}`,
+    );
+  }
+  return [`table inet ${table}`, `delete table inet ${table}`, body].join('\n');
+}
+
+/** The block table with its elements (block-ip's createBlockTable, sets filled in). */
 export function blockRuleset(blocked: readonly string[]): string {
   const family = (a: string) => isIP(SafeValue.ipOrCidr(a).split('/')[0] ?? '');
-  const elements = (list: string[]) => (list.length > 0 ? ` elements = { ${list.join(', ')} };` : '');
-  const v4 = elements(blocked.filter((a) => family(a) === 4));
-  const v6 = elements(blocked.filter((a) => family(a) === 6));
-  const body = (createBlockTable.stdin ?? '')
-    .replace(/(set blocked4 \{[^}]*?)( \})/, (_m, set: string, end: string) => `${set}${v4}${end}`)
-    .replace(/(set blocked6 \{[^}]*?)( \})/, (_m, set: string, end: string) => `${set}${v6}${end}`);
-  return [`table inet ${BLOCK_TABLE}`, `delete table inet ${BLOCK_TABLE}`, body].join('\n');
+  return filledTable(BLOCK_TABLE, createBlockTable.stdin ?? '', {
+    blocked4: blocked.filter((a) => family(a) === 4),
+    blocked6: blocked.filter((a) => family(a) === 6),
+  });
+}
+
+/** The closed-ports table with its elements (block-port's createPortsTable, sets filled in). */
+export function portsRuleset(ports: readonly string[]): string {
+  const specs = ports.map(parsePortSpec);
+  const of = (proto: 'tcp' | 'udp') =>
+    specs
+      .filter((p) => p.proto === proto)
+      .map((p) => p.port)
+      .sort((a, b) => a - b)
+      .map(String);
+  return filledTable(PORTS_TABLE, createPortsTable.stdin ?? '', {
+    tcp_closed: of('tcp'),
+    udp_closed: of('udp'),
+  });
 }
 
 /**
  * ward's boot-time ruleset: the lockdown table exactly as lockdown applies it (SSH from the management CIDRs
- * kept, like the live one) and the block table with every address ward blocked. Only ward's own tables: loading
+ * kept, like the live one), the block table with every address ward blocked and the ports table with every port
+ * ward closed. Only ward's own tables: loading
  * it never touches anyone else's rules.
  */
 export function persistedRuleset(c: PersistedContainment): string {
@@ -99,6 +129,7 @@ export function persistedRuleset(c: PersistedContainment): string {
   ];
   if (c.lockdown) parts.push(lockdownRuleset(c.lockdown.managementCidrs, c.lockdown.sshPort));
   if (c.blocked.length > 0) parts.push(blockRuleset([...c.blocked].sort()));
+  if ((c.ports ?? []).length > 0) parts.push(portsRuleset(c.ports ?? []));
   return `${parts.join('\n')}`;
 }
 
@@ -230,7 +261,7 @@ export async function syncPersistence(
   if (isEmpty(desired)) {
     for (const c of removeCommands(paths)) await mustRun(session, job, c);
     if (init === 'systemd') await runRemote(session, job, daemonReload);
-    await store.del(persistKey(host.name));
+    await store.durable(() => store.del(persistKey(host.name)));
     return `Boot-time containment removed (${paths.rulesetFile}, ${UNIT_NAME} and its enablement link).`;
   }
   const ruleset = persistedRuleset(desired);
@@ -248,7 +279,8 @@ export async function syncPersistence(
     paths,
     at: job.services.clock.now(),
   };
-  await store.set(persistKey(host.name), JSON.stringify(record));
+  // Durable like every record of what ward holds: the checker verifies the host against it after a failover too.
+  await store.durable(() => store.set(persistKey(host.name), JSON.stringify(record)));
   if (init === 'none') {
     return `NOT reboot-safe: ${host.name} has no systemd, so nothing loads ${paths.rulesetFile} at boot; after a reboot the host is open until ward's rules are applied again.`;
   }
@@ -265,7 +297,7 @@ export function persistPlanStep(host: InventoryHost, what: string): PlanStep {
   const paths = persistPaths(host);
   return hostStep({
     id: `${host.name}.persist`,
-    title: `Make ${what} survive a reboot of ${host.name}: write ward's tables (lockdown keeping SSH from the management CIDRs, blocked addresses) to ${paths.rulesetFile} (checked with nft -c), install ${UNIT_NAME} and enable it (systemctl where systemd runs as PID 1, else the ${paths.wantsDir} link; a host without systemd is reported as not reboot-safe). When ward holds nothing on the host any more, remove all three instead`,
+    title: `Make ${what} survive a reboot of ${host.name}: write ward's tables (lockdown keeping SSH from the management CIDRs, blocked addresses, closed ports) to ${paths.rulesetFile} (checked with nft -c), install ${UNIT_NAME} and enable it (systemctl where systemd runs as PID 1, else the ${paths.wantsDir} link; a host without systemd is reported as not reboot-safe). When ward holds nothing on the host any more, remove all three instead`,
     host: host.name,
     run: [
       detectInit,

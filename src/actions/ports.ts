@@ -1,9 +1,7 @@
+import { z } from 'zod';
 import type { InventoryHost } from '../config/inventory.js';
-import type { PlanStep } from '../core/command.js';
 import { UserInputError } from '../errors.js';
-import type { HostOutcome } from './execution-helpers.js';
-import { mustRun, type RemoteJob, runRemote, withHost } from './host-session.js';
-import { hostStep, type RemoteCommand } from './remote-command.js';
+import type { RemoteCommand } from './remote-command.js';
 
 /** ward's table for closed ports: its own, so that deleting it (or an element) restores exactly what ward did. */
 export const PORTS_TABLE = 'ward_ports';
@@ -58,86 +56,20 @@ export const createPortsTable: RemoteCommand = {
   ].join('\n'),
 };
 
-const element = (verb: 'get' | 'add' | 'delete', p: PortSpec): RemoteCommand => ({
+/** `nft get|add|delete element` of one port in its protocol's set. */
+export const portElement = (verb: 'get' | 'add' | 'delete', p: PortSpec): RemoteCommand => ({
   argv: ['nft', verb, 'element', 'inet', PORTS_TABLE, setName(p), '{', String(p.port), '}'],
 });
 
-export function blockPortPlanSteps(host: InventoryHost, p: PortSpec): PlanStep[] {
-  return [
-    hostStep({
-      id: `${host.name}.ensure-table`,
-      title: `Create ward's table inet ${PORTS_TABLE} on ${host.name} (${host.address}) if it is missing`,
-      host: host.name,
-      run: [listPortsTable, createPortsTable],
-    }),
-    hostStep({
-      id: `${host.name}.close`,
-      title: `Drop inbound ${portText(p)} on ${host.name} (skipped if already closed)`,
-      host: host.name,
-      run: [element('get', p), element('add', p)],
-    }),
-  ];
-}
-
-export function unblockPortPlanSteps(host: InventoryHost, p: PortSpec): PlanStep[] {
-  return [
-    hostStep({
-      id: `${host.name}.reopen`,
-      title: `Stop dropping inbound ${portText(p)} on ${host.name} (${host.address}) (skipped if ward had not closed it)`,
-      host: host.name,
-      run: [element('get', p), element('delete', p)],
-    }),
-  ];
-}
-
-export async function blockPortOnHost(
-  job: RemoteJob,
-  host: InventoryHost,
-  p: PortSpec,
-): Promise<HostOutcome> {
-  return withHost(job, host, async (session) => {
-    const changes: string[] = [];
-    if ((await runRemote(session, job, listPortsTable)).code !== 0) {
-      await mustRun(session, job, createPortsTable);
-      changes.push(`created table inet ${PORTS_TABLE}`);
-    }
-    if ((await runRemote(session, job, element('get', p))).code === 0) {
-      return { host: host.name, ok: true, detail: `${portText(p)} was already closed on ${host.name}.` };
-    }
-    await mustRun(session, job, element('add', p));
-    changes.push(`closed ${portText(p)}`);
-    await job.services.audit.record({
-      type: 'host.port_blocked',
-      actor: job.user,
-      requestId: job.requestId,
-      hosts: [host.name],
-      details: { port: p.port, proto: p.proto },
+/** The `<port>[/tcp|/udp]` argument of block-port and unblock-port, normalized to `8080/tcp`. */
+export const portArg = z.string().transform((v, ctx) => {
+  try {
+    return portText(parsePortSpec(v));
+  } catch {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must be a port 1-65535, optionally /tcp or /udp (e.g. 8080 or 53/udp)',
     });
-    return { host: host.name, ok: true, detail: `${host.name}: ${changes.join(', ')}.` };
-  });
-}
-
-export async function unblockPortOnHost(
-  job: RemoteJob,
-  host: InventoryHost,
-  p: PortSpec,
-): Promise<HostOutcome> {
-  return withHost(job, host, async (session) => {
-    if ((await runRemote(session, job, element('get', p))).code !== 0) {
-      return {
-        host: host.name,
-        ok: true,
-        detail: `${portText(p)} was not closed by ward on ${host.name}; nothing changed.`,
-      };
-    }
-    await mustRun(session, job, element('delete', p));
-    await job.services.audit.record({
-      type: 'host.port_unblocked',
-      actor: job.user,
-      requestId: job.requestId,
-      hosts: [host.name],
-      details: { port: p.port, proto: p.proto },
-    });
-    return { host: host.name, ok: true, detail: `${host.name}: reopened ${portText(p)}.` };
-  });
-}
+    return z.NEVER;
+  }
+});

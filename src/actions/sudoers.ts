@@ -122,8 +122,8 @@ export function sudoRules(options: SudoersOptions): SudoRule[] {
     exact({ argv: ['nft', 'list', 'chain', 'inet', BLOCK_TABLE, 'input'] }, 'containment checks'),
     regex(
       'nft',
-      `(get|add) element inet ${BLOCK_TABLE} blocked[46] \\{ ${ADDRESS} \\}`,
-      'block-ip, containment checks',
+      `(get|add|delete) element inet ${BLOCK_TABLE} blocked[46] \\{ ${ADDRESS} \\}`,
+      'block-ip, unblock-ip, containment checks',
     ),
     // block-port / unblock-port (ports.ts).
     exact(listPortsTable, 'block-port, unblock-port'),

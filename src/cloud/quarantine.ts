@@ -89,7 +89,10 @@ export function quarantineSteps(
           snapshots: [],
         };
         // First writer wins: a second quarantine must never overwrite the original state with the isolated one.
-        const first = await services.store.setIfAbsent(quarantineKey(id), JSON.stringify(fresh));
+        // Durable: a failover must not forget the original state (a retry after "not durable" finds it here).
+        const first = await services.store.durable(() =>
+          services.store.setIfAbsent(quarantineKey(id), JSON.stringify(fresh)),
+        );
         if (first) {
           state.record = fresh;
           state.evidencePath = await writeEvidence(services.config, evidenceName, {

@@ -38,8 +38,12 @@ export async function readRecord(store: Store, instanceId: string): Promise<Quar
   return parsed.version === 1 ? parsed : undefined;
 }
 
+/**
+ * A quarantine record is what ward believes is contained (the checker verifies it, unquarantine restores from it):
+ * written durably, so that a Redis failover cannot forget it (docs/redis-ha.md).
+ */
 export async function saveRecord(store: Store, record: QuarantineRecord): Promise<void> {
-  await store.set(quarantineKey(record.instanceId), JSON.stringify(record));
+  await store.durable(() => store.set(quarantineKey(record.instanceId), JSON.stringify(record)));
 }
 
 /**

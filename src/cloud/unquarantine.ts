@@ -135,7 +135,7 @@ export function unquarantineSteps(
           `${id}-${ctx.approvalRequestId}-unquarantine.json`,
           { kind: 'unquarantine', record: state.record },
         );
-        await ctx.services.store.del(quarantineKey(id));
+        await ctx.services.store.durable(() => ctx.services.store.del(quarantineKey(id)));
         return `deleted ${quarantineKey(id)}; the record is kept in ${state.evidencePath}`;
       },
     },

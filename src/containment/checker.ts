@@ -195,18 +195,14 @@ export async function recordCheck(
         });
       } else if (reported) {
         delete next.drifts[item.key];
-        messages.push(() =>
-          fixed(services, target.name, item.label, reported.thread, 'it matches what ward applied again'),
-        );
+        messages.push(() => fixed(services, target.name, item.label, reported.thread, 'restored'));
       }
     }
     // Drift reported on something ward no longer holds (released, unblocked, unquarantined): say it is closed.
     for (const [key, reported] of Object.entries(next.drifts)) {
       if (target.items.some((i) => i.key === key)) continue;
       delete next.drifts[key];
-      messages.push(() =>
-        fixed(services, target.name, reported.label, reported.thread, 'ward no longer holds it (released)'),
-      );
+      messages.push(() => fixed(services, target.name, reported.label, reported.thread, 'no longer held'));
     }
     next.result = drifting ? 'drift' : 'ok';
     next.detail = drifting
@@ -222,13 +218,21 @@ export async function recordCheck(
   return { target, outcome, state: written ? next : prev };
 }
 
+/**
+ * A reported drift is over: `restored`, the containment matches what ward applied again (re-applied, or put back by
+ * hand); `no longer held`, ward released, unblocked or unquarantined it.
+ */
 function fixed(
   services: CommandServices,
   name: string,
   label: string,
   thread: Thread | undefined,
-  how: string,
+  how: 'restored' | 'no longer held',
 ): Promise<void> {
+  const text =
+    how === 'restored'
+      ? `:white_check_mark: Containment restored on *${esc(name)}*: the ${esc(label)} matches what ward applied again; the drift is resolved.`
+      : `:white_check_mark: Drift resolved on *${esc(name)}*: ward no longer holds the ${esc(label)} (released, unblocked or unquarantined).`;
   return (async () => {
     await services.audit
       .record({
@@ -238,9 +242,7 @@ function fixed(
         details: { item: label, how },
       })
       .catch((err) => services.log.error({ err }, 'could not audit a resolved drift'));
-    await say(services, thread, {
-      text: `:white_check_mark: Drift resolved on *${esc(name)}*: the ${esc(label)}: ${esc(how)}.`,
-    });
+    await say(services, thread, { text });
   })();
 }
 
@@ -258,13 +260,7 @@ async function forgetGone(services: CommandServices, current: ReadonlySet<string
     // A host ward no longer holds anything on has no "last verified" any more.
     containmentLastVerifiedSeconds.remove({ host: state.name });
     for (const reported of Object.values(state.drifts ?? {})) {
-      await fixed(
-        services,
-        state.name,
-        reported.label,
-        reported.thread,
-        'ward no longer holds it (released)',
-      );
+      await fixed(services, state.name, reported.label, reported.thread, 'no longer held');
     }
   }
 }

@@ -7,14 +7,13 @@ import {
   runRemote,
 } from '../actions/host-session.js';
 import {
-  type BlockedEntry,
   desiredContainment,
   type HostState,
   normalizeNft,
-  readBlocked,
+  readHeld,
   readHostState,
 } from '../actions/host-state.js';
-import { BLOCK_TABLE, getBlockedElement, LOCKDOWN_TABLE, listLockdownTable } from '../actions/nft.js';
+import { LOCKDOWN_TABLE, listLockdownTable } from '../actions/nft.js';
 import {
   isEmpty,
   persistedRuleset,
@@ -25,6 +24,7 @@ import {
   UNIT_NAME,
   unitFileText,
 } from '../actions/persist.js';
+import { ADDRESS_FAMILY, type ElementFamily, PORT_FAMILY } from '../actions/set-elements.js';
 import { cloudProvider } from '../adapters/cloud-providers.js';
 import { IR_TAG, isIsolated, REQUEST_TAG_KEY } from '../cloud/model.js';
 import { describeGroups, type QuarantineRecord, quarantineKey, readRecord } from '../cloud/record.js';
@@ -39,17 +39,18 @@ import type { ShellSession } from '../ports/remote-shell.js';
  * it, where drift is reported and what "Re-apply" asks for.
  */
 
-export type DriftKind = 'lockdown' | 'block' | 'persistence' | 'quarantine';
+export type DriftKind = 'lockdown' | 'block' | 'port' | 'persistence' | 'quarantine';
 export type Thread = { channel: string; ts: string };
 
 /** A `/ward` request that re-applies an item: built only from validated values (inventory names, addresses, ids). */
 export type Reapply =
   | { command: 'lockdown'; host: string }
   | { command: 'block-ip'; host: string; address: string }
+  | { command: 'block-port'; host: string; port: string }
   | { command: 'quarantine'; target: string };
 
 export interface Item {
-  /** Stable within its target: `lockdown`, `block:<address>`, `persistence`, `quarantine`. */
+  /** Stable within its target: `lockdown`, `block:<address>`, `port:<port>/<proto>`, `persistence`, `quarantine`. */
   key: string;
   kind: DriftKind;
   /** "lockdown of web1", "block of 203.0.113.7 on web1". */
@@ -80,11 +81,28 @@ export type CheckOutcome =
   /** Another job holds the host for a change: this round does not count, either way. */
   | { status: 'busy'; reason: string };
 
-/** The host-side targets: every host with a lockdown, a block or boot-time persistence recorded. */
+/** ward's sets on a host: how a held element is named and which command puts it back. */
+const HELD_SETS: ReadonlyArray<{
+  family: ElementFamily;
+  label(element: string, host: string): string;
+  reapply(host: string, element: string): Reapply;
+}> = [
+  {
+    family: ADDRESS_FAMILY,
+    label: (address, host) => `block of ${address} on ${host}`,
+    reapply: (host, address) => ({ command: 'block-ip', host, address }),
+  },
+  {
+    family: PORT_FAMILY,
+    label: (port, host) => `closed port ${port} on ${host}`,
+    reapply: (host, port) => ({ command: 'block-port', host, port }),
+  },
+];
+
+/** The host-side targets: every host with a lockdown, a block, a closed port or boot-time persistence recorded. */
 export async function hostTarget(services: CommandServices, name: string): Promise<Target | undefined> {
   const host = services.inventory().hosts.get(name);
   const state = await readHostState(services.store, name);
-  const blocked = await readBlocked(services.store, name);
   const persist = await readPersistRecord(services.store, name);
   const items: Item[] = [];
   if (state) {
@@ -98,17 +116,19 @@ export async function hostTarget(services: CommandServices, name: string): Promi
       reapply: { command: 'lockdown', host: name },
     });
   }
-  const blocks = Object.entries(blocked).sort(([a], [b]) => a.localeCompare(b));
-  for (const [address, entry] of blocks) {
-    items.push({
-      key: `block:${address}`,
-      kind: 'block',
-      label: `block of ${address} on ${name}`,
-      requestId: entry.requestId,
-      since: entry.since,
-      thread: entry.thread,
-      reapply: { command: 'block-ip', host: name, address },
-    });
+  for (const set of HELD_SETS) {
+    const held = await readHeld(services.store, name, set.family.held);
+    for (const [element, entry] of Object.entries(held).sort(([a], [b]) => a.localeCompare(b))) {
+      items.push({
+        key: `${set.family.kind}:${element}`,
+        kind: set.family.kind,
+        label: set.label(element, name),
+        requestId: entry.requestId,
+        since: entry.since,
+        thread: entry.thread,
+        reapply: set.reapply(name, element),
+      });
+    }
   }
   if (items.length === 0 && !persist) return undefined;
   // Persistence belongs to the host; drift in it is reported where the lockdown (else the first block) was asked.
@@ -129,7 +149,7 @@ export async function hostTarget(services: CommandServices, name: string): Promi
 export async function listTargets(services: CommandServices): Promise<Target[]> {
   const names = new Set<string>();
   for (const key of await services.store.keys('ward:host:')) {
-    const m = /^ward:host:([^:]+):(state|blocked|persist)$/.exec(key);
+    const m = /^ward:host:([^:]+):(state|blocked|ports|persist)$/.exec(key);
     if (m) names.add(m[1]!);
   }
   const targets: Target[] = [];
@@ -257,6 +277,38 @@ function diffLines(applied: string, live: string): string {
     : lines.join('\n');
 }
 
+/** Each element ward holds in one of its sets: still there, and the table's chain still drops the sets. */
+async function setFindings(
+  session: ShellSession,
+  job: RemoteJob,
+  family: ElementFamily,
+  items: readonly Item[],
+): Promise<Finding[]> {
+  const mine = items.filter((i) => i.kind === family.kind);
+  if (mine.length === 0) return [];
+  const chain = await runRemote(session, job, {
+    argv: ['nft', 'list', 'chain', 'inet', family.table, 'input'],
+  });
+  const rules = normalizeNft(chain.stdout.toString('utf8'));
+  const chainProblem =
+    chain.code !== 0
+      ? `table inet ${family.table} (or its input chain) is missing`
+      : family.dropRules.some((r) => !rules.includes(r))
+        ? `chain input of ${family.table} no longer drops its sets`
+        : undefined;
+  const findings: Finding[] = [];
+  for (const item of mine) {
+    const element = item.key.slice(family.kind.length + 1);
+    const differences: string[] = [];
+    if (chainProblem) differences.push(chainProblem);
+    else if ((await runRemote(session, job, family.element('get', element))).code !== 0) {
+      differences.push(`${element} is no longer in ward's ${family.setNoun}`);
+    }
+    findings.push({ item: item.key, differences });
+  }
+  return findings;
+}
+
 async function hostFindings(
   services: CommandServices,
   session: ShellSession,
@@ -266,7 +318,6 @@ async function hostFindings(
   const host = target.host!;
   const findings: Finding[] = [];
   const state: HostState | undefined = await readHostState(services.store, host.name);
-  const blocked: Record<string, BlockedEntry> = await readBlocked(services.store, host.name);
 
   if (target.items.some((i) => i.key === 'lockdown')) {
     const differences: string[] = [];
@@ -284,26 +335,8 @@ async function hostFindings(
     findings.push({ item: 'lockdown', differences });
   }
 
-  const blockItems = target.items.filter((i) => i.kind === 'block');
-  if (blockItems.length > 0) {
-    const chain = await runRemote(session, job, {
-      argv: ['nft', 'list', 'chain', 'inet', BLOCK_TABLE, 'input'],
-    });
-    const rules = normalizeNft(chain.stdout.toString('utf8'));
-    const chainProblem =
-      chain.code !== 0
-        ? `table inet ${BLOCK_TABLE} (or its input chain) is missing`
-        : !rules.includes('ip saddr @blocked4 drop') || !rules.includes('ip6 saddr @blocked6 drop')
-          ? `chain input of ${BLOCK_TABLE} no longer drops its sets`
-          : undefined;
-    for (const address of Object.keys(blocked).sort()) {
-      const differences: string[] = [];
-      if (chainProblem) differences.push(chainProblem);
-      else if ((await runRemote(session, job, getBlockedElement(address))).code !== 0) {
-        differences.push(`${address} is no longer in ward's block set`);
-      }
-      findings.push({ item: `block:${address}`, differences });
-    }
+  for (const family of [ADDRESS_FAMILY, PORT_FAMILY]) {
+    findings.push(...(await setFindings(session, job, family, target.items)));
   }
 
   // Boot-time containment: the file must hold exactly what ward holds now, the unit be ward's and enabled.

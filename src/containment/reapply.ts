@@ -1,3 +1,4 @@
+import { parsePortSpec, portText } from '../actions/ports.js';
 import { SafeValue } from '../adapters/ssh/shell-quote.js';
 import { isInstanceId } from '../cloud/target.js';
 import { HOST_NAME_PATTERN } from '../config/inventory.js';
@@ -8,6 +9,15 @@ import type { Reapply } from './checks.js';
 
 /** The button's value, read back strictly: only ward's own shapes, only validated names and addresses. */
 export function parseReapply(value: string): Reapply {
+  try {
+    return readReapply(value);
+  } catch {
+    // An address or port that does not validate is a forged or corrupted button, like any other bad shape.
+    throw new UserInputError('That Re-apply button is malformed, so nothing was requested.');
+  }
+}
+
+function readReapply(value: string): Reapply {
   let v: Partial<Record<string, unknown>> | undefined;
   try {
     v = JSON.parse(value) as Partial<Record<string, unknown>>;
@@ -18,6 +28,9 @@ export function parseReapply(value: string): Reapply {
   if (v?.['command'] === 'lockdown' && host) return { command: 'lockdown', host };
   if (v?.['command'] === 'block-ip' && host && typeof v['address'] === 'string') {
     return { command: 'block-ip', host, address: SafeValue.ipOrCidr(v['address']) };
+  }
+  if (v?.['command'] === 'block-port' && host && typeof v['port'] === 'string') {
+    return { command: 'block-port', host, port: portText(parsePortSpec(v['port'])) };
   }
   const target = v?.['target'];
   if (
@@ -38,6 +51,8 @@ export function reapplyText(r: Reapply): string {
       return `lockdown ${r.host} ${reason}`;
     case 'block-ip':
       return `block-ip ${r.host} ${r.address} ${reason}`;
+    case 'block-port':
+      return `block-port ${r.host} ${r.port} ${reason}`;
     case 'quarantine':
       return `quarantine ${r.target} ${reason}`;
   }

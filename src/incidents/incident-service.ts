@@ -1,4 +1,4 @@
-import { readHostState } from '../actions/host-state.js';
+import { readBlocked, readHostState } from '../actions/host-state.js';
 import { type AuditKey, deriveAuditKey } from '../audit/chain.js';
 import { type QuarantineRecord, quarantineKey } from '../cloud/record.js';
 import type { Config } from '../config/env.js';
@@ -518,11 +518,16 @@ export class IncidentService {
         });
       }
     }
-    const ips = timeline.entries
+    // Blocked during the incident and still held by ward (an unblock-ip since then takes it off the list).
+    const blocked = timeline.entries
       .filter((e) => e.event.type === 'host.ip_blocked')
       .flatMap((e) =>
         (e.event.hosts ?? []).map((host) => ({ host, address: String(e.event.details?.['address'] ?? '?') })),
       );
+    const ips: typeof blocked = [];
+    for (const b of blocked) {
+      if ((await readBlocked(this.s.store, b.host))[b.address] !== undefined) ips.push(b);
+    }
     const instances: Array<{ instanceId: string; requestId: string; inIncident: boolean }> = [];
     for (const key of await this.s.store.keys(quarantineKey(''))) {
       const raw = await this.s.store.get(key);

@@ -31,6 +31,11 @@ export const AUDIT_EVENT_TYPES = {
   'host.locked_down': 'a host was locked down to the management networks',
   'host.released': 'a lockdown was released',
   'host.ip_blocked': 'an address was blocked on a host',
+  'host.ip_unblocked':
+    'an address ward blocked was removed from its set on a host (wasLive: false when it was already gone)',
+  'host.port_blocked': 'an inbound port was closed on a host',
+  'host.port_unblocked':
+    'a port ward closed was reopened on a host (wasLive: false when it was already gone)',
   'host.process_killed': 'a process was killed on a host (its executable sha256 in details)',
   'host.user_disabled': 'a user account was disabled on a host',
   'containment.drift':

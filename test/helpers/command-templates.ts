@@ -4,16 +4,21 @@
  * generated sudoers file allows each of them (test/unit/sudoers.test.ts with ward's own matcher, the lab test with
  * real sudo).
  */
-import { blockIpPlanSteps, disableUserPlanSteps, killProcessPlanSteps } from '../../src/actions/contain.js';
+import { disableUserPlanSteps, killProcessPlanSteps } from '../../src/actions/contain.js';
 import { forensicsPlanCommand } from '../../src/actions/forensics.js';
 import { huntPlanCommand } from '../../src/actions/hunt.js';
 import { parseIndicator } from '../../src/actions/hunt-indicators.js';
 import { lockdownPlanSteps } from '../../src/actions/lockdown.js';
-import { BLOCK_TABLE, cancelWatchdog, getBlockedElement, listLockdownTable } from '../../src/actions/nft.js';
+import { BLOCK_TABLE, blockedElement, cancelWatchdog, listLockdownTable } from '../../src/actions/nft.js';
 import { persistPaths, readPersistCommands } from '../../src/actions/persist.js';
-import { blockPortPlanSteps, parsePortSpec, unblockPortPlanSteps } from '../../src/actions/ports.js';
 import { releasePlanSteps } from '../../src/actions/release.js';
 import { displayCommand } from '../../src/actions/remote-command.js';
+import {
+  ADDRESS_FAMILY,
+  addElementPlanSteps,
+  PORT_FAMILY,
+  removeElementPlanSteps,
+} from '../../src/actions/set-elements.js';
 import type { InventoryHost } from '../../src/config/inventory.js';
 
 /** A display command (plain words, single-quoted words, then `< label` or `<<< 'stdin'`) back to its argv. */
@@ -52,11 +57,13 @@ export function commandTemplates(host: InventoryHost, confirmSeconds: number): s
   const steps = [
     ...lockdownPlanSteps(host, ['198.51.100.1/32', '2001:db8::/48'], ['/usr/local/bin/app'], confirmSeconds),
     ...releasePlanSteps(host),
-    ...blockIpPlanSteps(host, '203.0.113.7'),
-    ...blockIpPlanSteps(host, '203.0.113.0/24'),
-    ...blockIpPlanSteps(host, '2001:db8::7'),
-    ...blockPortPlanSteps(host, parsePortSpec('8443')),
-    ...unblockPortPlanSteps(host, parsePortSpec('53/udp')),
+    ...addElementPlanSteps(ADDRESS_FAMILY, host, '203.0.113.7'),
+    ...addElementPlanSteps(ADDRESS_FAMILY, host, '203.0.113.0/24'),
+    ...addElementPlanSteps(ADDRESS_FAMILY, host, '2001:db8::7'),
+    ...removeElementPlanSteps(ADDRESS_FAMILY, host, '203.0.113.7'),
+    ...removeElementPlanSteps(ADDRESS_FAMILY, host, '2001:db8::/64'),
+    ...addElementPlanSteps(PORT_FAMILY, host, '8443/tcp'),
+    ...removeElementPlanSteps(PORT_FAMILY, host, '53/udp'),
     ...killProcessPlanSteps(host, '4194304'),
     ...disableUserPlanSteps(host, 'mallory'),
   ];
@@ -76,7 +83,7 @@ export function commandTemplates(host: InventoryHost, confirmSeconds: number): s
   const read = readPersistCommands(persistPaths(host));
   for (const c of [
     listLockdownTable,
-    getBlockedElement('203.0.113.7'),
+    blockedElement('get', '203.0.113.7'),
     { argv: ['nft', 'list', 'chain', 'inet', BLOCK_TABLE, 'input'] },
     read.ruleset,
     read.unit,

@@ -71,7 +71,7 @@ describe('quarantined instance drift', () => {
     env.ec2.networkInterfaces.get('eni-0a1')!.groupIds = [...isolated!];
     await env.slack.waitForCall(
       'chat.postMessage',
-      (c) => String(c.args['text']).includes('Drift resolved on *web1*'),
+      (c) => String(c.args['text']).includes('Containment restored on *web1*'),
       30_000,
     );
     const reports = env.slack.calls.filter(

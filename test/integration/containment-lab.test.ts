@@ -5,10 +5,8 @@
  * unit ward installed and runs its ExecStart itself, as the boot would.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { RedisStore } from '../../src/adapters/redis/redis-store.js';
-import { readAuditEvents } from '../../src/audit/chain.js';
-import type { AuditRecord } from '../../src/ports/audit.js';
 import type { FakeMessage } from '../fakes/fake-slack.js';
+import { containmentProbes } from '../helpers/containment-probes.js';
 import {
   CHANNEL,
   type Harness,
@@ -44,25 +42,10 @@ describeLab('containment that holds: persistence and drift checks against real h
     await h?.stop();
   }, 30_000);
 
-  const onHost = (host: string, argv: string[]) => h.lab.execOnHost(host, argv, { timeoutMs: 15_000 });
-  const audit = async (): Promise<AuditRecord[]> => {
-    const store = new RedisStore(h.redis.url);
-    await store.connect();
-    try {
-      return await readAuditEvents(store);
-    } finally {
-      await store.close();
-    }
-  };
-  const metrics = async (): Promise<string> => (await fetch(`${h.ward.url}/metrics`)).text();
-  const driftMetric = (text: string, kind: string): number =>
-    Number(
-      new RegExp(`^ward_containment_drift_total\\{[^}]*kind="${kind}"[^}]*\\} (\\d+)`, 'm').exec(text)?.[1] ??
-        0,
-    );
-  const messagesSince = (n: number): FakeMessage[] => h.slack.messages(CHANNEL).slice(n);
-  const waitForNew = (since: number, pred: (t: string) => boolean, timeoutMs = ONE_INTERVAL_MS) =>
-    waitUntil(() => messagesSince(since).find((m) => pred(messageText(m))), 'a Slack message', timeoutMs);
+  const { onHost, audit, metrics, driftMetric, messagesSince, waitForNew } = containmentProbes(
+    () => h,
+    ONE_INTERVAL_MS,
+  );
   const clickReapply = async (drift: FakeMessage): Promise<void> => {
     const button = (drift.blocks as Array<{ type: string; elements?: Array<Record<string, string>> }>)
       .flatMap((b) => b.elements ?? [])
@@ -138,7 +121,10 @@ describeLab('containment that holds: persistence and drift checks against real h
     n = h.slack.messages(CHANNEL).length;
     await clickReapply(drift);
     await waitForNew(n, (t) => t.startsWith('lockdown:') && t.includes('✓ web1'), 90_000);
-    await waitForNew(n, (t) => t.includes('Drift resolved on *web1*') && t.includes('lockdown of web1'));
+    await waitForNew(
+      n,
+      (t) => t.includes('Containment restored on *web1*') && t.includes('lockdown of web1'),
+    );
     expect(await h.lab.canConnect(h.lab.attacker.ns, web1.address, 8080)).toBe(false);
 
     // (b) a reboot: the kernel forgets everything; the boot runs exactly the unit's ExecStart.

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { normalizeNft } from '../../src/actions/host-state.js';
+import { clearHostState, normalizeNft, writeHeld, writeHostState } from '../../src/actions/host-state.js';
 import { lockdownPlanSteps } from '../../src/actions/lockdown.js';
 import { persistedRuleset, persistPaths, unitFileText } from '../../src/actions/persist.js';
 import { releasePlanSteps } from '../../src/actions/release.js';
 import { MemoryStore } from '../../src/adapters/memory/memory-store.js';
+import { type QuarantineRecord, saveRecord } from '../../src/cloud/record.js';
 import { type InventoryHost, inventorySchema, toInventory } from '../../src/config/inventory.js';
 import { checkStateKey, recordCheck } from '../../src/containment/checker.js';
 import type { Target } from '../../src/containment/checks.js';
@@ -47,6 +48,16 @@ describe('boot-time persistence', () => {
     expect(text).toContain('ip saddr 198.51.100.1/32 tcp dport 2222 ct state new accept');
     expect(text).toContain('elements = { 198.51.100.66, 203.0.113.0/24 };');
     expect(text).toContain('elements = { 2001:db8::66 };');
+  });
+
+  it('the persisted ruleset holds every port block-port closed, in its own table; none: no ports table', () => {
+    const text = persistedRuleset({ blocked: [], ports: ['8080/tcp', '53/udp', '443/tcp'] });
+    expect(text).toContain('table inet ward_ports');
+    expect(text).toMatch(/set tcp_closed \{ type inet_service; elements = \{ 443, 8080 \}; \}/);
+    expect(text).toMatch(/set udp_closed \{ type inet_service; elements = \{ 53 \}; \}/);
+    expect(text).toContain('tcp dport @tcp_closed drop');
+    expect(text).not.toContain('ward_lockdown');
+    expect(persistedRuleset({ blocked: ['203.0.113.7'], ports: [] })).not.toContain('ward_ports');
   });
 
   it('the inventory takes persist paths per host and in defaults, and refuses odd ones', () => {
@@ -130,7 +141,7 @@ describe('drift reporting', () => {
     expect(audits).toEqual(['containment.drift']);
     posts.length = 0;
     await recordCheck(services, target, ok);
-    expect(posts.filter((p) => p.text.includes('Drift resolved'))).toHaveLength(2);
+    expect(posts.filter((p) => p.text.includes('Containment restored on *web1*'))).toHaveLength(2);
 
     posts.length = 0;
     now += 1000;
@@ -157,5 +168,65 @@ describe('drift reporting', () => {
       parseReapply('{"command":"block-ip","host":"web1","address":"1.2.3.4 --break-glass"}'),
     ).toThrow();
     expect(() => parseReapply('{"command":"release","host":"web1"}')).toThrow(/malformed/);
+    expect(reapplyText(parseReapply('{"command":"block-port","host":"web3","port":"53/udp"}'))).toBe(
+      'block-port web3 53/udp --reason "re-apply after containment drift reported by ward"',
+    );
+    for (const port of ['22; touch /tmp/pwn', '0', '70000/tcp', '8080/icmp', '8080 --break-glass']) {
+      expect(() => parseReapply(JSON.stringify({ command: 'block-port', host: 'web3', port }))).toThrow(
+        /malformed/,
+      );
+    }
+  });
+});
+
+describe('records of what ward holds are durable (Redis WAIT with replicas)', () => {
+  /** A store that remembers which keys were written inside durable() and which outside. */
+  class WatchedStore extends MemoryStore {
+    depth = 0;
+    readonly durableKeys = new Set<string>();
+    readonly plainKeys = new Set<string>();
+    override async durable<T>(write: () => Promise<T>): Promise<T> {
+      this.depth++;
+      try {
+        return await write();
+      } finally {
+        this.depth--;
+      }
+    }
+    private note(key: string): void {
+      (this.depth > 0 ? this.durableKeys : this.plainKeys).add(key);
+    }
+    override async set(key: string, value: string, ttlMs?: number): Promise<void> {
+      this.note(key);
+      return super.set(key, value, ttlMs);
+    }
+    override async del(key: string): Promise<boolean> {
+      this.note(key);
+      return super.del(key);
+    }
+  }
+
+  it('lockdown state, blocked addresses, closed ports and quarantine records are written and removed durably', async () => {
+    const store = new WatchedStore();
+    const entry = { since: 1, by: 'U1', requestId: 'r-1', thread: { channel: 'C1', ts: '1.1' } };
+    await writeHostState(store, 'web1', {
+      status: 'locked',
+      since: 1,
+      by: 'U1',
+      requestId: 'r-1',
+      managementCidrs: ['198.51.100.1/32'],
+    });
+    await clearHostState(store, 'web1');
+    await writeHeld(store, 'web1', 'blocked', { '203.0.113.7': entry });
+    await writeHeld(store, 'web1', 'blocked', {});
+    await writeHeld(store, 'web1', 'ports', { '8080/tcp': entry });
+    await saveRecord(store, { version: 1, instanceId: 'i-0123456789abcdef0' } as unknown as QuarantineRecord);
+    expect([...store.durableKeys].sort()).toEqual([
+      'ward:cloud:quarantine:i-0123456789abcdef0',
+      'ward:host:web1:blocked',
+      'ward:host:web1:ports',
+      'ward:host:web1:state',
+    ]);
+    expect([...store.plainKeys]).toEqual([]);
   });
 });
