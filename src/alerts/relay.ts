@@ -447,18 +447,27 @@ export class AlertRelay {
     urgent: boolean,
   ): Promise<void> {
     const marker = deliveredKey(item.id, channel);
-    let recordKey = await this.o.store.get(marker);
-    if (recordKey === null) {
-      recordKey = await this.inChannelOrder(
-        channel,
-        async () => {
-          const key = await this.apply(channel, route, item.alert, item.overHostLimit === true);
-          await this.o.store.set(marker, key, dayMs);
-          return key;
-        },
-        urgent,
-      );
-    }
+    const recordKey = await this.inChannelOrder(
+      channel,
+      async () => {
+        // The marker (already applied: a replay) and the dedupe pointer, in one request.
+        const [applied, pointer] = await this.o.store.getMany([
+          marker,
+          pointerKey(channel, item.alert.fingerprint),
+        ]);
+        if (applied != null) return applied;
+        const key = await this.apply(
+          channel,
+          route,
+          item.alert,
+          item.overHostLimit === true,
+          pointer == null ? null : (JSON.parse(pointer) as Pointer),
+        );
+        await this.o.store.set(marker, key, dayMs);
+        return key;
+      },
+      urgent,
+    );
     await this.sync(recordKey, urgent);
   }
 
@@ -482,11 +491,12 @@ export class AlertRelay {
     route: MatchedRoute,
     alert: Alert,
     overHostLimit: boolean,
+    /** The alert's dedupe pointer in this channel, read by the caller in channel order. */
+    pointer: Pointer | null,
   ): Promise<string> {
     const { store } = this.o;
     const pKey = pointerKey(channel, alert.fingerprint);
     const now = new Date(this.o.clock.now()).toISOString();
-    const pointer = await this.getJson<Pointer>(pKey);
     // A critical alert is never part of a summary: not even when its fingerprint was rolled up as a warning.
     const critical = laneOf(alert) === 'urgent';
 

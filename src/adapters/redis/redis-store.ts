@@ -360,6 +360,10 @@ export class RedisStore implements Store {
     return this.run(() => this.client.get(key));
   }
 
+  getMany(keys: readonly string[]) {
+    return this.run(() => this.client.mget(...keys));
+  }
+
   async set(key: string, value: string, ttlMs?: number) {
     await this.run(() =>
       ttlMs === undefined
