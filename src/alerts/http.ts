@@ -99,7 +99,13 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
 
   routes.add('POST', '/alerts/:source', async (req: IncomingMessage, res: ServerResponse, params) => {
     const requested = params['source'] ?? '';
-    const log = o.log.child({ component: 'alerts', source: requested });
+    // Made on first use: an accepted alert logs nothing (it is audited and counted), and a child logger per request
+    // was a measurable share of a storm's cost.
+    let childLog: Logger | undefined;
+    const log = (): Logger => {
+      childLog ??= o.log.child({ component: 'alerts', source: requested });
+      return childLog;
+    };
     const spec = findAlertSource(requested);
     if (spec === undefined || !isAlertSourceEnabled(spec, o.config)) {
       // Not counted: the path is the sender's choice, and a metric label must not be.
@@ -117,7 +123,7 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
     };
     /** Nothing was recorded (the store is down): the sender retries. */
     const unavailable = (err: unknown): void => {
-      log.error({ err }, 'could not record alerts');
+      log().error({ err }, 'could not record alerts');
       sendJson(res, 503, { error: 'ward could not record the alerts; retry' });
     };
 
@@ -133,7 +139,7 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
             ? undefined
             : checkHmacHeaders(hmacHeaders(req), hmacSecret, o.clock.now(), hmacWindowMs);
         if (pre?.ok !== true) {
-          if (pre !== undefined) log.info({ reason: pre.reason }, `${source} alert signature refused`);
+          if (pre !== undefined) log().info({ reason: pre.reason }, `${source} alert signature refused`);
           o.onOutcome?.(source, 'rejected');
           refuseUnread(res, 401, {
             error:
@@ -164,7 +170,7 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
         return;
       }
       if (err instanceof BodyTimeoutError) {
-        log.info({ timeoutMs: err.timeoutMs }, 'alert body too slow; connection dropped');
+        log().info({ timeoutMs: err.timeoutMs }, 'alert body too slow; connection dropped');
         return;
       }
       throw err;
@@ -175,7 +181,7 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
     if (!authenticated && hmacSecret !== undefined) {
       const check = checkHmacSignature(raw, hmacHeaders(req), hmacSecret, o.clock.now(), hmacWindowMs);
       if (!check.ok) {
-        log.info({ reason: check.reason }, `${source} alert signature refused`);
+        log().info({ reason: check.reason }, `${source} alert signature refused`);
         refuse(401, { error: 'missing or invalid credentials' });
         return;
       }
@@ -188,7 +194,7 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
         return;
       }
       if (claim === null) {
-        log.warn({ reason: 'replayed' }, `${source} alert signature refused: already used`);
+        log().warn({ reason: 'replayed' }, `${source} alert signature refused: already used`);
         refuse(401, { error: 'replayed signature: each signed request is accepted once' });
         return;
       }
@@ -228,7 +234,7 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
         await verifySnsSignature(msg, o.fetchCert);
         const fresh = checkSnsTimestamp(msg.Timestamp, o.clock.now(), snsMaxAgeMs);
         if (!fresh.ok) {
-          log.warn(
+          log().warn(
             { reason: fresh.reason, messageId: msg.MessageId },
             `SNS message refused: ${fresh.detail}`,
           );
@@ -239,7 +245,7 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
         claim = await claimOnce(o.store, snsMessageKey(msg.MessageId), snsMaxAgeMs + snsMaxFutureSkewMs);
         if (claim === null) {
           o.onOutcome?.(source, 'redelivered');
-          log.info(
+          log().info(
             { messageId: msg.MessageId, type: msg.Type },
             'SNS message already received; not processed again',
           );
@@ -252,7 +258,7 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
             return;
           }
           await o.confirmSubscription(msg.SubscribeURL);
-          log.info({ topic: msg.TopicArn }, 'SNS subscription confirmed');
+          log().info({ topic: msg.TopicArn }, 'SNS subscription confirmed');
           sendJson(res, 200, { confirmed: true });
           return;
         }
@@ -268,7 +274,7 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
         return;
       }
       if (err instanceof SnsVerificationError) {
-        log.warn({ reason: err.reason, err }, 'SNS message refused');
+        log().warn({ reason: err.reason, err }, 'SNS message refused');
         refuse(401, { error: 'SNS signature could not be verified' });
         return;
       }
@@ -289,7 +295,7 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
       if (o.limits !== undefined && alerts.length > 0) {
         const admission = await o.limits.admit(source, alerts);
         if (!admission.ok) {
-          log.warn(
+          log().warn(
             { count: alerts.length, lane: admission.lane },
             'alerts refused: source over its rate limit',
           );
@@ -310,7 +316,7 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
     } catch (err) {
       await claim?.release();
       if (err instanceof AlertQueueFullError) {
-        log.warn({ count: alerts.length, max: err.max }, 'alerts refused: the queue is full');
+        log().warn({ count: alerts.length, max: err.max }, 'alerts refused: the queue is full');
         res.setHeader('retry-after', String(queueFullRetryAfterSeconds));
         refuse(429, {
           error: err.userMessage,
@@ -322,7 +328,7 @@ export function registerAlertRoutes(routes: HttpRoutes, o: AlertRoutesOptions): 
       unavailable(err);
       return;
     }
-    log.info({ count: alerts.length }, 'alerts accepted');
+    o.log.debug({ component: 'alerts', source, count: alerts.length }, 'alerts accepted');
     sendJson(res, 202, { accepted: alerts.length });
   });
 }

@@ -110,11 +110,16 @@ export class AlertQueue {
   /**
    * The oldest `max` entries of a lane, without removing them. An unreadable entry is returned with `item` null.
    * Entries `skip` says true for are left out before they are parsed (the relay skips those it is already
-   * delivering: in a storm most of what it peeks, and parsing them again on every look cost more than the rest).
+   * delivering). `from` skips that many entries at the head (the relay's own, which it need not read again).
    */
-  async peek(lane: QueueLane, max: number, skip?: (entry: string) => boolean): Promise<PeekedEntry[]> {
+  async peek(
+    lane: QueueLane,
+    max: number,
+    skip?: (entry: string) => boolean,
+    from = 0,
+  ): Promise<PeekedEntry[]> {
     if (max <= 0) return [];
-    const all = await this.store.listRange(laneKey(lane), 0, max - 1);
+    const all = await this.store.listRange(laneKey(lane), from, from + max - 1);
     const entries = skip === undefined ? all : all.filter((entry) => !skip(entry));
     return entries.map((entry) => {
       try {

@@ -204,6 +204,14 @@ export class AlertRelay {
   private readonly inFlight = new Map<string, Promise<boolean>>();
   /** How many of `inFlight` came from each lane: each lane has its own budget, so warnings never fill it for all. */
   private readonly inFlightByLane: Record<QueueLane, number> = { urgent: 0, normal: 0 };
+  /**
+   * Per lane, how many of this replica's entries (in flight or waiting for a retry) are still in the queue: they are
+   * the oldest of their lane, so a look for new entries starts after them instead of reading them all again (in a
+   * storm thousands wait for their Slack turn, and reading them on every wake-up cost more than the rest).
+   */
+  private readonly listed: Record<QueueLane, number> = { urgent: 0, normal: 0 };
+  /** When the queue was last read from its head (see freshEntries). */
+  private lastFullLookAt = Number.NEGATIVE_INFINITY;
   /** Entries whose delivery failed: not retried before this time, with a growing delay. */
   private readonly retryAt = new Map<string, { at: number; delayMs: number; lane: QueueLane }>();
   /** Per-channel order of record read-modify-write (the pacer orders Slack calls, this orders the state). */
@@ -324,22 +332,35 @@ export class AlertRelay {
     return started;
   }
 
-  /** The oldest queued entries of a lane that are neither in flight nor waiting for a retry. */
+  /**
+   * The oldest queued entries of a lane that are neither in flight nor waiting for a retry. New entries are pushed
+   * behind this replica's own, so the look starts after those; it starts from the head when a retry is due (that
+   * entry sits among them), and at least once per poll interval (a safety net should the count ever be off).
+   */
   private async freshEntries(lane: QueueLane, max: number): Promise<PeekedEntry[]> {
     if (max <= 0) return [];
     const now = this.o.clock.now();
-    const waiting = [...this.retryAt.values()].filter((r) => r.lane === lane && r.at > now).length;
-    const fresh = await this.queue.peek(
-      lane,
-      this.inFlightByLane[lane] + waiting + max,
-      (entry) => this.inFlight.has(entry) || (this.retryAt.get(entry)?.at ?? 0) > now,
-    );
+    const mine = (entry: string) => this.inFlight.has(entry) || (this.retryAt.get(entry)?.at ?? 0) > now;
+    let waiting = 0;
+    let due = false;
+    for (const r of this.retryAt.values()) {
+      if (r.lane !== lane) continue;
+      if (r.at > now) waiting += 1;
+      else due = true;
+    }
+    // Real time, not the injected clock: this bounds how stale the count may get, it is not a business rule.
+    const fromHead = due || Date.now() - this.lastFullLookAt >= (this.o.pollIntervalMs ?? 1000);
+    if (fromHead) this.lastFullLookAt = Date.now();
+    const fresh = fromHead
+      ? await this.queue.peek(lane, this.inFlightByLane[lane] + waiting + max, mine)
+      : await this.queue.peek(lane, max, mine, this.listed[lane]);
     return fresh.slice(0, max);
   }
 
   private track(e: PeekedEntry): Promise<boolean> {
     const existing = this.inFlight.get(e.entry);
     if (existing) return existing;
+    if (!this.retryAt.has(e.entry)) this.listed[e.lane] += 1;
     this.inFlightByLane[e.lane] += 1;
     const p = this.handle(e).finally(() => {
       this.inFlight.delete(e.entry);
@@ -355,11 +376,14 @@ export class AlertRelay {
     const { entry, item } = e;
     if (item === null) {
       this.o.log.error({ entry: entry.slice(0, 200) }, 'unreadable entry in the alert queue, removed');
+      this.unlist(e.lane);
       await this.queue.ack(e);
       return true;
     }
     try {
       await this.deliver({ ...item, alert: { ...item.alert, raw: null } }, e.lane === 'urgent');
+      // Counted out before the removal is sent: a later look (same connection, so after the removal) starts 1 earlier.
+      this.unlist(e.lane);
       await this.queue.ack(e);
       this.retryAt.delete(entry);
       return true;
@@ -372,6 +396,10 @@ export class AlertRelay {
       );
       return false;
     }
+  }
+
+  private unlist(lane: QueueLane): void {
+    this.listed[lane] = Math.max(0, this.listed[lane] - 1);
   }
 
   private routesFor(alert: Alert): MatchedRoute[] {
@@ -413,18 +441,27 @@ export class AlertRelay {
     urgent: boolean,
   ): Promise<void> {
     const marker = deliveredKey(item.id, channel);
-    let recordKey = await this.o.store.get(marker);
-    if (recordKey === null) {
-      recordKey = await this.inChannelOrder(
-        channel,
-        async () => {
-          const key = await this.apply(channel, route, item.alert, item.overHostLimit === true);
-          await this.o.store.set(marker, key, dayMs);
-          return key;
-        },
-        urgent,
-      );
-    }
+    const recordKey = await this.inChannelOrder(
+      channel,
+      async () => {
+        // The marker (already applied: a replay) and the dedupe pointer, in one request.
+        const [applied, pointer] = await this.o.store.getMany([
+          marker,
+          pointerKey(channel, item.alert.fingerprint),
+        ]);
+        if (applied != null) return applied;
+        const key = await this.apply(
+          channel,
+          route,
+          item.alert,
+          item.overHostLimit === true,
+          pointer == null ? null : (JSON.parse(pointer) as Pointer),
+        );
+        await this.o.store.set(marker, key, dayMs);
+        return key;
+      },
+      urgent,
+    );
     await this.sync(recordKey, urgent);
   }
 
@@ -448,11 +485,12 @@ export class AlertRelay {
     route: MatchedRoute,
     alert: Alert,
     overHostLimit: boolean,
+    /** The alert's dedupe pointer in this channel, read by the caller in channel order. */
+    pointer: Pointer | null,
   ): Promise<string> {
     const { store } = this.o;
     const pKey = pointerKey(channel, alert.fingerprint);
     const now = new Date(this.o.clock.now()).toISOString();
-    const pointer = await this.getJson<Pointer>(pKey);
     // A critical alert is never part of a summary: not even when its fingerprint was rolled up as a warning.
     const critical = laneOf(alert) === 'urgent';
 

@@ -1,4 +1,3 @@
-import { RE2JS } from 're2js';
 import { readConfigFile } from '../config/yaml-file.js';
 import { ConfigError } from '../errors.js';
 import { builtinRuleDefaults, type Criterion, loadRules, type RuleSet } from './rules.js';
@@ -75,7 +74,7 @@ export function builtinRuleSet(channel: string): RuleSet {
 
 function describeCriterion(c: Criterion): string {
   const value =
-    c.value instanceof RE2JS
+    c.op === 'regex'
       ? `/${c.value.pattern()}/`
       : Array.isArray(c.value)
         ? `[${c.value.join(', ')}]`

@@ -1,4 +1,5 @@
-import { RE2JS } from 're2js';
+import { createRequire } from 'node:module';
+import type { RE2JS } from 're2js';
 import { z } from 'zod';
 import { slackPrincipal } from '../config/policy.js';
 import { parseDurationMs, parseYaml } from '../config/yaml-file.js';
@@ -231,7 +232,7 @@ function makeRuleSchema(knownCommands: readonly string[] | undefined) {
           switch (op) {
             case 'regex': {
               const compiled = compileRuleRegex(value as string);
-              if (compiled instanceof RE2JS) criteria.push({ field, op, value: compiled });
+              if (!('problem' in compiled)) criteria.push({ field, op, value: compiled });
               else problem(at, compiled.problem);
               break;
             }
@@ -262,6 +263,13 @@ function makeRuleSchema(knownCommands: readonly string[] | undefined) {
     });
 }
 
+/** re2js, loaded on the first rule that has a regex (ward without one never needs it: its code is 1 MiB of heap). */
+let re2: typeof import('re2js') | undefined;
+function re2js(): typeof import('re2js') {
+  re2 ??= createRequire(import.meta.url)('re2js') as typeof import('re2js');
+  return re2;
+}
+
 /**
  * Compiles a rule's `regex` with RE2 (re2js), never with JavaScript's RegExp: a rule is matched against text an
  * attacker writes (alert titles, summaries, labels), and a backtracking engine lets a pattern such as
@@ -272,7 +280,7 @@ function makeRuleSchema(knownCommands: readonly string[] | undefined) {
  */
 export function compileRuleRegex(pattern: string): RE2JS | { problem: string } {
   try {
-    return RE2JS.compile(pattern);
+    return re2js().RE2JS.compile(pattern);
   } catch (err) {
     const reason = (err as Error).message.replace(/^error parsing regexp: /, '');
     return {

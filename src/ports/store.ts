@@ -28,6 +28,8 @@ export interface LeaseAttempt {
 
 export interface Store {
   get(key: string): Promise<string | null>;
+  /** Several values in one request (MGET), in the order of `keys`; null for each missing one. */
+  getMany(keys: readonly string[]): Promise<Array<string | null>>;
   /** Sets a value, optionally expiring after ttlMs. */
   set(key: string, value: string, ttlMs?: number): Promise<void>;
   /** Sets the value only when the key does not exist. Returns true when this call set it (first writer wins). */

@@ -61,6 +61,11 @@ export class ChainedAuditLog implements AuditLog {
    * them collide with each other until they gave up. Only other replicas can still move the head in between.
    */
   private writing = false;
+  /**
+   * The head this process last wrote: the next append guards on it without reading it first (one round trip per
+   * batch instead of two). When another writer moved the head meanwhile, the guard refuses and the head is read.
+   */
+  private lastHead: string | null | undefined;
 
   constructor(
     private readonly store: Store,
@@ -102,7 +107,9 @@ export class ChainedAuditLog implements AuditLog {
 
   private async append(events: readonly AuditEvent[]): Promise<void> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const current = await this.store.get(AUDIT_HEAD_KEY);
+      const cached = this.lastHead;
+      this.lastHead = undefined;
+      const current = cached ?? (await this.store.get(AUDIT_HEAD_KEY));
       let head = parseHead(current);
       const problem = chainModeProblem(head, this.key);
       if (problem !== null)
@@ -121,7 +128,12 @@ export class ChainedAuditLog implements AuditLog {
           ? this.store.streamAppendGuarded(AUDIT_STREAM, entries[0]!, guard)
           : this.store.streamAppendGuardedAll(AUDIT_STREAM, entries, guard),
       );
-      if (ids !== null) return;
+      if (ids !== null) {
+        this.lastHead = guard.next;
+        return;
+      }
+      // Only the head read from the store tells whether someone else is writing: a stale cache is no collision.
+      if (cached !== undefined) continue;
       // Another writer appended first: back off a little so that two replicas do not keep colliding.
       await new Promise((r) => setTimeout(r, randomInt(1, 5 + attempt * 2)));
     }

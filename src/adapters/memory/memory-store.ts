@@ -43,6 +43,10 @@ export class MemoryStore implements Store {
     return this.str(key);
   }
 
+  async getMany(keys: readonly string[]) {
+    return keys.map((key) => this.str(key));
+  }
+
   async set(key: string, value: string, ttlMs?: number) {
     this.data.set(key, { value, expiresAt: this.expiry(ttlMs) });
   }

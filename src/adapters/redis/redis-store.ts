@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RedisConfig } from '../../config/env.js';
@@ -5,6 +6,9 @@ import { TIMED_OUT, withTimeout } from '../../core/with-timeout.js';
 import { NotDurableError, StoreUnavailableError } from '../../errors.js';
 import { redisFailoversTotal, redisPrimary } from '../../metrics.js';
 import type { LeaseAttempt, Store, StreamEntry } from '../../ports/store.js';
+
+/** SHA1 of each Lua script below, computed on first use (EVALSHA). */
+const scriptShas = new Map<string, string>();
 
 /** How long start-up (and `npm run audit`) waits for a first primary before giving up. */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -313,6 +317,25 @@ export class RedisStore implements Store {
     return result;
   }
 
+  /**
+   * Runs a Lua script by its SHA1 (EVALSHA), sending its text (EVAL) only when Redis does not know it yet (first use,
+   * after a restart or SCRIPT FLUSH): under an alert storm every request runs two scripts, and their text was most
+   * of the bytes sent.
+   */
+  private evalScript(lua: string, numKeys: number, ...args: Array<string | number>): Promise<unknown> {
+    let sha = scriptShas.get(lua);
+    if (sha === undefined) {
+      sha = createHash('sha1').update(lua).digest('hex');
+      scriptShas.set(lua, sha);
+    }
+    return this.client.evalsha(sha, numKeys, ...args).catch((err: unknown) => {
+      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) {
+        return this.client.eval(lua, numKeys, ...args);
+      }
+      throw err;
+    });
+  }
+
   private async run<T>(op: () => Promise<T>): Promise<T> {
     try {
       return await op();
@@ -327,6 +350,10 @@ export class RedisStore implements Store {
 
   get(key: string) {
     return this.run(() => this.client.get(key));
+  }
+
+  getMany(keys: readonly string[]) {
+    return this.run(() => this.client.mget(...keys));
   }
 
   async set(key: string, value: string, ttlMs?: number) {
@@ -352,7 +379,7 @@ export class RedisStore implements Store {
 
   async compareAndSet(key: string, expected: string | null, next: string | null, ttlMs?: number) {
     const r = await this.run(() =>
-      this.client.eval(
+      this.evalScript(
         CAS,
         1,
         key,
@@ -369,14 +396,14 @@ export class RedisStore implements Store {
   async incr(key: string, ttlMs?: number, by = 1) {
     return Number(
       await this.run(() =>
-        this.client.eval(INCR_TTL, 1, key, ttlMs === undefined ? '' : String(ttlMs), String(by)),
+        this.evalScript(INCR_TTL, 1, key, ttlMs === undefined ? '' : String(ttlMs), String(by)),
       ),
     );
   }
 
   async takeWithin(key: string, amount: number, limit: number, windowMs: number) {
     const [taken, left] = (await this.run(() =>
-      this.client.eval(TAKE_WITHIN, 1, key, String(amount), String(limit), String(Math.max(1, windowMs))),
+      this.evalScript(TAKE_WITHIN, 1, key, String(amount), String(limit), String(Math.max(1, windowMs))),
     )) as [number, number];
     return { taken: taken === 1, resetMs: Number(left) };
   }
@@ -406,7 +433,7 @@ export class RedisStore implements Store {
     waitMarkMs?: number,
   ) {
     const r = await this.run(() =>
-      this.client.eval(
+      this.evalScript(
         LEASE_ACQUIRE,
         3,
         ...leaseKeys(key),
@@ -420,12 +447,11 @@ export class RedisStore implements Store {
   }
 
   async leaseRelease(key: string, holder: string) {
-    return Number(await this.run(() => this.client.eval(LEASE_RELEASE, 3, ...leaseKeys(key), holder))) > 0;
+    return Number(await this.run(() => this.evalScript(LEASE_RELEASE, 3, ...leaseKeys(key), holder))) > 0;
   }
 
   async leaseHolders(key: string) {
-    return toLeaseAttempt(await this.run(() => this.client.eval(LEASE_HOLDERS, 3, ...leaseKeys(key))))
-      .holders;
+    return toLeaseAttempt(await this.run(() => this.evalScript(LEASE_HOLDERS, 3, ...leaseKeys(key)))).holders;
   }
 
   listPush(key: string, value: string) {
@@ -444,7 +470,7 @@ export class RedisStore implements Store {
     const args: string[] = [String(pushes.length)];
     for (const p of pushes) args.push(String(p.maxTotal), String(p.values.length), ...p.values);
     const r = await this.run(() =>
-      this.client.eval(PUSH_BOUNDED, pushes.length, ...pushes.map((p) => p.key), ...args),
+      this.evalScript(PUSH_BOUNDED, pushes.length, ...pushes.map((p) => p.key), ...args),
     );
     return r === 1;
   }
@@ -460,7 +486,7 @@ export class RedisStore implements Store {
     guard: { key: string; expected: string | null; next: string },
   ) {
     const r = await this.run(() =>
-      this.client.eval(
+      this.evalScript(
         GUARDED_XADD,
         2,
         key,
@@ -484,7 +510,7 @@ export class RedisStore implements Store {
       const flat = Object.entries(fields).flat();
       args.push(String(flat.length), ...flat);
     }
-    const r = await this.run(() => this.client.eval(GUARDED_XADD_ALL, 2, key, guard.key, ...args));
+    const r = await this.run(() => this.evalScript(GUARDED_XADD_ALL, 2, key, guard.key, ...args));
     return r === null ? null : (r as unknown[]).map(String);
   }
 
