@@ -126,8 +126,13 @@ export interface FakeSlack extends EventEmitter {
    * platform error (`name_taken`, `restricted_action`…): the request is recorded and has no effect.
    */
   errorNext(method: string, error: string, times?: number): void;
-  /** Channels created by conversations.create, with their members, pins, bookmarks and archived flag. */
+  /** Channels created by conversations.create or addChannel, with their members, pins, bookmarks and archived flag. */
   channels(): FakeChannel[];
+  /**
+   * A channel that exists in the workspace before the test (conversations.info knows it; the bot is a member).
+   * Throws when the id or the name is taken.
+   */
+  addChannel(channel: { id: string; name: string; isPrivate?: boolean; members?: string[] }): void;
   setUsergroup(id: string, userIds: string[]): void;
   /** The id of the bot's direct-message channel with `user` (the one chat.postMessage to a user id posts to). */
   dmChannelFor(user: string): string;
@@ -361,6 +366,21 @@ class FakeSlackServer extends EventEmitter implements FakeSlack {
       pins: [...c.pins],
       bookmarks: [...c.bookmarks],
     }));
+  }
+
+  addChannel(c: { id: string; name: string; isPrivate?: boolean; members?: string[] }): void {
+    if (this.state.channels.has(c.id) || [...this.state.channels.values()].some((x) => x.name === c.name))
+      throw new Error(`fake Slack: channel ${c.id} / ${c.name} exists already`);
+    this.state.channels.set(c.id, {
+      id: c.id,
+      name: c.name,
+      is_private: c.isPrivate ?? false,
+      creator: this.botUserId,
+      members: [...new Set([this.botUserId, ...(c.members ?? [])])],
+      pins: [],
+      bookmarks: [],
+      is_archived: false,
+    });
   }
 
   setUsergroup(id: string, userIds: string[]): void {

@@ -1,6 +1,7 @@
+import { dateTime } from '../render/time.js';
 import type { Incident } from './incident.js';
 import { formatDuration } from './render.js';
-import { describeEntry, mdCell, type Timeline, verdictLine } from './timeline.js';
+import { describeEntry, docTime, mdCell, type Timeline, verdictLine } from './timeline.js';
 
 export interface Containment {
   hosts: Array<{ host: string; since: number; requestId: string; inIncident: boolean }>;
@@ -8,7 +9,7 @@ export interface Containment {
   instances: Array<{ instanceId: string; requestId: string; inIncident: boolean }>;
 }
 
-const iso = (ms: number | undefined): string => (ms === undefined ? '—' : new Date(ms).toISOString());
+const iso = (ms: number | undefined): string => (ms === undefined ? '—' : dateTime(ms));
 
 /**
  * The post-incident report draft (markdown). Containment still in place comes first: a host left locked down or an
@@ -113,7 +114,7 @@ export function buildReport(incident: Incident, timeline: Timeline, containment:
   );
   for (const e of timeline.entries) {
     out.push(
-      `| ${e.at} | ${mdCell(e.event.actor ?? '')} | ${e.event.type} | ${mdCell(describeEntry(e.event))} | ${e.seq} |`,
+      `| ${docTime(e.at)} | ${mdCell(e.event.actor ?? '')} | ${e.event.type} | ${mdCell(describeEntry(e.event))} | ${e.seq} |`,
     );
   }
   out.push('', verdictLine(timeline), '');

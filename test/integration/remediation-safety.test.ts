@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clockTime } from '../../src/render/time.js';
 import { type Harness, messageText, startHarness, waitUntil } from '../helpers/remediation-harness.js';
 import { describeLab } from '../lab/lab.js';
 
@@ -99,7 +100,7 @@ describeLab('remediation safety against real hosts', () => {
         await h.slash('forensics web2');
         const report = await h.waitForMessage((m) => m.text?.startsWith('forensics: ✗ web2') === true);
         expect(report.text).toContain(
-          `web2 is busy with request r-othr01 (lockdown) since ${new Date(since).toISOString()}. ward waited 2 s for it (WARD_HOST_LOCK_WAIT_SECONDS).`,
+          `web2 is busy with request r-othr01 (lockdown) since ${clockTime(since)}. ward waited 2 s for it (WARD_HOST_LOCK_WAIT_SECONDS).`,
         );
         expect(connectionsIn(h.lab.hosts[1]!.sshdLog)).toBe(before);
         // The other holder's lock is left alone.
