@@ -79,7 +79,7 @@ export function renderOpenFailure(incident: Incident, withBroadcast: boolean): C
   const lines = STEP_NAMES.filter(([k]) => k !== 'broadcast' || withBroadcast).map(([k, name]) => {
     const done = incident.open[k] !== undefined && incident.open[k] !== false;
     const failed = !done && f?.step === k;
-    return `${done ? ':white_check_mark:' : failed ? ':x:' : ':white_square:'} ${name}${failed ? ` — Slack said \`${esc(f.error)}\`` : ''}${k === 'channel' && done ? ` (<#${incident.open.channel!.id}>)` : ''}`;
+    return `${done ? ':white_check_mark:' : failed ? ':x:' : ':white_circle:'} ${name}${failed ? ` — Slack said \`${esc(f.error)}\`` : ''}${k === 'channel' && done ? ` (<#${incident.open.channel!.id}>)` : ''}`;
   });
   const text = `:warning: ${incident.id} is recorded but opening it stopped part-way${f ? `: Slack refused to ${STEP_NAMES.find(([k]) => k === f.step)?.[1] ?? f.step} (${esc(f.error)})` : ''}. Retry resumes from there; it never creates a second channel.`;
   return {

@@ -2,6 +2,7 @@ import { dateTime } from '../render/time.js';
 import type { Incident } from './incident.js';
 import { formatDuration } from './render.js';
 import { describeEntry, docTime, mdCell, type Timeline, verdictLine } from './timeline.js';
+import { outcomeLabel } from '../render/outcome.js';
 
 export interface Containment {
   hosts: Array<{ host: string; since: number; requestId: string; inIncident: boolean }>;
@@ -81,7 +82,8 @@ export function buildReport(incident: Incident, timeline: Timeline, containment:
     if (e.type === 'approval.denied') a.outcome = 'denied';
     if (e.type === 'approval.expired') a.outcome = 'expired';
     if (e.type === 'approval.cancelled') a.outcome = 'cancelled';
-    if (e.type === 'execution.finished') a.outcome = e.outcome ?? 'finished';
+    if (e.type === 'execution.finished')
+      a.outcome = outcomeLabel(e.outcome ?? 'finished', e.details?.['dryRun'] === true).label;
     if (e.type === 'execution.interrupted') a.outcome = 'interrupted';
     if (e.type === 'execution.refused') a.outcome = 'refused';
   }

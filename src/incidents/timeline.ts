@@ -11,6 +11,7 @@ import {
 import type { AuditEvent } from '../ports/audit.js';
 import type { Store } from '../ports/store.js';
 import { dateTime } from '../render/time.js';
+import { outcomeLabel } from '../render/outcome.js';
 
 /** One timeline entry: an audit entry attached to an incident, with what proves it. */
 export interface TimelineEntry {
@@ -89,7 +90,7 @@ export function describeEntry(e: AuditEvent): string {
     case 'approval.vote':
       return `vote ${e.outcome ?? ''} on ${e.command ?? ''}${req}`;
     case 'execution.finished':
-      return `${e.command ?? 'execution'}${hosts} ${e.outcome ?? ''}${req}`;
+      return `${e.command ?? 'execution'}${hosts}: ${outcomeLabel(e.outcome, e.details?.['dryRun'] === true).label}${req}`;
     case 'command.refused':
       return `refused: ${e.command ?? ''} (${e.outcome ?? ''})`;
     default:
