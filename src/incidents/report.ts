@@ -1,8 +1,8 @@
+import { outcomeLabel } from '../render/outcome.js';
 import { dateTime } from '../render/time.js';
 import type { Incident } from './incident.js';
 import { formatDuration } from './render.js';
 import { describeEntry, docTime, mdCell, type Timeline, verdictLine } from './timeline.js';
-import { outcomeLabel } from '../render/outcome.js';
 
 export interface Containment {
   hosts: Array<{ host: string; since: number; requestId: string; inIncident: boolean }>;

@@ -10,8 +10,8 @@ import {
 } from '../audit/chain.js';
 import type { AuditEvent } from '../ports/audit.js';
 import type { Store } from '../ports/store.js';
-import { dateTime } from '../render/time.js';
 import { outcomeLabel } from '../render/outcome.js';
+import { dateTime } from '../render/time.js';
 
 /** One timeline entry: an audit entry attached to an incident, with what proves it. */
 export interface TimelineEntry {

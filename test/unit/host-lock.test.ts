@@ -37,9 +37,7 @@ describe('the per-host lock', () => {
     });
     expect(Date.now() - started).toBeGreaterThanOrEqual(350);
     expect(change.holder.requestId).toBe('r-kill1');
-    expect(told).toEqual([
-      'web1 is busy with request r-read1 (forensics, read-only) since 12:00 UTC',
-    ]);
+    expect(told).toEqual(['web1 is busy with request r-read1 (forensics, read-only) since 12:00 UTC']);
     await change.release();
   });
 
