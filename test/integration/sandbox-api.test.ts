@@ -18,11 +18,34 @@ afterAll(async () => {
   await sandbox?.stop();
 });
 
+interface PageMessage {
+  channel: string;
+  ts: string;
+  text: string;
+  blocks: unknown[];
+  ephemeral: boolean;
+}
+interface PageState {
+  channels: Array<{ id: string; name: string; isPrivate: boolean; archived: boolean }>;
+  messages: PageMessage[];
+  views?: unknown;
+}
+interface MfaEntry {
+  user: string;
+  code?: string;
+  used?: boolean;
+  reset?: boolean;
+  validForSeconds: number;
+}
+
 const RILEY = 'U0DEMORESP';
 const ALEX = 'U0DEMOAPPR';
 const JORDAN = 'U0DEMOADMN';
 
-async function api(path: string, body: Record<string, unknown>): Promise<{ status: number; json: any }> {
+async function api(
+  path: string,
+  body: Record<string, unknown>,
+): Promise<{ status: number; json: Record<string, unknown> }> {
   const res = await fetch(`${base}/api/${path}`, {
     method: 'POST',
     headers: {
@@ -32,20 +55,20 @@ async function api(path: string, body: Record<string, unknown>): Promise<{ statu
     },
     body: JSON.stringify(body),
   });
-  return { status: res.status, json: await res.json() };
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }
 
-async function state(user: string, fresh = false): Promise<any> {
+async function state(user: string, fresh = false): Promise<PageState> {
   const res = await fetch(`${base}/api/state?user=${user}${fresh ? '&fresh=1' : ''}`, {
     headers: { 'x-ward-sandbox-token': sandbox.token },
   });
   expect(res.status).toBe(200);
-  return res.json();
+  return (await res.json()) as PageState;
 }
 
-async function mfa(): Promise<any[]> {
+async function mfa(): Promise<MfaEntry[]> {
   const res = await fetch(`${base}/api/mfa?token=${sandbox.token}`);
-  return (await res.json()) as any[];
+  return (await res.json()) as MfaEntry[];
 }
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
@@ -63,18 +86,18 @@ const text = (m: { text: string; blocks: unknown[] }) => `${m.text}\n${JSON.stri
 describe('sandbox channels', () => {
   it('an incident opened from #incident appears as a channel for its members; commands typed there run there', async () => {
     const before = await state(RILEY);
-    expect(before.channels.map((c: { name: string }) => c.name)).toContain('incident');
+    expect(before.channels.map((c) => c.name)).toContain('incident');
     const sent = await api('command', { user: RILEY, text: 'incident open "Web shell on localhost"' });
     expect(sent.status).toBe(200);
     const channel = await until('the incident channel', async () =>
-      (await state(RILEY)).channels.find((c: { name: string }) => c.name.includes('web-shell-on-localhost')),
+      (await state(RILEY)).channels.find((c) => c.name.includes('web-shell-on-localhost')),
     );
     expect(channel.isPrivate).toBe(true);
     // Every demo user is a responder: alex sees it too, with ward's pinned header.
     const alex = await state(ALEX);
-    expect(alex.channels.some((c: { id: string }) => c.id === channel.id)).toBe(true);
+    expect(alex.channels.some((c) => c.id === channel.id)).toBe(true);
     await until('the header in the channel', async () =>
-      (await state(ALEX)).messages.find((m: any) => m.channel === channel.id && /INC-\d+/.test(text(m))),
+      (await state(ALEX)).messages.find((m) => m.channel === channel.id && /INC-\d+/.test(text(m))),
     );
 
     const noted = await api('command', {
@@ -85,7 +108,7 @@ describe('sandbox channels', () => {
     expect(noted.status).toBe(200);
     const reply = await until('the note confirmation', async () =>
       (await state(RILEY)).messages.find(
-        (m: any) => m.channel === channel.id && m.ephemeral && text(m).includes('Added to the'),
+        (m) => m.channel === channel.id && m.ephemeral && text(m).includes('Added to the'),
       ),
     );
     expect(reply).toBeDefined();
@@ -148,7 +171,7 @@ describe('sandbox MFA sidebar', () => {
     // A code with time left, so that the sidebar is read again within the same 30-s step.
     const alexCode = await until('a code with 8 s left', async () => {
       const c = (await mfa()).find((m) => m.user === ALEX);
-      return c.validForSeconds >= 8 ? c : undefined;
+      return c && c.validForSeconds >= 8 ? c : undefined;
     });
     expect(alexCode).toMatchObject({ used: false });
     const submitted = await api('view', {
