@@ -7,8 +7,8 @@ const $ = (sel) => document.querySelector(sel);
 const state = {
   me: localStorage.getItem('ward-sandbox-user') ?? '',
   data: null,
-  /** The channel id on screen, or 'dm'. */
-  view: '',
+  /** The channel id on screen, or 'dm' (kept across reloads, like the user). */
+  view: localStorage.getItem('ward-sandbox-view') ?? '',
   /** Channel ids with messages not seen yet. */
   unread: new Set(),
   /** ts → message as last received */
@@ -238,6 +238,7 @@ function renderChannels() {
 
 function showView(view) {
   state.view = view;
+  localStorage.setItem('ward-sandbox-view', view);
   state.unread.delete(view);
   renderChannels();
   renderAll();
