@@ -94,7 +94,10 @@ async function resync() {
   const known = new Set(state.data.channels.map((c) => c.id));
   for (const c of data.channels) if (!known.has(c.id)) state.unread.add(c.id);
   state.data.channels = data.channels;
-  state.messages = new Map(data.messages.map((m) => [m.ts, m]));
+  // The snapshot may be older than messages that arrived over the stream meanwhile: keep those (a later ts).
+  const latest = data.messages.reduce((max, m) => Math.max(max, Number(m.ts)), 0);
+  const newer = [...state.messages.values()].filter((m) => Number(m.ts) > latest);
+  state.messages = new Map([...data.messages, ...newer].map((m) => [m.ts, m]));
   if (state.view !== 'dm' && !data.channels.some((c) => c.id === state.view)) state.view = data.channel.id;
   renderChannels();
   renderAll();
