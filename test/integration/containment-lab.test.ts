@@ -162,7 +162,9 @@ describeLab('containment that holds: persistence and drift checks against real h
     const hostsMessage = h.slack
       .callsTo('response_url')
       .find((c) => c.args['response_url'] === listing.responseUrl);
-    expect(JSON.stringify(hostsMessage?.args['blocks'])).toMatch(/last verified \d\d:\d\d UTC(, [^:]*)?: ok/);
+    expect(JSON.stringify(hostsMessage?.args['blocks'])).toMatch(
+      /last verified ([A-Z][a-z]{2} \d{1,2} )?\d\d:\d\d UTC(, [^:]*)?: ok/,
+    );
     expect(await metrics()).toMatch(
       /^ward_containment_last_verified_timestamp_seconds\{[^}]*host="web1"[^}]*\} \d+/m,
     );
