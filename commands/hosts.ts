@@ -81,14 +81,14 @@ export default defineCommand({
           );
         }
         const hostCheck = held.length > 0 ? await readCheckState(services, `host:${h.name}`) : undefined;
-        if (held.length > 0) held.push(`_${describeCheck(hostCheck)}_`);
+        if (held.length > 0) held.push(`_${describeCheck(hostCheck, now)}_`);
         const record = h.cloud
           ? await readRecord(services.store, h.cloud.instanceId).catch(() => undefined)
           : undefined;
         if (record?.confirmed) {
           const cloudCheck = await readCheckState(services, `cloud:${record.instanceId}`);
           held.push(
-            `☁️ *quarantined* since ${when(Date.parse(record.recordedAt))} (request ${code(record.confirmed.requestId)}); _${describeCheck(cloudCheck)}_`,
+            `☁️ *quarantined* since ${when(Date.parse(record.recordedAt))} (request ${code(record.confirmed.requestId)}); _${describeCheck(cloudCheck, now)}_`,
           );
         }
         const state = held.length > 0 ? held.join('\n    ') : 'normal';

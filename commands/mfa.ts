@@ -8,6 +8,7 @@ import {
 } from '../src/core/mfa/enrolment-messages.js';
 import { PermissionDeniedError, UserInputError } from '../src/errors.js';
 import { code, section } from '../src/render/blocks.js';
+import { clockTime } from '../src/render/time.js';
 
 const USER_PATTERN = /^(?:<@([UW][A-Z0-9]{2,})(?:\|[^>]*)?>|@?([UW][A-Z0-9]{2,}))$/;
 /** Roles whose holders may reset someone else's MFA. */
@@ -45,7 +46,7 @@ export default defineCommand({
           : 'not enrolled (`/ward mfa enroll`)';
       const lock =
         st.lockedUntil !== undefined
-          ? ` Locked after too many wrong codes until ${new Date(st.lockedUntil).toISOString().slice(11, 16)} UTC.`
+          ? ` Locked after too many wrong codes until ${clockTime(st.lockedUntil, services.clock.now())}.`
           : '';
       await reply.ephemeral({ text: `Your MFA (${mfa.name}): ${state}.${lock}` });
       return;

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { defineCommand } from '../src/core/command.js';
+import type { AlertsControl } from '../src/ports/alerts-control.js';
+import type { ChatClient } from '../src/ports/chat.js';
 import { code, context, esc, header, section } from '../src/render/blocks.js';
 
 /**
@@ -39,7 +41,7 @@ export default defineCommand({
             section(
               `:white_check_mark: Reloaded ${result.ruleSet.rules.length} alert rule(s) from ${code(result.ruleSet.source)}.`,
             ),
-            section(alerts.summary().map(esc).join('\n')),
+            section(await slackSummary(services.chat, alerts)),
           ],
         });
       } else {
@@ -57,16 +59,35 @@ export default defineCommand({
       return;
     }
     const ruleSet = alerts.rules.current();
-    const summary = alerts.summary();
+    const names = await channelNames(services.chat, [...alerts.channels(), alerts.rules.fallbackChannel]);
     await reply.ephemeral({
-      text: `Alert rules in use (${ruleSet.source}):\n${summary.join('\n')}`,
+      text: `Alert rules in use (${ruleSet.source}):\n${alerts.summary({ text: (s) => s, channel: (id) => (names.get(id) ? `#${names.get(id)}` : id) }).join('\n')}`,
       blocks: [
         header('Alert rules in use'),
-        section(summary.map(esc).join('\n')),
+        section(alerts.summary({ text: esc, channel: (id) => channelRef(id, names) }).join('\n')),
         context(
-          `From ${code(ruleSet.source)}. Unmatched alerts go to <#${alerts.rules.fallbackChannel}>. \`/ward rules reload\` rereads the file.`,
+          `From ${code(ruleSet.source)}. Unmatched alerts go to ${channelRef(alerts.rules.fallbackChannel, names)}. \`/ward rules reload\` rereads the file.`,
         ),
       ],
     });
   },
 });
+
+/** The rules in use for a Slack section: their words escaped, channels by name where Slack tells ward the name. */
+async function slackSummary(chat: ChatClient, alerts: AlertsControl): Promise<string> {
+  const names = await channelNames(chat, alerts.channels());
+  return alerts.summary({ text: esc, channel: (id) => channelRef(id, names) }).join('\n');
+}
+
+/** The names Slack gives these channels (conversations.info, cached by the chat adapter); unknown ones are left out. */
+async function channelNames(chat: ChatClient, ids: string[]): Promise<Map<string, string>> {
+  const unique = [...new Set(ids)];
+  const names = await Promise.all(unique.map((id) => chat.channelName(id).catch(() => undefined)));
+  return new Map(unique.flatMap((id, i) => (names[i] ? [[id, names[i]] as [string, string]] : [])));
+}
+
+/** `<#C…|name>` (Slack shows `#name`) where the name is known, else the id as it is in the rules file. */
+function channelRef(id: string, names: ReadonlyMap<string, string>): string {
+  const name = names.get(id);
+  return name ? `<#${id}|${esc(name)}>` : code(id);
+}

@@ -42,7 +42,7 @@ export default defineCommand({
                   .flatMap((f) => f.differences.map((d) => `\n    ◦ ${userText(d, 500)}`))
                   .join('')
               : '';
-          return `• *${esc(h.name)}* (${esc(what)}): ${describeCheck(v.state)}${differences}`;
+          return `• *${esc(h.name)}* (${esc(what)}): ${describeCheck(v.state, services.clock.now())}${differences}`;
         })
         .join('\n');
     });

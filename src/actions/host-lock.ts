@@ -4,6 +4,7 @@ import { WardError } from '../errors.js';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
 import type { LeaseHolders, Store } from '../ports/store.js';
+import { clockTime } from '../render/time.js';
 
 /**
  * How a job uses a host: `read` (collection that changes nothing, e.g. forensics) shares the host with other reads;
@@ -61,7 +62,7 @@ export function parseHolder(value: string): HostLockHolder | undefined {
 
 function describeOne(h: HostLockHolder | undefined): string {
   if (!h) return 'another remediation';
-  const since = Number.isFinite(h.since) ? ` since ${new Date(h.since).toISOString()}` : '';
+  const since = Number.isFinite(h.since) ? ` since ${clockTime(h.since)}` : '';
   return `request ${h.requestId} (${h.command}${h.access === 'read' ? ', read-only' : ''})${since}`;
 }
 

@@ -1,6 +1,7 @@
 import { BlockList, isIP } from 'node:net';
 import { SafeValue } from '../adapters/ssh/shell-quote.js';
 import type { ShellSession } from '../ports/remote-shell.js';
+import { dateTime } from '../render/time.js';
 import {
   type Artifact,
   type CollectionScript,
@@ -352,7 +353,7 @@ function fileFinding(indicator: string, out: string[]): IndicatorFinding {
   if (!present) return { indicator, outcome: 'clean', matches: [], note: 'absent' };
   const [, size, owner, mtime, type] = present.split('\t');
   const sha = out.find((l) => l.startsWith('sha256\t'))?.split('\t')[1];
-  const when = Number.isFinite(Number(mtime)) ? new Date(Number(mtime) * 1000).toISOString() : String(mtime);
+  const when = Number.isFinite(Number(mtime)) ? dateTime(Number(mtime) * 1000) : String(mtime);
   return {
     indicator,
     outcome: 'hit',

@@ -1,6 +1,7 @@
 import type { InventoryHost } from '../config/inventory.js';
 import type { PlanStep } from '../core/command.js';
 import { code, esc, section } from '../render/blocks.js';
+import { clockTime } from '../render/time.js';
 import { userText } from '../render/user-text.js';
 import type { HostOutcome } from './execution-helpers.js';
 import { describeError, mustRun, type RemoteJob, runRemote, withHost } from './host-session.js';
@@ -118,7 +119,7 @@ export async function releaseHost(
         : same
           ? 'Its ruleset is back to the one saved before the lockdown.'
           : 'Its other rules differ from those saved before the lockdown (changed meanwhile by someone else); ward left them as they are.';
-    const what = `${host.name} is released: ward's lockdown table was removed${state ? ` (locked since ${new Date(state.since).toISOString()} by <@${state.by}>)` : ''}. ${comparison}`;
+    const what = `${host.name} is released: ward's lockdown table was removed${state ? ` (locked since ${clockTime(state.since, services.clock.now())} by <@${state.by}>)` : ''}. ${comparison}`;
     await services.chat
       .postMessage(job.thread.channel, {
         text: `:unlock: ${what}`,

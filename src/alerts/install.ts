@@ -8,13 +8,14 @@ import type { HttpRoutes } from '../http/server.js';
 import { incidentSeverityFor } from '../incidents/from-alert.js';
 import { TITLE_MAX } from '../incidents/incident.js';
 import type { AlertsControl } from '../ports/alerts-control.js';
+import { clockTime } from '../render/time.js';
 import type { Alert, AlertSource } from './alert.js';
 import { matchInventoryHost } from './host-match.js';
 import { registerAlertRoutes } from './http.js';
 import { AlertIntakeLimits } from './intake-limits.js';
 import { ChannelPacer } from './pacer.js';
 import { type AlertOutcome, AlertRelay, type AutoRunRequest } from './relay.js';
-import { AlertRules, summarizeRules } from './rules-holder.js';
+import { AlertRules, ruleChannels, summarizeRules } from './rules-holder.js';
 import { fetchSnsCertificate, visitSubscribeUrl } from './sns-fetch.js';
 import { enabledAlertSources } from './sources/registry.js';
 import { alertReason } from './suggest.js';
@@ -90,7 +91,8 @@ export function installAlerts(o: InstallAlertsOptions): InstalledAlerts | undefi
 
   const control: AlertsControl = {
     rules,
-    summary: () => summarizeRules(rules.current()),
+    summary: (format) => summarizeRules(rules.current(), format),
+    channels: () => ruleChannels(rules.current()),
     async reloadRules(actor) {
       const result = rules.reload();
       await services.audit
@@ -239,7 +241,7 @@ function suppression(
   earlier: AutoRunClaim,
 ): AutomationRefusedError {
   const intervalSeconds = services.config.WARD_AUTO_RUN_INTERVAL_SECONDS;
-  const when = Number.isFinite(earlier.at) ? ` at ${new Date(earlier.at).toISOString()}` : '';
+  const when = Number.isFinite(earlier.at) ? ` at ${clockTime(earlier.at, services.clock.now())}` : '';
   const why = `\`${request.command}\` already ran automatically on ${request.host}${when} (request ${earlier.requestId}); ward auto-runs a command on a host at most once every ${intervalSeconds} s (WARD_AUTO_RUN_INTERVAL_SECONDS).`;
   services.log.info(
     { earlier: earlier.requestId, fingerprint: request.alert.fingerprint, command: request.command },

@@ -1,5 +1,6 @@
 import type { ChatMessage } from '../ports/chat.js';
 import { actions, type ButtonSpec, clip, context, esc, fields, header, section } from '../render/blocks.js';
+import { clockTime } from '../render/time.js';
 import { userText, userTextPlain } from '../render/user-text.js';
 import type { Alert, Severity } from './alert.js';
 import { huntIndicatorsFor } from './hunt-suggest.js';
@@ -191,7 +192,7 @@ export const rollupEntryLimit = 40;
 /** The summary a storm is rolled into, updated in place as more alerts arrive. */
 export function renderRollup(rule: string, minuteStart: string, state: RollupState): ChatMessage {
   const partText = state.part > 1 ? ` (part ${state.part})` : '';
-  const text = `:cyclone: Alert storm on rule ${esc(rule)}${partText}: ${state.count} more alerts (${state.entries.length} distinct) since ${minuteStart}`;
+  const text = `:cyclone: Alert storm on rule ${esc(rule)}${partText}: ${state.count} more alerts (${state.entries.length} distinct) since ${Number.isNaN(Date.parse(minuteStart)) ? esc(minuteStart) : clockTime(Date.parse(minuteStart))}`;
   const lines = state.entries.map(
     (e) =>
       `• ${e.status === 'resolved' ? ':white_check_mark: ' : ''}${userText(e.title, 120)}${e.count > 1 ? ` ×${e.count}` : ''} · ${userText(e.fingerprint, shownFingerprintLength)}`,

@@ -90,17 +90,36 @@ function describeMs(ms: number): string {
   return `${Math.round(ms / 1000)}s`;
 }
 
-/** One line per rule, in order, for `/ward rules` and the log (plain text; the caller escapes for Slack). */
-export function summarizeRules(ruleSet: RuleSet): string[] {
+/**
+ * How a rules summary writes its pieces: `text` for what the rules file says (the caller's escaping), `channel` for
+ * a channel id (a name where one is known). The default is plain text with channel ids, for the log.
+ */
+export interface RuleSummaryFormat {
+  text(s: string): string;
+  channel(id: string): string;
+}
+
+const plainFormat: RuleSummaryFormat = { text: (s) => s, channel: (id) => id };
+
+/** One line per rule, in order, for `/ward rules` and the log. */
+export function summarizeRules(ruleSet: RuleSet, format: RuleSummaryFormat = plainFormat): string[] {
+  const t = format.text;
   return ruleSet.rules.map((r, i) => {
     const parts = [
-      `${i + 1}. ${r.name}: ${r.criteria.length === 0 ? 'every alert' : r.criteria.map(describeCriterion).join(' and ')}`,
-      `→ ${r.channels.join(', ')}${r.mention ? ` (mention ${r.mention})` : ''}`,
+      t(
+        `${i + 1}. ${r.name}: ${r.criteria.length === 0 ? 'every alert' : r.criteria.map(describeCriterion).join(' and ')}`,
+      ),
+      `${t('→ ')}${r.channels.map((c) => format.channel(c)).join(', ')}${r.mention ? t(` (mention ${r.mention})`) : ''}`,
     ];
-    if (r.suggest.length > 0) parts.push(`suggest ${r.suggest.join(', ')}`);
-    if (r.auto.length > 0) parts.push(`auto ${r.auto.join(', ')}`);
-    parts.push(`dedupe ${describeMs(r.dedupeWindowMs)}, storm over ${r.stormPerMinute}/min`);
+    if (r.suggest.length > 0) parts.push(t(`suggest ${r.suggest.join(', ')}`));
+    if (r.auto.length > 0) parts.push(t(`auto ${r.auto.join(', ')}`));
+    parts.push(t(`dedupe ${describeMs(r.dedupeWindowMs)}, storm over ${r.stormPerMinute}/min`));
     if (r.continue) parts.push('continue');
     return parts.join('; ');
   });
+}
+
+/** Every channel the rules route to, each once, in order of first mention. */
+export function ruleChannels(ruleSet: RuleSet): string[] {
+  return [...new Set(ruleSet.rules.flatMap((r) => r.channels))];
 }

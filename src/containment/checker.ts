@@ -5,6 +5,7 @@ import type { CommandServices } from '../core/command.js';
 import { containmentDriftTotal, containmentLastVerifiedSeconds } from '../metrics.js';
 import type { ChatMessage } from '../ports/chat.js';
 import { actions, context, esc, section } from '../render/blocks.js';
+import { clockTime } from '../render/time.js';
 import { userText, userTextPlain } from '../render/user-text.js';
 import {
   type CheckOutcome,
@@ -90,7 +91,9 @@ function reapplyButton(item: Item): NonNullable<ChatMessage['blocks']> {
   ];
 }
 
-const when = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+/** A time in a message (`14:32 UTC`, with its date and how long ago when `now` is given); audit details keep ISO. */
+const when = (ms: number, now?: number): string => clockTime(ms, now);
+const isoSecond = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 /** What one check found, as the target's state and what ward says. Exported for `/ward verify`. */
 export interface Verdict {
@@ -144,7 +147,11 @@ export async function recordCheck(
             actor: 'ward',
             requestId: owner?.requestId,
             hosts: [target.name],
-            details: { failures: next.failures, reason: outcome.reason, since: when(next.failingSince!) },
+            details: {
+              failures: next.failures,
+              reason: outcome.reason,
+              since: isoSecond(next.failingSince!),
+            },
           })
           .catch((err) => services.log.error({ err }, 'could not audit an unverified containment'));
         await say(services, owner?.thread, { text });
@@ -330,15 +337,15 @@ export function startContainmentChecker(services: CommandServices): ContainmentC
 }
 
 /** How `/ward hosts` and `/ward verify` say a target's last check: "ok at …", "DRIFT at …: …", "unverified …". */
-export function describeCheck(state: CheckState | undefined): string {
+export function describeCheck(state: CheckState | undefined, now?: number): string {
   if (!state) return 'not verified yet';
-  const verified = state.lastVerifiedAt !== undefined ? when(state.lastVerifiedAt) : 'never';
+  const verified = state.lastVerifiedAt !== undefined ? when(state.lastVerifiedAt, now) : 'never';
   switch (state.result) {
     case 'ok':
       return `last verified ${verified}: ok`;
     case 'drift':
       return `last verified ${verified}: *DRIFT* ${userText(state.detail ?? '', 300)}`;
     default:
-      return `*unverified* (${state.failures} failed check${state.failures === 1 ? '' : 's'} since ${when(state.failingSince ?? state.lastCheckedAt)}: ${userText(state.detail ?? '', 300)}); last verified ${verified}`;
+      return `*unverified* (${state.failures} failed check${state.failures === 1 ? '' : 's'} since ${when(state.failingSince ?? state.lastCheckedAt, now)}: ${userText(state.detail ?? '', 300)}); last verified ${verified}`;
   }
 }

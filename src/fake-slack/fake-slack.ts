@@ -214,6 +214,21 @@ export class WorkspaceSlack extends EventEmitter {
     }));
   }
 
+  addChannel(c: { id: string; name: string; isPrivate?: boolean; members?: string[] }): void {
+    if (this.state.channels.has(c.id) || [...this.state.channels.values()].some((x) => x.name === c.name))
+      throw new Error(`fake Slack: channel ${c.id} / ${c.name} exists already`);
+    this.state.channels.set(c.id, {
+      id: c.id,
+      name: c.name,
+      is_private: c.isPrivate ?? false,
+      creator: this.botUserId,
+      members: [...new Set([this.botUserId, ...(c.members ?? [])])],
+      pins: [],
+      bookmarks: [],
+      is_archived: false,
+    });
+  }
+
   setUsergroup(id: string, userIds: string[]): void {
     this.state.usergroups.set(id, [...userIds]);
   }

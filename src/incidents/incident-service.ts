@@ -12,6 +12,7 @@ import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
 import type { Store } from '../ports/store.js';
 import { esc, mention } from '../render/blocks.js';
+import { clockTime } from '../render/time.js';
 import {
   channelName,
   checkText,
@@ -549,9 +550,10 @@ export class IncidentService {
   async timelineMessage(incident: Incident, limit = 15) {
     const t = await readTimeline(this.s.store, incident.id, this.auditKey());
     const last = t.entries.slice(-limit);
+    const now = this.s.clock.now();
     const lines = last.map(
       (e) =>
-        `\`${e.at.slice(0, 19)}Z\` #${e.seq} ${e.event.actor ? `${mention(e.event.actor)} ` : ''}${esc(describeEntry(e.event))}`,
+        `${Number.isNaN(Date.parse(e.at)) ? esc(e.at) : clockTime(Date.parse(e.at), now)} · #${e.seq} ${e.event.actor ? `${mention(e.event.actor)} ` : ''}${esc(describeEntry(e.event))}`,
     );
     return {
       text: `${incident.id} timeline (last ${last.length} of ${t.entries.length})\n${lines.join('\n') || '(empty)'}\n_${esc(verdictLine(t))}_`,

@@ -1,5 +1,6 @@
 import type { ChatMessage } from '../ports/chat.js';
 import { actions, context, esc, fields, header, mention, section } from '../render/blocks.js';
+import { clockTime, dateTime } from '../render/time.js';
 import type { Incident, OpenProgress } from './incident.js';
 
 /** `1h 05m`, `3m 20s`: a duration for people. */
@@ -14,8 +15,6 @@ export function formatDuration(ms: number | undefined): string {
   if (m > 0) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
   return `${s}s`;
 }
-
-const iso = (ms: number | undefined): string => (ms === undefined ? '—' : new Date(ms).toISOString());
 
 function who(user: string | undefined): string {
   return user === undefined ? '(none)' : mention(user);
@@ -48,7 +47,7 @@ export function renderIncidentHeader(incident: Incident): ChatMessage {
         ['Status', incident.status],
         ['Commander', who(incident.roles.commander)],
         ['Linked alert', alertLine(incident)],
-        ['Started', iso(incident.times.acknowledged)],
+        ['Started', dateTime(incident.times.acknowledged)],
         ['Opened by', who(incident.requester)],
       ]),
       context(
@@ -80,7 +79,7 @@ export function renderOpenFailure(incident: Incident, withBroadcast: boolean): C
   const lines = STEP_NAMES.filter(([k]) => k !== 'broadcast' || withBroadcast).map(([k, name]) => {
     const done = incident.open[k] !== undefined && incident.open[k] !== false;
     const failed = !done && f?.step === k;
-    return `${done ? ':white_check_mark:' : failed ? ':x:' : ':white_square:'} ${name}${failed ? ` — Slack said \`${esc(f.error)}\`` : ''}${k === 'channel' && done ? ` (<#${incident.open.channel!.id}>)` : ''}`;
+    return `${done ? ':white_check_mark:' : failed ? ':x:' : ':white_circle:'} ${name}${failed ? ` — Slack said \`${esc(f.error)}\`` : ''}${k === 'channel' && done ? ` (<#${incident.open.channel!.id}>)` : ''}`;
   });
   const text = `:warning: ${incident.id} is recorded but opening it stopped part-way${f ? `: Slack refused to ${STEP_NAMES.find(([k]) => k === f.step)?.[1] ?? f.step} (${esc(f.error)})` : ''}. Retry resumes from there; it never creates a second channel.`;
   return {
@@ -106,6 +105,7 @@ export interface CardFacts {
 /** `/ward incident`: where the incident stands. */
 export function renderCard(incident: Incident, facts: CardFacts): ChatMessage {
   const t = incident.times;
+  const at = (ms: number | undefined) => (ms === undefined ? '—' : clockTime(ms, facts.now));
   const roleText =
     (['commander', 'scribe', 'comms'] as const).map((r) => `${r}: ${who(incident.roles[r])}`).join(' · ') ||
     '(none)';
@@ -132,7 +132,7 @@ export function renderCard(incident: Incident, facts: CardFacts): ChatMessage {
       ]),
       section(`*Roles* ${roleText}`),
       context(
-        `detected ${iso(t.detected)} · acknowledged ${iso(t.acknowledged)} · first containment ${iso(t.firstContainment)} · resolved ${iso(t.resolved)}`,
+        `detected ${at(t.detected)} · acknowledged ${at(t.acknowledged)} · first containment ${at(t.firstContainment)} · resolved ${at(t.resolved)}`,
       ),
     ],
   };

@@ -1,6 +1,8 @@
+import { outcomeLabel } from '../render/outcome.js';
+import { dateTime } from '../render/time.js';
 import type { Incident } from './incident.js';
 import { formatDuration } from './render.js';
-import { describeEntry, mdCell, type Timeline, verdictLine } from './timeline.js';
+import { describeEntry, docTime, mdCell, type Timeline, verdictLine } from './timeline.js';
 
 export interface Containment {
   hosts: Array<{ host: string; since: number; requestId: string; inIncident: boolean }>;
@@ -8,7 +10,7 @@ export interface Containment {
   instances: Array<{ instanceId: string; requestId: string; inIncident: boolean }>;
 }
 
-const iso = (ms: number | undefined): string => (ms === undefined ? '—' : new Date(ms).toISOString());
+const iso = (ms: number | undefined): string => (ms === undefined ? '—' : dateTime(ms));
 
 /**
  * The post-incident report draft (markdown). Containment still in place comes first: a host left locked down or an
@@ -80,7 +82,8 @@ export function buildReport(incident: Incident, timeline: Timeline, containment:
     if (e.type === 'approval.denied') a.outcome = 'denied';
     if (e.type === 'approval.expired') a.outcome = 'expired';
     if (e.type === 'approval.cancelled') a.outcome = 'cancelled';
-    if (e.type === 'execution.finished') a.outcome = e.outcome ?? 'finished';
+    if (e.type === 'execution.finished')
+      a.outcome = outcomeLabel(e.outcome ?? 'finished', e.details?.['dryRun'] === true).label;
     if (e.type === 'execution.interrupted') a.outcome = 'interrupted';
     if (e.type === 'execution.refused') a.outcome = 'refused';
   }
@@ -113,7 +116,7 @@ export function buildReport(incident: Incident, timeline: Timeline, containment:
   );
   for (const e of timeline.entries) {
     out.push(
-      `| ${e.at} | ${mdCell(e.event.actor ?? '')} | ${e.event.type} | ${mdCell(describeEntry(e.event))} | ${e.seq} |`,
+      `| ${docTime(e.at)} | ${mdCell(e.event.actor ?? '')} | ${e.event.type} | ${mdCell(describeEntry(e.event))} | ${e.seq} |`,
     );
   }
   out.push('', verdictLine(timeline), '');

@@ -10,6 +10,8 @@ import {
 } from '../audit/chain.js';
 import type { AuditEvent } from '../ports/audit.js';
 import type { Store } from '../ports/store.js';
+import { outcomeLabel } from '../render/outcome.js';
+import { dateTime } from '../render/time.js';
 
 /** One timeline entry: an audit entry attached to an incident, with what proves it. */
 export interface TimelineEntry {
@@ -88,7 +90,7 @@ export function describeEntry(e: AuditEvent): string {
     case 'approval.vote':
       return `vote ${e.outcome ?? ''} on ${e.command ?? ''}${req}`;
     case 'execution.finished':
-      return `${e.command ?? 'execution'}${hosts} ${e.outcome ?? ''}${req}`;
+      return `${e.command ?? 'execution'}${hosts}: ${outcomeLabel(e.outcome, e.details?.['dryRun'] === true).label}${req}`;
     case 'command.refused':
       return `refused: ${e.command ?? ''} (${e.outcome ?? ''})`;
     default:
@@ -138,7 +140,7 @@ export function mdCell(text: string): string {
 export function timelineMarkdown(incident: string, title: string, t: Timeline): string {
   const rows = t.entries.map(
     (e) =>
-      `| ${e.at} | ${mdCell(e.event.actor ?? '')} | ${e.event.type} | ${mdCell(describeEntry(e.event))} | ${e.seq} | \`${e.hash}\` |`,
+      `| ${docTime(e.at)} | ${mdCell(e.event.actor ?? '')} | ${e.event.type} | ${mdCell(describeEntry(e.event))} | ${e.seq} | \`${e.hash}\` |`,
   );
   return [
     `# ${incident} timeline: ${mdCell(title)}`,
@@ -153,3 +155,9 @@ export function timelineMarkdown(incident: string, title: string, t: Timeline): 
 }
 
 export { verdictLine };
+
+/** An audit entry's ISO time as a document shows it (`2026-12-01 14:32:05 UTC`); the .jsonl keeps the ISO string. */
+export function docTime(at: string): string {
+  const ms = Date.parse(at);
+  return Number.isNaN(ms) ? at : dateTime(ms);
+}

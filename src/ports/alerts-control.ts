@@ -20,6 +20,11 @@ export interface AlertsControl {
   };
   /** Reloads WARD_RULES, keeping the rules in use when the file is invalid; audited as `config.reload`. */
   reloadRules(actor: { user?: string; trigger: 'command' | 'SIGHUP' }): Promise<RulesReload>;
-  /** The rules in use, one line each. */
-  summary(): string[];
+  /**
+   * The rules in use, one line each: plain text by default; with `format`, the rules' own words go through
+   * `format.text` (escaping) and channel ids through `format.channel` (a name where one is known).
+   */
+  summary(format?: { text(s: string): string; channel(id: string): string }): string[];
+  /** Every channel the rules in use route to. */
+  channels(): string[];
 }

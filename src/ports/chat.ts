@@ -63,6 +63,11 @@ export interface ChatClient {
   permalink(channel: string, ts: string): Promise<string>;
   /** Archives a channel (conversations.archive); an already archived channel is not an error. */
   archive(channel: string): Promise<void>;
+  /**
+   * A channel's name (conversations.info), cached for a few minutes; undefined when Slack does not say (no such
+   * channel, a private one ward is not in, a missing `channels:read`/`groups:read` scope). Never throws.
+   */
+  channelName(channel: string): Promise<string | undefined>;
 }
 
 /**

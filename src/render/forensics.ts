@@ -2,7 +2,7 @@ import type { ForensicsResult } from '../actions/forensics.js';
 import type { ChatMessage } from '../ports/chat.js';
 import { code, context, esc, section } from './blocks.js';
 import { redactSecrets } from './redact-secrets.js';
-import { clockTime } from './time.js';
+import { clockTime, dateTime } from './time.js';
 import { userText } from './user-text.js';
 
 export interface ForensicSummaryInput {
@@ -114,7 +114,7 @@ export function forensicSummaryText(input: ForensicSummaryInput): string {
   const h = result.highlights;
   const lines = [
     `Forensics on ${result.host} (${input.address}), request ${input.requestId}`,
-    `Collected ${clockTime(result.startedAt)} on ${new Date(result.startedAt).toISOString().slice(0, 10)} in ${(result.durationMs / 1000).toFixed(1)} s`,
+    `Collected ${dateTime(result.startedAt)} in ${(result.durationMs / 1000).toFixed(1)} s`,
     '',
     `Suspicious processes (${h.suspiciousProcesses.length}):`,
     ...(h.suspiciousProcesses.length === 0

@@ -30,3 +30,13 @@ export function relative(deltaMs: number): string {
   else return '';
   return future ? `in ${text}` : `${text} ago`;
 }
+
+/**
+ * A time in a document read later (a post-incident report, an exported timeline, a file's mtime): the date, the time
+ * to the second and the zone, `2026-12-01 14:32:05 UTC`. Still never milliseconds or a bare `Z`.
+ */
+export function dateTime(ms: number): string {
+  if (!Number.isFinite(ms)) return '(unknown time)';
+  const iso = new Date(ms).toISOString();
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
+}

@@ -62,6 +62,6 @@ export const ALERT_SAMPLES: readonly AlertSample[] = [
     label: 'AWS SNS: CloudWatch notification (AWS-signed)',
     source: 'sns',
     file: 'aws_sns_http_notification_body.json',
-    note: "Signed by AWS for AWS's docs: the sandbox cannot sign as AWS, so this shows ward refusing it.",
+    note: "Its topic is configured, so ward checks the signature: AWS's documentation example, which ward refuses.",
   },
 ];

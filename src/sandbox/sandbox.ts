@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TOTP, URI } from 'otpauth';
+import { totpUsedKey } from '../adapters/totp/totp-mfa.js';
 import {
   type FakeMessage,
   type RecordedCall,
@@ -87,6 +88,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   };
 
   const slack = await startWorkspaceSlack({ botToken, botUserId: 'U0WARDBOT0' });
+  // #incident exists in the demo workspace before ward does: conversations.info names it, everyone is in it.
+  slack.addChannel({ id: DEMO_CHANNEL.id, name: DEMO_CHANNEL.name, members: DEMO_USERS.map((u) => u.id) });
   let ward: WardHandle;
   try {
     ward = await startWard({
@@ -109,6 +112,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         WARD_ALERT_TOKEN_GRAFANA: alertTokens.grafana,
         WARD_ALERT_TOKEN_FALCO: alertTokens.falco,
         WARD_ALERT_TOKEN_GENERIC: alertTokens.generic,
+        // The SNS sample's topic: ward accepts the topic, then checks AWS's signature and refuses it (the sample's
+        // signature is AWS's documentation example), which is what the sample is there to show.
+        WARD_ALERT_SNS_TOPICS: SNS_SAMPLE_TOPIC,
+        // Every demo user is invited to each incident channel (private, as by default).
+        WARD_INCIDENT_RESPONDERS: DEMO_USERS.map((u) => u.id).join(','),
       },
     });
   } catch (err) {
@@ -143,9 +151,16 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const streams = new Set<{ user: string; res: ServerResponse }>();
 
   const dmOf = (user: string) => slack.dmChannelFor(user);
+  /** The channels a person sees in the sidebar: #incident, and every channel ward created that they are in. */
+  const channelsOf = (user: string) =>
+    slack
+      .channels()
+      .filter((c) => c.members.includes(user) || (!c.is_private && !c.is_archived))
+      .map((c) => ({ id: c.id, name: c.name, isPrivate: c.is_private, archived: c.is_archived }));
+  const canSee = (channel: string, user: string): boolean =>
+    channel === dmOf(user) || channelsOf(user).some((c) => c.id === channel);
   const visibleTo = (m: FakeMessage, user: string): boolean =>
-    (m.channel === DEMO_CHANNEL.id || m.channel === dmOf(user)) &&
-    (m.ephemeralFor === undefined || m.ephemeralFor === user);
+    canSee(m.channel, user) && (m.ephemeralFor === undefined || m.ephemeralFor === user);
 
   const push = (user: string | undefined, event: string, data: unknown): void => {
     const frame = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
@@ -159,7 +174,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   };
   const onCall = (c: RecordedCall): void => {
     if (c.error !== undefined) return;
-    if (c.method === 'chat.delete' || (c.method === 'response_url' && c.args['delete_original'] === true)) {
+    if (
+      c.method === 'chat.delete' ||
+      (c.method === 'response_url' && c.args['delete_original'] === true) ||
+      CHANNEL_METHODS.has(c.method)
+    ) {
+      // A message gone, or a channel created, joined or archived: each page fetches what it now sees.
       push(undefined, 'resync', {});
     } else if (c.method === 'views.open' || c.method === 'views.push') {
       const user = triggerUsers.get(String(c.args['trigger_id']));
@@ -205,8 +225,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       const who = person(body['user']);
       const text = typeof body['text'] === 'string' ? body['text'].trim() : '';
       if (text.length > 4000) throw new PageError(400, 'text: at most 4000 characters');
-      const responseUrl = slack.newResponseUrl({ channel: DEMO_CHANNEL.id, user: who.id });
-      await sendToWard(slashCommandForm(ws, who, DEMO_CHANNEL, text, responseUrl, newTrigger(who.id)));
+      const channelId = body['channel'] === undefined ? DEMO_CHANNEL.id : String(body['channel']);
+      const channel = channelsOf(who.id).find((c) => c.id === channelId);
+      if (!channel) throw new PageError(404, 'channel: no such channel for this user');
+      if (channel.archived) throw new PageError(409, `channel: #${channel.name} is archived`);
+      const responseUrl = slack.newResponseUrl({ channel: channel.id, user: who.id });
+      await sendToWard(slashCommandForm(ws, who, channel, text, responseUrl, newTrigger(who.id)));
       return { sent: `/ward ${text}` };
     },
 
@@ -223,8 +247,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         user: who.id,
         messageTs: message.ts,
       });
-      const channel =
-        message.channel === DEMO_CHANNEL.id ? DEMO_CHANNEL : { id: message.channel, name: 'directmessage' };
+      const channel = channelsOf(who.id).find((c) => c.id === message.channel) ?? {
+        id: message.channel,
+        name: 'directmessage',
+      };
       await sendToWard(blockActionsForm(ws, who, channel, message, button, responseUrl, newTrigger(who.id)));
       return { clicked: button.text };
     },
@@ -266,12 +292,18 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     },
   };
 
-  function state(user: DemoUser) {
+  /**
+   * What one person's page shows. `fresh`: a page (re)loading, which is a new Slack client: modals left open on the
+   * page before are gone, as in Slack, and none reopens.
+   */
+  async function state(user: DemoUser, fresh: boolean) {
+    if (fresh) for (const [viewId, owner] of openViews) if (owner === user.id) openViews.delete(viewId);
     return {
       me: user.id,
       users: DEMO_USERS,
       bot: { id: slack.botUserId, name: 'ward' },
       channel: DEMO_CHANNEL,
+      channels: channelsOf(user.id),
       dm: dmOf(user.id),
       dryRun,
       samples: ALERT_SAMPLES.map(({ id, label, note }) => ({ id, label, note })),
@@ -279,23 +311,40 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         .messages()
         .filter((m) => visibleTo(m, user.id))
         .map(toPage),
-      views: slack
-        .views()
-        .filter((v) => openViews.get(v.view_id) === user.id)
-        .map((v) => v.view),
-      mfa: mfaCodes(),
+      mfa: await mfaCodes(),
     };
   }
 
-  /** The demo users' current TOTP codes, as their authenticator apps would show them. */
-  function mfaCodes(): Array<{ user: string; code: string; validForSeconds: number }> {
+  /**
+   * The demo users' current TOTP codes, as their authenticator apps would show them, each marked `used` once ward
+   * has accepted it (ward refuses a code twice). A user whose MFA was reset (`/ward mfa reset`) has no demo code any
+   * more, even after enrolling again: that enrolment's secret went to their direct messages, not to the sandbox.
+   */
+  async function mfaCodes(): Promise<MfaCode[]> {
     const now = Date.now();
-    return [...demoMfa].map(([user, totp]) => ({
-      user,
-      code: totp.generate({ timestamp: now }),
-      validForSeconds: totp.period - (Math.floor(now / 1000) % totp.period),
-    }));
+    const out: MfaCode[] = [];
+    for (const user of DEMO_USERS) {
+      const totp = demoMfa.get(user.id);
+      if (totp && !(await ward.services.mfa.status(user.id)).enrolled) demoMfa.delete(user.id);
+      const current = demoMfa.get(user.id);
+      if (!current) {
+        if (totp !== undefined || resetUsers.has(user.id)) {
+          resetUsers.add(user.id);
+          out.push({ user: user.id, reset: true });
+        }
+        continue;
+      }
+      const step = current.counter({ timestamp: now });
+      out.push({
+        user: user.id,
+        code: current.generate({ timestamp: now }),
+        used: (await ward.services.store.get(totpUsedKey(user.id, step))) !== null,
+        validForSeconds: current.period - (Math.floor(now / 1000) % current.period),
+      });
+    }
+    return out;
   }
+  const resetUsers = new Set<string>();
 
   const staticFiles = new Set(readdirSync(publicDir).filter((f) => STATIC_FILE.test(f)));
 
@@ -355,8 +404,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       throw new PageError(401, 'open the address `npm run sandbox` printed: the sandbox needs its ?token=…');
     }
     if (req.method === 'GET') {
-      if (path === '/api/state') return sendJson(res, 200, state(person(url.searchParams.get('user'))));
-      if (path === '/api/mfa') return sendJson(res, 200, mfaCodes());
+      if (path === '/api/state') {
+        const who = person(url.searchParams.get('user'));
+        return sendJson(res, 200, await state(who, url.searchParams.get('fresh') === '1'));
+      }
+      if (path === '/api/mfa') return sendJson(res, 200, await mfaCodes());
       if (path === '/api/events') return openStream(person(url.searchParams.get('user')), res);
       const file = /^\/files\/([A-Z0-9]+)$/.exec(path);
       if (file) return sendFile(res, slack, file[1]!);
@@ -454,6 +506,17 @@ async function enrolDemoUsers(mfa: MfaProvider): Promise<Map<string, TOTP>> {
   }
   return out;
 }
+
+/** The SNS sample's TopicArn (sandbox/alerts/aws_sns_http_notification_body.json), configured as accepted. */
+const SNS_SAMPLE_TOPIC = 'arn:aws:sns:us-east-1:123456789012:MyTopic';
+
+/** Web API calls after which the pages' channel lists change. */
+const CHANNEL_METHODS = new Set(['conversations.create', 'conversations.invite', 'conversations.archive']);
+
+/** A sidebar entry: the current code (and whether ward already took it), or a user whose MFA was reset. */
+type MfaCode =
+  | { user: string; code: string; used: boolean; validForSeconds: number; reset?: undefined }
+  | { user: string; reset: true };
 
 /** Compares a presented token with this run's in constant time. */
 function sameToken(given: string, expected: string): boolean {

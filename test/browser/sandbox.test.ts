@@ -253,4 +253,85 @@ describe('npm run sandbox, in Chromium', { timeout: 120_000 }, () => {
     await page.locator('.file').nth(filesBefore).scrollIntoViewIfNeeded();
     await shot('08-alert-forensics');
   });
+
+  it('an incident: opened from #incident, its channel appears in the list, and the story continues there to the report', {
+    timeout: 300_000,
+  }, async () => {
+    await actAs('riley (responder)');
+    await page.locator('.channel-link', { hasText: '# incident' }).click();
+    try {
+      await incidentStory();
+    } finally {
+      // The other tests (in any order) work in #incident.
+      await page.locator('.channel-link', { hasText: '# incident' }).click();
+    }
+  });
 });
+
+async function incidentStory(): Promise<void> {
+  await command('incident open "Web shell on localhost" --severity sev2');
+  const link = page.locator('.channel-link', { hasText: /inc-\d+-web-shell-on-localhost/ });
+  await link.waitFor();
+  await link.click();
+  expect(await page.locator('#view-title').textContent()).toMatch(/🔒 inc-\d+-web-shell-on-localhost/);
+  const header = message(/INC-\d+: Web shell on localhost/);
+  await header.waitFor();
+  expect(await header.textContent()).toMatch(/sev2/);
+
+  // Forensics in the incident channel: the evidence lands here, not in #incident.
+  const filesBefore = await page.locator('.file').count();
+  await command('forensics localhost');
+  await page.locator('.file').nth(filesBefore).waitFor();
+
+  // Lockdown, approved by alex in the channel. A reload with the MFA modal open drops it, as Slack does.
+  await command('lockdown localhost --reason "web shell"');
+  await message(/lockdown/i)
+    .locator('button', { hasText: 'Approve' })
+    .waitFor();
+  await actAs('alex (approver)');
+  expect(await page.locator('#view-title').textContent()).toMatch(/inc-\d+-web-shell/);
+  await message(/lockdown/i)
+    .locator('button', { hasText: 'Approve' })
+    .click();
+  const dialog = page.locator('#modal');
+  await dialog.waitFor({ state: 'visible' });
+  await page.reload();
+  await page.locator('#user-select option').first().waitFor({ state: 'attached' });
+  await message(/lockdown/i).waitFor();
+  expect(await dialog.isVisible()).toBe(false);
+  await message(/lockdown/i)
+    .locator('button', { hasText: 'Approve' })
+    .click();
+  await dialog.waitFor({ state: 'visible' });
+  const codeEl = page.locator('#mfa-codes li[data-user="U0DEMOAPPR"] .mfa-code');
+  const code = (await codeEl.getAttribute('data-code'))!;
+  await dialog.locator('input').first().fill(code);
+  await dialog.locator('input').first().press('Enter');
+  await dialog.waitFor({ state: 'hidden' });
+  await message(/Dry run \(WARD_DRY_RUN=1\): nothing changed/).waitFor();
+  // The sidebar strikes the code ward took through (until the next 30-s code replaces it).
+  await page
+    .locator(`#mfa-codes li[data-user="U0DEMOAPPR"] .mfa-code.used[data-code="${code}"]`)
+    .or(page.locator(`#mfa-codes li[data-user="U0DEMOAPPR"] .mfa-code:not([data-code="${code}"])`))
+    .waitFor();
+
+  await command('incident note "Web shell removed from /var/www; edge firewall blocks 203.0.113.9"');
+  await message(/Added to the INC-\d+ timeline/).waitFor();
+
+  // jordan (admin) closes it: the report draft is uploaded to the channel and downloads.
+  await actAs('jordan (admin)');
+  await command('incident close --summary "Contained and cleaned; drill"');
+  const report = page.locator('.file', { hasText: /report-draft\.md/ });
+  await report.waitFor();
+  await report.scrollIntoViewIfNeeded();
+  await shot('09-incident-closed');
+  const [download] = await Promise.all([page.waitForEvent('download'), report.locator('a').click()]);
+  const md = readFileSync(await download.path(), 'utf8');
+  expect(md).toMatch(/^# INC-\d+ post-incident report \(draft\): Web shell on localhost/);
+  expect(md).toContain('Contained and cleaned; drill');
+  expect(md).toMatch(/\| lockdown \| localhost \|[^\n]*\| dry run: nothing changed \|/);
+  expect(md).toMatch(/\| forensics \| localhost \|[^\n]*\| succeeded \|/);
+  expect(md).toContain('Web shell removed from /var/www');
+  // Nothing was locked down (a dry run): no containment is flagged as left in place.
+  expect(md).toContain('No containment is left in place.');
+}

@@ -75,6 +75,11 @@ export interface FakeSlack extends EventEmitter {
   errorNext(method: string, error: string, times?: number): void;
   /** Channels created by conversations.create, with their members, pins, bookmarks and archived flag. */
   channels(): FakeChannel[];
+  /**
+   * A channel that exists in the workspace before the test (conversations.info knows it; the bot is a member).
+   * Throws when the id or the name is taken.
+   */
+  addChannel(channel: { id: string; name: string; isPrivate?: boolean; members?: string[] }): void;
   setUsergroup(id: string, userIds: string[]): void;
   /** The id of the bot's direct-message channel with `user` (the one chat.postMessage to a user id posts to). */
   dmChannelFor(user: string): string;

@@ -95,6 +95,8 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'inventory.yaml'), INVENTORY);
   writeFileSync(join(dir, 'policy.yaml'), POLICY);
   slack = await startFakeSlack({ botToken: TOKEN });
+  slack.addChannel({ id: 'C0SECOPS', name: 'secops' });
+  slack.addChannel({ id: 'C0FALLBACK', name: 'alerts-fallback' });
   redis = await startRedis();
   ward = await startWardProcess(wardEnv());
   await ward.waitForLog((l) => l['msg'] === 'alert relay on');
@@ -500,10 +502,17 @@ describe('rules reload', () => {
     return reply.args as { text: string };
   }
 
-  it('/ward rules shows the rules in use (admins only)', async () => {
+  it('/ward rules shows the rules in use (admins only), channels by name where Slack knows them', async () => {
     const reply = await ask('rules');
     expect(reply.text).toContain('falco: source equals "falco"');
-    expect(reply.text).toContain('C0SECOPS');
+    // C0SECOPS is a channel of the workspace (conversations.info names it); C0PROM is unknown to Slack: its id stays.
+    expect(reply.text).toContain('→ #secops (mention S0ONCALL)');
+    expect(reply.text).toContain('→ C0PROM;');
+    const blocks = JSON.stringify((reply as { blocks?: unknown }).blocks);
+    expect(blocks).toContain('<#C0SECOPS|secops>');
+    expect(blocks).toContain('<#C0FALLBACK|alerts-fallback>');
+    expect(blocks).toContain('`C0PROM`');
+    expect(slack.callsTo('conversations.info').some((c) => c.args['channel'] === 'C0SECOPS')).toBe(true);
     expect((await ask('rules', 'U0RESP1')).text).toContain('You may not run `rules`');
   });
 

@@ -65,7 +65,7 @@ describeLab('containment that holds: persistence and drift checks against real h
   it('lockdown installs the boot-time ruleset and unit; deleting the table is reported as drift, re-apply fixes it, a reboot restores it, release removes it all', async () => {
     const web1 = h.lab.hosts[0]!;
     await h.slash('lockdown web1 --reason "INC-17 C2 beacon"');
-    const report = await h.waitForMessage((m) => m.text?.startsWith('lockdown:') === true, 90_000);
+    const report = await h.waitForMessage((m) => /^(?:[^:\n]+: )?lockdown: [✓✗]/.test(m.text ?? ''), 90_000);
     expect(report.text).toContain('✓ web1');
     expect(report.text).toContain('Survives a reboot');
     expect(report.text).toContain('ward created the enablement link');
@@ -120,7 +120,7 @@ describeLab('containment that holds: persistence and drift checks against real h
     // Re-apply: a new request through the gate (policy: approvals 0 for the harness), then ward says it is fixed.
     n = h.slack.messages(CHANNEL).length;
     await clickReapply(drift);
-    await waitForNew(n, (t) => t.startsWith('lockdown:') && t.includes('✓ web1'), 90_000);
+    await waitForNew(n, (t) => /^(?:[^:\n]+: )?lockdown: /.test(t) && t.includes('✓ web1'), 90_000);
     await waitForNew(
       n,
       (t) => t.includes('Containment restored on *web1*') && t.includes('lockdown of web1'),
@@ -148,7 +148,9 @@ describeLab('containment that holds: persistence and drift checks against real h
     const hostsMessage = h.slack
       .callsTo('response_url')
       .find((c) => c.args['response_url'] === listing.responseUrl);
-    expect(JSON.stringify(hostsMessage?.args['blocks'])).toMatch(/last verified \d{4}-\d\d-\d\dT[\d:]+Z: ok/);
+    expect(JSON.stringify(hostsMessage?.args['blocks'])).toMatch(
+      /last verified ([A-Z][a-z]{2} \d{1,2} )?\d\d:\d\d UTC(, [^:]*)?: ok/,
+    );
     expect(await metrics()).toMatch(
       /^ward_containment_last_verified_timestamp_seconds\{[^}]*host="web1"[^}]*\} \d+/m,
     );
@@ -174,7 +176,7 @@ describeLab('containment that holds: persistence and drift checks against real h
     const web2 = h.lab.hosts[1]!;
     await h.slash(`block-ip web2 ${h.lab.attacker.address} --reason "scanner"`);
     const report = await h.waitForMessage(
-      (m) => m.text?.startsWith('block-ip:') === true && m.text.includes('web2'),
+      (m) => /^(?:[^:\n]+: )?block-ip: [✓✗]/.test(m.text ?? '') && (m.text ?? '').includes('web2'),
       90_000,
     );
     expect(report.text).toContain('Survives a reboot');

@@ -14,6 +14,7 @@ import {
   type Ward,
   waitFor,
   waitForApproval,
+  waitForResponse,
   waitForStatus,
 } from '../helpers/approval-harness.js';
 
@@ -96,5 +97,56 @@ describe('a dry run is labelled a dry run everywhere', () => {
     expect(
       await metricValue(w.handle.url, 'ward_executions_total', { command: 'lockdown', outcome: 'dry_run' }),
     ).toBe(1);
+  });
+
+  it('inside an incident: the card, the timeline, its export and the post-incident report say "dry run: nothing changed"', async () => {
+    ward = await startTestWard(
+      shared,
+      { lockdown: { approvals: 1, mfa: 'none', approvers: ['approver'] } },
+      { WARD_DRY_RUN: '1' },
+    );
+    const w = ward;
+    const before = new Set(shared.slack.channels().map((c) => c.id));
+    const opened = await slash(
+      shared,
+      w.url,
+      USERS.requester,
+      newChannel(),
+      'incident open "Dry-run drill on web1"',
+    );
+    await waitForResponse(shared, opened.responseUrl);
+    const channel = await waitFor('the incident channel', () =>
+      shared.slack.channels().find((c) => !before.has(c.id) && c.name.includes('dry-run-drill')),
+    );
+    const incidentId = /^inc-(\d+)-/.exec(channel.name)?.[1];
+    expect(incidentId).toBeDefined();
+
+    await slash(shared, w.url, USERS.requester, channel.id, 'lockdown web1 --reason "drill"');
+    const { message, id } = await waitForApproval(shared, channel.id);
+    await click(shared, w.url, USERS.approver1, message, 'approval.approve', id);
+    expect(await waitForStatus(shared, id, ['dry_run', 'succeeded', 'failed', 'partial'])).toBe('dry_run');
+
+    const surfaces: Record<string, string> = {};
+    surfaces['incident card'] = await ask(w, USERS.requester, channel.id, 'incident');
+    surfaces['incident timeline'] = await waitFor('the execution in the timeline', async () => {
+      const t = await ask(w, USERS.requester, channel.id, 'incident timeline');
+      return t.includes('lockdown') && t.toLowerCase().includes('dry run') ? t : undefined;
+    });
+    await slash(shared, w.url, USERS.requester, channel.id, 'incident export');
+    const file = (suffix: string) =>
+      waitFor(`the ${suffix}`, () =>
+        shared.slack.files().find((f) => f.channel === channel.id && f.name.endsWith(suffix)),
+      );
+    surfaces['timeline export'] = (await file('-timeline.md')).bytes.toString();
+    await slash(shared, w.url, USERS.admin, channel.id, 'incident close --summary "drill over"');
+    surfaces['post-incident report'] = (await file('-report-draft.md')).bytes.toString();
+
+    for (const [where, text] of Object.entries(surfaces))
+      expect(text, where).not.toMatch(/succeeded|Succeeded/);
+    for (const where of ['incident timeline', 'timeline export', 'post-incident report'])
+      expect(surfaces[where]?.toLowerCase(), where).toContain('dry run: nothing changed');
+    // Nothing was contained: the card has no contained host, the report no containment left in place.
+    expect(surfaces['incident card']).not.toMatch(/Hosts contained[^\n]*web1/);
+    expect(surfaces['post-incident report']).toContain('No containment is left in place.');
   });
 });

@@ -13,7 +13,9 @@ describeLab('block-ip, kill-process and disable-user against real hosts', () => 
     await h?.stop();
   }, 30_000);
 
-  const reports = (command: string) => h.slack.messages().filter((m) => m.text?.startsWith(`${command}:`));
+  /** Final reports: `<outcome label>: <command>: ✓ host: …` (the label first, as the thread shows it). */
+  const reports = (command: string) =>
+    h.slack.messages().filter((m) => new RegExp(`^(?:[^:\\n]+: )?${command}: [✓✗]`).test(m.text ?? ''));
   /** The next final report the gate posts in the request's thread (`<command>: ✓ host: …`). */
   const report = (command: string, seen: number) =>
     waitUntil(() => reports(command)[seen], `the ${command} report`, 60_000);

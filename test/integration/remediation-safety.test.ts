@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clockTime } from '../../src/render/time.js';
 import { type Harness, messageText, startHarness, waitUntil } from '../helpers/remediation-harness.js';
 import { describeLab } from '../lab/lab.js';
 
@@ -72,7 +73,7 @@ describeLab('remediation safety against real hosts', () => {
       expect(warning.thread_ts).toBeUndefined();
       expect(messageText(warning)).toContain(h.lab.hosts[0]!.hostKeyFingerprint); // presented
       expect(messageText(warning)).toContain(h.lab.hosts[1]!.hostKeyFingerprint); // pinned
-      const report = await h.waitForMessage((m) => m.text?.startsWith('forensics: ✗ web1') === true);
+      const report = await h.waitForMessage((m) => m.text?.includes('forensics: ✗ web1') === true);
       expect(report.text).toContain('refused to connect to web1');
       // Nothing was collected: no forensic summary, no upload.
       expect(h.slack.messages().some((m) => messageText(m).includes('Forensics on web1'))).toBe(false);
@@ -81,7 +82,7 @@ describeLab('remediation safety against real hosts', () => {
 
     it('says clearly that an unreachable host could not be reached, within the connect timeout', async () => {
       await h.slash('forensics web3');
-      const report = await h.waitForMessage((m) => m.text?.startsWith('forensics: ✗ web3') === true, 30_000);
+      const report = await h.waitForMessage((m) => m.text?.includes('forensics: ✗ web3') === true, 30_000);
       expect(report.text).toMatch(/could not connect to web3 \(198\.51\.100\.99:22\)/);
     }, 60_000);
 
@@ -97,9 +98,9 @@ describeLab('remediation safety against real hosts', () => {
         );
         const before = connectionsIn(h.lab.hosts[1]!.sshdLog);
         await h.slash('forensics web2');
-        const report = await h.waitForMessage((m) => m.text?.startsWith('forensics: ✗ web2') === true);
+        const report = await h.waitForMessage((m) => m.text?.includes('forensics: ✗ web2') === true);
         expect(report.text).toContain(
-          `web2 is busy with request r-othr01 (lockdown) since ${new Date(since).toISOString()}. ward waited 2 s for it (WARD_HOST_LOCK_WAIT_SECONDS).`,
+          `web2 is busy with request r-othr01 (lockdown) since ${clockTime(since)}. ward waited 2 s for it (WARD_HOST_LOCK_WAIT_SECONDS).`,
         );
         expect(connectionsIn(h.lab.hosts[1]!.sshdLog)).toBe(before);
         // The other holder's lock is left alone.
@@ -146,7 +147,7 @@ describeLab('remediation safety against real hosts', () => {
       );
       const table = await h.lab.execOnHost('web1', ['nft', 'list', 'table', 'inet', 'ward_lockdown']);
       expect(table.code).not.toBe(0);
-      const report = await h.waitForMessage((m) => m.text?.startsWith('lockdown: ✗ web1') === true);
+      const report = await h.waitForMessage((m) => m.text?.includes('lockdown: ✗ web1') === true);
       expect(report.text).toContain('lockdown not confirmed');
       // Not recorded as locked down.
       const hosts = await h.slash('hosts');

@@ -10,6 +10,7 @@ import { type ChatClient, type ChatMessage, ChatPlatformError } from '../../port
  */
 export class SlackChat implements ChatClient {
   readonly web: WebClient;
+  private readonly channelNames = new Map<string, { name: string | undefined; until: number }>();
 
   constructor(token: string, options: { slackApiUrl?: string | undefined; logger?: Logger } = {}) {
     this.web = new CountingWebClient(token, {
@@ -191,6 +192,23 @@ export class SlackChat implements ChatClient {
     return r.permalink ?? '';
   }
 
+  async channelName(channel: string): Promise<string | undefined> {
+    const now = Date.now();
+    const cached = this.channelNames.get(channel);
+    if (cached && cached.until > now) return cached.name;
+    let name: string | undefined;
+    try {
+      const r = await this.web.conversations.info({ channel });
+      name = typeof r.channel?.name === 'string' && r.channel.name !== '' ? r.channel.name : undefined;
+    } catch {
+      name = undefined;
+    }
+    // A name is kept a few minutes (a rename shows up soon); a miss only one, so a fixed scope is seen quickly.
+    if (this.channelNames.size >= CHANNEL_NAME_CACHE_MAX) this.channelNames.clear();
+    this.channelNames.set(channel, { name, until: now + (name ? CHANNEL_NAME_TTL_MS : 60_000) });
+    return name;
+  }
+
   async archive(channel: string) {
     await platformCall('conversations.archive', () => this.web.conversations.archive({ channel }), [
       'already_archived',
@@ -224,6 +242,9 @@ function slackErrorCode(err: unknown): string | undefined {
   const data = (err as { data?: { error?: unknown } } | undefined)?.data;
   return typeof data?.error === 'string' ? data.error : undefined;
 }
+
+const CHANNEL_NAME_TTL_MS = 10 * 60_000;
+const CHANNEL_NAME_CACHE_MAX = 1000;
 
 /** Tries at a response_url (429, 5xx and network errors are retried): about 7.5 s of backoff in all. */
 const RESPOND_ATTEMPTS = 5;

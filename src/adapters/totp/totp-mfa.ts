@@ -27,9 +27,12 @@ interface Enrolment {
   createdAt: number;
 }
 
+/** The store key saying a time step's code was used (ward refuses it again); the sandbox's sidebar reads it too. */
+export const totpUsedKey = (user: string, step: number): string => `ward:mfa:used:${user}:${step}`;
+
 const key = {
   enrolment: (user: string) => `ward:mfa:user:${user}`,
-  used: (user: string, step: number) => `ward:mfa:used:${user}:${step}`,
+  used: totpUsedKey,
   attempts: (user: string) => `ward:mfa:attempts:${user}`,
   lock: (user: string) => `ward:mfa:lock:${user}`,
 };

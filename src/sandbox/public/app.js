@@ -7,7 +7,10 @@ const $ = (sel) => document.querySelector(sel);
 const state = {
   me: localStorage.getItem('ward-sandbox-user') ?? '',
   data: null,
-  view: 'channel',
+  /** The channel id on screen, or 'dm' (kept across reloads, like the user). */
+  view: localStorage.getItem('ward-sandbox-view') ?? '',
+  /** Channel ids with messages not seen yet. */
+  unread: new Set(),
   /** ts → message as last received */
   messages: new Map(),
   stream: null,
@@ -40,7 +43,8 @@ async function post(path, body) {
 
 async function load() {
   const user = state.me || 'U0DEMORESP';
-  const res = await get(`/api/state?user=${encodeURIComponent(user)}`);
+  // fresh=1: a page (re)load is a new Slack client, where no modal from before is open.
+  const res = await get(`/api/state?user=${encodeURIComponent(user)}&fresh=1`);
   if (res.status === 401) {
     throw new Error(
       'Open the address `npm run sandbox` printed (with its ?token=…): the sandbox answers nothing without it.',
@@ -58,10 +62,13 @@ async function load() {
   state.messages = new Map(state.data.messages.map((m) => [m.ts, m]));
   state.mfa = state.data.mfa;
   state.mfaFetchedAt = Date.now();
+  if (state.view !== 'dm' && !state.data.channels.some((c) => c.id === state.view)) {
+    state.view = state.data.channel.id;
+  }
   renderChrome();
+  renderChannels();
   renderAll();
   renderMfa();
-  for (const view of state.data.views) openModal(view);
   connect();
 }
 
@@ -84,7 +91,15 @@ async function resync() {
   const res = await get(`/api/state?user=${encodeURIComponent(state.me)}`);
   if (!res.ok) return;
   const data = await res.json();
-  state.messages = new Map(data.messages.map((m) => [m.ts, m]));
+  const known = new Set(state.data.channels.map((c) => c.id));
+  for (const c of data.channels) if (!known.has(c.id)) state.unread.add(c.id);
+  state.data.channels = data.channels;
+  // The snapshot may be older than messages that arrived over the stream meanwhile: keep those (a later ts).
+  const latest = data.messages.reduce((max, m) => Math.max(max, Number(m.ts)), 0);
+  const newer = [...state.messages.values()].filter((m) => Number(m.ts) > latest);
+  state.messages = new Map([...data.messages, ...newer].map((m) => [m.ts, m]));
+  if (state.view !== 'dm' && !data.channels.some((c) => c.id === state.view)) state.view = data.channel.id;
+  renderChannels();
   renderAll();
 }
 
@@ -95,7 +110,10 @@ function nameOf(id) {
   return state.data?.users.find((u) => u.id === id)?.name;
 }
 function channelName(id) {
-  return id === state.data?.channel.id ? state.data.channel.name : undefined;
+  return state.data?.channels.find((c) => c.id === id)?.name;
+}
+function channelOf(id) {
+  return state.data?.channels.find((c) => c.id === id);
 }
 const mrkdwnCtx = { nameOf, channelName };
 
@@ -182,29 +200,67 @@ async function sendAlert(sample) {
   }
 }
 
-for (const link of document.querySelectorAll('.channel-link')) {
-  link.addEventListener('click', () => {
-    state.view = link.dataset.view;
-    for (const l of document.querySelectorAll('.channel-link')) {
-      l.setAttribute('aria-current', String(l === link));
-    }
-    if (state.view === 'dm') $('#dm-unread').hidden = true;
-    renderAll();
-  });
+/** The sidebar's channels: #incident, each incident channel the person is in (🔒 private), then ward's DMs. */
+function renderChannels() {
+  const entries = [
+    ...state.data.channels.map((c) => ({
+      view: c.id,
+      label: `${c.isPrivate ? '🔒' : '#'} ${c.name}`,
+      note: c.archived ? 'archived' : '',
+      archived: c.archived,
+    })),
+    { view: 'dm', label: 'ward', note: 'direct messages', archived: false },
+  ];
+  $('#channel-list').replaceChildren(
+    ...entries.map((e) => {
+      const li = document.createElement('li');
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = `channel-link${e.archived ? ' archived' : ''}`;
+      b.dataset.view = e.view;
+      b.setAttribute('aria-current', String(e.view === state.view));
+      b.append(e.label);
+      if (e.note) {
+        const note = document.createElement('span');
+        note.className = 'muted';
+        note.textContent = ` (${e.note})`;
+        b.append(note);
+      }
+      if (state.unread.has(e.view) && e.view !== state.view) {
+        const badge = document.createElement('span');
+        badge.className = 'unread';
+        badge.textContent = 'new';
+        b.append(' ', badge);
+      }
+      b.addEventListener('click', () => showView(e.view));
+      li.append(b);
+      return li;
+    }),
+  );
+}
+
+function showView(view) {
+  state.view = view;
+  localStorage.setItem('ward-sandbox-view', view);
+  state.unread.delete(view);
+  renderChannels();
+  renderAll();
 }
 
 // ---- messages -------------------------------------------------------------------------------------------------
 
 function currentChannel() {
-  return state.view === 'dm' ? state.data.dm : state.data.channel.id;
+  return state.view === 'dm' ? state.data.dm : state.view;
 }
 
 function renderAll() {
+  const channel = channelOf(state.view);
   $('#view-title').textContent =
-    state.view === 'dm' ? 'ward (direct messages)' : `# ${state.data.channel.name}`;
+    state.view === 'dm'
+      ? 'ward (direct messages)'
+      : `${channel?.isPrivate ? '🔒' : '#'} ${channel?.name ?? state.view}${channel?.archived ? ' (archived)' : ''}`;
   const list = $('#messages');
-  const channel = currentChannel();
-  const all = [...state.messages.values()].filter((m) => m.channel === channel).sort(byTs);
+  const all = [...state.messages.values()].filter((m) => m.channel === currentChannel()).sort(byTs);
   const parents = all.filter((m) => !m.threadTs || m.threadTs === m.ts);
   const nodes = parents.map((m) => renderWithThread(m, all));
   if (nodes.length === 0) {
@@ -244,7 +300,10 @@ function upsert(message) {
   const isNew = !state.messages.has(message.ts);
   state.messages.set(message.ts, message);
   if (message.channel !== currentChannel()) {
-    if (message.channel === state.data.dm && isNew) $('#dm-unread').hidden = false;
+    if (isNew) {
+      state.unread.add(message.channel === state.data.dm ? 'dm' : message.channel);
+      renderChannels();
+    }
     return;
   }
   const existing = document.querySelector(`.msg[data-ts="${CSS.escape(message.ts)}"]`);
@@ -432,7 +491,9 @@ $('#command-form').addEventListener('submit', async (e) => {
   input.value = '';
   setStatus(`Sending /ward ${text} as ${labelOf(state.me)}…`);
   try {
-    await post('/api/command', { user: state.me, text });
+    // In ward's DMs a command goes to #incident, as the sandbox's slash commands always have.
+    const channel = state.view === 'dm' ? state.data.channel.id : state.view;
+    await post('/api/command', { user: state.me, text, channel });
     setStatus(`Sent /ward ${text} as ${labelOf(state.me)}.`);
   } catch (err) {
     setStatus(`The command did not reach ward: ${err.message}`, true);
@@ -575,10 +636,24 @@ function renderMfa() {
       li.dataset.user = m.user;
       const who = document.createElement('span');
       who.textContent = labelOf(m.user);
+      if (m.reset) {
+        // The reset took the demo secret away: no code to show; a new enrolment's QR code goes to their DMs.
+        li.dataset.reset = 'true';
+        const note = document.createElement('span');
+        note.className = 'mfa-note';
+        note.textContent =
+          'MFA reset: no demo code. /ward mfa enroll starts again (its QR code arrives by DM).';
+        li.append(who, note);
+        return li;
+      }
       const code = document.createElement('span');
-      code.className = 'mfa-code';
+      code.className = `mfa-code${m.used ? ' used' : ''}`;
       code.textContent = `${m.code.slice(0, 3)} ${m.code.slice(3)}`;
       code.dataset.code = m.code;
+      if (m.used) {
+        code.dataset.used = 'true';
+        code.title = 'Used: ward takes each code once. Wait for the next one.';
+      }
       const left = document.createElement('div');
       left.className = 'mfa-left';
       const bar = document.createElement('span');
@@ -586,14 +661,23 @@ function renderMfa() {
       left.append(bar);
       left.title = `${Math.max(0, Math.round(m.validForSeconds - elapsed))} s left`;
       li.append(who, code, left);
+      if (m.used) {
+        const note = document.createElement('span');
+        note.className = 'mfa-note';
+        note.textContent = 'used: wait for the next code';
+        li.append(note);
+      }
       return li;
     }),
   );
 }
 
+/** Refetched every 2 s (and when a code runs out): a code ward took, or an MFA reset, shows within moments. */
 async function tickMfa() {
-  const soonest = Math.min(...(state.mfa ?? []).map((m) => m.validForSeconds));
-  if (state.mfa?.length > 0 && (Date.now() - state.mfaFetchedAt) / 1000 >= soonest) {
+  const codes = (state.mfa ?? []).filter((m) => !m.reset);
+  const soonest = Math.min(...codes.map((m) => m.validForSeconds));
+  const age = (Date.now() - state.mfaFetchedAt) / 1000;
+  if (state.data && (age >= 2 || age >= soonest)) {
     const res = await get('/api/mfa').catch(() => null);
     if (res?.ok) {
       state.mfa = await res.json();

@@ -48,6 +48,8 @@ const EMOJI = {
   package: '📦',
   stopwatch: '⏱️',
   broom: '🧹',
+  memo: '📝',
+  loudspeaker: '📢',
 };
 
 function replaceEmoji(text) {
