@@ -162,7 +162,7 @@ export async function run(options: ClickOptions = {}): Promise<BenchResult> {
       if (!String(report.args['text']).includes(`✓ ${host.name}`)) {
         throw new Error(`lockdown did not succeed: ${String(report.args['text'])}`);
       }
-      const summary = posts().find((c) => JSON.stringify(c.args).includes(`Forensics: ${host.name}`));
+      const summary = posts().find((c) => JSON.stringify(c.args).includes(`Forensics on ${host.name}`));
       await resetHost(lab, host.name);
       return {
         total: tableAt - t0,
